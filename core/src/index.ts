@@ -1,0 +1,6 @@
+export * from './config.ts';
+export * from './prng.ts';
+export * from './manifest.ts';
+export * from './weights.ts';
+export * from './inference.ts';
+export * from './image.ts';

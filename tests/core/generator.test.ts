@@ -1,0 +1,66 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type ModelConfig, FastGenerator, generatorInput, latentFromSeed, subPixelKernel } from '@gan/core';
+import { buildDiscriminator, buildGenerator } from '@gan/core/model';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const tiny: ModelConfig = { imageSize: 16, channels: 3, latentSize: 8, generatorWidth: 4, discriminatorWidth: 4, numClasses: 0 };
+
+/** Gives every batch-norm layer non-trivial statistics, so folding is really exercised. */
+function randomiseBatchNorm(model: ReturnType<typeof buildGenerator>) {
+  for (const w of model.weights) {
+    if (/moving_variance/.test(w.originalName)) w.write(tf.randomUniform(w.shape, 0.5, 2, 'float32', 1));
+    if (/moving_mean|beta/.test(w.originalName)) w.write(tf.randomNormal(w.shape, 0, 0.3, 'float32', 2));
+  }
+}
+
+describe('generator architecture', () => {
+  it('has the seed article shapes for the reference config', () => {
+    const g = buildGenerator({ ...tiny, imageSize: 32, latentSize: 100, generatorWidth: 64 });
+    const shapes = g.layers.filter((l) => l.getClassName() === 'Conv2DTranspose').map((l) => l.outputShape);
+    expect(shapes).toEqual([
+      [null, 4, 4, 256],
+      [null, 8, 8, 128],
+      [null, 16, 16, 64],
+      [null, 32, 32, 3],
+    ]);
+    const d = buildDiscriminator({ ...tiny, imageSize: 32, discriminatorWidth: 64 });
+    expect(d.outputShape).toEqual([null, 1]);
+    g.dispose();
+    d.dispose();
+  });
+
+  it('the sub-pixel rewrite of one transposed convolution equals conv2dTranspose', () => {
+    const [cin, cout, h] = [3, 2, 5];
+    const k = tf.randomNormal([4, 4, cout, cin], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const x = tf.randomNormal([2, h, h, cin], 0, 1, 'float32', 4) as tf.Tensor4D;
+    const expected = tf.conv2dTranspose(x, k, [2, 2 * h, 2 * h, cout], 2, 'same');
+    const filter = tf.tensor4d(subPixelKernel(k.dataSync() as Float32Array, cin, cout), [3, 3, cin, 4 * cout]);
+    const actual = tf.depthToSpace(tf.conv2d(x, filter, 1, 'same'), 2);
+    expect(actual.shape).toEqual(expected.shape);
+    expect(tf.max(tf.abs(tf.sub(actual, expected))).dataSync()[0]).toBeLessThan(1e-5);
+  });
+
+  it.each([
+    ['unconditional 16x16 RGB', tiny],
+    ['conditional 32x32 grey', { ...tiny, imageSize: 32, channels: 1, numClasses: 10 } as ModelConfig],
+  ])('the folded fast generator equals the layers model in inference mode (%s)', (_, config) => {
+    const g = buildGenerator(config, 5);
+    randomiseBatchNorm(g);
+    const weights = Object.fromEntries(g.weights.map((w) => [w.originalName, w.read()]));
+    const fast = FastGenerator.fromWeights(config, weights);
+    const input = generatorInput(config, ['a', 'b', 'c'].map((s) => latentFromSeed(s, config.latentSize)), [0, 1, 2].map((c) => c % Math.max(1, config.numClasses)));
+    const expected = g.predict(input) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    const actual = fast.forward(input);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    expect(actual.shape).toEqual([3, config.imageSize, config.imageSize, config.channels]);
+    expect(tf.max(tf.abs(tf.sub(actual, expected))).dataSync()[0]).toBeLessThan(1e-4);
+    fast.dispose();
+    g.dispose();
+  });
+});
