@@ -4,3 +4,4 @@ export * from './manifest.ts';
 export * from './weights.ts';
 export * from './inference.ts';
 export * from './image.ts';
+export * from './export-format.ts';

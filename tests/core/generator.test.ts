@@ -13,8 +13,8 @@ const tiny: ModelConfig = { imageSize: 16, channels: 3, latentSize: 8, generator
 /** Gives every batch-norm layer non-trivial statistics, so folding is really exercised. */
 function randomiseBatchNorm(model: ReturnType<typeof buildGenerator>) {
   for (const w of model.weights) {
-    if (/moving_variance/.test(w.originalName)) w.write(tf.randomUniform(w.shape, 0.5, 2, 'float32', 1));
-    if (/moving_mean|beta/.test(w.originalName)) w.write(tf.randomNormal(w.shape, 0, 0.3, 'float32', 2));
+    if (/moving_variance/.test(w.originalName)) w.write(tf.randomUniform(w.shape as number[], 0.5, 2, 'float32', 1));
+    if (/moving_mean|beta/.test(w.originalName)) w.write(tf.randomNormal(w.shape as number[], 0, 0.3, 'float32', 2));
   }
 }
 
@@ -62,5 +62,15 @@ describe('generator architecture', () => {
     expect(tf.max(tf.abs(tf.sub(actual, expected))).dataSync()[0]).toBeLessThan(1e-4);
     fast.dispose();
     g.dispose();
+  });
+});
+
+describe('export format', () => {
+  it('float16 bits round-trip through tfjs decodeWeights within half precision', async () => {
+    const { encodeWeightShards } = await import('@gan/core');
+    const data = new Float32Array([0, 1, -2.5, 0.0001, 65504, 1e-8, 0.3333]);
+    const { weightsManifest, shards } = encodeWeightShards([{ name: 'w', shape: [7], data }], { float16: true });
+    const decoded = tf.io.decodeWeights(shards[0].bytes.buffer as ArrayBuffer, weightsManifest[0].weights).w.dataSync();
+    data.forEach((v, i) => expect(Math.abs(decoded[i] - v)).toBeLessThanOrEqual(Math.abs(v) / 1024 + 6e-8));
   });
 });
