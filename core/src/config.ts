@@ -53,6 +53,13 @@ export function discriminatorChannels(config: ModelConfig): number[] {
   return Array.from({ length: stages }, (_, i) => config.discriminatorWidth * 2 ** i);
 }
 
+/** Names of the generator's layers, shared with the worker's inference path (weights are keyed by them). */
+export const generatorLayerNames = (config: ModelConfig) => {
+  const stages = resolutionStages(config);
+  const ups = Array.from({ length: stages - 1 }, (_, i) => `up${i + 1}`);
+  return { project: 'project', hidden: ups, output: 'to_image', bn: (layer: string) => `${layer}_bn` };
+};
+
 /** Length of the generator's input vector: z, then the one-hot class on conditional models. */
 export function generatorInputSize(config: ModelConfig): number {
   return config.latentSize + config.numClasses;

@@ -10,8 +10,7 @@
  * Output equals the layers model in inference mode within float tolerance (tested).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type ModelConfig, generatorChannels, generatorInputSize } from './config.ts';
-import { generatorLayerNames } from './model.ts';
+import { type ModelConfig, generatorChannels, generatorInputSize, generatorLayerNames } from './config.ts';
 
 const BN_EPSILON = 1e-5;
 

@@ -13,15 +13,12 @@ import {
   discriminatorChannels,
   generatorChannels,
   generatorInputSize,
+  generatorLayerNames,
   resolutionStages,
 } from './config.ts';
 
-/** Names of the generator's layers, shared with the worker's inference path (weights are keyed by them). */
-export const generatorLayerNames = (config: ModelConfig) => {
-  const stages = resolutionStages(config);
-  const ups = Array.from({ length: stages - 1 }, (_, i) => `up${i + 1}`);
-  return { project: 'project', hidden: ups, output: 'to_image', bn: (layer: string) => `${layer}_bn` };
-};
+// Layer names live in config.ts so the serving path can use them without importing tfjs-layers.
+export { generatorLayerNames } from './config.ts';
 
 /** DCGAN initialisation: conv weights from N(0, 0.02); BN scale from N(1, 0.02), shift 0. */
 function initializers(seed: number, index: number) {
