@@ -1,0 +1,97 @@
+import { type CurrentPointer, type Manifest, ManifestSchema, registryKeys, sha256Hex } from '@gan/core/manifest';
+import { readCurrent } from './publish.ts';
+import type { ObjectStorage } from './storage.ts';
+
+export interface VersionInfo {
+  version: string;
+  /** Has a valid manifest.json (publish writes it after every other file of the version). */
+  complete: boolean;
+  manifest?: Manifest;
+  /** When manifest.json was written (the version's publish time), else the newest object's time. */
+  publishedAt: Date;
+  objects: number;
+  bytes: number;
+  isCurrent: boolean;
+}
+
+export interface ModelVersions {
+  name: string;
+  current: CurrentPointer | null;
+  /** Oldest first: complete versions by manifest createdAt, incomplete ones by upload time. */
+  versions: VersionInfo[];
+}
+
+/** The names of every model in the bucket. */
+export async function listModelNames(storage: ObjectStorage): Promise<string[]> {
+  const names = new Set<string>();
+  for (const o of await storage.list(registryKeys.prefix)) {
+    const name = o.key.slice(registryKeys.prefix.length).split('/')[0];
+    if (name) names.add(name);
+  }
+  return [...names].sort();
+}
+
+/** Every version of a model stored in the bucket, with its manifest and which one is current. */
+export async function listVersions(storage: ObjectStorage, name: string): Promise<ModelVersions> {
+  const prefix = `${registryKeys.prefix}${name}/`;
+  const current = await readCurrent(storage, name);
+  const byVersion = new Map<string, { keys: string[]; bytes: number; newest: Date; manifestAt?: Date }>();
+  for (const o of await storage.list(prefix)) {
+    const rest = o.key.slice(prefix.length);
+    const slash = rest.indexOf('/');
+    if (slash < 0) continue; // current.json
+    const version = rest.slice(0, slash);
+    const entry = byVersion.get(version) ?? { keys: [], bytes: 0, newest: new Date(0) };
+    entry.keys.push(o.key);
+    entry.bytes += o.size;
+    if (o.uploaded > entry.newest) entry.newest = o.uploaded;
+    if (o.key === registryKeys.manifest(name, version)) entry.manifestAt = o.uploaded;
+    byVersion.set(version, entry);
+  }
+  const versions: VersionInfo[] = [];
+  for (const [version, entry] of byVersion) {
+    let manifest: Manifest | undefined;
+    if (entry.manifestAt) {
+      const bytes = await storage.get(registryKeys.manifest(name, version));
+      const parsed = bytes ? ManifestSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes))) : undefined;
+      if (parsed?.success && parsed.data.name === name && parsed.data.version === version) manifest = parsed.data;
+    }
+    versions.push({
+      version,
+      complete: manifest !== undefined,
+      manifest,
+      publishedAt: entry.manifestAt ?? entry.newest,
+      objects: entry.keys.length,
+      bytes: entry.bytes,
+      isCurrent: current?.version === version,
+    });
+  }
+  const time = (v: VersionInfo) => (v.manifest ? Date.parse(v.manifest.createdAt) : v.publishedAt.getTime());
+  versions.sort((a, b) => time(a) - time(b) || (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+  return { name, current, versions };
+}
+
+/** A version that is not there, or not whole. */
+export class VersionUnavailableError extends Error {
+  override name = 'VersionUnavailableError';
+}
+
+/**
+ * Checks that a stored version is whole: its manifest is valid and every file it lists is in the
+ * bucket with the listed sha256. Run before current.json is pointed at a version that was not just
+ * uploaded (rollback).
+ */
+export async function verifyStoredVersion(storage: ObjectStorage, name: string, version: string): Promise<Manifest> {
+  const bytes = await storage.get(registryKeys.manifest(name, version));
+  if (!bytes) throw new VersionUnavailableError(`${name}@${version} has no manifest.json in the bucket`);
+  const parsed = ManifestSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes)));
+  if (!parsed.success) throw new VersionUnavailableError(`${name}@${version}: manifest.json is invalid`);
+  for (const f of parsed.data.files) {
+    const data = await storage.get(registryKeys.file(name, version, f.path));
+    if (!data) throw new VersionUnavailableError(`${name}@${version}: ${f.path} is missing`);
+    if ((await sha256Hex(data as Uint8Array<ArrayBuffer>)) !== f.sha256) {
+      throw new VersionUnavailableError(`${name}@${version}: ${f.path} does not match its sha256`);
+    }
+  }
+  return parsed.data;
+}
