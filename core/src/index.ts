@@ -5,3 +5,4 @@ export * from './weights.ts';
 export * from './inference.ts';
 export * from './image.ts';
 export * from './export-format.ts';
+export { registerWasmKernels } from './kernels/index.ts';

@@ -1,0 +1,150 @@
+/**
+ * The WASM convolution kernels of core/src/kernels against the pure-JS (cpu) backend: filter and input
+ * gradients on random shapes (the DCGAN's and others), a whole tiny DCGAN step's gradients, the
+ * fallback to the original kernel, and that nothing leaks (tensors or backend data).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ModelConfig } from '@gan/core';
+import { registerWasmKernels } from '@gan/core/kernels/index';
+import { buildDiscriminator, buildGenerator } from '@gan/core/model';
+
+type Shape4 = [number, number, number, number];
+type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
+
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+  registerWasmKernels();
+});
+afterAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+/** Deterministic values in [-1, 1). */
+function values(size: number, seed: number): Float32Array {
+  let s = seed * 2654435761 + 1;
+  return Float32Array.from({ length: size }, () => {
+    s = (Math.imul(s ^ (s >>> 15), 2246822507) + 0x9e3779b9) | 0;
+    return ((s >>> 8) / (1 << 24)) * 2 - 1;
+  });
+}
+
+/** Runs `f` on a backend and returns its result's values; checks that it frees what it allocates. */
+async function on(backend: 'cpu' | 'wasm', f: () => tf.Tensor): Promise<Float32Array> {
+  await tf.setBackend(backend);
+  const tensors = tf.memory().numTensors;
+  const dataIds = tf.engine().backend.numDataIds();
+  const result = f();
+  const out = result.dataSync() as Float32Array;
+  result.dispose();
+  expect(tf.memory().numTensors).toBe(tensors);
+  expect(tf.engine().backend.numDataIds()).toBe(dataIds);
+  return out;
+}
+
+function expectClose(actual: Float32Array, expected: Float32Array, tolerance = 1e-5) {
+  expect(actual.length).toBe(expected.length);
+  const scale = Math.max(1, ...expected.map(Math.abs));
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+  expect(worst / scale).toBeLessThan(tolerance);
+}
+
+// [input shape, filter shape, strides, pad]: the DCGAN's layers first, then other layouts.
+const cases: [string, Shape4, Shape4, number | [number, number], Pad][] = [
+  ['4x4 s2 same (D down, G up)', [2, 8, 8, 3], [4, 4, 3, 5], 2, 'same'],
+  ['4x4 s2 same, wide', [3, 4, 4, 16], [4, 4, 16, 8], 2, 'same'],
+  ['4x4 s1 valid to 1x1 (D score, G project)', [3, 4, 4, 6], [4, 4, 6, 5], 1, 'valid'],
+  ['4x4 s1 valid on 6x7', [2, 6, 7, 3], [4, 4, 3, 2], 1, 'valid'],
+  ['3x3 s1 same', [2, 5, 6, 4], [3, 3, 4, 3], 1, 'same'],
+  ['3x3 s2 valid, odd sizes', [2, 9, 7, 2], [3, 3, 2, 3], 2, 'valid'],
+  ['4x4 s2 same, odd sizes', [1, 7, 5, 3], [4, 4, 3, 2], 2, 'same'],
+  ['explicit pads, s2', [2, 8, 6, 3], [4, 4, 3, 4], 2, [[0, 0], [1, 2], [0, 1], [0, 0]]],
+  ['strides 2x1, 5x3 filter', [2, 9, 6, 2], [5, 3, 2, 3], [2, 1], 'same'],
+  ['stride 3, 2x2 filter (phases without taps)', [1, 9, 9, 2], [2, 2, 2, 3], 3, 'valid'],
+  ['1x1 s2', [2, 6, 6, 3], [1, 1, 3, 4], 2, 'same'],
+];
+
+describe('Conv2DBackpropFilter on WASM', () => {
+  it.each(cases)('equals the cpu backend: %s', async (_, xShape, filterShape, strides, pad) => {
+    const outShape = tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad).outShape;
+    const x = values(xShape.reduce((a, b) => a * b), 1);
+    const dy = values(outShape.reduce((a, b) => a * b), 2);
+    const run = () =>
+      tf.engine().runKernel(
+        'Conv2DBackpropFilter',
+        { x: tf.tensor4d(x, xShape), dy: tf.tensor4d(dy, outShape) },
+        { strides, pad, dataFormat: 'NHWC', filterShape } as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor;
+    const expected = await on('cpu', () => tf.tidy(run));
+    expectClose(await on('wasm', () => tf.tidy(run)), expected);
+  });
+});
+
+describe('Conv2DBackpropInput on WASM', () => {
+  it.each(cases)('equals the cpu backend: %s', async (_, xShape, filterShape, strides, pad) => {
+    const outShape = tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad).outShape;
+    const filter = values(filterShape.reduce((a, b) => a * b), 3);
+    const dy = values(outShape.reduce((a, b) => a * b), 4);
+    const run = () => tf.conv2dTranspose(tf.tensor4d(dy, outShape), tf.tensor4d(filter, filterShape), xShape, strides, pad);
+    const expected = await on('cpu', () => tf.tidy(run));
+    expectClose(await on('wasm', () => tf.tidy(run)), expected);
+  });
+
+  it('registering again keeps one wrapper (no recursion into itself)', async () => {
+    await tf.setBackend('wasm');
+    expect(registerWasmKernels()).toEqual([]);
+    const y = tf.conv2dTranspose(tf.ones([1, 2, 2, 2]), tf.ones([4, 4, 3, 2]), [1, 4, 4, 3], 2, 'same');
+    expect(y.shape).toEqual([1, 4, 4, 3]);
+    y.dispose();
+  });
+});
+
+describe('a whole DCGAN step', () => {
+  const config: ModelConfig = { imageSize: 16, channels: 3, latentSize: 8, generatorWidth: 4, discriminatorWidth: 4, numClasses: 0 };
+
+  /** Gradients of D's loss (real + fake) and G's loss w.r.t. every trainable weight, by name. */
+  async function gradients(backend: 'cpu' | 'wasm', init: Map<string, Float32Array> | undefined) {
+    await tf.setBackend(backend);
+    const g = buildGenerator(config, 3);
+    const d = buildDiscriminator(config, 3);
+    const weights = [...g.weights, ...d.weights];
+    if (init) for (const w of weights) w.write(tf.tensor(init.get(w.originalName)!, w.shape as number[]));
+    const before = tf.memory().numTensors;
+    const z = tf.tensor2d(values(4 * config.latentSize, 5), [4, config.latentSize]);
+    const real = tf.tensor4d(values(4 * 16 * 16 * 3, 6), [4, 16, 16, 3]);
+    const bce = (logits: tf.Tensor, label: number) => tf.losses.sigmoidCrossEntropy(tf.fill(logits.shape, label), logits);
+    const dGrads = tf.variableGrads(() => {
+      const fake = g.apply(z, { training: true }) as tf.Tensor; // only D's weights are differentiated
+      return tf.add(bce(d.apply(real, { training: true }) as tf.Tensor, 1), bce(d.apply(fake, { training: true }) as tf.Tensor, 0)) as tf.Scalar;
+    }, d.trainableWeights.map((w) => w.read() as tf.Variable));
+    const gGrads = tf.variableGrads(
+      () => bce(d.apply(g.apply(z, { training: true }) as tf.Tensor, { training: true }) as tf.Tensor, 1) as tf.Scalar,
+      g.trainableWeights.map((w) => w.read() as tf.Variable),
+    );
+    // Variable names get unique suffixes per model instance; key the gradients by layer weight name.
+    const byVariable = new Map(weights.map((w) => [w.read().name, w.originalName]));
+    const out = new Map<string, Float32Array>();
+    for (const [name, t] of [...Object.entries(dGrads.grads), ...Object.entries(gGrads.grads)]) out.set(byVariable.get(name)!, t.dataSync() as Float32Array);
+    const values0 = new Map(weights.map((w) => [w.originalName, w.read().dataSync() as Float32Array]));
+    tf.dispose([dGrads.value, gGrads.value, ...Object.values(dGrads.grads), ...Object.values(gGrads.grads), z, real]);
+    const leaked = tf.memory().numTensors - before;
+    g.dispose();
+    d.dispose();
+    return { grads: out, weights: values0, leaked };
+  }
+
+  it('gives the cpu backend gradients for every weight of G and D', async () => {
+    const cpu = await gradients('cpu', undefined);
+    const wasm = await gradients('wasm', cpu.weights);
+    expect(wasm.leaked).toBe(0);
+    expect([...wasm.grads.keys()].sort()).toEqual([...cpu.grads.keys()].sort());
+    expect(cpu.grads.size).toBeGreaterThan(8);
+    for (const [name, expected] of cpu.grads) {
+      expect(expected.some((v) => v !== 0), name).toBe(true);
+      expectClose(wasm.grads.get(name)!, expected, 1e-4);
+    }
+  });
+});
