@@ -96,7 +96,7 @@ describe('Conv2DBackpropInput on WASM', () => {
   it('registering again keeps one wrapper (no recursion into itself)', async () => {
     await tf.setBackend('wasm');
     expect(registerWasmKernels()).toEqual([]);
-    const y = tf.conv2dTranspose(tf.ones([1, 2, 2, 2]), tf.ones([4, 4, 3, 2]), [1, 4, 4, 3], 2, 'same');
+    const y = tf.conv2dTranspose(tf.ones([1, 2, 2, 2]) as tf.Tensor4D, tf.ones([4, 4, 3, 2]) as tf.Tensor4D, [1, 4, 4, 3], 2, 'same');
     expect(y.shape).toEqual([1, 4, 4, 3]);
     y.dispose();
   });
@@ -125,7 +125,7 @@ describe('a whole DCGAN step', () => {
       g.trainableWeights.map((w) => w.read() as tf.Variable),
     );
     // Variable names get unique suffixes per model instance; key the gradients by layer weight name.
-    const byVariable = new Map(weights.map((w) => [w.read().name, w.originalName]));
+    const byVariable = new Map(weights.map((w) => [(w.read() as tf.Variable).name, w.originalName]));
     const out = new Map<string, Float32Array>();
     for (const [name, t] of [...Object.entries(dGrads.grads), ...Object.entries(gGrads.grads)]) out.set(byVariable.get(name)!, t.dataSync() as Float32Array);
     const values0 = new Map(weights.map((w) => [w.originalName, w.read().dataSync() as Float32Array]));
