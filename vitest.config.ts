@@ -4,6 +4,6 @@ import { defineConfig } from 'vitest/config';
 // and worker tests that run inside workerd through @cloudflare/vitest-pool-workers.
 export default defineConfig({
   test: {
-    projects: ['tests/vitest.node.config.ts'],
+    projects: ['tests/vitest.node.config.ts', 'tests/vitest.worker.config.ts'],
   },
 });

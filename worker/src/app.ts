@@ -1,0 +1,84 @@
+/**
+ * The Worker's Hono app: small route modules assembled here, CORS on every response (errors and
+ * preflights included), one error handler that turns ApiErrors into their JSON body and anything
+ * unexpected into a 500 without details.
+ */
+import { Hono } from 'hono';
+import { cors } from 'hono/cors';
+import { HTTPException } from 'hono/http-exception';
+import type { AppEnv, Env } from './env.ts';
+import { ApiError, MethodNotAllowedError, RouteNotFoundError } from './errors.ts';
+import { NO_STORE } from './http-cache.ts';
+import { ModelStore } from './model-store.ts';
+import { healthRoutes } from './routes/health.ts';
+import { imageRoutes } from './routes/images.ts';
+import { modelRoutes } from './routes/models.ts';
+import { openApiRoutes } from './routes/openapi.ts';
+import { pageRoutes } from './routes/page.ts';
+
+export interface AppOptions {
+  /** The model store for a request's environment; by default one per isolate, built from env vars. */
+  storeFor?: (env: Env) => ModelStore;
+}
+
+function positiveNumber(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return value !== undefined && value !== '' && Number.isFinite(n) && n >= 0 ? n : fallback;
+}
+
+/** One store per isolate: the bucket binding and vars are the same for every request of an isolate. */
+export function isolateStore(): (env: Env) => ModelStore {
+  let store: ModelStore | undefined;
+  return (env) =>
+    (store ??= new ModelStore(env.MODELS_BUCKET, {
+      pointerTtlMs: positiveNumber(env.CURRENT_POINTER_TTL_SECONDS, 30) * 1000,
+      byteBudget: positiveNumber(env.MODEL_MEMORY_BUDGET_MB, 48) * 1024 * 1024,
+    }));
+}
+
+export function createApp(options: AppOptions = {}) {
+  const storeFor = options.storeFor ?? isolateStore();
+  const app = new Hono<AppEnv>();
+
+  app.use(
+    '*',
+    cors({
+      origin: '*',
+      allowMethods: ['GET', 'HEAD', 'OPTIONS'],
+      exposeHeaders: ['ETag', 'X-Seed', 'X-Model-Version', 'X-Cache', 'Retry-After'],
+      maxAge: 86400,
+    }),
+  );
+  app.use('*', async (c, next) => {
+    c.set('store', storeFor(c.env));
+    await next();
+    c.res.headers.set('X-Content-Type-Options', 'nosniff');
+  });
+
+  app.route('/', pageRoutes);
+  app.route('/', healthRoutes);
+  app.route('/', openApiRoutes);
+  app.route('/', modelRoutes);
+  app.route('/', imageRoutes);
+  app.on(['POST', 'PUT', 'PATCH', 'DELETE'], '*', (c) => {
+    throw new MethodNotAllowedError(c.req.method);
+  });
+
+  app.notFound((c) => {
+    const error = new RouteNotFoundError(c.req.method, new URL(c.req.url).pathname);
+    return c.json(error.body(), 404, { 'Cache-Control': NO_STORE });
+  });
+
+  app.onError((error, c) => {
+    if (error instanceof ApiError) {
+      return c.json(error.body(), error.status, { ...error.headers, 'Cache-Control': NO_STORE });
+    }
+    if (error instanceof HTTPException) {
+      return c.json({ error: { code: 'http_error', message: error.message } }, error.status, { 'Cache-Control': NO_STORE });
+    }
+    console.error('unhandled error', error instanceof Error ? `${error.name}: ${error.message}` : error);
+    return c.json({ error: { code: 'internal_error', message: 'internal error' } }, 500, { 'Cache-Control': NO_STORE });
+  });
+
+  return app;
+}

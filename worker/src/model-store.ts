@@ -1,0 +1,312 @@
+/**
+ * Generators from R2, loaded lazily once per isolate and kept within a memory budget.
+ *
+ * - `models/<name>/current.json` is trusted for a short TTL, so a new publish is picked up without a
+ *   deploy; a pinned `name@version` never reads it. If it becomes unreadable, the last good pointer
+ *   keeps serving until it is readable again.
+ * - A version's manifest is read once (versions are immutable). Every file it lists is checked against
+ *   its size and sha256 before the weights are decoded.
+ * - Concurrent first requests share one load. Failed loads are not remembered: the next request tries
+ *   again, so repairing the files in R2 heals the isolate by itself.
+ * - Loaded generators are evicted least recently used first when their folded weights exceed the
+ *   budget. Rendering is synchronous once a generator is in hand, so eviction never disposes weights
+ *   in the middle of a forward pass.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  CurrentPointerSchema,
+  FastGenerator,
+  type Manifest,
+  ManifestSchema,
+  ModelNameSchema,
+  decodeWeights,
+  parseModelJson,
+  registryKeys,
+  sha256Hex,
+  shardPaths,
+} from '@gan/core';
+import { ModelNotFoundError, ModelUnavailableError, VersionNotFoundError } from './errors.ts';
+import { initBackend } from './tf-backend.ts';
+import type { ModelRef } from './validation.ts';
+
+export interface ModelStoreOptions {
+  /** How long a read of current.json is trusted. */
+  pointerTtlMs: number;
+  /** Bytes of folded weights kept loaded at most (the most recently used model always stays). */
+  byteBudget: number;
+  now?: () => number;
+}
+
+export interface ResolvedModel {
+  name: string;
+  version: string;
+  /** The URL named the version (immutable) rather than the moving current one. */
+  pinned: boolean;
+  manifest: Manifest;
+}
+
+export interface LoadedModel {
+  name: string;
+  version: string;
+  manifest: Manifest;
+  generator: FastGenerator;
+  bytes: number;
+  loadedAt: string;
+  loadMs: number;
+  /** Set when evicted: its weights are gone. */
+  disposed: boolean;
+}
+
+interface PointerEntry {
+  version: string;
+  expires: number;
+}
+
+const MAX_MANIFESTS = 64;
+
+export class ModelStore {
+  private readonly pointers = new Map<string, PointerEntry>();
+  private readonly pointerReads = new Map<string, Promise<string>>();
+  private readonly manifests = new Map<string, Promise<Manifest>>();
+  /** Insertion order is recency order: the first entry is the least recently used. */
+  private readonly loaded = new Map<string, LoadedModel>();
+  private readonly loading = new Map<string, Promise<LoadedModel>>();
+  private readonly now: () => number;
+  /** R2 reads made, by kind: lets tests and /healthz see that repeats do not go back to R2. */
+  readonly reads = { pointer: 0, manifest: 0, files: 0 };
+
+  constructor(
+    private readonly bucket: R2Bucket,
+    private readonly options: ModelStoreOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The version a reference means now, with its manifest. 404 for unknown models and versions. */
+  async resolve(ref: ModelRef): Promise<ResolvedModel> {
+    if (ref.version !== undefined) {
+      const manifest = await this.manifest(ref.name, ref.version, true);
+      return { name: ref.name, version: ref.version, pinned: true, manifest };
+    }
+    const version = await this.currentVersion(ref.name);
+    const manifest = await this.manifest(ref.name, version, false);
+    return { name: ref.name, version, pinned: false, manifest };
+  }
+
+  /**
+   * Runs `render` with the loaded generator of a resolved version, loading it first if needed.
+   * `render` must be synchronous: nothing can evict the generator while it runs.
+   */
+  async use<T>(model: ResolvedModel, render: (loaded: LoadedModel) => T): Promise<T> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const loaded = await this.load(model);
+      // Between the load settling and this line another request's load may have evicted it.
+      if (!loaded.disposed) return render(loaded);
+    }
+    throw new ModelUnavailableError(`${model.name}@${model.version}`, 'too many models are in use at once for the memory budget');
+  }
+
+  /** The loaded generator of a resolved version, loading it first if needed. */
+  async load(model: ResolvedModel): Promise<LoadedModel> {
+    const key = `${model.name}@${model.version}`;
+    const hit = this.loaded.get(key);
+    if (hit) {
+      this.loaded.delete(key); // refresh recency
+      this.loaded.set(key, hit);
+      return hit;
+    }
+    let pending = this.loading.get(key);
+    if (!pending) {
+      pending = this.loadVersion(model).finally(() => this.loading.delete(key));
+      this.loading.set(key, pending);
+    }
+    return pending;
+  }
+
+  /** Names of all published models (one R2 list call per 1000 names). */
+  async listNames(): Promise<string[]> {
+    const names: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.bucket.list({ prefix: registryKeys.prefix, delimiter: '/', cursor });
+      for (const prefix of page.delimitedPrefixes) {
+        const name = prefix.slice(registryKeys.prefix.length, -1);
+        if (ModelNameSchema.safeParse(name).success) names.push(name);
+      }
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor);
+    return names.sort();
+  }
+
+  status() {
+    const models = [...this.loaded.values()].map((m) => ({
+      name: m.name,
+      version: m.version,
+      bytes: m.bytes,
+      loadedAt: m.loadedAt,
+      loadMs: m.loadMs,
+    }));
+    return {
+      models,
+      usedBytes: models.reduce((sum, m) => sum + m.bytes, 0),
+      budgetBytes: this.options.byteBudget,
+      reads: { ...this.reads },
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------------
+
+  private async currentVersion(name: string): Promise<string> {
+    const cached = this.pointers.get(name);
+    if (cached && cached.expires > this.now()) return cached.version;
+    let pending = this.pointerReads.get(name);
+    if (!pending) {
+      pending = this.readPointer(name, cached).finally(() => this.pointerReads.delete(name));
+      this.pointerReads.set(name, pending);
+    }
+    return pending;
+  }
+
+  private async readPointer(name: string, stale: PointerEntry | undefined): Promise<string> {
+    try {
+      this.reads.pointer++;
+      const object = await this.bucket.get(registryKeys.current(name));
+      if (!object) {
+        this.pointers.delete(name);
+        throw new ModelNotFoundError(name);
+      }
+      const pointer = CurrentPointerSchema.safeParse(parseJson(await object.text()));
+      if (!pointer.success) throw new ModelUnavailableError(name, 'current.json is not a valid version pointer');
+      this.pointers.set(name, { version: pointer.data.version, expires: this.now() + this.options.pointerTtlMs });
+      return pointer.data.version;
+    } catch (error) {
+      if (error instanceof ModelNotFoundError || !stale) throw asUnavailable(name, error);
+      // The pointer was readable before: keep serving that version and look again after the TTL.
+      this.pointers.set(name, { version: stale.version, expires: this.now() + this.options.pointerTtlMs });
+      return stale.version;
+    }
+  }
+
+  private manifest(name: string, version: string, pinned: boolean): Promise<Manifest> {
+    const key = `${name}@${version}`;
+    const cached = this.manifests.get(key);
+    if (cached) return cached;
+    const pending = this.readManifest(name, version, pinned);
+    this.manifests.set(key, pending);
+    pending.catch(() => this.manifests.delete(key));
+    if (this.manifests.size > MAX_MANIFESTS) this.manifests.delete(this.manifests.keys().next().value!);
+    return pending;
+  }
+
+  private async readManifest(name: string, version: string, pinned: boolean): Promise<Manifest> {
+    const label = `${name}@${version}`;
+    try {
+      this.reads.manifest++;
+      const object = await this.bucket.get(registryKeys.manifest(name, version));
+      if (!object) {
+        if (pinned) {
+          // Distinguish "no such version" (404) from "a version whose manifest is gone" (503).
+          const listing = await this.bucket.list({ prefix: registryKeys.versionDir(name, version), limit: 1 });
+          if (listing.objects.length === 0) {
+            const pointer = await this.bucket.head(registryKeys.current(name));
+            if (!pointer) throw new ModelNotFoundError(name);
+            throw new VersionNotFoundError(name, version);
+          }
+        }
+        throw new ModelUnavailableError(label, 'manifest.json is missing');
+      }
+      const parsed = ManifestSchema.safeParse(parseJson(await object.text()));
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new ModelUnavailableError(label, `manifest.json is invalid (${issue.path.join('.') || 'root'}: ${issue.message})`);
+      }
+      if (parsed.data.name !== name || parsed.data.version !== version) {
+        throw new ModelUnavailableError(label, `manifest.json describes ${parsed.data.name}@${parsed.data.version}`);
+      }
+      return parsed.data;
+    } catch (error) {
+      throw asUnavailable(label, error);
+    }
+  }
+
+  private async loadVersion(model: ResolvedModel): Promise<LoadedModel> {
+    const label = `${model.name}@${model.version}`;
+    const started = performance.now();
+    await initBackend();
+    const { manifest } = model;
+    const files = new Map<string, ArrayBuffer>();
+    try {
+      await Promise.all(
+        manifest.files
+          .filter((f) => f.path !== 'manifest.json')
+          .map(async (entry) => {
+            this.reads.files++;
+            const object = await this.bucket.get(registryKeys.file(model.name, model.version, entry.path));
+            if (!object) throw new ModelUnavailableError(label, `file ${entry.path} is missing`);
+            const bytes = await object.arrayBuffer();
+            if (bytes.byteLength !== entry.bytes || (await sha256Hex(bytes)) !== entry.sha256) {
+              throw new ModelUnavailableError(label, `file ${entry.path} fails its size or sha256 check`);
+            }
+            files.set(entry.path, bytes);
+          }),
+      );
+      const modelJsonBytes = files.get('model.json');
+      if (!modelJsonBytes) throw new ModelUnavailableError(label, 'model.json is missing');
+      const modelJson = parseModelJson(new TextDecoder().decode(modelJsonBytes));
+      for (const path of shardPaths(modelJson)) {
+        if (!files.has(path)) throw new ModelUnavailableError(label, `model.json names ${path.slice(0, 80)}, which the manifest does not list`);
+      }
+      const weights = await decodeWeights(modelJson, async (path) => files.get(path)!);
+      let generator: FastGenerator;
+      try {
+        generator = FastGenerator.fromWeights(manifest.architecture, weights);
+      } finally {
+        tf.dispose(Object.values(weights));
+      }
+      const loaded: LoadedModel = {
+        name: model.name,
+        version: model.version,
+        manifest,
+        generator,
+        bytes: generator.byteSize,
+        loadedAt: new Date().toISOString(),
+        loadMs: Math.round(performance.now() - started),
+        disposed: false,
+      };
+      this.loaded.set(`${model.name}@${model.version}`, loaded);
+      this.evict();
+      return loaded;
+    } catch (error) {
+      throw asUnavailable(label, error);
+    }
+  }
+
+  private evict() {
+    let used = [...this.loaded.values()].reduce((sum, m) => sum + m.bytes, 0);
+    for (const [key, model] of this.loaded) {
+      if (used <= this.options.byteBudget || this.loaded.size <= 1) break;
+      this.loaded.delete(key);
+      model.disposed = true;
+      model.generator.dispose();
+      used -= model.bytes;
+    }
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Typed API errors pass through; anything else (R2 failure, bad weights) becomes a 503. */
+function asUnavailable(label: string, error: unknown): Error {
+  if (error instanceof ModelNotFoundError || error instanceof VersionNotFoundError || error instanceof ModelUnavailableError) {
+    return error;
+  }
+  const reason = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
+  console.error(`loading ${label} failed: ${reason}`);
+  return new ModelUnavailableError(label, error instanceof Error && /Weight|Missing/.test(error.name) ? error.message : 'its files could not be read');
+}

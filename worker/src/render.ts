@@ -1,0 +1,81 @@
+/**
+ * Seeds → PNG bytes. Pure and synchronous given a loaded generator: the same model version and
+ * request always give byte-identical output.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { type PixelBatch, Sfc32, cellSeed, composeGrid, encodePng, generatorInput, latentFromSeed, toPixels } from '@gan/core';
+import type { LoadedModel } from './model-store.ts';
+import type { RenderRequest } from './validation.ts';
+
+/** Images per forward pass: bounds the activations in WASM memory whatever the grid size. */
+const BATCH = 16;
+
+/**
+ * The class of an image whose class was not asked for, on a conditional model: drawn from its own
+ * seed (with a suffix, so it does not reuse the latent's random numbers).
+ */
+export function classForSeed(seed: string, numClasses: number): number {
+  return Sfc32.fromSeed(`${seed}#class`).nextInt(numClasses);
+}
+
+interface Cell {
+  seed: string;
+  classIndex?: number;
+}
+
+/** The seed and class of every image, row by row. */
+export function cellsOf(r: RenderRequest, numClasses: number): Cell[] {
+  const classOf = (seed: string, row: number): number | undefined => {
+    if (r.classChoice === 'none') return undefined;
+    if (r.classChoice === 'each') return row;
+    if (r.classChoice === 'seeded') return classForSeed(seed, numClasses);
+    return r.classChoice;
+  };
+  if (r.kind === 'image') return [{ seed: r.seed, classIndex: classOf(r.seed, 0) }];
+  const cells: Cell[] = [];
+  for (let row = 0; row < r.rows; row++) {
+    for (let col = 0; col < r.cols; col++) {
+      // class=each: one latent per column, shown in every class (style held, class varies).
+      const seed = cellSeed(r.seed, r.classChoice === 'each' ? col : row * r.cols + col);
+      cells.push({ seed, classIndex: classOf(seed, row) });
+    }
+  }
+  return cells;
+}
+
+function generate(model: LoadedModel, cells: Cell[], r: RenderRequest): PixelBatch {
+  const { architecture } = model.manifest;
+  const parts: PixelBatch[] = [];
+  for (let start = 0; start < cells.length; start += BATCH) {
+    const chunk = cells.slice(start, start + BATCH);
+    const latents = chunk.map((c) => latentFromSeed(c.seed, architecture.latentSize, r.truncation));
+    const input = generatorInput(architecture, latents, chunk.map((c) => c.classIndex ?? 0));
+    const images = model.generator.forward(input);
+    input.dispose();
+    try {
+      parts.push(toPixels(images, r.size, r.filter));
+    } finally {
+      images.dispose();
+    }
+  }
+  if (parts.length === 1) return parts[0];
+  const data = new Uint8Array(parts.reduce((sum, p) => sum + p.data.byteLength, 0));
+  let offset = 0;
+  for (const p of parts) {
+    data.set(p.data, offset);
+    offset += p.data.byteLength;
+  }
+  return { count: cells.length, size: parts[0].size, channels: parts[0].channels, data };
+}
+
+/** The PNG for a request. */
+export function renderPng(model: LoadedModel, r: RenderRequest): Uint8Array<ArrayBuffer> {
+  const cells = cellsOf(r, model.manifest.classes.length);
+  const pixels = generate(model, cells, r);
+  if (r.kind === 'image') return encodePng(pixels.size, pixels.size, pixels.channels, pixels.data) as Uint8Array<ArrayBuffer>;
+  const grid = composeGrid(pixels, { rows: r.rows, cols: r.cols, padding: r.padding });
+  return encodePng(grid.width, grid.height, pixels.channels, grid.data) as Uint8Array<ArrayBuffer>;
+}
+
+/** Tensors alive in this isolate (leak checks in tests and /healthz). */
+export const liveTensors = () => tf.memory().numTensors;

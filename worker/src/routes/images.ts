@@ -1,0 +1,51 @@
+/** GET /v1/models/:model/image.png and /v1/models/:model/grid.png */
+import { Hono, type Context } from 'hono';
+import { randomSeed } from '@gan/core';
+import type { AppEnv } from '../env.ts';
+import { CURRENT, IMMUTABLE, NO_STORE, cacheKey, cacheMatch, cachePut, etagFor, matchesIfNoneMatch } from '../http-cache.ts';
+import type { ResolvedModel } from '../model-store.ts';
+import { renderPng } from '../render.ts';
+import { type RenderRequest, parseGridQuery, parseImageQuery, parseModelRef, resolveGridRequest, resolveImageRequest } from '../validation.ts';
+
+export const imageRoutes = new Hono<AppEnv>()
+  .get('/v1/models/:model/image.png', async (c) => {
+    const ref = parseModelRef(c.req.param('model'));
+    const query = parseImageQuery(new URL(c.req.url));
+    const model = await c.var.store.resolve(ref);
+    return respond(c, model, resolveImageRequest(query, model.manifest, randomSeed));
+  })
+  .get('/v1/models/:model/grid.png', async (c) => {
+    const ref = parseModelRef(c.req.param('model'));
+    const query = parseGridQuery(new URL(c.req.url));
+    const model = await c.var.store.resolve(ref);
+    return respond(c, model, resolveGridRequest(query, model.manifest, randomSeed));
+  });
+
+async function respond(c: Context<AppEnv>, model: ResolvedModel, request: RenderRequest): Promise<Response> {
+  const headers: Record<string, string> = {
+    'Content-Type': 'image/png',
+    'X-Model-Version': model.version,
+    'X-Seed': encodeURIComponent(request.seed),
+  };
+  const render = () => c.var.store.use(model, (loaded) => renderPng(loaded, request));
+
+  if (!request.seeded) {
+    return new Response(await render(), { headers: { ...headers, 'Cache-Control': NO_STORE } });
+  }
+  headers.ETag = await etagFor(model, request);
+  headers['Cache-Control'] = model.pinned ? IMMUTABLE : CURRENT;
+  if (matchesIfNoneMatch(c.req.header('If-None-Match'), headers.ETag)) {
+    return new Response(null, { status: 304, headers: withoutContentType(headers) });
+  }
+  const key = cacheKey(new URL(c.req.url).origin, model, request);
+  const cached = await cacheMatch(key);
+  if (cached) return new Response(cached, { headers: { ...headers, 'X-Cache': 'HIT' } });
+  const png = await render();
+  c.executionCtx.waitUntil(cachePut(key, png, headers.ETag));
+  return new Response(png, { headers: { ...headers, 'X-Cache': 'MISS' } });
+}
+
+function withoutContentType(headers: Record<string, string>): Record<string, string> {
+  const { 'Content-Type': _, ...rest } = headers;
+  return rest;
+}

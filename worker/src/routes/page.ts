@@ -1,0 +1,147 @@
+/** GET /: a small page to try the API. No framework: one form, two images, one snippet. */
+import { Hono } from 'hono';
+import type { AppEnv } from '../env.ts';
+import { LIMITS } from '../validation.ts';
+
+const PAGE = /* html */ `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>gan-edge: GAN images at the edge</title>
+<style>
+  body { font: 15px/1.4 system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; padding: 0 1rem; color: #222; }
+  form { display: flex; flex-wrap: wrap; gap: .75rem 1.25rem; align-items: end; margin-bottom: 1.25rem; }
+  label { display: flex; flex-direction: column; font-size: .85rem; gap: .2rem; }
+  input, select, button { font: inherit; padding: .3rem .45rem; }
+  .out { display: flex; flex-wrap: wrap; gap: 2rem; align-items: start; }
+  figure { margin: 0; }
+  figcaption { font-size: .85rem; color: #555; margin-top: .3rem; }
+  img { image-rendering: pixelated; background: #eee; max-width: 100%; }
+  #status { min-height: 1.4em; color: #555; }
+  #status.error { color: #b00020; }
+  textarea { width: 100%; font: 13px ui-monospace, monospace; }
+</style>
+</head>
+<body>
+<h1>GAN images at the edge</h1>
+<p>A DCGAN generator served by a Cloudflare Worker on TensorFlow.js WASM SIMD. The same seed always gives the same image.</p>
+<form id="controls">
+  <label>Model <select id="model" name="model"></select></label>
+  <label>Seed <input id="seed" name="seed" maxlength="${LIMITS.maxSeedLength}" value="hello"></label>
+  <button type="button" id="random">Random seed</button>
+  <label>Size <input id="size" name="size" type="number" min="${LIMITS.minSize}" max="${LIMITS.maxSize}" value="128"></label>
+  <label>Class <select id="class" name="class"></select></label>
+  <button type="submit" id="generate">Generate</button>
+</form>
+<p id="status" role="status"></p>
+<div class="out">
+  <figure><img id="image" alt="generated image"><figcaption id="image-caption"></figcaption></figure>
+  <figure><img id="grid" alt="grid of generated images"><figcaption>grid.png, 4 x 4 (one row per class with class = each)</figcaption></figure>
+</div>
+<h2>Use it</h2>
+<textarea id="snippet" rows="2" readonly></textarea>
+<button type="button" id="copy">Copy &lt;img&gt; snippet</button>
+<p><a href="/v1/openapi.json">API description (OpenAPI)</a> · <a href="/v1/models">models</a> · <a href="/healthz">health</a></p>
+<script>
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const status = (text, error) => { $('status').textContent = text; $('status').className = error ? 'error' : ''; };
+  let models = [];
+
+  function fillClasses() {
+    const model = models.find((m) => m.name === $('model').value);
+    const select = $('class');
+    select.replaceChildren(new Option('(follows the seed)', ''));
+    if (model && model.classes.length) {
+      select.append(new Option('each (grid: one row per class)', 'each'));
+      model.classes.forEach((name) => select.append(new Option(name, name)));
+    }
+    select.disabled = !model || model.classes.length === 0;
+  }
+
+  function url(kind) {
+    const params = new URLSearchParams();
+    if ($('seed').value) params.set('seed', $('seed').value);
+    if ($('size').value) params.set('size', kind === 'grid' ? String(Math.min(64, Number($('size').value))) : $('size').value);
+    const cls = $('class').value;
+    if (cls && (cls !== 'each' || kind === 'grid')) params.set('class', cls);
+    if (kind === 'grid' && cls !== 'each') { params.set('rows', '4'); }
+    if (kind === 'grid') params.set('cols', '4');
+    const query = params.toString();
+    return '/v1/models/' + encodeURIComponent($('model').value) + '/' + kind + '.png' + (query ? '?' + query : '');
+  }
+
+  async function show(img, src) {
+    const response = await fetch(src);
+    if (!response.ok) {
+      const body = await response.json().catch(() => null);
+      throw new Error(body && body.error ? body.error.message : 'HTTP ' + response.status);
+    }
+    const blob = await response.blob();
+    await new Promise((resolve, reject) => {
+      img.onload = resolve;
+      img.onerror = () => reject(new Error('the image did not decode'));
+      img.src = URL.createObjectURL(blob);
+    });
+    img.dataset.src = src;
+    img.dataset.seed = decodeURIComponent(response.headers.get('X-Seed') || '');
+    return response;
+  }
+
+  async function generate() {
+    if (!$('model').value) return;
+    status('Generating…');
+    try {
+      const response = await show($('image'), url('image'));
+      const seed = $('image').dataset.seed;
+      $('image-caption').textContent = 'image.png, seed "' + seed + '", ' + $('image').naturalWidth + ' x ' + $('image').naturalHeight + ', model version ' + response.headers.get('X-Model-Version');
+      await show($('grid'), url('grid'));
+      const absolute = new URL(url('image'), location.href).href;
+      $('snippet').value = '<img src="' + absolute.replace(/&/g, '&amp;').replace(/"/g, '&quot;') + '" alt="generated image">';
+      status('Done.');
+      document.body.dataset.state = 'ready';
+    } catch (error) {
+      status(error.message, true);
+      document.body.dataset.state = 'error';
+    }
+  }
+
+  $('controls').addEventListener('submit', (event) => { event.preventDefault(); generate(); });
+  $('model').addEventListener('change', () => { fillClasses(); generate(); });
+  $('random').addEventListener('click', () => {
+    $('seed').value = Math.random().toString(36).slice(2, 10);
+    generate();
+  });
+  $('copy').addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText($('snippet').value);
+      status('Snippet copied.');
+    } catch {
+      $('snippet').select();
+      status('Select the snippet and copy it.');
+    }
+  });
+
+  fetch('/v1/models')
+    .then((r) => r.json())
+    .then((body) => {
+      models = body.models.filter((m) => m.available);
+      if (models.length === 0) { status('No model is published yet.', true); return; }
+      models.forEach((m) => $('model').append(new Option(m.name + ' (' + m.imageSize + ' px)', m.name)));
+      fillClasses();
+      generate();
+    })
+    .catch((error) => status('Could not list models: ' + error.message, true));
+})();
+</script>
+</body>
+</html>
+`;
+
+export const pageRoutes = new Hono<AppEnv>().get('/', (c) =>
+  c.html(PAGE, 200, {
+    'Cache-Control': 'public, max-age=300',
+    'Content-Security-Policy': "default-src 'self'; img-src 'self' blob: data:; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+  }),
+);
