@@ -1,0 +1,121 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ModelConfig } from '@gan/core/config';
+import { Sfc32 } from '@gan/core/prng';
+import { buildDiscriminator, buildGenerator } from '@gan/core/model';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import {
+  ARTICLE_ADAM,
+  createAdam,
+  discriminatorInputTensor,
+  discriminatorStep,
+  generatorInputTensor,
+  generatorStep,
+  type GanModels,
+} from '../../trainer/src/train/step.ts';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const tiny: ModelConfig = { imageSize: 16, channels: 1, latentSize: 8, generatorWidth: 4, discriminatorWidth: 4, numClasses: 3 };
+const N = 4;
+
+function setup(config = tiny) {
+  const models: GanModels = { config, generator: buildGenerator(config, 1), discriminator: buildDiscriminator(config, 1) };
+  const rng = Sfc32.fromSeed('step-test');
+  const noise = () => rng.fillNormal(new Float32Array(N * config.latentSize));
+  const labels = () => Array.from({ length: N }, () => rng.nextInt(Math.max(1, config.numClasses)));
+  const real = tf.tidy(() => tf.tanh(tf.randomNormal([N, config.imageSize, config.imageSize, config.channels], 0, 1, 'float32', 7))) as tf.Tensor4D;
+  return { models, noise, labels, real, dOpt: createAdam(ARTICLE_ADAM), gOpt: createAdam(ARTICLE_ADAM) };
+}
+
+const snapshot = (model: tfl.LayersModel) => model.weights.map((w) => Array.from(w.read().dataSync()));
+const changed = (before: number[][], model: tfl.LayersModel) =>
+  model.weights.filter((w, i) => w.read().dataSync().some((v, k) => v !== before[i][k])).map((w) => w.originalName);
+
+function dispose(s: ReturnType<typeof setup>) {
+  s.real.dispose();
+  s.models.generator.dispose();
+  s.models.discriminator.dispose();
+  s.dOpt.dispose();
+  s.gOpt.dispose();
+}
+
+describe('conditioning inputs', () => {
+  it('appends the one-hot class to z and K constant planes to the image', () => {
+    const z = generatorInputTensor(tiny, new Float32Array(2 * 8).fill(0.5), [2, 0]);
+    expect(z.shape).toEqual([2, 11]);
+    expect(Array.from(z.dataSync().slice(8, 11))).toEqual([0, 0, 1]);
+    const img = tf.zeros([2, 16, 16, 1]) as tf.Tensor4D;
+    const d = discriminatorInputTensor(tiny, img, [2, 0]);
+    expect(d.shape).toEqual([2, 16, 16, 4]);
+    const planes = tf.mean(d, [1, 2]).arraySync() as number[][];
+    expect(planes).toEqual([
+      [0, 0, 0, 1],
+      [0, 1, 0, 0],
+    ]);
+    tf.dispose([z, img, d]);
+  });
+
+  it('leaves unconditional inputs as they are', () => {
+    const config = { ...tiny, numClasses: 0 };
+    expect(generatorInputTensor(config, new Float32Array(8)).shape).toEqual([1, 8]);
+  });
+});
+
+describe('training steps', () => {
+  it('the discriminator step moves D (weights, BN statistics, Adam state) and nothing of G', async () => {
+    const s = setup();
+    const g = snapshot(s.models.generator);
+    const d = snapshot(s.models.discriminator);
+    const result = await discriminatorStep(s.models, s.dOpt, { real: s.real, realLabels: s.labels(), noise: s.noise(), fakeLabels: s.labels() });
+    for (const v of Object.values(result)) expect(Number.isFinite(v)).toBe(true);
+    expect(result.d_x).toBeGreaterThan(0);
+    expect(result.d_x).toBeLessThan(1);
+    expect(result.d_loss).toBeGreaterThan(0);
+    expect(changed(g, s.models.generator)).toEqual([]);
+    const moved = changed(d, s.models.discriminator);
+    expect(moved).toEqual(s.models.discriminator.weights.map((w) => w.originalName)); // every D weight moves
+    expect(s.gOpt.iterations).toBe(0);
+    expect(s.dOpt.iterations).toBe(1);
+    dispose(s);
+  });
+
+  it('the generator step moves G and nothing of D', async () => {
+    const s = setup();
+    const g = snapshot(s.models.generator);
+    const d = snapshot(s.models.discriminator);
+    const result = await generatorStep(s.models, s.gOpt, { noise: s.noise(), labels: s.labels() });
+    expect(Number.isFinite(result.g_loss)).toBe(true);
+    expect(result.d_g_z).toBeGreaterThan(0);
+    expect(changed(d, s.models.discriminator)).toEqual([]);
+    expect(changed(g, s.models.generator)).toEqual(s.models.generator.weights.map((w) => w.originalName));
+    expect(s.dOpt.iterations).toBe(0);
+    dispose(s);
+  });
+
+  it('the losses follow BCE: D loss = -log D(x) - log(1 - D(G(z))) at initialisation scale', async () => {
+    const s = setup({ ...tiny, numClasses: 0 });
+    const r = await discriminatorStep(s.models, s.dOpt, { real: s.real, noise: s.noise() });
+    // Fresh DCGAN weights give logits near 0: D(x) ≈ D(G(z)) ≈ 0.5 and the loss ≈ 2 ln 2.
+    expect(Math.abs(r.d_x - 0.5)).toBeLessThan(0.1);
+    expect(Math.abs(r.d_loss - 2 * Math.LN2)).toBeLessThan(0.3);
+    dispose(s);
+  });
+
+  it('leaks no tensors per iteration', async () => {
+    const s = setup();
+    const iterate = async () => {
+      await discriminatorStep(s.models, s.dOpt, { real: s.real, realLabels: s.labels(), noise: s.noise(), fakeLabels: s.labels() });
+      await generatorStep(s.models, s.gOpt, { noise: s.noise(), labels: s.labels() });
+    };
+    await iterate(); // the first iteration creates Adam's moment variables
+    const before = tf.memory().numTensors;
+    await iterate();
+    await iterate();
+    expect(tf.memory().numTensors).toBe(before);
+    dispose(s);
+  });
+});

@@ -1,0 +1,109 @@
+/**
+ * Picks the TensorFlow.js backend for training: the fastest one that is present and works.
+ *
+ * Order: tfjs-node-gpu (CUDA) → tfjs-node (libtensorflow on the CPU) → wasm (SIMD, with the filter
+ * gradient kernel the trainer needs) → cpu (pure JavaScript). The node packages are never installed by
+ * default (their install script downloads libtensorflow), so they are imported dynamically and any
+ * failure — not installed, or installed without its native addon — falls through to the next one.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+export type BackendChoice = BackendName | 'auto';
+
+/** Flag spellings accepted by `--backend`, mapped to the backend they select. */
+export const BACKEND_ALIASES: Record<string, BackendChoice> = {
+  auto: 'auto',
+  'node-gpu': 'tensorflow-gpu',
+  'tfjs-node-gpu': 'tensorflow-gpu',
+  gpu: 'tensorflow-gpu',
+  node: 'tensorflow',
+  'tfjs-node': 'tensorflow',
+  tensorflow: 'tensorflow',
+  'tensorflow-gpu': 'tensorflow-gpu',
+  wasm: 'wasm',
+  cpu: 'cpu',
+};
+
+export class BackendUnavailableError extends Error {
+  override name = 'BackendUnavailableError';
+}
+
+export interface BackendSelection {
+  name: BackendName;
+  /** Why each faster backend was skipped, for the log. */
+  skipped: { name: BackendName; reason: string }[];
+}
+
+/** Imports a module by a name the type checker must not resolve (the node backends are optional). */
+async function importOptional(specifier: string): Promise<unknown> {
+  return import(/* @vite-ignore */ specifier);
+}
+
+function reasonOf(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.split('\n')[0].slice(0, 200);
+}
+
+async function activate(name: BackendName): Promise<void> {
+  switch (name) {
+    case 'tensorflow-gpu':
+      await importOptional('@tensorflow/tfjs-node-gpu');
+      break;
+    case 'tensorflow':
+      await importOptional('@tensorflow/tfjs-node');
+      break;
+    case 'wasm': {
+      await import('@tensorflow/tfjs-backend-wasm');
+      break;
+    }
+    case 'cpu':
+      await import('@tensorflow/tfjs-backend-cpu');
+      break;
+  }
+  // The node packages register the backend under the name 'tensorflow' (GPU or not).
+  const registered = name === 'tensorflow-gpu' ? 'tensorflow' : name;
+  if (!(await tf.setBackend(registered))) throw new BackendUnavailableError(`backend ${name} failed to initialise`);
+  if (name === 'wasm') await registerTrainingKernels();
+}
+
+/**
+ * The wasm backend lacks kernels that training needs (Conv2DBackpropFilter). They live in core, where
+ * the serving path can reuse its fast convolutions; loaded lazily so the cpu path never needs them.
+ */
+async function registerTrainingKernels(): Promise<void> {
+  const { registerWasmKernels } = await import('@gan/core/kernels/index');
+  registerWasmKernels();
+}
+
+/**
+ * Activates `choice` (or the best present backend for 'auto'). An explicit choice that fails throws
+ * BackendUnavailableError; 'auto' falls back and records why.
+ */
+export async function selectBackend(choice: BackendChoice = 'auto'): Promise<BackendSelection> {
+  if (choice !== 'auto') {
+    try {
+      await activate(choice);
+    } catch (err) {
+      if (err instanceof BackendUnavailableError) throw err;
+      throw new BackendUnavailableError(`backend ${choice} is not available: ${reasonOf(err)}`);
+    }
+    return { name: choice, skipped: [] };
+  }
+  const skipped: BackendSelection['skipped'] = [];
+  for (const name of BACKEND_NAMES) {
+    try {
+      await activate(name);
+      return { name, skipped };
+    } catch (err) {
+      skipped.push({ name, reason: reasonOf(err) });
+    }
+  }
+  throw new BackendUnavailableError(`no TensorFlow.js backend works: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+}
+
+/** Parses a `--backend` value; undefined when it is not a known name. */
+export function parseBackendChoice(value: string): BackendChoice | undefined {
+  return BACKEND_ALIASES[value.toLowerCase()];
+}

@@ -1,0 +1,173 @@
+/**
+ * One iteration of the seed article's alternating optimisation, as two pure-ish functions over
+ * (models, optimiser, batch): they change only the weights and optimiser state of the network they
+ * train, and return the quantities the article logs.
+ *
+ *   discriminatorStep: hold G fixed; D learns real → 1, G(z) → 0 (BCE on logits; G(z) detached)
+ *   generatorStep:     hold D fixed; G learns, from fresh noise, to make D say 1 (non-saturating loss)
+ *
+ * "Held fixed" includes batch-norm statistics: the held network runs in training mode (batch
+ * statistics, as in PyTorch's train()) but its moving averages are restored afterwards, so each step
+ * moves exactly one network.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { ModelConfig } from '@gan/core/config';
+
+export interface GanModels {
+  config: ModelConfig;
+  generator: tfl.LayersModel;
+  discriminator: tfl.LayersModel;
+}
+
+export interface AdamSettings {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+}
+
+/** The article's optimiser: Adam, lr 2e-4, betas (0.5, 0.999); PyTorch's epsilon. */
+export const ARTICLE_ADAM: AdamSettings = { learningRate: 2e-4, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
+
+export function createAdam(settings: AdamSettings): tf.AdamOptimizer {
+  return tf.train.adam(settings.learningRate, settings.beta1, settings.beta2, settings.epsilon);
+}
+
+export interface DiscriminatorBatch {
+  /** [N, S, S, C] real images in [-1, 1]. */
+  real: tf.Tensor4D;
+  /** Class of each real image (conditional models only). */
+  realLabels?: ArrayLike<number>;
+  /** [N · latentSize] standard normal noise for the fake half. */
+  noise: Float32Array;
+  /** Class asked of G for each fake (conditional models only). */
+  fakeLabels?: ArrayLike<number>;
+}
+
+export interface DiscriminatorStepResult {
+  /** BCE(D(x), 1) + BCE(D(G(z)), 0), before the update. */
+  d_loss: number;
+  /** Mean sigmoid(D(x)) on the real batch. */
+  d_x: number;
+  /** Mean sigmoid(D(G(z))) on the fake batch, before D's update. */
+  d_g_z: number;
+}
+
+export interface GeneratorBatch {
+  /** [N · latentSize] fresh noise. */
+  noise: Float32Array;
+  labels?: ArrayLike<number>;
+}
+
+export interface GeneratorStepResult {
+  /** BCE(D(G(z)), 1): the non-saturating generator loss. */
+  g_loss: number;
+  /** Mean sigmoid(D(G(z))) during G's step (after D's update). */
+  d_g_z: number;
+}
+
+/** [N, latent + classes]: noise rows with the one-hot class appended on conditional models. */
+export function generatorInputTensor(config: ModelConfig, noise: Float32Array, labels?: ArrayLike<number>): tf.Tensor2D {
+  const n = noise.length / config.latentSize;
+  if (!Number.isInteger(n)) throw new RangeError(`noise length ${noise.length} is not a multiple of latentSize ${config.latentSize}`);
+  const z = tf.tensor2d(noise, [n, config.latentSize]);
+  if (config.numClasses === 0) return z;
+  return tf.tidy(() => tf.concat([z, oneHot(config, labels, n)], 1));
+}
+
+function oneHot(config: ModelConfig, labels: ArrayLike<number> | undefined, n: number): tf.Tensor2D {
+  if (!labels || labels.length !== n) throw new RangeError(`a conditional model needs ${n} labels`);
+  return tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), config.numClasses) as tf.Tensor2D;
+}
+
+/** [N, S, S, C + K]: images with K constant class planes appended on conditional models. */
+export function discriminatorInputTensor(config: ModelConfig, images: tf.Tensor4D, labels?: ArrayLike<number>): tf.Tensor4D {
+  if (config.numClasses === 0) return images;
+  return tf.tidy(() => {
+    const [n, h, w] = images.shape;
+    const planes = tf.tile(tf.reshape(oneHot(config, labels, n), [n, 1, 1, config.numClasses]), [1, h, w, 1]);
+    return tf.concat([images, planes], 3) as tf.Tensor4D;
+  });
+}
+
+function trainableVariables(model: tfl.LayersModel): tf.Variable[] {
+  return model.trainableWeights.map((w) => w.read() as tf.Variable);
+}
+
+/** Runs `fn` and then puts `model`'s batch-norm moving averages back as they were. */
+function holdingStatistics<T>(model: tfl.LayersModel, fn: () => T): T {
+  const stats = model.nonTrainableWeights;
+  const saved = stats.map((w) => tf.clone(w.read()));
+  try {
+    return fn();
+  } finally {
+    stats.forEach((w, i) => w.write(saved[i]));
+    tf.dispose(saved);
+  }
+}
+
+const bce = (labels: tf.Tensor, logits: tf.Tensor) => tf.losses.sigmoidCrossEntropy(labels, logits) as tf.Scalar;
+
+async function read(scalars: tf.Scalar[]): Promise<number[]> {
+  const values = await Promise.all(scalars.map((s) => s.data()));
+  tf.dispose(scalars);
+  return values.map((v) => v[0]);
+}
+
+export async function discriminatorStep(
+  models: GanModels,
+  optimizer: tf.Optimizer,
+  batch: DiscriminatorBatch,
+): Promise<DiscriminatorStepResult> {
+  const { config, generator, discriminator } = models;
+  const n = batch.real.shape[0];
+  // G(z) outside the optimiser's tape: detached, as the article's fake.detach().
+  const fake = holdingStatistics(generator, () =>
+    tf.tidy(() => generator.apply(generatorInputTensor(config, batch.noise, batch.fakeLabels), { training: true }) as tf.Tensor4D),
+  );
+  let dx: tf.Scalar | undefined;
+  let dgz: tf.Scalar | undefined;
+  const loss = tf.tidy(() => {
+    const realIn = discriminatorInputTensor(config, batch.real, batch.realLabels);
+    const fakeIn = discriminatorInputTensor(config, fake, batch.fakeLabels);
+    return optimizer.minimize(
+      () => {
+        // Real and fake go through D separately (two batch-norm batches), as in the article.
+        const realLogits = discriminator.apply(realIn, { training: true }) as tf.Tensor2D;
+        const fakeLogits = discriminator.apply(fakeIn, { training: true }) as tf.Tensor2D;
+        dx = tf.keep(tf.mean(tf.sigmoid(realLogits)) as tf.Scalar);
+        dgz = tf.keep(tf.mean(tf.sigmoid(fakeLogits)) as tf.Scalar);
+        return tf.add(bce(tf.onesLike(realLogits), realLogits), bce(tf.zerosLike(fakeLogits), fakeLogits)) as tf.Scalar;
+      },
+      true,
+      trainableVariables(discriminator),
+    ) as tf.Scalar;
+  });
+  fake.dispose();
+  if (n !== fake.shape[0]) throw new RangeError(`real batch has ${n} images, noise makes ${fake.shape[0]}`);
+  const [d_loss, d_x, d_g_z] = await read([loss, dx!, dgz!]);
+  return { d_loss, d_x, d_g_z };
+}
+
+export async function generatorStep(models: GanModels, optimizer: tf.Optimizer, batch: GeneratorBatch): Promise<GeneratorStepResult> {
+  const { config, generator, discriminator } = models;
+  let dgz: tf.Scalar | undefined;
+  const loss = holdingStatistics(discriminator, () =>
+    tf.tidy(() => {
+      const input = generatorInputTensor(config, batch.noise, batch.labels);
+      return optimizer.minimize(
+        () => {
+          const fake = generator.apply(input, { training: true }) as tf.Tensor4D;
+          const logits = discriminator.apply(discriminatorInputTensor(config, fake, batch.labels), { training: true }) as tf.Tensor2D;
+          dgz = tf.keep(tf.mean(tf.sigmoid(logits)) as tf.Scalar);
+          return bce(tf.onesLike(logits), logits);
+        },
+        true,
+        trainableVariables(generator),
+      ) as tf.Scalar;
+    }),
+  );
+  const [g_loss, d_g_z] = await read([loss, dgz!]);
+  return { g_loss, d_g_z };
+}
