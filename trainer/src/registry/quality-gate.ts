@@ -101,3 +101,13 @@ export function formatGate(result: GateResult): string {
   }
   return lines.join('\n');
 }
+
+/**
+ * The project's gate: the Fréchet distance in the evaluation classifier's feature space must not
+ * grow, and for conditional models the share of images classified as the requested class must not
+ * fall. (Paths follow `gan evaluate --json`.)
+ */
+export const DEFAULT_GATE_RULES: GateRule[] = [
+  { metric: 'fd', better: 'lower', tolerance: 0 },
+  { metric: 'classAccuracy', better: 'higher', tolerance: 0 },
+];

@@ -70,10 +70,15 @@ export function parseListObjectsV2(xml: string): { objects: StoredObjectInfo[]; 
   return { objects, nextToken: truncated ? xmlField(xml, 'NextContinuationToken') : undefined };
 }
 
-/** Path-style object URL; each key segment percent-encoded (aws4fetch signs the encoded path as S3 wants). */
+/** Percent-encodes as SigV4 wants: everything but A-Z a-z 0-9 - _ . ~ (encodeURIComponent spares !'()* too). */
+function awsEncode(segment: string): string {
+  return encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** Path-style object URL, each key segment encoded once; S3 signs the path exactly as sent. */
 function objectUrl(options: S3StorageOptions, key: string): string {
-  const encodedKey = key.split('/').map(encodeURIComponent).join('/');
-  return `${options.endpoint.replace(/\/+$/, '')}/${encodeURIComponent(options.bucket)}/${encodedKey}`;
+  const encodedKey = key.split('/').map(awsEncode).join('/');
+  return `${options.endpoint.replace(/\/+$/, '')}/${awsEncode(options.bucket)}/${encodedKey}`;
 }
 
 /** R2 (or any S3-compatible server) through its S3 API, signed with SigV4 by aws4fetch. */

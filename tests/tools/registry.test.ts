@@ -1,0 +1,248 @@
+/**
+ * The registry against both of its stores: R2's S3 API (a real S3 server, s3rver, behind a SigV4
+ * check) and the local R2 of `wrangler dev` (wrangler's getPlatformProxy: Miniflare in workerd).
+ * The same tests run on each, because publish, rollback, list and prune are one code path.
+ */
+import { mkdtemp, rm, writeFile, mkdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registryKeys, sha256Hex } from '@gan/core/manifest';
+import { openLocalR2 } from '../../trainer/src/registry/local-r2.ts';
+import { openS3Storage } from '../../trainer/src/registry/s3.ts';
+import type { ObjectStorage } from '../../trainer/src/registry/storage.ts';
+import { readExportedModel } from '../../trainer/src/registry/exported-model.ts';
+import { publishModel, readCurrent, ReadBackError, VersionConflictError } from '../../trainer/src/registry/publish.ts';
+import { listModelNames, listVersions, VersionUnavailableError } from '../../trainer/src/registry/catalog.ts';
+import { NothingToRollBackError, rollback } from '../../trainer/src/registry/rollback.ts';
+import { pruneVersions } from '../../trainer/src/registry/prune.ts';
+import { checkpointKeys, pullCheckpoint, pushCheckpoint } from '../../trainer/src/registry/checkpoints.ts';
+import { startTestS3Server, type TestS3Server, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './helpers/s3-server.ts';
+import { writeTestWranglerConfig, writeTinyExport } from './helpers/fixtures.ts';
+
+const DAY = 86_400_000;
+const text = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : null);
+
+/** Every object under a prefix with its sha256: a bucket snapshot to compare before and after. */
+async function snapshot(storage: ObjectStorage, prefix: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const o of await storage.list(prefix)) out[o.key] = await sha256Hex((await storage.get(o.key))! as Uint8Array<ArrayBuffer>);
+  return out;
+}
+
+/** Records the order of writes; optionally corrupts what one key reads back as. */
+function recording(storage: ObjectStorage, corruptKey?: string): ObjectStorage & { puts: string[] } {
+  const puts: string[] = [];
+  return {
+    ...storage,
+    puts,
+    async put(key, bytes, options) {
+      puts.push(key);
+      await storage.put(key, bytes, options);
+    },
+    async get(key) {
+      const bytes = await storage.get(key);
+      if (bytes && key === corruptKey && puts.includes(key)) return Uint8Array.from(bytes, (b, i) => (i === 0 ? b ^ 1 : b));
+      return bytes;
+    },
+  };
+}
+
+interface Backend {
+  label: string;
+  open(): Promise<ObjectStorage>;
+  close(): Promise<void>;
+}
+
+let s3: TestS3Server;
+const work = await mkdtemp(path.join(tmpdir(), 'gan-registry-'));
+const backends: Backend[] = [
+  {
+    label: 'R2 S3 API (s3rver behind a SigV4 check)',
+    async open() {
+      s3 = await startTestS3Server();
+      return openS3Storage({ endpoint: s3.endpoint, bucket: s3.bucket, accessKeyId: S3_ACCESS_KEY_ID, secretAccessKey: S3_SECRET_ACCESS_KEY, retries: 0 });
+    },
+    async close() {
+      expect(s3.rejectedSignatures).toBe(0);
+      await s3.close();
+    },
+  },
+  {
+    label: "wrangler dev's local R2 (getPlatformProxy)",
+    async open() {
+      const config = await writeTestWranglerConfig(path.join(work, 'local'));
+      return openLocalR2({ configPath: config, persistTo: path.join(work, 'local', 'state') });
+    },
+    async close() {},
+  },
+];
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe.each(backends)('registry on $label', (backend) => {
+  let storage: ObjectStorage;
+  let exportsDir: string;
+  let v1: string;
+  let v2: string;
+  let v3: string;
+
+  beforeAll(async () => {
+    storage = await backend.open();
+    exportsDir = await mkdtemp(path.join(work, 'exports-'));
+    v1 = await writeTinyExport(exportsDir, { version: 'v1', seed: 1, createdAt: '2026-11-01T00:00:00.000Z', metrics: { evaluation: { fd: 12.5 } } });
+    v2 = await writeTinyExport(exportsDir, { version: 'v2', seed: 2, createdAt: '2026-11-08T00:00:00.000Z', metrics: { evaluation: { fd: 10.25 } } });
+    v3 = await writeTinyExport(exportsDir, { version: 'v3', seed: 3, createdAt: '2026-11-15T00:00:00.000Z' });
+  });
+  afterAll(async () => {
+    await storage?.close();
+    await backend.close();
+  });
+
+  it('stores, lists, heads and deletes objects; absent keys read as null', async () => {
+    const bytes = new TextEncoder().encode('hello');
+    await storage.put('scratch/a.txt', bytes, { contentType: 'text/plain' });
+    await storage.put('scratch/b/c.bin', new Uint8Array([1, 2, 3]));
+    expect(text(await storage.get('scratch/a.txt'))).toBe('hello');
+    expect(await storage.get('scratch/missing')).toBeNull();
+    expect(await storage.head('scratch/missing')).toBeNull();
+    const head = await storage.head('scratch/b/c.bin');
+    expect(head?.size).toBe(3);
+    expect(Math.abs(head!.uploaded.getTime() - Date.now())).toBeLessThan(5 * 60_000);
+    expect((await storage.list('scratch/')).map((o) => o.key)).toEqual(['scratch/a.txt', 'scratch/b/c.bin']);
+    await storage.delete(['scratch/a.txt', 'scratch/b/c.bin']);
+    expect(await storage.list('scratch/')).toEqual([]);
+  });
+
+  it('publishes the version files first, manifest.json after them and current.json last, each read back', async () => {
+    const rec = recording(storage);
+    const model = await readExportedModel(v1);
+    const result = await publishModel(rec, model);
+    expect(result).toMatchObject({ name: 'tiny', version: 'v1', currentChanged: true, previous: undefined, alreadyPresent: [] });
+    expect(rec.puts.at(-1)).toBe(registryKeys.current('tiny'));
+    expect(rec.puts.at(-2)).toBe(registryKeys.manifest('tiny', 'v1'));
+    expect(rec.puts.length).toBe(model.manifest.files.length + 2);
+    expect(model.manifest.files.length).toBeGreaterThan(3); // model.json, several shards, card, sample
+    expect((await readCurrent(storage, 'tiny'))?.version).toBe('v1');
+    for (const f of model.manifest.files) {
+      const stored = await storage.get(registryKeys.file('tiny', 'v1', f.path));
+      expect(await sha256Hex(stored! as Uint8Array<ArrayBuffer>)).toBe(f.sha256);
+    }
+    expect(text(await storage.get(registryKeys.manifest('tiny', 'v1')))).toBe(await readFile(path.join(v1, 'manifest.json'), 'utf8'));
+  });
+
+  it('treats publishing the same export again as a no-op', async () => {
+    const rec = recording(storage);
+    const result = await publishModel(rec, await readExportedModel(v1));
+    expect(result.uploaded).toEqual([]);
+    expect(result.currentChanged).toBe(false);
+    expect(rec.puts).toEqual([]);
+  });
+
+  it('refuses to overwrite a published version with other bytes, and writes nothing', async () => {
+    const before = await snapshot(storage, 'models/');
+    const impostor = await writeTinyExport(await mkdtemp(path.join(work, 'impostor-')), { version: 'v1', seed: 99 });
+    const rec = recording(storage);
+    await expect(publishModel(rec, await readExportedModel(impostor))).rejects.toThrow(VersionConflictError);
+    expect(rec.puts).toEqual([]);
+    expect(await snapshot(storage, 'models/')).toEqual(before);
+  });
+
+  it('leaves current.json alone when an object reads back with other bytes', async () => {
+    const model = await readExportedModel(v2);
+    const shard = model.manifest.files.find((f) => f.path.endsWith('.bin'))!.path;
+    const rec = recording(storage, registryKeys.file('tiny', 'v2', shard));
+    await expect(publishModel(rec, model)).rejects.toThrow(ReadBackError);
+    expect(rec.puts).not.toContain(registryKeys.current('tiny'));
+    expect((await readCurrent(storage, 'tiny'))?.version).toBe('v1');
+  });
+
+  it('publishes a new version (finishing the upload above) while the old one stays readable, pinned', async () => {
+    const v1Objects = await snapshot(storage, registryKeys.versionDir('tiny', 'v1'));
+    const result = await publishModel(storage, await readExportedModel(v2));
+    expect(result.previous).toBe('v1');
+    expect(result.alreadyPresent.length).toBeGreaterThan(0); // the files the failed run had uploaded
+    expect((await readCurrent(storage, 'tiny'))?.version).toBe('v2');
+    expect(await snapshot(storage, registryKeys.versionDir('tiny', 'v1'))).toEqual(v1Objects);
+    await publishModel(storage, await readExportedModel(v3));
+  });
+
+  it('lists versions oldest first with metrics and the current one marked', async () => {
+    expect(await listModelNames(storage)).toEqual(['tiny']);
+    const { current, versions } = await listVersions(storage, 'tiny');
+    expect(current?.version).toBe('v3');
+    expect(versions.map((v) => [v.version, v.complete, v.isCurrent])).toEqual([
+      ['v1', true, false],
+      ['v2', true, false],
+      ['v3', true, true],
+    ]);
+    expect(versions[1].manifest?.metrics).toEqual({ evaluation: { fd: 10.25 } });
+  });
+
+  it('rolls back to the previous version, or to a named one, after checking it is whole', async () => {
+    expect(await rollback(storage, 'tiny')).toEqual({ name: 'tiny', from: 'v3', to: 'v2' });
+    expect((await readCurrent(storage, 'tiny'))?.version).toBe('v2');
+    expect(await rollback(storage, 'tiny')).toEqual({ name: 'tiny', from: 'v2', to: 'v1' });
+    await expect(rollback(storage, 'tiny')).rejects.toThrow(NothingToRollBackError);
+    await expect(rollback(storage, 'tiny', { to: 'v9' })).rejects.toThrow(VersionUnavailableError);
+    expect(await rollback(storage, 'tiny', { to: 'v3' })).toEqual({ name: 'tiny', from: 'v1', to: 'v3' });
+    // A version with a shard gone is refused, and current stays where it was.
+    const model = await readExportedModel(v2);
+    const shardKey = registryKeys.file('tiny', 'v2', model.manifest.files.find((f) => f.path.endsWith('.bin'))!.path);
+    const shard = (await storage.get(shardKey))!;
+    await storage.delete([shardKey]);
+    await expect(rollback(storage, 'tiny', { to: 'v2' })).rejects.toThrow(/missing/);
+    expect((await readCurrent(storage, 'tiny'))?.version).toBe('v3');
+    await storage.put(shardKey, shard);
+  });
+
+  it('prunes old versions but never the current one nor one younger than the minimum age', async () => {
+    const now = () => new Date(Date.now() + 10 * DAY);
+    // Everything was published moments ago: a 30-day minimum age keeps all of it.
+    const young = await pruneVersions(storage, 'tiny', { keep: 0, minAgeMs: 30 * DAY, now });
+    expect(young.filter((d) => d.action === 'delete')).toEqual([]);
+    // Dry run: says, deletes nothing.
+    const before = await snapshot(storage, 'models/');
+    const dry = await pruneVersions(storage, 'tiny', { keep: 0, minAgeMs: DAY, now, dryRun: true });
+    expect(dry.filter((d) => d.action === 'delete').map((d) => d.version).sort()).toEqual(['v1', 'v2']);
+    expect(await snapshot(storage, 'models/')).toEqual(before);
+    // Current is v1 after a rollback: keep 1 keeps v3 (newest) and v1 (current), deletes v2.
+    await rollback(storage, 'tiny', { to: 'v1' });
+    const decisions = await pruneVersions(storage, 'tiny', { keep: 1, minAgeMs: DAY, now });
+    expect(decisions).toEqual([
+      { version: 'v3', action: 'keep', reason: 'one of the 1 newest' },
+      { version: 'v2', action: 'delete', reason: 'old' },
+      { version: 'v1', action: 'keep', reason: 'current' },
+    ]);
+    expect((await listVersions(storage, 'tiny')).versions.map((v) => v.version)).toEqual(['v1', 'v3']);
+    expect(await storage.list(registryKeys.versionDir('tiny', 'v2'))).toEqual([]);
+    expect((await readCurrent(storage, 'tiny'))?.version).toBe('v1');
+  });
+
+  it('keeps training checkpoints: latest.json written last, pulled back byte for byte, one previous kept', async () => {
+    const run = path.join(work, `run-${backend.label.length}`);
+    await mkdir(path.join(run, 'samples'), { recursive: true });
+    await writeFile(path.join(run, 'checkpoint.json'), '{"step":3}');
+    await writeFile(path.join(run, 'samples', 'step-3.png'), new Uint8Array([1, 2, 3]));
+    expect(await pullCheckpoint(storage, 'tiny', path.join(work, 'nothing'))).toBeNull();
+    let t = Date.parse('2026-11-20T00:00:00Z');
+    const clock = () => new Date((t += 60_000));
+    const first = await pushCheckpoint(storage, 'tiny', run, { now: clock });
+    await writeFile(path.join(run, 'checkpoint.json'), '{"step":6}');
+    const second = await pushCheckpoint(storage, 'tiny', run, { now: clock });
+    const third = await pushCheckpoint(storage, 'tiny', run, { now: clock });
+    const ids = new Set((await storage.list('checkpoints/tiny/')).map((o) => o.key.split('/')[2]));
+    expect(ids).toEqual(new Set(['latest.json', second.id, third.id]));
+    expect(ids.has(first.id)).toBe(false);
+    const into = path.join(work, `pulled-${backend.label.length}`);
+    const pulled = await pullCheckpoint(storage, 'tiny', into);
+    expect(pulled?.id).toBe(third.id);
+    expect(await readFile(path.join(into, 'checkpoint.json'), 'utf8')).toBe('{"step":6}');
+    expect([...(await readFile(path.join(into, 'samples', 'step-3.png')))]).toEqual([1, 2, 3]);
+    // A corrupted object is detected on pull.
+    await storage.put(checkpointKeys.file('tiny', third.id, 'checkpoint.json'), new TextEncoder().encode('{"step":0}'));
+    await expect(pullCheckpoint(storage, 'tiny', into)).rejects.toThrow(/sha256/);
+  });
+});
