@@ -42,6 +42,7 @@ async function importOptional(specifier: string): Promise<unknown> {
 }
 
 function reasonOf(err: unknown): string {
+  if ((err as { code?: string } | null)?.code === 'ERR_MODULE_NOT_FOUND') return 'not installed';
   const text = err instanceof Error ? err.message : String(err);
   return text.split('\n')[0].slice(0, 200);
 }

@@ -4,7 +4,7 @@ import { action, type StorageFlags, withStorage, withStorageOptions } from './re
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-export function registerCheckpointCommand(program: Command): Command {
+export function register(program: Command): Command {
   const checkpoint = program
     .command('checkpoint')
     .description('keep training runs in R2 (checkpoints/<name>/) so a scheduled retrain continues where the last one stopped');

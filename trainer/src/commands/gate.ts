@@ -29,7 +29,7 @@ interface GateFlags extends StorageFlags {
   summary?: string;
 }
 
-export function registerGateCommand(program: Command): Command {
+export function register(program: Command): Command {
   return withStorageOptions(
     program
       .command('gate')

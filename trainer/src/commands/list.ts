@@ -35,7 +35,7 @@ function table(models: ModelVersions[]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
 }
 
-export function registerListCommand(program: Command): Command {
+export function register(program: Command): Command {
   return withStorageOptions(
     program
       .command('list')

@@ -12,7 +12,7 @@ function parseMinAge(value: string): number {
   return ms;
 }
 
-export function registerPruneCommand(program: Command): Command {
+export function register(program: Command): Command {
   return withStorageOptions(
     program
       .command('prune')

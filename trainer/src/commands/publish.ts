@@ -15,7 +15,7 @@ interface PublishFlags extends StorageFlags {
   json?: boolean;
 }
 
-export function registerPublishCommand(program: Command): Command {
+export function register(program: Command): Command {
   return withStorageOptions(
     program
       .command('publish')

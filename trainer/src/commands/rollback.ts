@@ -2,7 +2,7 @@ import { type Command } from 'commander';
 import { rollback } from '../registry/rollback.ts';
 import { action, type StorageFlags, withStorage, withStorageOptions } from './registry-options.ts';
 
-export function registerRollbackCommand(program: Command): Command {
+export function register(program: Command): Command {
   return withStorageOptions(
     program
       .command('rollback')

@@ -1,0 +1,51 @@
+/**
+ * The `gan` command line. Each subcommand lives in commands/<name>.ts and exports `register(program)`;
+ * adding one is one line in COMMANDS.
+ *
+ * Exit codes: 0 done; 2 bad usage (the message names the flag); 1 anything else failed;
+ * 130 training stopped by ^C after writing a checkpoint.
+ */
+import { Command, CommanderError } from 'commander';
+import { UsageError } from './commands/common.ts';
+import { register as registerTrain } from './commands/train.ts';
+import { register as registerSample } from './commands/sample.ts';
+import { register as registerExport } from './commands/export.ts';
+
+const COMMANDS: ((program: Command) => void)[] = [
+  registerTrain,
+  registerSample,
+  registerExport,
+];
+
+export function buildProgram(): Command {
+  const program = new Command('gan')
+    .description('Train DCGAN image generators with TensorFlow.js, sample them, export them for the edge worker.')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride();
+  for (const register of COMMANDS) register(program);
+  for (const command of program.commands) command.exitOverride().showHelpAfterError('(add --help for usage)');
+  return program;
+}
+
+/** Runs the CLI on `argv` (process.argv form) and returns the exit code. */
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const program = buildProgram();
+  process.exitCode = undefined;
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has printed its message (unknown option, missing or invalid value: all name the flag).
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return 2;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`error: ${message}\n`);
+    if (process.env.GAN_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,38 @@
+/** `gan export`: a run's generator → model.json + shards + manifest + card, as the worker loads it. */
+import type { Command } from 'commander';
+import { ModelNameSchema } from '@gan/core';
+import { exportRun } from '../export/export.ts';
+import { UsageError, activateBackend, backendOption, info, integer } from './common.ts';
+import type { BackendChoice } from '../backend.ts';
+
+interface ExportFlags {
+  run: string;
+  out: string;
+  name?: string;
+  version?: string;
+  shardBytes?: number;
+  float16: boolean;
+  backend: BackendChoice;
+}
+
+export function register(program: Command): void {
+  program
+    .command('export')
+    .description("Export a run's generator (newest valid checkpoint) in the tfjs layers format with manifest.json, model card and sample grid.")
+    .requiredOption('--run <dir>', 'run directory written by gan train')
+    .requiredOption('--out <dir>', 'directory to write (created; an earlier export there is replaced)')
+    .option('--name <name>', 'model name, a lower-case slug (default: from the data set)')
+    .option('--version <version>', 'version name (default: UTC time and the weights sha256)')
+    .option('--shard-bytes <n>', 'largest weight shard in bytes', integer(1024), 4 * 1024 * 1024)
+    .option('--float16', 'store weights as half floats (half the size)', false)
+    .addOption(backendOption())
+    .action(async (flags: ExportFlags) => {
+      if (flags.name !== undefined && !ModelNameSchema.safeParse(flags.name).success) {
+        throw new UsageError('--name', 'must be a lower-case slug: a-z, 0-9 and -, at most 64 characters');
+      }
+      await activateBackend(flags.backend, info);
+      const result = await exportRun(flags.run, flags.out, { name: flags.name, version: flags.version, shardBytes: flags.shardBytes, float16: flags.float16 });
+      const m = result.manifest;
+      info(`exported ${m.name} ${m.version} (step ${m.training.steps}, ${m.weightsFormat}) to ${result.outDir}: ${result.files.join(', ')}`);
+    });
+}

@@ -1,0 +1,134 @@
+/** `gan train`: trains a DCGAN on a data set into a run directory. */
+import path from 'node:path';
+import type { Command } from 'commander';
+import { parseDataSpec, DataSpecError } from '../data/index.ts';
+import { RunExistsError, runTraining } from '../train/run.ts';
+import { ARTICLE_ADAM } from '../train/step.ts';
+import { UsageError, activateBackend, backendOption, fraction, info, integer, oneOf, positiveNumber, warn } from './common.ts';
+import type { BackendChoice } from '../backend.ts';
+import type { ProgressMode } from '../train/progress.ts';
+
+interface TrainFlags {
+  data: string;
+  imageSize: 8 | 16 | 32 | 64;
+  channels?: 1 | 3;
+  batchSize: number;
+  steps?: number;
+  epochs?: number;
+  latentSize: number;
+  generatorWidth: number;
+  discriminatorWidth: number;
+  lrG: number;
+  lrD: number;
+  beta1: number;
+  beta2: number;
+  seed: string;
+  backend: BackendChoice;
+  out?: string;
+  resume: boolean;
+  dryRun: boolean;
+  checkpointEvery: number;
+  previewEvery: number;
+  logEvery: number;
+  labels: boolean;
+  background: string;
+  progress: ProgressMode;
+  cacheDir?: string;
+}
+
+/** runs/<data set>-<UTC time>, e.g. runs/mnist-20261127-121500. */
+function defaultRunDir(data: string): string {
+  const spec = parseDataSpec(data);
+  const label = spec.kind === 'folder' ? path.basename(path.resolve(spec.path)) : spec.kind;
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return path.join('runs', `${label.replace(/[^A-Za-z0-9_-]/g, '_')}-${stamp}`);
+}
+
+export function register(program: Command): void {
+  program
+    .command('train')
+    .description('Train a DCGAN (the seed article\'s alternating D/G optimisation) on a data set.')
+    .requiredOption('--data <spec>', 'data set: mnist, twemoji or folder:<path> (sub-folders are classes)')
+    .option('--image-size <n>', 'image edge in pixels: 8, 16, 32 or 64', oneOf(8, 16, 32, 64), 32)
+    .option('--channels <n>', "1 (grey) or 3 (RGB); default: the data set's own", oneOf(1, 3))
+    .option('--batch-size <n>', 'images per step', integer(1, 4096), 64)
+    .option('--steps <n>', "the run's total number of steps (a resumed run continues up to it)", integer(1))
+    .option('--epochs <n>', 'alternative to --steps: passes over the training split', integer(1))
+    .option('--latent-size <n>', 'length of the noise vector z', integer(1, 512), 100)
+    .option('--generator-width <n>', "channels of G's last hidden layer (doubling towards the input)", integer(1, 256), 64)
+    .option('--discriminator-width <n>', "channels of D's first layer (doubling with depth)", integer(1, 256), 64)
+    .option('--lr-g <rate>', "generator's Adam learning rate", positiveNumber, ARTICLE_ADAM.learningRate)
+    .option('--lr-d <rate>', "discriminator's Adam learning rate", positiveNumber, ARTICLE_ADAM.learningRate)
+    .option('--beta1 <b>', "Adam's beta1 (both networks)", fraction, ARTICLE_ADAM.beta1)
+    .option('--beta2 <b>', "Adam's beta2 (both networks)", fraction, ARTICLE_ADAM.beta2)
+    .option('--seed <s>', 'seed of the initial weights, the data order and the noise', '1')
+    .addOption(backendOption())
+    .option('--out <dir>', 'run directory (default runs/<data set>-<time>)')
+    .option('--resume', 'continue the run in --out from its newest valid checkpoint', false)
+    .option('--dry-run', 'run one batch through both steps, print the losses, write nothing', false)
+    .option('--checkpoint-every <n>', 'steps between checkpoints (one is always written at the end)', integer(1), 100)
+    .option('--preview-every <n>', 'steps between preview grids and loss plots', integer(1), 100)
+    .option('--log-every <n>', 'steps between progress lines when not on a terminal', integer(1), 10)
+    .option('--no-labels', 'ignore class labels: train an unconditional model')
+    .option('--background <colour>', 'colour transparent pixels are composited on: white, black or #rrggbb', 'white')
+    .option('--progress <mode>', 'auto (bar on a terminal, lines otherwise), bar, lines or quiet', 'auto')
+    .option('--cache-dir <dir>', 'where prepared data sets are cached (default $GAN_CACHE_DIR or ./.cache)')
+    .action(async (flags: TrainFlags) => {
+      try {
+        parseDataSpec(flags.data);
+      } catch (err) {
+        if (err instanceof DataSpecError) throw new UsageError('--data', err.message);
+        throw err;
+      }
+      if (flags.steps !== undefined && flags.epochs !== undefined) throw new UsageError('--steps', 'give --steps or --epochs, not both');
+      if (!['auto', 'bar', 'lines', 'quiet'].includes(flags.progress)) throw new UsageError('--progress', 'must be auto, bar, lines or quiet');
+      if (flags.resume && !flags.out) throw new UsageError('--resume', 'needs --out <run dir> to say which run to continue');
+      const backend = await activateBackend(flags.backend, info);
+      const controller = new AbortController();
+      const onSignal = () => {
+        if (controller.signal.aborted) process.exit(130); // second ^C: stop now
+        warn('stopping after this step and writing a checkpoint (press ^C again to quit at once)');
+        controller.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const result = await runTraining({
+          data: flags.data,
+          imageSize: flags.imageSize,
+          channels: flags.channels,
+          labels: flags.labels,
+          background: flags.background,
+          batchSize: flags.batchSize,
+          steps: flags.steps,
+          epochs: flags.epochs,
+          latentSize: flags.latentSize,
+          generatorWidth: flags.generatorWidth,
+          discriminatorWidth: flags.discriminatorWidth,
+          generatorAdam: { ...ARTICLE_ADAM, learningRate: flags.lrG, beta1: flags.beta1, beta2: flags.beta2 },
+          discriminatorAdam: { ...ARTICLE_ADAM, learningRate: flags.lrD, beta1: flags.beta1, beta2: flags.beta2 },
+          seed: flags.seed,
+          backend,
+          outDir: flags.out ?? defaultRunDir(flags.data),
+          resume: flags.resume,
+          dryRun: flags.dryRun,
+          checkpointEvery: flags.checkpointEvery,
+          previewEvery: flags.previewEvery,
+          logEvery: flags.logEvery,
+          progress: flags.progress,
+          cacheDir: flags.cacheDir,
+          signal: controller.signal,
+          info,
+          warn,
+        });
+        if (!flags.dryRun) info(`run: ${result.runDir} (step ${result.step} of ${result.totalSteps})`);
+        if (result.interrupted) process.exitCode = 130;
+      } catch (err) {
+        if (err instanceof RunExistsError) throw new UsageError('--out', err.message);
+        throw err;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}

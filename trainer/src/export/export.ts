@@ -1,0 +1,217 @@
+/**
+ * `gan export`: a run's newest checkpoint → the generator as the worker loads it.
+ *
+ *   model.json, group1-shardKofN.bin   tfjs layers format (topology + weights, BN in inference form)
+ *   sample.png                          a grid from the fixed preview latents, rendered from the
+ *                                       exported files through the serving path
+ *   README.md                           the model card (architecture, data and licence, training, metrics)
+ *   manifest.json                       ManifestSchema, sha256 of every other file; written last
+ *
+ * The directory is assembled beside the target and renamed into place.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  type Manifest,
+  ModelNameSchema,
+  buildManifest,
+  composeGrid,
+  encodeModelFiles,
+  encodePng,
+  generatorInput,
+  latentFromSeed,
+  sha256Hex,
+  toPixels,
+  versionName,
+} from '@gan/core';
+import { buildGenerator } from '@gan/core/model';
+import { loadLatestCheckpoint } from '../train/checkpoint.ts';
+import { readMetrics } from '../train/metrics.ts';
+import { previewLayout } from '../train/preview.ts';
+import type { RunSettings } from '../train/run.ts';
+import { generatorFromFiles } from './load.ts';
+
+export class ExportError extends Error {
+  override name = 'ExportError';
+}
+
+export interface ExportOptions {
+  /** Model name (URL slug); default from the data set. */
+  name?: string;
+  /** Default: versionName(now, sha256 of the weights). */
+  version?: string;
+  shardBytes?: number;
+  float16?: boolean;
+  now?: Date;
+  /** Steps of metrics averaged into the manifest. */
+  metricsWindow?: number;
+}
+
+export interface ExportResult {
+  outDir: string;
+  manifest: Manifest;
+  files: string[];
+}
+
+/** A model name from a data set name: mnist, twemoji, or the folder's name as a slug. */
+export function defaultModelName(dataset: string): string {
+  const base = dataset.startsWith('folder:') ? path.basename(path.resolve(dataset.slice('folder:'.length))) : dataset;
+  const slug = base.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
+  return slug || 'model';
+}
+
+function mean(values: number[]): number {
+  return values.reduce((s, v) => s + v, 0) / Math.max(1, values.length);
+}
+
+function modelCard(manifest: Manifest, settings: RunSettings): string {
+  const a = manifest.architecture;
+  const m = manifest.metrics as Record<string, number>;
+  const fmt = (v: unknown) => (typeof v === 'number' ? v.toFixed(4) : String(v));
+  return `# ${manifest.name} — ${manifest.version}
+
+A DCGAN generator (TensorFlow.js layers format) producing ${a.imageSize}x${a.imageSize} ${a.channels === 1 ? 'greyscale' : 'RGB'} images
+from a ${a.latentSize}-value noise vector${a.numClasses ? `, conditioned on one of ${a.numClasses} classes` : ''}.
+
+![Samples from the fixed preview latents](sample.png)
+
+Serve it with \`/v1/models/${manifest.name}/image.png?seed=<any text>\`${a.numClasses ? ' (add `&class=<name or index>`)' : ''};
+the grid above is \`/v1/models/${manifest.name}/grid.png?seed=preview&${a.numClasses && a.numClasses <= 16 ? 'class=each&cols=8' : 'rows=8&cols=8'}\`.
+
+## Architecture
+| | |
+|---|---|
+| image | ${a.imageSize}x${a.imageSize}x${a.channels} |
+| latent size | ${a.latentSize} |
+| generator width | ${a.generatorWidth} |
+| discriminator width (training only) | ${a.discriminatorWidth} |
+| classes | ${manifest.classes.length ? manifest.classes.join(', ') : 'none (unconditional)'} |
+| weights | ${manifest.weightsFormat} |
+
+Conditional models are conditional DCGANs: the one-hot class is appended to z, and given to the
+discriminator as constant image planes.
+
+## Data
+**${manifest.dataset.name}** (${manifest.dataset.images ?? '?'} training images), licence **${manifest.dataset.licence}**.
+${manifest.dataset.attribution ? `\n${manifest.dataset.attribution}\n` : ''}
+## Training
+${manifest.training.steps} steps at batch ${manifest.training.batchSize} on the ${manifest.training.backend} backend
+(${(manifest.training.seconds / 60).toFixed(1)} min), seed \`${settings.seed}\`; Adam lr ${settings.generatorAdam.learningRate} (G) /
+${settings.discriminatorAdam.learningRate} (D), betas (${settings.generatorAdam.beta1}, ${settings.generatorAdam.beta2}); BCE with the
+non-saturating generator loss, alternating D and G steps each iteration.
+
+Means over the last ${m.window ?? '?'} steps: D loss ${fmt(m.d_loss)}, G loss ${fmt(m.g_loss)}, D(x) ${fmt(m.d_x)}, D(G(z)) ${fmt(m.d_g_z)}.
+`;
+}
+
+/** Renders the preview grid from export files (decoded as the worker decodes them). */
+async function sampleGrid(manifest: Manifest, files: Map<string, Uint8Array>): Promise<Uint8Array> {
+  const config = manifest.architecture;
+  const generator = await generatorFromFiles(manifest, async (p) => {
+    const bytes = files.get(p);
+    if (!bytes) throw new ExportError(`${p} is missing from the export`);
+    return bytes;
+  });
+  try {
+    const { rows, cols, cells } = previewLayout(config);
+    const input = generatorInput(config, cells.map((c) => latentFromSeed(c.seed, config.latentSize)), cells.map((c) => c.classIndex));
+    const images = generator.forward(input);
+    input.dispose();
+    const pixels = toPixels(images);
+    images.dispose();
+    const grid = composeGrid(pixels, { rows, cols, padding: 2 });
+    return encodePng(grid.width, grid.height, pixels.channels, grid.data);
+  } finally {
+    generator.dispose();
+  }
+}
+
+export async function exportRun(runDir: string, outDir: string, options: ExportOptions = {}): Promise<ExportResult> {
+  const { checkpoint, rejected } = await loadLatestCheckpoint(runDir);
+  if (!checkpoint) {
+    const why = rejected.length ? `: ${rejected.map((r) => r.reason).join('; ')}` : '';
+    throw new ExportError(`${runDir} has no usable checkpoint${why}`);
+  }
+  const settings = checkpoint.state.settings as unknown as RunSettings;
+  const config = checkpoint.state.config;
+  const name = options.name ?? defaultModelName(settings.dataset.name);
+  if (!ModelNameSchema.safeParse(name).success) throw new ExportError(`model name "${name}" must be a lower-case slug (a-z, 0-9, -)`);
+
+  // The generator as a layers model: its topology is what tf.loadLayersModel reads.
+  const generator = buildGenerator(config);
+  let files: Map<string, Uint8Array>;
+  try {
+    const weights = generator.weights.map((w) => {
+      const saved = checkpoint.tensors.get(`generator/${w.originalName}`);
+      if (!saved) throw new ExportError(`the checkpoint lacks generator weight ${w.originalName}`);
+      return { name: w.originalName, shape: saved.shape, data: saved.data };
+    });
+    files = encodeModelFiles({
+      weights,
+      modelTopology: generator.toJSON(null, false),
+      options: { shardBytes: options.shardBytes, float16: options.float16 },
+    });
+  } finally {
+    generator.dispose();
+  }
+
+  const shards = [...files].filter(([p]) => p !== 'model.json').map(([, b]) => b);
+  const joined = new Uint8Array(shards.reduce((s, b) => s + b.byteLength, 0));
+  shards.reduce((offset, b) => (joined.set(b, offset), offset + b.byteLength), 0);
+  const now = options.now ?? new Date();
+  const version = options.version ?? versionName(now, await sha256Hex(joined as Uint8Array<ArrayBuffer>));
+
+  const rows = (await readMetrics(path.join(runDir, 'metrics.jsonl'))).filter((r) => r.step <= checkpoint.state.step);
+  const window = rows.slice(-(options.metricsWindow ?? 100));
+  const metrics = {
+    window: window.length,
+    d_loss: mean(window.map((r) => r.d_loss)),
+    g_loss: mean(window.map((r) => r.g_loss)),
+    d_x: mean(window.map((r) => r.d_x)),
+    d_g_z: mean(window.map((r) => r.d_g_z)),
+    images_per_s: mean(window.map((r) => r.images_per_s)),
+  };
+  const base = {
+    name,
+    version,
+    createdAt: now.toISOString(),
+    classes: settings.classNames,
+    architecture: config,
+    weightsFormat: options.float16 ? ('float16' as const) : ('float32' as const),
+    dataset: { name: settings.dataset.name, licence: settings.dataset.licence, attribution: settings.dataset.attribution, images: settings.dataset.images },
+    training: {
+      steps: checkpoint.state.step,
+      batchSize: settings.batchSize,
+      backend: settings.backend,
+      seconds: checkpoint.state.seconds,
+      seed: settings.seed,
+    },
+    metrics,
+  };
+  // The card describes the manifest, so build the manifest's contents first, then list the card in it.
+  const draft = await buildManifest(base, files);
+  files.set('sample.png', await sampleGrid(draft, files));
+  files.set('README.md', new TextEncoder().encode(modelCard(draft, settings)));
+  const manifest = await buildManifest(base, files);
+
+  const target = path.resolve(outDir);
+  if (existsSync(target)) {
+    const entries = await readdir(target);
+    if (entries.length > 0 && !entries.includes('manifest.json')) {
+      throw new ExportError(`${target} exists and is not an earlier export (no manifest.json): choose an empty or new --out`);
+    }
+  }
+  const tmp = `${target}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  for (const [file, bytes] of files) await writeFile(path.join(tmp, file), bytes);
+  await writeFile(path.join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  await rm(target, { recursive: true, force: true });
+  await rename(tmp, target);
+  return { outDir: target, manifest, files: [...files.keys(), 'manifest.json'] };
+}
+
+/** For callers that want the tensors disposed state to be checked: nothing of the export stays alive. */
+export const liveTensors = () => tf.memory().numTensors;
