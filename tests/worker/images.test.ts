@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { publishStandardFixtures } from './fixtures.ts';
+import { GOLDEN } from './golden.ts';
 import { get, png, sha256 } from './helpers.ts';
 
 beforeAll(async () => {
@@ -119,5 +120,13 @@ describe('grid.png', () => {
     await png(await get('/v1/models/blobs/grid.png?seed=big2&rows=16&cols=16&size=8'));
     const after = (await (await get('/healthz')).json<{ memory: { tensors: number } }>()).memory.tensors;
     expect(after).toBe(before);
+  });
+});
+
+describe('determinism across isolates', () => {
+  it('renders the pinned bytes here too (another runtime than determinism.test.ts, other models loaded first)', async () => {
+    for (const [path, expected] of [...GOLDEN].reverse()) {
+      expect(await sha256((await png(await get(path))).bytes), path).toBe(expected);
+    }
   });
 });

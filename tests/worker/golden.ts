@@ -1,0 +1,11 @@
+/**
+ * Requests whose PNG bytes are pinned. The fixtures' weights are deterministic, so these hashes hold
+ * in every isolate, on every run: two test files (two separate workerd runtimes) check them.
+ * A change to seed → latent, the generator maths or PNG encoding changes them, and should be deliberate.
+ */
+export const GOLDEN: [path: string, sha256: string][] = [
+  ['/v1/models/digits/image.png?seed=golden&class=two', '5f85a3009e1a8eb283267c035f5c4fd88aaaebd1d1f01cbbe551ef63e9f21354'],
+  ['/v1/models/blobs/image.png?seed=golden&size=50&truncation=0.7', 'dade350bd62ce413acaaaaab068441f09058c0ed10e2a942abafc79d6c0a9770'],
+  ['/v1/models/digits/grid.png?seed=golden&class=each&cols=3', '24c5ebef59e6833cc76f5e1a465e6bce1605c2258642a4f4e0943f74c9aeda61'],
+  ['/v1/models/blobs/grid.png?seed=golden&rows=5&cols=5&size=24&filter=nearest', '35e0c70d9e6a8acfdfde833c0533fcf9f9c44bdd965229c8baf7928e8bee7df1'],
+];
