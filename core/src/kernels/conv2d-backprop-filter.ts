@@ -1,13 +1,17 @@
 /**
- * Conv2DBackpropFilter (the filter gradient of a 2-D convolution) for backends that lack it, built
- * from Transpose, PadV2, (Strided)Slice, Concat and one matrix product, which the WASM backend runs
- * on XNNPACK:
+ * Conv2DBackpropFilter (the filter gradient of a 2-D convolution) for backends that lack it, as one
+ * stride-1 convolution, which the WASM backend runs on XNNPACK:
  *
- *   dW[kh, kw, ci, co] = Σ_{n, oh, ow} x[n, oh·s + kh − pad, ow·s + kw − pad, ci] · dy[n, oh, ow, co]
+ *   dW[kh, kw, ci, co] = Σ_{n, oh, ow} x[n, kh + oh·s − pad, kw + ow·s − pad, ci] · dy[n, oh, ow, co]
  *
- * With P = N·OH·OW, the input patches are gathered tap by tap into columns [KH·KW·Ci, P] (one strided
- * slice per tap of the channel-first input), and dW = columns × dy[P, Co]. Every multiply-add is
- * useful (no zero taps), and the product has the large shared dimension P that GEMMs like.
+ * is a correlation over (oh, ow) with dilation s, taking the batch as the channel axis and the input
+ * channels as the batch: X' = x as [Ci, H, W, N] (the "image"), F' = dy as [OH, OW, N, Co] (the
+ * "filter"), conv2d(X', F', stride 1, dilation s) = dW as [Ci, KH, KW, Co]. Every multiply-add is
+ * useful. (Gathering patches with StridedSlice and one matrix product does the same arithmetic but
+ * the WASM StridedSlice is ~20× slower than this whole convolution.)
+ *
+ * When each output pixel sees the whole input (a "valid" layer whose filter is the image size, e.g.
+ * 4x4 on 4x4 maps), it is a plain matrix product xᵀ[KH·KW·Ci, N] × dy[N, Co].
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { withScope } from './kernel-scope.ts';
@@ -36,26 +40,26 @@ export function conv2dBackpropFilterKernel(backendName: string): tf.KernelFunc {
     const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co } = info;
     const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
     const { top, left } = info.padInfo;
-    const p = n * oh * ow;
     return withScope(backend as tf.KernelBackend, backendName, (s) => {
-      // A whole-image window with one output position (e.g. a 4x4 "valid" layer on 4x4 maps): the
-      // columns are the input itself.
       if (oh === 1 && ow === 1 && kh === h && kw === w && top === 0 && left === 0) {
-        const cols = s.transpose(s.reshape(x, [n, kh * kw * ci]), [1, 0]);
-        const grad = s.matMul(s.reshape(cols, [1, kh * kw * ci, n]), s.reshape(dy, [1, n, co]));
+        const xt = s.transpose(s.reshape(x, [n, kh * kw * ci]), [1, 0]);
+        const grad = s.matMul(s.reshape(xt, [1, kh * kw * ci, n]), s.reshape(dy, [1, n, co]));
         return s.reshape(grad, filterShape);
       }
-      // Rows (and columns) read run from −top to (OH−1)·s + KH−1 − top.
-      const bottom = Math.max(0, (oh - 1) * sh + kh - top - h);
-      const right = Math.max(0, (ow - 1) * sw + kw - left - w);
-      const channelsFirst = s.transpose(x, [3, 0, 1, 2]); // [Ci, N, H, W]
-      const padded = s.pad(channelsFirst, [[0, 0], [0, 0], [top, bottom], [left, right]]);
-      const taps: tf.TensorInfo[] = [];
-      for (let i = 0; i < kh; i++)
-        for (let j = 0; j < kw; j++) taps.push(s.stridedSlice(padded, [0, 0, i, j], [ci, n, oh, ow], [1, 1, sh, sw]));
-      const cols = s.reshape(s.concat(taps, 0), [1, kh * kw * ci, p]); // [1, KH·KW·Ci, P]
-      const grad = s.matMul(cols, s.reshape(dy, [1, p, co])); // [1, KH·KW·Ci, Co]
-      return s.reshape(grad, filterShape);
+      // Rows read run from −top to (OH−1)·s + KH−1 − top; pad below to reach it, or crop if the
+      // forward convolution never read the last rows.
+      const bottom = (oh - 1) * sh + kh - top - h;
+      const right = (ow - 1) * sw + kw - left - w;
+      let image = s.transpose(x, [3, 1, 2, 0]); // [Ci, H, W, N]
+      if (bottom < 0 || right < 0) image = s.slice(image, [0, 0, 0, 0], [ci, h + Math.min(0, bottom), w + Math.min(0, right), n]);
+      const filter = s.transpose(dy, [1, 2, 0, 3]); // [OH, OW, N, Co]
+      const grad = s.conv2d(
+        image,
+        filter,
+        [[0, 0], [top, Math.max(0, bottom)], [left, Math.max(0, right)], [0, 0]],
+        [sh, sw],
+      ); // [Ci, KH, KW, Co]
+      return s.transpose(grad, [1, 2, 0, 3]);
     });
   };
 }

@@ -7,7 +7,7 @@
  * splits by output phase r = i mod s (i = s·m + r): only the taps k ≡ r + p (mod s) contribute,
  * k = k0 + s·j, reading dy[m + c − j] with c = (r + p − k0) / s. So each phase is a stride-1
  * correlation of dy with J = ⌈(K − k0)/s⌉ taps of the flipped filter, and the s² phases (both axes)
- * interleave by depth-to-space. For a 4x4, stride-2 "same" layer that is four 2x2 convolutions: no
+ * interleave (depth-to-space). For a 4x4, stride-2 "same" layer that is four 2x2 convolutions: no
  * multiply by a structural zero. Stride 1 is one convolution with the flipped, transposed filter.
  *
  * Shapes this form does not cover (NCHW, a phase with no tap, a phase that would need negative
@@ -24,33 +24,32 @@ type Attrs = {
   inputShape: [number, number, number, number];
 };
 
-/** One phase along one axis: first tap in the flipped filter, tap count, and padding of dy. */
+/** One phase along one axis: the filter taps it uses (in dy-offset order) and the padding of dy. */
 interface AxisPhase {
-  flippedStart: number;
-  taps: number;
+  taps: number[];
   padBefore: number;
   padAfter: number;
 }
 
 /**
  * The phases along one axis, or undefined where the sub-pixel form does not apply.
- * `size` is dx's extent, `outSize` dy's, `perPhase` = ⌈size / s⌉ rows computed for every phase.
+ * `size` is dx's extent, `outSize` dy's; every phase computes ⌈size / s⌉ positions.
  */
 export function axisPhases(size: number, outSize: number, k: number, s: number, padBefore: number): AxisPhase[] | undefined {
   const perPhase = Math.ceil(size / s);
   const phases: AxisPhase[] = [];
   for (let r = 0; r < s; r++) {
     const k0 = (((r + padBefore) % s) + s) % s;
-    const taps = Math.ceil((k - k0) / s);
-    if (taps <= 0) return undefined;
+    const count = Math.ceil((k - k0) / s);
+    if (count <= 0) return undefined;
     const c = (r + padBefore - k0) / s;
-    // dy rows read: c − taps + 1 … perPhase − 1 + c.
-    const before = taps - 1 - c;
+    // dy positions read: c − count + 1 … perPhase − 1 + c.
+    const before = count - 1 - c;
     const after = perPhase - 1 + c - (outSize - 1);
     if (before < 0 || after < 0) return undefined;
-    // Tap j reads W[k0 + s·j] at dy offset c − j; in increasing offset order that is the flipped
-    // filter (index K−1−k) from K−1−k0−s·(taps−1) with step s.
-    phases.push({ flippedStart: k - 1 - k0 - s * (taps - 1), taps, padBefore: before, padAfter: after });
+    // Tap j (filter index k0 + s·j) reads dy at offset c − j: in increasing offset order, j descends.
+    const taps = Array.from({ length: count }, (_, t) => k0 + s * (count - 1 - t));
+    phases.push({ taps, padBefore: before, padAfter: after });
   }
   return phases;
 }
@@ -80,24 +79,28 @@ function subPixel(
     const dx = s.matMul(s.reshape(dy, [1, n, co]), s.reshape(wt, [1, co, kh * kw * ci]));
     return s.reshape(dx, [n, h, w, ci]);
   }
-  // [KH, KW, Ci, Co] → flipped in both axes, [KH, KW, Co, Ci] (conv input channels = dy's).
-  const flipped = s.reverse(s.transpose(filter, [0, 1, 3, 2]), [0, 1]);
-  const phases: tf.TensorInfo[] = [];
-  for (const a of plan.rows)
+  // Filter taps as rows of [KH·KW, Co·Ci] (conv input channels = dy's), so each phase's filter is
+  // one row gather.
+  const taps = s.reshape(s.transpose(filter, [0, 1, 3, 2]), [kh * kw, co * ci]);
+  const rowPhases: tf.TensorInfo[] = [];
+  for (const a of plan.rows) {
+    const colPhases: tf.TensorInfo[] = [];
     for (const b of plan.cols) {
-      const f = s.stridedSlice(flipped, [a.flippedStart, b.flippedStart, 0, 0], [a.taps, b.taps, co, ci], [sh, sw, 1, 1]);
-      phases.push(s.conv2d(dy, f, [[0, 0], [a.padBefore, a.padAfter], [b.padBefore, b.padAfter], [0, 0]]));
+      const rows = a.taps.flatMap((i) => b.taps.map((j) => i * kw + j));
+      const f = s.reshape(s.gather(taps, rows, 0), [a.taps.length, b.taps.length, co, ci]);
+      colPhases.push(s.conv2d(dy, f, [[0, 0], [a.padBefore, a.padAfter], [b.padBefore, b.padAfter], [0, 0]]));
     }
-  // Channel (a·sw + b)·Ci + c of the concatenation is phase (a, b) of channel c: depth-to-space's order.
-  const interleaved = sh === sw ? s.depthToSpace(s.concat(phases, 3), sh) : interleave(s, phases, sh, sw);
-  return s.slice(interleaved, [0, 0, 0, 0], [n, h, w, ci]);
-}
-
-/** Interleaves phase maps [N, M, L, C] (row phase major) into [N, M·sh, L·sw, C] for unequal strides. */
-function interleave(s: KernelScope, phases: tf.TensorInfo[], sh: number, sw: number): tf.TensorInfo {
-  const [n, m, l, c] = phases[0].shape;
-  const stacked = s.reshape(s.concat(phases, 3), [n, m, l, sh, sw, c]);
-  return s.reshape(s.transpose(stacked, [0, 1, 3, 2, 4, 5]), [n, m * sh, l * sw, c]);
+    // [N, M, L, sw·Ci]: column phase b of channel c at b·Ci + c.
+    const joined = s.concat(colPhases, 3);
+    const [, m, l] = joined.shape;
+    rowPhases.push(s.reshape(joined, [n, m, 1, l, sw * ci]));
+  }
+  // [N, M, sh, L, sw·Ci] is, in memory, [N, M·sh, L·sw, Ci]: the phases interleaved (depth-to-space
+  // by two concatenations; the WASM DepthToSpace kernel is ~10× slower).
+  const stacked = s.concat(rowPhases, 2);
+  const [, m, , l] = stacked.shape;
+  const dx = s.reshape(stacked, [n, m * sh, l * sw, ci]);
+  return s.slice(dx, [0, 0, 0, 0], [n, h, w, ci]);
 }
 
 export function conv2dBackpropInputKernel(backendName: string, original?: tf.KernelFunc): tf.KernelFunc {

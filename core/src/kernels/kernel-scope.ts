@@ -5,11 +5,15 @@
  * tf.tidy cannot track what it allocates. KernelScope records each result and, in `keep`, disposes all
  * of them but the one returned. Reshape results share their input's data id with a raised reference
  * count, so disposing both the reshaped and the original info is exactly right.
+ *
+ * Only Conv2D and BatchMatMul (XNNPACK) and plain block copies (Transpose up to rank 4, Concat, Pad,
+ * Gather of rows) are fast in the WASM backend; StridedSlice, DepthToSpace and rank-6 transposes run
+ * per-element index arithmetic at a few M elements/s, so nothing here uses them.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
 type Info = tf.TensorInfo;
-type Pads = [[number, number], [number, number], [number, number], [number, number]];
+export type Pads = [[number, number], [number, number], [number, number], [number, number]];
 
 export class KernelScope {
   private readonly owned: Info[] = [];
@@ -41,6 +45,19 @@ export class KernelScope {
     this.owned.length = 0;
   }
 
+  /** A small int32 tensor (indices) owned by the scope. */
+  indices(values: number[]): Info {
+    const shape = [values.length];
+    const t: Info = { dataId: this.backend.write(Int32Array.from(values), shape, 'int32'), shape, dtype: 'int32' };
+    this.owned.push(t);
+    return t;
+  }
+
+  /** Rows `indices` of x along `axis`. */
+  gather(x: Info, indices: number[], axis: number): Info {
+    return this.run('GatherV2', { x, indices: this.indices(indices) }, { axis, batchDims: 0 });
+  }
+
   reshape(x: Info, shape: number[]): Info {
     return this.run('Reshape', { x }, { shape });
   }
@@ -63,17 +80,6 @@ export class KernelScope {
     return this.run('Slice', { x }, { begin, size });
   }
 
-  /** Every `strides[i]`-th element from `begin[i]`, `count[i]` of them. */
-  stridedSlice(x: Info, begin: number[], count: number[], strides: number[]): Info {
-    if (strides.every((s) => s === 1)) return this.slice(x, begin, count);
-    const end = begin.map((b, i) => b + (count[i] - 1) * strides[i] + 1);
-    return this.run(
-      'StridedSlice',
-      { x },
-      { begin, end, strides, beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0 },
-    );
-  }
-
   concat(xs: Info[], axis: number): Info {
     if (xs.length === 1) return xs[0];
     return this.run('Concat', xs, { axis });
@@ -84,13 +90,9 @@ export class KernelScope {
     return this.run('BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
   }
 
-  conv2d(x: Info, filter: Info, pad: Pads | 'valid'): Info {
-    return this.run('Conv2D', { x, filter }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined as unknown as string });
-  }
-
-  depthToSpace(x: Info, blockSize: number): Info {
-    if (blockSize === 1) return x;
-    return this.run('DepthToSpace', { x }, { blockSize, dataFormat: 'NHWC' });
+  /** Stride-1 convolution (XNNPACK), NHWC, explicit padding, optional dilation. */
+  conv2d(x: Info, filter: Info, pad: Pads, dilations: [number, number] = [1, 1]): Info {
+    return this.run('Conv2D', { x, filter }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations });
   }
 }
 
