@@ -1,4 +1,9 @@
-// The bindings tests see through `cloudflare:workers` / `cloudflare:test`: the Worker's own Env.
-declare namespace Cloudflare {
-  interface Env extends import('../../worker/src/env.ts').Env {}
+/// <reference types="@cloudflare/vitest-pool-workers/types" />
+// The bindings tests see through `cloudflare:workers`: the Worker's own Env.
+import type { Env as WorkerEnv } from '../../worker/src/env.ts';
+
+declare global {
+  namespace Cloudflare {
+    interface Env extends WorkerEnv {}
+  }
 }
