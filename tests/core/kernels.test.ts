@@ -46,6 +46,7 @@ async function on(backend: 'cpu' | 'wasm', f: () => tf.Tensor): Promise<Float32A
 
 function expectClose(actual: Float32Array, expected: Float32Array, tolerance = 1e-5) {
   expect(actual.length).toBe(expected.length);
+  if (tolerance === 0) return expect(Array.from(actual)).toEqual(Array.from(expected));
   const scale = Math.max(1, ...expected.map(Math.abs));
   let worst = 0;
   for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
@@ -99,6 +100,24 @@ describe('Conv2DBackpropInput on WASM', () => {
     const y = tf.conv2dTranspose(tf.ones([1, 2, 2, 2]) as tf.Tensor4D, tf.ones([4, 4, 3, 2]) as tf.Tensor4D, [1, 4, 4, 3], 2, 'same');
     expect(y.shape).toEqual([1, 4, 4, 3]);
     y.dispose();
+  });
+});
+
+describe('Tile on WASM', () => {
+  it.each([
+    ['batch-norm broadcast', [1, 1, 1, 5], [3, 4, 2, 1]],
+    ['2-D both axes', [2, 3], [3, 2]],
+    ['middle axis', [3, 1, 2], [1, 4, 1]],
+    ['inner axis of many rows (original kernel)', [20000, 1], [1, 3]],
+  ] as [string, number[], number[]][])('equals the cpu backend: %s', async (_, shape, reps) => {
+    const x = values(shape.reduce((a, b) => a * b), 7);
+    const run = () => tf.tile(tf.tensor(x, shape), reps);
+    expectClose(await on('wasm', () => tf.tidy(run)), await on('cpu', () => tf.tidy(run)), 0);
+  });
+
+  it('tiles int32 tensors', async () => {
+    const run = () => tf.tile(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), [2, 3]);
+    expect(Array.from(await on('wasm', () => tf.tidy(run)))).toEqual(Array.from(await on('cpu', () => tf.tidy(run))));
   });
 });
 

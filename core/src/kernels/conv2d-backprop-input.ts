@@ -80,14 +80,14 @@ function subPixel(
     return s.reshape(dx, [n, h, w, ci]);
   }
   // Filter taps as rows of [KH·KW, Co·Ci] (conv input channels = dy's), so each phase's filter is
-  // one row gather.
+  // a few contiguous row copies.
   const taps = s.reshape(s.transpose(filter, [0, 1, 3, 2]), [kh * kw, co * ci]);
   const rowPhases: tf.TensorInfo[] = [];
   for (const a of plan.rows) {
     const colPhases: tf.TensorInfo[] = [];
     for (const b of plan.cols) {
       const rows = a.taps.flatMap((i) => b.taps.map((j) => i * kw + j));
-      const f = s.reshape(s.gather(taps, rows, 0), [a.taps.length, b.taps.length, co, ci]);
+      const f = s.reshape(s.rows(taps, rows), [a.taps.length, b.taps.length, co, ci]);
       colPhases.push(s.conv2d(dy, f, [[0, 0], [a.padBefore, a.padAfter], [b.padBefore, b.padAfter], [0, 0]]));
     }
     // [N, M, L, sw·Ci]: column phase b of channel c at b·Ci + c.

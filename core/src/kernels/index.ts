@@ -5,7 +5,8 @@
  * - Conv2DBackpropFilter, which the WASM backend lacks (so training there failed);
  * - Conv2DBackpropInput (transposed convolution: the generator's layers, and the input gradient of
  *   the discriminator's strided convolutions), replacing the backend's plain loop with the sub-pixel
- *   form; layouts that form does not cover still run the original kernel.
+ *   form; layouts that form does not cover still run the original kernel;
+ * - Tile (batch norm's gradient uses it) as block copies.
  *
  * Call `registerWasmKernels()` once the WASM backend is registered (importing
  * '@tensorflow/tfjs-backend-wasm' does that), before or after `await tf.setBackend('wasm')`.
@@ -14,10 +15,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
 import { conv2dBackpropInputKernel } from './conv2d-backprop-input.ts';
+import { tileKernel } from './tile.ts';
 
 export { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
 export { axisPhases, conv2dBackpropInputKernel, subPixelPlan } from './conv2d-backprop-input.ts';
 export { KernelScope, withScope } from './kernel-scope.ts';
+export { tileKernel } from './tile.ts';
 
 /** Marks kernel functions defined here, so a second registration (even from a second copy of this module) is a no-op. */
 const MARK = Symbol.for('gan-edge.kernel');
@@ -26,26 +29,22 @@ type Marked = tf.KernelFunc & { [MARK]?: true };
 const marked = (f: tf.KernelFunc): tf.KernelFunc => Object.assign(f, { [MARK]: true as const });
 const isOurs = (config: tf.KernelConfig | undefined) => (config?.kernelFunc as Marked | undefined)?.[MARK] === true;
 
-/** Registers the kernels on `backendName` (default 'wasm'). Returns the names of kernels it (re)placed. */
+/**
+ * Registers the kernels on `backendName` (default 'wasm'). Returns the names of kernels it added or
+ * replaced (none when they are already in place).
+ */
 export function registerWasmKernels(backendName = 'wasm'): string[] {
   const placed: string[] = [];
-  const filterGrad = tf.getKernel('Conv2DBackpropFilter', backendName);
-  if (!isOurs(filterGrad)) {
-    if (filterGrad) tf.unregisterKernel('Conv2DBackpropFilter', backendName);
-    tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName, kernelFunc: marked(conv2dBackpropFilterKernel(backendName)) });
-    placed.push('Conv2DBackpropFilter');
-  }
-  const inputGrad = tf.getKernel('Conv2DBackpropInput', backendName);
-  if (!isOurs(inputGrad)) {
-    if (inputGrad) tf.unregisterKernel('Conv2DBackpropInput', backendName);
-    tf.registerKernel({
-      kernelName: 'Conv2DBackpropInput',
-      backendName,
-      // The original's set-up (binding its WASM function) must still run if the backend starts later.
-      setupFunc: inputGrad?.setupFunc,
-      kernelFunc: marked(conv2dBackpropInputKernel(backendName, inputGrad?.kernelFunc)),
-    });
-    placed.push('Conv2DBackpropInput');
-  }
+  /** Puts `make(original)` in place of kernel `name`, keeping the original's set-up (its WASM bindings). */
+  const place = (name: string, make: (original?: tf.KernelFunc) => tf.KernelFunc) => {
+    const current = tf.getKernel(name, backendName);
+    if (isOurs(current)) return;
+    if (current) tf.unregisterKernel(name, backendName);
+    tf.registerKernel({ kernelName: name, backendName, setupFunc: current?.setupFunc, kernelFunc: marked(make(current?.kernelFunc)) });
+    placed.push(name);
+  };
+  place('Conv2DBackpropFilter', () => conv2dBackpropFilterKernel(backendName));
+  place('Conv2DBackpropInput', (original) => conv2dBackpropInputKernel(backendName, original));
+  place('Tile', (original) => tileKernel(backendName, original));
   return placed;
 }

@@ -7,8 +7,9 @@
  * count, so disposing both the reshaped and the original info is exactly right.
  *
  * Only Conv2D and BatchMatMul (XNNPACK) and plain block copies (Transpose up to rank 4, Concat, Pad,
- * Gather of rows) are fast in the WASM backend; StridedSlice, DepthToSpace and rank-6 transposes run
- * per-element index arithmetic at a few M elements/s, so nothing here uses them.
+ * Reshape) are fast in the WASM backend. StridedSlice, GatherV2, DepthToSpace, Tile and rank-6
+ * transposes do per-element index arithmetic, and Slice first copies its whole input out of the
+ * heap: they move a few million elements per second, so nothing here leans on them.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -45,17 +46,24 @@ export class KernelScope {
     this.owned.length = 0;
   }
 
-  /** A small int32 tensor (indices) owned by the scope. */
-  indices(values: number[]): Info {
-    const shape = [values.length];
-    const t: Info = { dataId: this.backend.write(Int32Array.from(values), shape, 'int32'), shape, dtype: 'int32' };
+  /** A float32 constant owned by the scope. */
+  constant(values: Float32Array, shape: number[]): Info {
+    const t: Info = { dataId: this.backend.write(values, shape, 'float32'), shape, dtype: 'float32' };
     this.owned.push(t);
     return t;
   }
 
-  /** Rows `indices` of x along `axis`. */
-  gather(x: Info, indices: number[], axis: number): Info {
-    return this.run('GatherV2', { x, indices: this.indices(indices) }, { axis, batchDims: 0 });
+  /**
+   * Rows `indices` of a 2-D tensor, as a product with a one-hot selection matrix: XNNPACK packs x once
+   * (its operator is cached on x) and each selection is a tiny GEMM, where GatherV2 and Slice are
+   * per element or copy all of x out of the heap. Exact for finite values.
+   */
+  rows(x: Info, indices: number[]): Info {
+    const [height, width] = x.shape;
+    const select = new Float32Array(indices.length * height);
+    indices.forEach((row, i) => (select[i * height + row] = 1));
+    const product = this.matMul(this.constant(select, [1, indices.length, height]), this.reshape(x, [1, height, width]));
+    return this.reshape(product, [indices.length, width]);
   }
 
   reshape(x: Info, shape: number[]): Info {
