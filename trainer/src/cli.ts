@@ -10,11 +10,23 @@ import { UsageError } from './commands/common.ts';
 import { register as registerTrain } from './commands/train.ts';
 import { register as registerSample } from './commands/sample.ts';
 import { register as registerExport } from './commands/export.ts';
+import { register as registerPublish } from './commands/publish.ts';
+import { register as registerRollback } from './commands/rollback.ts';
+import { register as registerList } from './commands/list.ts';
+import { register as registerPrune } from './commands/prune.ts';
+import { register as registerCheckpoint } from './commands/checkpoint.ts';
+import { register as registerGate } from './commands/gate.ts';
 
 const COMMANDS: ((program: Command) => void)[] = [
   registerTrain,
   registerSample,
   registerExport,
+  registerPublish,
+  registerRollback,
+  registerList,
+  registerPrune,
+  registerCheckpoint,
+  registerGate,
 ];
 
 export function buildProgram(): Command {

@@ -7,11 +7,11 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 export function register(program: Command): Command {
   const checkpoint = program
     .command('checkpoint')
-    .description('keep training runs in R2 (checkpoints/<name>/) so a scheduled retrain continues where the last one stopped');
+    .description('Keep training runs in R2 (checkpoints/<name>/) so a scheduled retrain continues where the last one stopped');
   withStorageOptions(
     checkpoint
       .command('push')
-      .description('upload a run directory as the latest checkpoint of <name> (the previous one is kept as well)')
+      .description('Upload a run directory as the latest checkpoint of <name> (the previous one is kept as well)')
       .argument('<name>', 'model name'),
   )
     .requiredOption('--run <dir>', 'run directory (gan train --out)')
@@ -24,7 +24,7 @@ export function register(program: Command): Command {
   withStorageOptions(
     checkpoint
       .command('pull')
-      .description("download <name>'s latest checkpoint into a run directory; without one, say so and succeed")
+      .description("Download <name>'s latest checkpoint into a run directory; without one, say so and succeed")
       .argument('<name>', 'model name'),
   )
     .requiredOption('--run <dir>', 'run directory to fill (gan train --resume --out)')

@@ -33,8 +33,7 @@ export function register(program: Command): Command {
   return withStorageOptions(
     program
       .command('gate')
-      .description(
-        "quality gate before publishing: compare a new model's evaluation with the current version's (exit 0 pass, 3 worse)",
+      .description("Quality gate before publishing: compare a new model's evaluation with the current version's (exit 0 pass, 3 worse)",
       )
       .argument('<name>', 'model name'),
   )

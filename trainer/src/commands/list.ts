@@ -39,7 +39,7 @@ export function register(program: Command): Command {
   return withStorageOptions(
     program
       .command('list')
-      .description('list published versions with their metrics; * marks the current one, ! an incomplete upload')
+      .description('List published versions with their metrics; * marks the current one, ! an incomplete upload')
       .argument('[name]', 'only this model'),
   )
     .option('--json', 'print JSON')

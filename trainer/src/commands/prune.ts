@@ -16,7 +16,7 @@ export function register(program: Command): Command {
   return withStorageOptions(
     program
       .command('prune')
-      .description('delete old versions; never the current one, never one younger than --min-age')
+      .description('Delete old versions; never the current one, never one younger than --min-age')
       .argument('<name>', 'model name'),
   )
     .requiredOption('--keep <n>', 'newest complete versions to keep besides the current one', parseNonNegativeInt('--keep'))

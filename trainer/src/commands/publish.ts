@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { appendFile, readFile } from 'node:fs/promises';
 import { type Command } from 'commander';
 import { attachEvaluation, readExportedModel } from '../registry/exported-model.ts';
 import { publishModel } from '../registry/publish.ts';
@@ -13,19 +13,37 @@ const KILL_AFTER_ENV = 'GAN_PUBLISH_KILL_AFTER_UPLOADS';
 interface PublishFlags extends StorageFlags {
   metrics?: string;
   json?: boolean;
+  summary?: string;
+  baseUrl?: string;
+}
+
+/** Markdown for a job summary: what was published, and the image URLs it now answers. */
+export function publishSummary(result: { name: string; version: string; previous?: string; currentChanged: boolean }, baseUrl?: string): string {
+  const lines = [
+    '### Published',
+    '',
+    `\`${result.name}@${result.version}\`${result.currentChanged ? ` is now current (was ${result.previous ? `\`${result.previous}\`` : 'none'})` : ' was already current'}.`,
+  ];
+  if (baseUrl) {
+    const base = baseUrl.replace(/\/+$/, '');
+    const pinned = `${base}/v1/models/${result.name}@${result.version}/image.png?seed=summary`;
+    lines.push('', `- pinned: ${pinned}`, `- current: ${base}/v1/models/${result.name}/image.png?seed=summary`, '', `![${result.name}@${result.version}](${pinned})`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 export function register(program: Command): Command {
   return withStorageOptions(
     program
       .command('publish')
-      .description(
-        'publish an exported model to R2: upload its files, verify each by sha256, then point models/<name>/current.json at it',
+      .description('Publish an exported model to R2: upload its files, verify each by sha256, then point models/<name>/current.json at it',
       )
       .argument('<dir>', 'exported model directory (gan export --out)'),
   )
     .option('--metrics <file>', "record this evaluation (gan evaluate --json) in the manifest's metrics.evaluation first")
     .option('--json', 'print the result as JSON')
+    .option('--summary <file>', 'append what was published to this Markdown file (e.g. $GITHUB_STEP_SUMMARY)')
+    .option('--base-url <url>', "the worker's public URL, for the image links in --summary")
     .action(
       action(async (dir: string, flags: PublishFlags) => {
         if (flags.metrics) {
@@ -49,6 +67,7 @@ export function register(program: Command): Command {
             },
           });
         });
+        if (flags.summary) await appendFile(flags.summary, `\n${publishSummary(result, flags.baseUrl)}`);
         if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
         else {
           process.stdout.write(

@@ -6,7 +6,7 @@ export function register(program: Command): Command {
   return withStorageOptions(
     program
       .command('rollback')
-      .description('point models/<name>/current.json back at an earlier version (verified whole first)')
+      .description('Point models/<name>/current.json back at an earlier version (verified whole first)')
       .argument('<name>', 'model name'),
   )
     .option('--to <version>', 'the version to serve (default: the one published before the current one)')

@@ -39,9 +39,11 @@ export class CheckpointIntegrityError extends Error {
 async function filesUnder(root: string, sub = ''): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(path.join(root, sub), { withFileTypes: true })) {
+    // Half-written files and directories (the trainer writes `.tmp-*` and `*.tmp`, then renames).
+    if (entry.name.startsWith('.tmp') || entry.name.endsWith('.tmp')) continue;
     const rel = sub ? `${sub}/${entry.name}` : entry.name;
     if (entry.isDirectory()) out.push(...(await filesUnder(root, rel)));
-    else if (entry.isFile() && !entry.name.endsWith('.tmp')) out.push(rel);
+    else if (entry.isFile()) out.push(rel);
   }
   return out.sort();
 }
