@@ -118,7 +118,8 @@ function weightsOf(model: tfl.LayersModel, prefix: string): NamedArray[] {
 async function optimizerWeights(optimizer: tf.Optimizer, prefix: string): Promise<NamedArray[]> {
   const weights = await optimizer.getWeights();
   const out = await Promise.all(
-    weights.map(async (w, i) => ({ name: `${prefix}/${String(i).padStart(4, '0')}/${w.name}`, shape: w.tensor.shape, data: (await w.tensor.data()) as Float32Array })),
+    // By position: Adam matches its slots to variables by order, and variable names vary between processes.
+    weights.map(async (w, i) => ({ name: `${prefix}/${String(i).padStart(4, '0')}`, shape: w.tensor.shape, data: (await w.tensor.data()) as Float32Array })),
   );
   weights[0]?.tensor.dispose(); // the iteration count is a fresh scalar; the rest are the optimiser's own variables
   return out;
@@ -137,7 +138,7 @@ function restoreModel(model: tfl.LayersModel, prefix: string, tensors: Map<strin
 async function restoreOptimizer(optimizer: tf.Optimizer, prefix: string, tensors: Map<string, NamedArray>): Promise<void> {
   const entries = [...tensors.values()].filter((t) => t.name.startsWith(`${prefix}/`)).sort((a, b) => a.name.localeCompare(b.name));
   if (entries.length === 0) return;
-  const named = entries.map((e) => ({ name: e.name.split('/').slice(2).join('/'), tensor: tf.tensor(e.data, e.shape) }));
+  const named = entries.map((e) => ({ name: e.name, tensor: tf.tensor(e.data, e.shape) }));
   await optimizer.setWeights(named);
   tf.dispose(named.map((n) => n.tensor));
 }
