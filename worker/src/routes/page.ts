@@ -30,7 +30,7 @@ const PAGE = /* html */ `<!doctype html>
   <label>Model <select id="model" name="model"></select></label>
   <label>Seed <input id="seed" name="seed" maxlength="${LIMITS.maxSeedLength}" value="hello"></label>
   <button type="button" id="random">Random seed</button>
-  <label>Size <input id="size" name="size" type="number" min="${LIMITS.minSize}" max="${LIMITS.maxSize}" value="128"></label>
+  <label>Size (${LIMITS.minSize}–${LIMITS.maxSize}) <input id="size" name="size" type="number" value="128"></label>
   <label>Class <select id="class" name="class"></select></label>
   <button type="submit" id="generate">Generate</button>
 </form>
@@ -48,6 +48,7 @@ const PAGE = /* html */ `<!doctype html>
   const $ = (id) => document.getElementById(id);
   const status = (text, error) => { $('status').textContent = text; $('status').className = error ? 'error' : ''; };
   let models = [];
+  let generation = 0;
 
   function fillClasses() {
     const model = models.find((m) => m.name === $('model').value);
@@ -91,17 +92,32 @@ const PAGE = /* html */ `<!doctype html>
 
   async function generate() {
     if (!$('model').value) return;
+    // Only the latest request updates the page, whatever order the responses arrive in.
+    const mine = ++generation;
+    const imageUrl = url('image');
+    const gridUrl = url('grid');
+    document.body.dataset.state = 'busy';
     status('Generating…');
     try {
-      const response = await show($('image'), url('image'));
-      const seed = $('image').dataset.seed;
-      $('image-caption').textContent = 'image.png, seed "' + seed + '", ' + $('image').naturalWidth + ' x ' + $('image').naturalHeight + ', model version ' + response.headers.get('X-Model-Version');
-      await show($('grid'), url('grid'));
-      const absolute = new URL(url('image'), location.href).href;
+      const image = new Image();
+      const grid = new Image();
+      const response = await show(image, imageUrl);
+      await show(grid, gridUrl);
+      if (mine !== generation) return;
+      for (const [id, img] of [['image', image], ['grid', grid]]) {
+        if ($(id).src.startsWith('blob:')) URL.revokeObjectURL($(id).src);
+        $(id).src = img.src;
+        $(id).dataset.src = img.dataset.src;
+      }
+      await Promise.all(['image', 'grid'].map((id) => $(id).decode()));
+      if (mine !== generation) return;
+      $('image-caption').textContent = 'image.png, seed "' + image.dataset.seed + '", ' + image.naturalWidth + ' x ' + image.naturalHeight + ', model version ' + response.headers.get('X-Model-Version');
+      const absolute = new URL(imageUrl, location.href).href;
       $('snippet').value = '<img src="' + absolute.replace(/&/g, '&amp;').replace(/"/g, '&quot;') + '" alt="generated image">';
       status('Done.');
       document.body.dataset.state = 'ready';
     } catch (error) {
+      if (mine !== generation) return;
       status(error.message, true);
       document.body.dataset.state = 'error';
     }

@@ -1,0 +1,118 @@
+/**
+ * The page at / in headless Chromium, against the Worker in `wrangler dev` (workerd) with a local R2
+ * filled with the tiny test generators.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import { type Unstable_DevWorker, getPlatformProxy, unstable_dev } from 'wrangler';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishStandardFixtures, type WritableBucket } from '../worker/fixtures.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const configPath = path.join(root, 'wrangler.toml');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+let stateDir: string;
+let worker: Unstable_DevWorker;
+let browser: Browser;
+let base: string;
+
+beforeAll(async () => {
+  stateDir = await mkdtemp(path.join(tmpdir(), 'gan-page-'));
+  // Fill the local R2 that `wrangler dev --persist-to <stateDir>` reads (it keeps its data in v3/).
+  const proxy = await getPlatformProxy<{ MODELS_BUCKET: WritableBucket }>({ configPath, persist: { path: path.join(stateDir, 'v3') } });
+  try {
+    await publishStandardFixtures(proxy.env.MODELS_BUCKET);
+  } finally {
+    await proxy.dispose();
+  }
+  worker = await unstable_dev(path.join(root, 'worker/src/index.ts'), {
+    config: configPath,
+    ip: '127.0.0.1',
+    persistTo: stateDir,
+    logLevel: 'warn',
+    experimental: { disableExperimentalWarning: true },
+  });
+  base = `http://127.0.0.1:${worker.port}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await worker?.stop();
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+});
+
+async function openPage(): Promise<Page> {
+  const context = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${base}/`);
+  await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+  expect(errors).toEqual([]);
+  return page;
+}
+
+const imageSize = (page: Page, id: string) =>
+  page.$eval(`#${id}`, (img) => {
+    const el = img as HTMLImageElement;
+    return { complete: el.complete, width: el.naturalWidth, height: el.naturalHeight, src: el.dataset.src ?? '' };
+  });
+
+describe('the page at /', () => {
+  it('lists the models and shows an image and a grid that loaded', async () => {
+    const page = await openPage();
+    const options = await page.$$eval('#model option', (els) => els.map((el) => (el as HTMLOptionElement).value));
+    expect(options.sort()).toEqual(['blobs', 'digits']);
+    const image = await imageSize(page, 'image');
+    expect(image).toMatchObject({ complete: true, width: 128, height: 128 });
+    const grid = await imageSize(page, 'grid');
+    expect(grid.complete).toBe(true);
+    expect(grid.width).toBeGreaterThan(128);
+    const snippet = await page.$eval('#snippet', (el) => (el as HTMLTextAreaElement).value);
+    expect(snippet).toMatch(new RegExp(`^<img src="${base}/v1/models/[a-z]+/image\\.png\\?seed=hello&amp;size=128" alt="generated image">$`));
+    await page.click('#copy');
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'Snippet copied.');
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(snippet);
+    await page.context().close();
+  });
+
+  it('regenerates for a new seed, size and class; the snippet follows', async () => {
+    const page = await openPage();
+    await page.selectOption('#model', 'digits');
+    await page.waitForSelector('body[data-state="ready"]');
+    await page.fill('#seed', 'page test');
+    await page.fill('#size', '48');
+    await page.selectOption('#class', 'one');
+    await page.click('#generate');
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+    const image = await imageSize(page, 'image');
+    expect(image).toMatchObject({ complete: true, width: 48, height: 48 });
+    expect(image.src).toBe('/v1/models/digits/image.png?seed=page+test&size=48&class=one');
+    const snippet = await page.$eval('#snippet', (el) => (el as HTMLTextAreaElement).value);
+    expect(snippet).toContain('/v1/models/digits/image.png?seed=page+test&amp;size=48&amp;class=one');
+    // class = each: the grid has one row per class.
+    await page.selectOption('#class', 'each');
+    await page.click('#generate');
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+    const grid = await imageSize(page, 'grid');
+    expect(grid.height).toBe(3 * 48 + 4 * 2);
+    await page.context().close();
+  });
+
+  it('shows the API error message for a bad parameter instead of a broken image', async () => {
+    const page = await openPage();
+    await page.fill('#size', '9999');
+    await page.click('#generate');
+    await page.waitForSelector('body[data-state="error"]', { timeout: 60_000 });
+    expect(await page.textContent('#status')).toMatch(/size must be an integer from 8 to 512/);
+    await page.context().close();
+  });
+});
