@@ -4,8 +4,12 @@
  * transposed convolution rewritten once, at load, into operations the WASM backend runs on XNNPACK:
  *
  * - the first layer (1x1 → 4x4, stride 1, valid) is a matrix product: [N, L] × [L, 4·4·C];
- * - each stride-2, 4x4, "same" transposed convolution is the sub-pixel form: one 3x3 convolution with
- *   4·C output channels (the four output phases) followed by depth-to-space(2).
+ * - each stride-2, 4x4, "same" transposed convolution is the sub-pixel form: every output pixel
+ *   (2m + a, 2l + b) sees a 2x2 window of the input, so each of the four phases (a, b) is a 2x2
+ *   convolution with Cout outputs, and the phases interleave. That is 2.25× fewer multiply-adds than
+ *   one 3x3 convolution with 4·Cout outputs, and the interleave is two concatenations instead of
+ *   the WASM backend's slow per-element DepthToSpace. Narrow layers (the image layer, 1 or 3
+ *   channels) run one 2x3 convolution per row phase instead, giving XNNPACK 2·Cout outputs to work on.
  *
  * Output equals the layers model in inference mode within float tolerance (tested).
  */
@@ -18,11 +22,22 @@ export class MissingWeightError extends Error {
   override name = 'MissingWeightError';
 }
 
+/** One convolution of a stage: the phases it computes and the padding that aligns its window. */
+interface PhaseConv {
+  filter: tf.Tensor4D; // [2, 2, Cin, Cout] or, per row phase, [2, 3, Cin, 2·Cout]
+  bias: tf.Tensor1D;
+  pad: [[number, number], [number, number], [number, number], [number, number]];
+}
+
 interface FoldedStage {
-  filter: tf.Tensor4D; // [3, 3, Cin, 4·Cout]
-  bias: tf.Tensor1D; // [4·Cout]
+  /** Row phase a → its convolutions, whose outputs concatenate (channels) to column phases b = 0, 1. */
+  rows: PhaseConv[][];
+  cout: number;
   relu: boolean;
 }
+
+/** Below this many output channels, a stage runs one convolution per row phase (see the top). */
+const NARROW_STAGE = 16;
 
 /** Per-channel scale and shift of an inference-mode batch norm. */
 function bnAffine(weights: tf.NamedTensorMap, name: string, channels: number) {
@@ -87,6 +102,31 @@ export function subPixelKernel(k: Float32Array, cin: number, cout: number, scale
   return out;
 }
 
+/**
+ * The filter of output phases (row a, columns `cols`) of a [4, 4, Cout, Cin] stride-2 transposed
+ * convolution kernel (times a per-output-channel scale): [2, 3 or 2, Cin, cols.length·Cout]. Window
+ * rows are input rows m − 1 + a, m + a; window columns are l − 1 … l + 1 for both column phases,
+ * or l − 1 + b, l + b for one.
+ */
+export function phaseKernel(k: Float32Array, cin: number, cout: number, a: number, cols: number[], scale?: Float32Array): Float32Array {
+  const width = cols.length === 1 ? 2 : 3;
+  const out = new Float32Array(2 * width * cin * cols.length * cout);
+  for (let u = 0; u < 2; u++)
+    for (let v = 0; v < width; v++)
+      cols.forEach((b, phase) => {
+        const kh = PHASE_TAPS[a][u + a];
+        const kw = width === 2 ? PHASE_TAPS[b][v + b] : PHASE_TAPS[b][v];
+        if (kw < 0) return;
+        for (let ci = 0; ci < cin; ci++)
+          for (let co = 0; co < cout; co++) {
+            const src = ((kh * 4 + kw) * cout + co) * cin + ci;
+            const dst = ((u * width + v) * cin + ci) * cols.length * cout + phase * cout + co;
+            out[dst] = k[src] * (scale ? scale[co] : 1);
+          }
+      });
+  return out;
+}
+
 export class FastGenerator {
   readonly inputSize: number;
 
@@ -128,13 +168,21 @@ export class FastGenerator {
         const k = kernel(weights, name, [4, 4, cout, cin]);
         const isOutput = name === names.output;
         const bn = isOutput ? undefined : bnAffine(weights, names.bn(name), cout);
-        const bias = new Float32Array(4 * cout);
-        if (bn) for (let p = 0; p < 4; p++) bias.set(bn.shift, p * cout);
-        return {
-          filter: keep(tf.tensor4d(subPixelKernel(k, cin, cout, bn?.scale), [3, 3, cin, 4 * cout])),
-          bias: keep(tf.tensor1d(bias)),
-          relu: !isOutput,
-        };
+        const shift = bn?.shift ?? new Float32Array(cout);
+        const narrow = cout < NARROW_STAGE;
+        const rows = [0, 1].map((a) =>
+          (narrow ? [[0, 1]] : [[0], [1]]).map((cols): PhaseConv => {
+            const bias = new Float32Array(cols.length * cout);
+            cols.forEach((_, i) => bias.set(shift, i * cout));
+            const width = cols.length === 1 ? 2 : 3;
+            return {
+              filter: keep(tf.tensor4d(phaseKernel(k, cin, cout, a, cols, bn?.scale), [2, width, cin, cols.length * cout])),
+              bias: keep(tf.tensor1d(bias)),
+              pad: [[0, 0], [1 - a, a], cols.length === 1 ? [1 - cols[0], cols[0]] : [1, 1], [0, 0]],
+            };
+          }),
+        );
+        return { rows, cout, relu: !isOutput };
       });
       return new FastGenerator(
         config,
@@ -153,30 +201,37 @@ export class FastGenerator {
       const projected = tf.fused.matMul({ a: input, b: this.projectWeight, bias: this.projectBias, activation: 'relu' });
       let x = tf.reshape(projected, [n, 4, 4, c0]) as tf.Tensor4D;
       for (const stage of this.stages) {
-        const y = tf.fused.conv2d({
-          x,
-          filter: stage.filter,
-          strides: 1,
-          pad: 'same',
-          bias: stage.bias,
-          activation: stage.relu ? 'relu' : 'linear',
+        const [, h, w] = x.shape;
+        const input = x;
+        // Row phase a: [N, H, W, 2·Cout] with column phase b at channels b·Cout…, viewed as [N, H, 1, W, 2·Cout].
+        const rows = stage.rows.map((convs) => {
+          const phases = convs.map((c) =>
+            tf.fused.conv2d({ x: input, filter: c.filter, strides: 1, pad: c.pad, bias: c.bias, activation: stage.relu ? 'relu' : 'linear' }),
+          );
+          return tf.reshape(phases.length === 1 ? phases[0] : tf.concat(phases, 3), [n, h, 1, w, 2 * stage.cout]);
         });
-        x = tf.depthToSpace(y, 2);
+        // [N, H, 2, W, 2·Cout] is [N, 2H, 2W, Cout] in memory: the phases interleaved.
+        x = tf.reshape(tf.concat(rows, 2), [n, 2 * h, 2 * w, stage.cout]) as tf.Tensor4D;
       }
       return tf.tanh(x);
     });
   }
 
+  private get tensors(): tf.Tensor[] {
+    return [this.projectWeight, this.projectBias, ...this.stages.flatMap((s) => s.rows.flat().flatMap((c) => [c.filter, c.bias]))];
+  }
+
   /** Approximate bytes held by the folded weights (for the worker's memory budget). */
   get byteSize(): number {
-    return [this.projectWeight, this.projectBias, ...this.stages.flatMap((s) => [s.filter, s.bias])].reduce(
-      (sum, t) => sum + t.size * 4,
-      0,
-    );
+    return this.tensors.reduce((sum, t) => sum + t.size * 4, 0);
+  }
+
+  get isDisposed(): boolean {
+    return this.projectWeight.isDisposed;
   }
 
   dispose(): void {
-    tf.dispose([this.projectWeight, this.projectBias, ...this.stages.flatMap((s) => [s.filter, s.bias])]);
+    tf.dispose(this.tensors);
   }
 }
 

@@ -48,6 +48,7 @@ describe('generator architecture', () => {
   it.each([
     ['unconditional 16x16 RGB', tiny],
     ['conditional 32x32 grey', { ...tiny, imageSize: 32, channels: 1, numClasses: 10 } as ModelConfig],
+    ['wide layers (one 2x2 convolution per phase)', { ...tiny, generatorWidth: 16 } as ModelConfig],
   ])('the folded fast generator equals the layers model in inference mode (%s)', (_, config) => {
     const g = buildGenerator(config, 5);
     randomiseBatchNorm(g);
