@@ -68,6 +68,7 @@ describe('caching', () => {
   it('repeats come from the Workers cache without running the generator', async () => {
     const first = await get('/v1/models/blobs/image.png?seed=cache-api&size=48');
     expect(first.headers.get('X-Cache')).toBe('MISS');
+    expect(first.headers.get('Server-Timing')).toMatch(/^render;dur=\d+\.\d, total;dur=\d+\.\d$/);
     const bytes = (await png(first)).bytes;
     // The cache is filled after the response (waitUntil); give it a moment.
     let second = await get('/v1/models/blobs/image.png?seed=cache-api&size=48');

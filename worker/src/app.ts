@@ -45,7 +45,7 @@ export function createApp(options: AppOptions = {}) {
     cors({
       origin: '*',
       allowMethods: ['GET', 'HEAD', 'OPTIONS'],
-      exposeHeaders: ['ETag', 'X-Seed', 'X-Model-Version', 'X-Cache', 'Retry-After'],
+      exposeHeaders: ['ETag', 'X-Seed', 'X-Model-Version', 'X-Cache', 'Retry-After', 'Server-Timing'],
       maxAge: 86400,
     }),
   );

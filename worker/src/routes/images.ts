@@ -27,7 +27,20 @@ async function respond(c: Context<AppEnv>, model: ResolvedModel, request: Render
     'X-Model-Version': model.version,
     'X-Seed': encodeURIComponent(request.seed),
   };
-  const render = () => c.var.store.use(model, (loaded) => renderPng(loaded, request));
+  // Server-Timing shows the generator's share of a response. Locally the clock runs during CPU work;
+  // in production Workers it only advances on I/O, so there it reads 0.
+  const render = async () => {
+    const started = performance.now();
+    let renderMs = 0;
+    const png = await c.var.store.use(model, (loaded) => {
+      const t = performance.now();
+      const bytes = renderPng(loaded, request);
+      renderMs = performance.now() - t;
+      return bytes;
+    });
+    headers['Server-Timing'] = `render;dur=${renderMs.toFixed(1)}, total;dur=${(performance.now() - started).toFixed(1)}`;
+    return png;
+  };
 
   if (!request.seeded) {
     return new Response(await render(), { headers: { ...headers, 'Cache-Control': NO_STORE } });
