@@ -7,8 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModelConfig } from '@gan/core';
-import { registerWasmKernels } from '@gan/core/kernels/index';
+import { type ModelConfig, FastGenerator } from '@gan/core';
+import { registerWasmKernels, restoreWasmKernels } from '@gan/core/kernels/index';
 import { buildDiscriminator, buildGenerator } from '@gan/core/model';
 
 type Shape4 = [number, number, number, number];
@@ -94,9 +94,15 @@ describe('Conv2DBackpropInput on WASM', () => {
     expectClose(await on('wasm', () => tf.tidy(run)), expected);
   });
 
-  it('registering again keeps one wrapper (no recursion into itself)', async () => {
+  it('registering again keeps one wrapper (no recursion into itself); restoring puts the originals back', async () => {
     await tf.setBackend('wasm');
     expect(registerWasmKernels()).toEqual([]);
+    const ours = tf.getKernel('Conv2DBackpropInput', 'wasm')!.kernelFunc;
+    expect(restoreWasmKernels().sort()).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Tile']);
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined();
+    expect(tf.getKernel('Conv2DBackpropInput', 'wasm')!.kernelFunc).not.toBe(ours);
+    expect(registerWasmKernels('wasm', ['Conv2DBackpropFilter'])).toEqual(['Conv2DBackpropFilter']);
+    expect(registerWasmKernels().sort()).toEqual(['Conv2DBackpropInput', 'Tile']);
     const y = tf.conv2dTranspose(tf.ones([1, 2, 2, 2]) as tf.Tensor4D, tf.ones([4, 4, 3, 2]) as tf.Tensor4D, [1, 4, 4, 3], 2, 'same');
     expect(y.shape).toEqual([1, 4, 4, 3]);
     y.dispose();
@@ -165,5 +171,27 @@ describe('a whole DCGAN step', () => {
       expect(expected.some((v) => v !== 0), name).toBe(true);
       expectClose(wasm.grads.get(name)!, expected, 1e-4);
     }
+  });
+});
+
+describe('generators on WASM', () => {
+  const config: ModelConfig = { imageSize: 16, channels: 3, latentSize: 8, generatorWidth: 16, discriminatorWidth: 4, numClasses: 0 };
+
+  it('the fast generator and the layers model (transposed convolutions) on WASM equal the layers model on cpu', async () => {
+    await tf.setBackend('cpu');
+    const reference = buildGenerator(config, 4);
+    const named = new Map(reference.weights.map((w) => [w.originalName, w.read().dataSync() as Float32Array]));
+    const input = values(3 * config.latentSize, 8);
+    const expected = await on('cpu', () => tf.tidy(() => reference.predict(tf.tensor2d(input, [3, config.latentSize])) as tf.Tensor));
+    reference.dispose();
+
+    await tf.setBackend('wasm');
+    const g = buildGenerator(config, 4);
+    for (const w of g.weights) w.write(tf.tensor(named.get(w.originalName)!, w.shape as number[]));
+    const fast = FastGenerator.fromWeights(config, Object.fromEntries(g.weights.map((w) => [w.originalName, w.read()])));
+    expectClose(await on('wasm', () => tf.tidy(() => g.predict(tf.tensor2d(input, [3, config.latentSize])) as tf.Tensor)), expected, 1e-5);
+    expectClose(await on('wasm', () => tf.tidy(() => fast.forward(tf.tensor2d(input, [3, config.latentSize])))), expected, 1e-5);
+    fast.dispose();
+    g.dispose();
   });
 });

@@ -29,17 +29,30 @@ type Marked = tf.KernelFunc & { [MARK]?: true };
 const marked = (f: tf.KernelFunc): tf.KernelFunc => Object.assign(f, { [MARK]: true as const });
 const isOurs = (config: tf.KernelConfig | undefined) => (config?.kernelFunc as Marked | undefined)?.[MARK] === true;
 
+/** The kernels this module provides. */
+export const WASM_KERNEL_NAMES = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Tile'] as const;
+export type WasmKernelName = (typeof WASM_KERNEL_NAMES)[number];
+
+/** What each placed kernel replaced, per backend and kernel name (global: one per tfjs registry). */
+const ORIGINALS_KEY = Symbol.for('gan-edge.kernel.originals');
+const originals: Map<string, tf.KernelConfig | undefined> = ((globalThis as Record<symbol, unknown>)[ORIGINALS_KEY] ??= new Map()) as Map<
+  string,
+  tf.KernelConfig | undefined
+>;
+
 /**
- * Registers the kernels on `backendName` (default 'wasm'). Returns the names of kernels it added or
- * replaced (none when they are already in place).
+ * Registers the kernels on `backendName` (default 'wasm'): all of them, or those named in `only`.
+ * Returns the names of kernels it added or replaced (none when they are already in place).
  */
-export function registerWasmKernels(backendName = 'wasm'): string[] {
+export function registerWasmKernels(backendName = 'wasm', only: readonly WasmKernelName[] = WASM_KERNEL_NAMES): string[] {
   const placed: string[] = [];
   /** Puts `make(original)` in place of kernel `name`, keeping the original's set-up (its WASM bindings). */
-  const place = (name: string, make: (original?: tf.KernelFunc) => tf.KernelFunc) => {
+  const place = (name: WasmKernelName, make: (original?: tf.KernelFunc) => tf.KernelFunc) => {
+    if (!only.includes(name)) return;
     const current = tf.getKernel(name, backendName);
     if (isOurs(current)) return;
     if (current) tf.unregisterKernel(name, backendName);
+    originals.set(`${backendName}/${name}`, current);
     tf.registerKernel({ kernelName: name, backendName, setupFunc: current?.setupFunc, kernelFunc: marked(make(current?.kernelFunc)) });
     placed.push(name);
   };
@@ -47,4 +60,19 @@ export function registerWasmKernels(backendName = 'wasm'): string[] {
   place('Conv2DBackpropInput', (original) => conv2dBackpropInputKernel(backendName, original));
   place('Tile', (original) => tileKernel(backendName, original));
   return placed;
+}
+
+/** Puts back what `registerWasmKernels` replaced (for comparisons); returns the names restored. */
+export function restoreWasmKernels(backendName = 'wasm'): string[] {
+  const restored: string[] = [];
+  for (const name of WASM_KERNEL_NAMES) {
+    const key = `${backendName}/${name}`;
+    if (!originals.has(key) || !isOurs(tf.getKernel(name, backendName))) continue;
+    tf.unregisterKernel(name, backendName);
+    const original = originals.get(key);
+    if (original) tf.registerKernel(original);
+    originals.delete(key);
+    restored.push(name);
+  }
+  return restored;
 }
