@@ -112,6 +112,19 @@ describe('versions', () => {
   });
 });
 
+describe('loading over HTTP', () => {
+  it('a burst of cold requests reads the model from R2 once, and all are served', async () => {
+    const published = await publishFixture(bucket(), { name: 'http-burst', version: 'v1', config: DIGITS_CONFIG, classes: DIGITS_CLASSES });
+    type Health = { r2Reads: { files: number; manifest: number } };
+    const before = (await (await get('/healthz')).json<Health>()).r2Reads;
+    const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => get(`/v1/models/http-burst/image.png?seed=burst-${i}`)));
+    for (const response of responses) await png(response);
+    const after = (await (await get('/healthz')).json<Health>()).r2Reads;
+    expect(after.files - before.files).toBe(published.files.size);
+    expect(after.manifest - before.manifest).toBe(1);
+  });
+});
+
 describe('the model store', () => {
   it('trusts current.json for its TTL, then sees a new publish', async () => {
     let now = 0;

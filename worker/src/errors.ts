@@ -92,6 +92,16 @@ export class ModelUnavailableError extends ApiError {
   }
 }
 
+/** R2 itself failed (listing models). */
+export class StorageUnavailableError extends ApiError {
+  override name = 'StorageUnavailableError';
+  readonly code = 'storage_unavailable';
+  override readonly headers = { 'Retry-After': String(RETRY_AFTER_SECONDS) };
+  constructor() {
+    super(503, 'the model registry could not be read; try again shortly');
+  }
+}
+
 /** The WASM backend could not start in this isolate. */
 export class BackendUnavailableError extends ApiError {
   override name = 'BackendUnavailableError';

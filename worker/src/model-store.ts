@@ -25,7 +25,7 @@ import {
   sha256Hex,
   shardPaths,
 } from '@gan/core';
-import { ModelNotFoundError, ModelUnavailableError, VersionNotFoundError } from './errors.ts';
+import { ModelNotFoundError, ModelUnavailableError, StorageUnavailableError, VersionNotFoundError } from './errors.ts';
 import { initBackend } from './tf-backend.ts';
 import type { ModelRef } from './validation.ts';
 
@@ -128,7 +128,10 @@ export class ModelStore {
     const names: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.bucket.list({ prefix: registryKeys.prefix, delimiter: '/', cursor });
+      const page = await this.bucket.list({ prefix: registryKeys.prefix, delimiter: '/', cursor }).catch((error: unknown) => {
+        console.error('listing models failed', error instanceof Error ? error.message : error);
+        throw new StorageUnavailableError();
+      });
       for (const prefix of page.delimitedPrefixes) {
         const name = prefix.slice(registryKeys.prefix.length, -1);
         if (ModelNameSchema.safeParse(name).success) names.push(name);
