@@ -10,6 +10,8 @@ import { UsageError } from './commands/common.ts';
 import { register as registerTrain } from './commands/train.ts';
 import { register as registerSample } from './commands/sample.ts';
 import { register as registerExport } from './commands/export.ts';
+import { register as registerEvaluate } from './commands/evaluate.ts';
+import { register as registerTrainClassifier } from './commands/classifier.ts';
 import { register as registerPublish } from './commands/publish.ts';
 import { register as registerRollback } from './commands/rollback.ts';
 import { register as registerList } from './commands/list.ts';
@@ -21,6 +23,8 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerTrain,
   registerSample,
   registerExport,
+  registerEvaluate,
+  registerTrainClassifier,
   registerPublish,
   registerRollback,
   registerList,

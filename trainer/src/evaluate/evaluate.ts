@@ -1,0 +1,187 @@
+/**
+ * `gan evaluate`: how close an exported generator's images are to the real data, measured in the
+ * feature space of the project's own classifier (see classifier.ts), plus, for conditional models,
+ * whether it draws the class it was asked for.
+ *
+ * - fd: Fréchet distance between features of N generated images and of the held-out real split.
+ * - fdFloor: the same distance between N images of the real training split and the held-out split —
+ *   what a perfect generator would score with this many samples (FD is biased upwards for finite N,
+ *   so the floor uses the same N). fd / fdFloor says how far above "indistinguishable" a model is.
+ * - classAccuracy: share of images generated for class c that the classifier assigns to c, overall
+ *   and per class (classes cycled 0, 1, …, K−1, 0, … over the N samples).
+ *
+ * Everything is determined by the generator, the extractor version, N and the seed: image i uses the
+ * latent of `cellSeed(seed, i)` (core's prng), the real subset for the floor is a permutation drawn
+ * from the seed. These numbers are NOT Inception FID and compare only with evaluations made with the
+ * same extractor version, sample count and seed.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { type FastGenerator, type ModelConfig, cellSeed, generatorInput, latentFromSeed, Sfc32 } from '@gan/core';
+import { type LabelledImages, accuracy, extractFeatures, permutation } from './classifier.ts';
+import { frechetDistance, gaussianStats } from './frechet.ts';
+import type { LoadedClassifier } from './store.ts';
+
+export const EVALUATION_NOTE =
+  "Fréchet distance in the feature space of this project's own classifier (penultimate layer), not Inception FID: " +
+  'compare only with evaluations that used the same extractor version, sample count and seed.';
+
+export const DEFAULT_SAMPLES = 1000;
+export const DEFAULT_EVAL_SEED = 'evaluate';
+
+export interface Evaluation {
+  metric: 'classifier-feature-frechet-distance';
+  note: string;
+  model?: { name: string; version: string };
+  /** Extractor id (`<dataset>-<imageSize>`) and version (sha256 prefix of its weights). */
+  extractor: string;
+  extractorVersion: string;
+  extractorHeldOutAccuracy: number;
+  featureSize: number;
+  samples: number;
+  seed: string;
+  backend: string;
+  /** Held-out real images the distances are measured against. */
+  referenceImages: number;
+  fd: number;
+  /** FD of N real training images against the held-out split. */
+  fdFloor: number;
+  /** fd / fdFloor. */
+  fdRatio: number;
+  /** Overall share of conditional samples classified as the requested class; absent for unconditional models. */
+  classAccuracy?: number;
+  classAccuracyByClass?: Record<string, number>;
+  /** Why class accuracy is absent, when the model is conditional but its classes are not the extractor's. */
+  classAccuracySkipped?: string;
+  seconds: number;
+}
+
+export class EvaluationError extends Error {
+  override name = 'EvaluationError';
+}
+
+/** The generator inputs of sample i: latent of cellSeed(seed, i), class i mod K. */
+export function sampleInputs(config: ModelConfig, seed: string, start: number, count: number): { latents: Float32Array[]; classes: number[] } {
+  const latents = Array.from({ length: count }, (_, k) => latentFromSeed(cellSeed(seed, start + k), config.latentSize));
+  const classes = Array.from({ length: count }, (_, k) => (config.numClasses > 0 ? (start + k) % config.numClasses : 0));
+  return { latents, classes };
+}
+
+/** Generates N images in [-1, 1] (NHWC) and their requested classes, in batches. */
+export function generateSamples(generator: FastGenerator, seed: string, samples: number, batchSize = 100): { images: Float32Array; classes: Int32Array } {
+  const { config } = generator;
+  const size = config.imageSize * config.imageSize * config.channels;
+  const images = new Float32Array(samples * size);
+  const classes = new Int32Array(samples);
+  for (let start = 0; start < samples; start += batchSize) {
+    const n = Math.min(batchSize, samples - start);
+    const inputs = sampleInputs(config, seed, start, n);
+    const out = tf.tidy(() => generator.forward(generatorInput(config, inputs.latents, inputs.classes)));
+    images.set(out.dataSync() as Float32Array, start * size);
+    out.dispose();
+    classes.set(inputs.classes, start);
+  }
+  return { images, classes };
+}
+
+export interface EvaluateInput {
+  generator: FastGenerator;
+  /** The generator's class names (manifest.classes); empty for unconditional models. */
+  classNames: string[];
+  classifier: LoadedClassifier;
+  /** The real data's splits, as the extractor was trained (train) and tested (held-out) on. */
+  train: LabelledImages;
+  heldOut: LabelledImages;
+  samples: number;
+  seed: string;
+  backend: string;
+  model?: { name: string; version: string };
+}
+
+/** Scores a generator against real data with a trained extractor. Leaves no tensors behind. */
+export function evaluateGenerator(input: EvaluateInput): Evaluation {
+  const started = performance.now();
+  const { generator, classifier, train, heldOut, samples, seed } = input;
+  const { config } = generator;
+  const info = classifier.info;
+  if (config.imageSize !== info.imageSize || config.channels !== info.channels) {
+    throw new EvaluationError(
+      `the model makes ${config.imageSize}x${config.imageSize}x${config.channels} images, the extractor ${info.id} reads ${info.imageSize}x${info.imageSize}x${info.channels}`,
+    );
+  }
+  if (samples < 2) throw new EvaluationError('at least 2 samples are needed');
+  const features = (images: Float32Array, count: number) => extractFeatures(classifier.model, images, count, info.imageSize, info.channels);
+
+  const generated = generateSamples(generator, seed, samples);
+  const fake = features(generated.images, samples);
+  const real = features(heldOut.images, heldOut.count);
+  const realStats = gaussianStats(real.features, heldOut.count, real.featureSize);
+  const fd = frechetDistance(gaussianStats(fake.features, samples, fake.featureSize), realStats);
+
+  // The floor: N training images (a seeded subset; all of them if there are fewer) against held-out.
+  const floorCount = Math.min(samples, train.count);
+  const order = permutation(train.count, Sfc32.fromSeed(`floor:${seed}`)).subarray(0, floorCount);
+  const size = info.imageSize * info.imageSize * info.channels;
+  const subset = new Float32Array(floorCount * size);
+  order.forEach((src, i) => subset.set(train.images.subarray(src * size, (src + 1) * size), i * size));
+  const floorFeatures = features(subset, floorCount);
+  const fdFloor = frechetDistance(gaussianStats(floorFeatures.features, floorCount, floorFeatures.featureSize), realStats);
+
+  const evaluation: Evaluation = {
+    metric: 'classifier-feature-frechet-distance',
+    note: EVALUATION_NOTE,
+    ...(input.model ? { model: input.model } : {}),
+    extractor: info.id,
+    extractorVersion: info.version,
+    extractorHeldOutAccuracy: info.heldOutAccuracy,
+    featureSize: info.featureSize,
+    samples,
+    seed,
+    backend: input.backend,
+    referenceImages: heldOut.count,
+    fd,
+    fdFloor,
+    fdRatio: fdFloor > 0 ? fd / fdFloor : Number.POSITIVE_INFINITY,
+    seconds: 0,
+  };
+
+  if (config.numClasses > 0) {
+    // Generator class c → extractor class with the same name.
+    const mapped = input.classNames.map((name) => info.classNames.indexOf(name));
+    const missing = input.classNames.filter((_, c) => mapped[c] < 0);
+    if (input.classNames.length !== config.numClasses || missing.length > 0) {
+      evaluation.classAccuracySkipped = `the extractor ${info.id} has no class named ${missing.map((m) => JSON.stringify(m)).join(', ') || '(class names missing)'}`;
+    } else {
+      const wanted = Array.from(generated.classes, (c) => mapped[c]);
+      evaluation.classAccuracy = accuracy(fake.predictions, wanted);
+      evaluation.classAccuracyByClass = Object.fromEntries(
+        input.classNames.map((name, c) => {
+          const idx = wanted.flatMap((_, i) => (generated.classes[i] === c ? [i] : []));
+          return [name, accuracy(idx.map((i) => fake.predictions[i]), idx.map((i) => wanted[i]))];
+        }),
+      );
+    }
+  }
+  evaluation.seconds = Math.round((performance.now() - started) / 100) / 10;
+  return evaluation;
+}
+
+/** A human-readable report of an evaluation. */
+export function formatEvaluation(e: Evaluation): string {
+  const f = (n: number) => (Number.isFinite(n) ? n.toPrecision(4) : String(n));
+  const lines = [
+    e.model ? `model: ${e.model.name} ${e.model.version}` : undefined,
+    `extractor: ${e.extractor} version ${e.extractorVersion} (held-out accuracy ${(e.extractorHeldOutAccuracy * 100).toFixed(2)} %, ${e.featureSize} features)`,
+    `samples: ${e.samples}, seed ${JSON.stringify(e.seed)}, against ${e.referenceImages} held-out real images, backend ${e.backend}`,
+    `FD: ${f(e.fd)}   real-vs-real floor (train vs held-out, same N): ${f(e.fdFloor)}   ratio: ${f(e.fdRatio)}`,
+  ];
+  if (e.classAccuracy !== undefined) {
+    lines.push(`class accuracy: ${(e.classAccuracy * 100).toFixed(2)} % of samples classified as the requested class`);
+    lines.push(
+      `  per class: ${Object.entries(e.classAccuracyByClass ?? {})
+        .map(([name, a]) => `${name} ${(a * 100).toFixed(1)} %`)
+        .join(', ')}`,
+    );
+  } else if (e.classAccuracySkipped) lines.push(`class accuracy: not measured (${e.classAccuracySkipped})`);
+  lines.push(`note: ${e.note}`);
+  return lines.filter((l) => l !== undefined).join('\n');
+}

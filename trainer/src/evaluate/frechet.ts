@@ -1,0 +1,159 @@
+/**
+ * Fréchet distance between two sets of feature vectors, each summarised as a Gaussian (mean μ,
+ * covariance Σ):
+ *
+ *   FD = ‖μ1 − μ2‖² + Tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^½)
+ *
+ * This is the formula of FID (Heusel et al. 2017) applied to whatever features the caller supplies.
+ * The feature dimension here is small (tens to a few hundred), so everything is plain TypeScript in
+ * float64 with no dependency: Tr (Σ1 Σ2)^½ is computed as Tr (√Σ1 Σ2 √Σ1)^½ — the same eigenvalues,
+ * but of a symmetric positive semi-definite matrix, so a symmetric eigensolver (cyclic Jacobi) gives
+ * them stably and the square roots are real. Tiny negative eigenvalues from rounding are clamped to 0.
+ */
+
+/** Mean and covariance of a set of feature vectors; `covariance` is row-major d×d. */
+export interface GaussianStats {
+  dim: number;
+  count: number;
+  mean: Float64Array;
+  covariance: Float64Array;
+}
+
+/**
+ * Mean and unbiased (n − 1) covariance of `count` row vectors of length `dim` stored row-major in
+ * `features` (the convention of numpy's `cov` and of the reference FID code).
+ */
+export function gaussianStats(features: ArrayLike<number>, count: number, dim: number): GaussianStats {
+  if (count < 2) throw new RangeError('at least two feature vectors are needed for a covariance');
+  if (features.length !== count * dim) throw new RangeError(`expected ${count}×${dim} values, got ${features.length}`);
+  const mean = new Float64Array(dim);
+  for (let i = 0; i < count; i++) for (let j = 0; j < dim; j++) mean[j] += features[i * dim + j];
+  for (let j = 0; j < dim; j++) mean[j] /= count;
+  const covariance = new Float64Array(dim * dim);
+  const centred = new Float64Array(dim);
+  for (let i = 0; i < count; i++) {
+    for (let j = 0; j < dim; j++) centred[j] = features[i * dim + j] - mean[j];
+    for (let a = 0; a < dim; a++) {
+      const ca = centred[a];
+      if (ca === 0) continue;
+      const row = a * dim;
+      for (let b = a; b < dim; b++) covariance[row + b] += ca * centred[b];
+    }
+  }
+  for (let a = 0; a < dim; a++)
+    for (let b = a; b < dim; b++) {
+      const v = covariance[a * dim + b] / (count - 1);
+      covariance[a * dim + b] = v;
+      covariance[b * dim + a] = v;
+    }
+  return { dim, count, mean, covariance };
+}
+
+/**
+ * Eigen-decomposition of a symmetric matrix by the cyclic Jacobi method: A = V diag(values) Vᵀ,
+ * eigenvectors in the columns of `vectors` (row-major). `a` is not modified. Jacobi is slow for
+ * large n (O(n³) per sweep) but unconditionally stable and accurate for small symmetric matrices.
+ */
+export function symmetricEigen(a: ArrayLike<number>, n: number): { values: Float64Array; vectors: Float64Array } {
+  const m = Float64Array.from(a as ArrayLike<number>);
+  const v = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) v[i * n + i] = 1;
+  // Symmetrise: callers pass matrices that are symmetric up to rounding.
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++) {
+      const s = (m[i * n + j] + m[j * n + i]) / 2;
+      m[i * n + j] = s;
+      m[j * n + i] = s;
+    }
+  let scale = 0;
+  for (let i = 0; i < n * n; i++) scale += m[i] * m[i];
+  const tolerance = 1e-30 * Math.max(scale, 1e-300);
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += m[p * n + q] * m[p * n + q];
+    if (off <= tolerance) break;
+    for (let p = 0; p < n - 1; p++)
+      for (let q = p + 1; q < n; q++) {
+        const apq = m[p * n + q];
+        if (apq === 0) continue;
+        const app = m[p * n + p];
+        const aqq = m[q * n + q];
+        // Rotation angle that zeroes m[p][q] (Golub & Van Loan, Algorithm 8.4.1).
+        const theta = (aqq - app) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < n; k++) {
+          const mkp = m[k * n + p];
+          const mkq = m[k * n + q];
+          m[k * n + p] = c * mkp - s * mkq;
+          m[k * n + q] = s * mkp + c * mkq;
+        }
+        for (let k = 0; k < n; k++) {
+          const mpk = m[p * n + k];
+          const mqk = m[q * n + k];
+          m[p * n + k] = c * mpk - s * mqk;
+          m[q * n + k] = s * mpk + c * mqk;
+        }
+        for (let k = 0; k < n; k++) {
+          const vkp = v[k * n + p];
+          const vkq = v[k * n + q];
+          v[k * n + p] = c * vkp - s * vkq;
+          v[k * n + q] = s * vkp + c * vkq;
+        }
+      }
+  }
+  const values = new Float64Array(n);
+  for (let i = 0; i < n; i++) values[i] = m[i * n + i];
+  return { values, vectors: v };
+}
+
+/** √A for a symmetric positive semi-definite A (negative rounding noise in the spectrum clamped to 0). */
+export function symmetricSqrt(a: ArrayLike<number>, n: number): Float64Array {
+  const { values, vectors } = symmetricEigen(a, n);
+  const out = new Float64Array(n * n);
+  for (let k = 0; k < n; k++) {
+    const r = Math.sqrt(Math.max(values[k], 0));
+    if (r === 0) continue;
+    for (let i = 0; i < n; i++) {
+      const vik = vectors[i * n + k] * r;
+      if (vik === 0) continue;
+      for (let j = 0; j < n; j++) out[i * n + j] += vik * vectors[j * n + k];
+    }
+  }
+  return out;
+}
+
+function matMul(a: Float64Array, b: Float64Array, n: number): Float64Array {
+  const out = new Float64Array(n * n);
+  for (let i = 0; i < n; i++)
+    for (let k = 0; k < n; k++) {
+      const aik = a[i * n + k];
+      if (aik === 0) continue;
+      for (let j = 0; j < n; j++) out[i * n + j] += aik * b[k * n + j];
+    }
+  return out;
+}
+
+/** Tr (Σ1 Σ2)^½ for symmetric PSD Σ1, Σ2, computed as Tr (√Σ1 Σ2 √Σ1)^½. */
+export function traceSqrtProduct(s1: Float64Array, s2: Float64Array, n: number): number {
+  const r1 = symmetricSqrt(s1, n);
+  const inner = matMul(matMul(r1, s2, n), r1, n);
+  const { values } = symmetricEigen(inner, n);
+  let trace = 0;
+  for (const v of values) trace += Math.sqrt(Math.max(v, 0));
+  return trace;
+}
+
+/** The Fréchet distance between two Gaussians; 0 for identical statistics, never negative. */
+export function frechetDistance(a: GaussianStats, b: GaussianStats): number {
+  if (a.dim !== b.dim) throw new RangeError(`feature dimensions differ: ${a.dim} vs ${b.dim}`);
+  const n = a.dim;
+  let meanTerm = 0;
+  for (let i = 0; i < n; i++) meanTerm += (a.mean[i] - b.mean[i]) ** 2;
+  let traces = 0;
+  for (let i = 0; i < n; i++) traces += a.covariance[i * n + i] + b.covariance[i * n + i];
+  const fd = meanTerm + traces - 2 * traceSqrtProduct(a.covariance, b.covariance, n);
+  // Rounding can leave −1e-12 for identical inputs; a distance is not negative.
+  return Math.max(fd, 0);
+}
