@@ -2,14 +2,14 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { parseDataSpec, DataSpecError } from '../data/index.ts';
-import { RunExistsError, runTraining } from '../train/run.ts';
+import { MissingDataError, RunExistsError, runTraining } from '../train/run.ts';
 import { ARTICLE_ADAM } from '../train/step.ts';
 import { UsageError, activateBackend, backendOption, fraction, info, integer, oneOf, positiveNumber, warn } from './common.ts';
 import type { BackendChoice } from '../backend.ts';
 import type { ProgressMode } from '../train/progress.ts';
 
 interface TrainFlags {
-  data: string;
+  data?: string;
   imageSize: 8 | 16 | 32 | 64;
   channels?: 1 | 3;
   batchSize: number;
@@ -48,7 +48,7 @@ export function register(program: Command): void {
   program
     .command('train')
     .description('Train a DCGAN (the seed article\'s alternating D/G optimisation) on a data set.')
-    .requiredOption('--data <spec>', 'data set: mnist, twemoji or folder:<path> (sub-folders are classes)')
+    .option('--data <spec>', 'data set: mnist, twemoji or folder:<path> (sub-folders are classes); required unless --resume')
     .option('--image-size <n>', 'image edge in pixels: 8, 16, 32 or 64', oneOf(8, 16, 32, 64), 32)
     .option('--channels <n>', "1 (grey) or 3 (RGB); default: the data set's own", oneOf(1, 3))
     .option('--batch-size <n>', 'images per step', integer(1, 4096), 64)
@@ -74,8 +74,10 @@ export function register(program: Command): void {
     .option('--progress <mode>', 'auto (bar on a terminal, lines otherwise), bar, lines or quiet', 'auto')
     .option('--cache-dir <dir>', 'where prepared data sets are cached (default $GAN_CACHE_DIR or ./.cache)')
     .action(async (flags: TrainFlags) => {
+      // A resumed run reads its data set from its checkpoint; a new one must name it.
+      if (flags.data === undefined && !flags.resume) throw new UsageError('--data', 'required: mnist, twemoji or folder:<path>');
       try {
-        parseDataSpec(flags.data);
+        if (flags.data !== undefined) parseDataSpec(flags.data);
       } catch (err) {
         if (err instanceof DataSpecError) throw new UsageError('--data', err.message);
         throw err;
@@ -109,7 +111,7 @@ export function register(program: Command): void {
           discriminatorAdam: { ...ARTICLE_ADAM, learningRate: flags.lrD, beta1: flags.beta1, beta2: flags.beta2 },
           seed: flags.seed,
           backend,
-          outDir: flags.out ?? defaultRunDir(flags.data),
+          outDir: flags.out ?? defaultRunDir(flags.data!),
           resume: flags.resume,
           dryRun: flags.dryRun,
           checkpointEvery: flags.checkpointEvery,
@@ -125,6 +127,7 @@ export function register(program: Command): void {
         if (result.interrupted) process.exitCode = 130;
       } catch (err) {
         if (err instanceof RunExistsError) throw new UsageError('--out', err.message);
+        if (err instanceof MissingDataError) throw new UsageError('--data', err.message);
         throw err;
       } finally {
         process.off('SIGINT', onSignal);

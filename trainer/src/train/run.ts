@@ -41,7 +41,8 @@ export interface RunSettings {
 }
 
 export interface TrainOptions {
-  data: string;
+  /** Data set spec; may be left out when resuming (the checkpoint knows it). */
+  data?: string;
   imageSize: ModelConfig['imageSize'];
   channels?: 1 | 3;
   labels?: boolean;
@@ -90,6 +91,9 @@ export interface TrainResult {
 
 export class RunExistsError extends Error {
   override name = 'RunExistsError';
+}
+export class MissingDataError extends Error {
+  override name = 'MissingDataError';
 }
 export class ResumeMismatchError extends Error {
   override name = 'ResumeMismatchError';
@@ -158,7 +162,7 @@ function settingsFrom(options: TrainOptions, dataset: Dataset): RunSettings {
     numClasses: dataset.classNames.length,
   });
   return {
-    data: options.data,
+    data: options.data!,
     imageSize: options.imageSize,
     channels: dataset.channels,
     labels: options.labels ?? true,
@@ -197,7 +201,8 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     }
   }
   const saved = checkpoint?.state.settings as RunSettings | undefined;
-  const dataOptions = saved ?? { data: options.data, imageSize: options.imageSize, channels: options.channels, labels: options.labels, background: options.background };
+  if (!saved && options.data === undefined) throw new MissingDataError(`no checkpoint to resume in ${runDir}: name the data set to start a new run`);
+  const dataOptions = saved ?? { data: options.data!, imageSize: options.imageSize, channels: options.channels, labels: options.labels, background: options.background };
   const dataset = await loadDataset(dataOptions.data, {
     imageSize: dataOptions.imageSize,
     channels: dataOptions.channels,

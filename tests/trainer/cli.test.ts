@@ -1,0 +1,259 @@
+/**
+ * The `gan` binary as a user runs it (a real Node process through bin/gan.js): exit codes and
+ * messages, a run killed mid-training and resumed, ^C, and export → sample through the serving path.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { decode as decodePng } from 'fast-png';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FastGenerator, ManifestSchema, decodeWeights, encodePng, generatorInput, latentFromSeed, parseModelJson, toPixels } from '@gan/core';
+import { selectBackend } from '../../trainer/src/backend.ts';
+import { loadLatestCheckpoint } from '../../trainer/src/train/checkpoint.ts';
+import { readMetrics } from '../../trainer/src/train/metrics.ts';
+
+const repo = path.resolve(import.meta.dirname, '../..');
+const bin = path.join(repo, 'trainer/bin/gan.js');
+const cacheDir = path.join(os.tmpdir(), 'gan-test-cache');
+let root: string;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(args: string[]): { child: ChildProcess; done: Promise<Run> } {
+  const child = spawn(process.execPath, [bin, ...args], { cwd: repo, env: { ...process.env, GAN_CACHE_DIR: cacheDir, CI: '1' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<Run>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { child, done };
+}
+const gan = (...args: string[]) => start(args).done;
+
+const TINY = ['--data', 'mnist', '--image-size', '16', '--batch-size', '8', '--latent-size', '8', '--generator-width', '4', '--discriminator-width', '4', '--seed', 'cli'];
+
+async function waitFor(condition: () => boolean, timeoutMs = 60_000) {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const metricLines = (dir: string) => {
+  const file = path.join(dir, 'metrics.jsonl');
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.endsWith('}')).length : 0;
+};
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'gan-cli-'));
+  await selectBackend('wasm');
+});
+
+describe('usage and exit codes', () => {
+  it('--help lists the subcommands and exits 0', async () => {
+    const r = await gan('--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/train[\s\S]*sample[\s\S]*export/);
+    const train = await gan('train', '--help');
+    expect(train.code).toBe(0);
+    expect(train.stdout).toMatch(/--data <spec>[\s\S]*--resume[\s\S]*--dry-run/);
+  });
+
+  it.each([
+    [['train', '--data', 'mnist', '--batch-size', 'many'], '--batch-size'],
+    [['train', '--data', 'cifar'], '--data'],
+    [['train', '--data', 'mnist', '--image-size', '48'], '--image-size'],
+    [['train', '--data', 'mnist', '--steps', '2', '--epochs', '1'], '--steps'],
+    [['train', '--data', 'mnist', '--backend', 'cuda'], '--backend'],
+    [['train', '--steps', '2'], '--data'],
+    [['export', '--run', 'runs/x'], '--out'],
+    [['sample', '--model', 'x', '--out', 'x.png', '--truncation', '2'], '--truncation'],
+    [['train', '--data', 'mnist', '--no-such-flag'], '--no-such-flag'],
+  ])('%j exits 2 naming %s', async (args, flag) => {
+    const r = await gan(...args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(flag);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('exits 1 with a plain message when the work fails', async () => {
+    const r = await gan('sample', '--model', path.join(root, 'missing'), '--seed', 'a', '--out', path.join(root, 'x.png'), '--backend', 'cpu');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: .*manifest\.json/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('--dry-run runs one batch, prints the losses and writes nothing', async () => {
+    const out = path.join(root, 'dry');
+    const r = await gan('train', ...TINY, '--backend', 'wasm', '--dry-run', '--out', out);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/backend: wasm/);
+    expect(r.stdout).toMatch(/dry run: one batch of 8 .* d_loss=\d/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('interrupted runs', () => {
+  it('a run killed mid-training resumes to the same weights as an uninterrupted one, losing no step', async () => {
+    const reference = path.join(root, 'reference');
+    expect((await gan('train', ...TINY, '--backend', 'wasm', '--steps', '5', '--out', reference)).code).toBe(0);
+
+    const killed = path.join(root, 'killed');
+    const run = start(['train', ...TINY, '--backend', 'wasm', '--steps', '1000', '--checkpoint-every', '1', '--out', killed]);
+    await waitFor(() => metricLines(killed) >= 3);
+    run.child.kill('SIGKILL');
+    expect((await run.done).code).toBe(null);
+
+    const resumed = await gan('train', '--resume', '--steps', '5', '--backend', 'wasm', '--out', killed);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toMatch(/resuming .* from step \d/);
+    const steps = (await readMetrics(path.join(killed, 'metrics.jsonl'))).map((r) => r.step);
+    expect(steps).toEqual([1, 2, 3, 4, 5]);
+    const a = (await loadLatestCheckpoint(reference)).checkpoint!;
+    const b = (await loadLatestCheckpoint(killed)).checkpoint!;
+    expect(b.state.step).toBe(5);
+    for (const [name, t] of a.tensors) {
+      const other = b.tensors.get(name)!.data;
+      let max = 0;
+      for (let i = 0; i < t.data.length; i++) max = Math.max(max, Math.abs(t.data[i] - other[i]));
+      expect(max, name).toBeLessThan(1e-5);
+    }
+  });
+
+  it('^C stops after the current step, writes a checkpoint and exits 130', async () => {
+    const dir = path.join(root, 'interrupted');
+    const run = start(['train', ...TINY, '--backend', 'wasm', '--steps', '1000', '--checkpoint-every', '500', '--out', dir]);
+    await waitFor(() => metricLines(dir) >= 2);
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code).toBe(130);
+    expect(r.stdout).toMatch(/continue with --resume/);
+    const { checkpoint } = await loadLatestCheckpoint(dir);
+    expect(checkpoint!.state.step).toBe(metricLines(dir));
+  });
+});
+
+describe('export and sample', () => {
+  let run: string;
+  let exported: string;
+
+  beforeAll(async () => {
+    run = path.join(root, 'to-export');
+    expect((await gan('train', ...TINY, '--backend', 'wasm', '--steps', '3', '--out', run)).code).toBe(0);
+    exported = path.join(root, 'export');
+    const r = await gan('export', '--run', run, '--out', exported, '--name', 'digits', '--shard-bytes', '4096', '--backend', 'wasm');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('writes a valid manifest listing every file with its sha256, a model card and a sample grid', async () => {
+    const manifest = ManifestSchema.parse(JSON.parse(await readFile(path.join(exported, 'manifest.json'), 'utf8')));
+    expect(manifest.name).toBe('digits');
+    expect(manifest.classes).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect(manifest.architecture).toMatchObject({ imageSize: 16, channels: 1, latentSize: 8, numClasses: 10 });
+    expect(manifest.training).toMatchObject({ steps: 3, batchSize: 8, backend: 'wasm', seed: 'cli' });
+    expect(manifest.dataset).toMatchObject({ name: 'mnist', licence: 'MIT' });
+    const paths = manifest.files.map((f) => f.path);
+    expect(paths).toEqual(expect.arrayContaining(['model.json', 'README.md', 'sample.png']));
+    expect(paths.filter((p) => /^group1-shard\dof\d\.bin$/.test(p)).length).toBeGreaterThan(1); // 4 KiB shards
+    const { sha256Hex } = await import('@gan/core');
+    for (const f of manifest.files) {
+      const bytes = new Uint8Array(await readFile(path.join(exported, f.path)));
+      expect(bytes.byteLength).toBe(f.bytes);
+      expect(await sha256Hex(bytes as Uint8Array<ArrayBuffer>)).toBe(f.sha256);
+    }
+    const card = await readFile(path.join(exported, 'README.md'), 'utf8');
+    expect(card).toMatch(/!\[.*\]\(sample\.png\)/);
+    expect(card).toMatch(/MNIST/);
+    const grid = decodePng(await readFile(path.join(exported, 'sample.png')));
+    expect(grid.width).toBe(8 * 16 + 9 * 2);
+  });
+
+  /** The serving path, by hand: core's decodeWeights over the exported files, then FastGenerator. */
+  async function servingGenerator(dir: string) {
+    const manifest = ManifestSchema.parse(JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')));
+    const modelJson = parseModelJson(await readFile(path.join(dir, 'model.json'), 'utf8'));
+    const weights = await decodeWeights(modelJson, async (p) => {
+      const b = await readFile(path.join(dir, p));
+      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+    });
+    return { manifest, modelJson, weights, generator: FastGenerator.fromWeights(manifest.architecture, weights) };
+  }
+
+  it('gan sample writes the same PNG bytes as the serving path for the same seeds', async () => {
+    const { manifest, generator, weights } = await servingGenerator(exported);
+    for (const [seed, cls] of [['alice', '3'], ['bob', '7'], ['', '0']].filter(([s]) => s)) {
+      const out = path.join(root, `${seed}.png`);
+      const r = await gan('sample', '--model', exported, '--seed', seed, '--class', cls, '--out', out, '--backend', 'wasm');
+      expect(r.code).toBe(0);
+      const input = generatorInput(manifest.architecture, [latentFromSeed(seed, manifest.latentSize)], [Number(cls)]);
+      const images = generator.forward(input);
+      const pixels = toPixels(images);
+      tf.dispose([input, images]);
+      const expected = encodePng(pixels.size, pixels.size, pixels.channels, pixels.data);
+      expect(Buffer.from(await readFile(out)).equals(Buffer.from(expected)), seed).toBe(true);
+    }
+    // Class by name, and a larger size.
+    const big = path.join(root, 'big.png');
+    expect((await gan('sample', '--model', exported, '--seed', 'alice', '--class', '3', '--size', '64', '--out', big, '--backend', 'wasm')).code).toBe(0);
+    expect(decodePng(await readFile(big)).width).toBe(64);
+    generator.dispose();
+    tf.dispose(Object.values(weights));
+  });
+
+  it('the exported generator equals the trained one, and model.json loads as a tfjs layers model', async () => {
+    const { manifest, modelJson, weights, generator } = await servingGenerator(exported);
+    const { checkpoint } = await loadLatestCheckpoint(run);
+    for (const [name, t] of Object.entries(weights)) {
+      expect(Array.from(t.dataSync()), name).toEqual(Array.from(checkpoint!.tensors.get(`generator/${name}`)!.data));
+    }
+    const shards = modelJson.weightsManifest[0].paths.map((p) => readFileSync(path.join(exported, p)));
+    const joined = Buffer.concat(shards);
+    const layers = await tfl.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: modelJson.modelTopology as object,
+        weightSpecs: modelJson.weightsManifest[0].weights,
+        weightData: joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength),
+      }),
+    );
+    const input = generatorInput(manifest.architecture, ['a', 'b'].map((s) => latentFromSeed(s, 8)), [1, 2]);
+    const viaLayers = layers.predict(input) as tf.Tensor;
+    const viaServing = generator.forward(input);
+    expect(tf.max(tf.abs(tf.sub(viaLayers, viaServing))).dataSync()[0]).toBeLessThan(1e-4);
+    tf.dispose([input, viaLayers, viaServing, ...Object.values(weights)]);
+    layers.dispose();
+    generator.dispose();
+  });
+
+  it('--float16 halves the weights and stays within half precision of float32', async () => {
+    const half = path.join(root, 'export16');
+    expect((await gan('export', '--run', run, '--out', half, '--float16', '--backend', 'wasm')).code).toBe(0);
+    const a = await servingGenerator(exported);
+    const b = await servingGenerator(half);
+    expect(b.manifest.weightsFormat).toBe('float16');
+    expect(b.manifest.name).toBe('mnist'); // default name: the data set
+    const bytes = (m: typeof a.manifest) => m.files.filter((f) => f.path.endsWith('.bin')).reduce((s, f) => s + f.bytes, 0);
+    expect(bytes(b.manifest)).toBe(bytes(a.manifest) / 2);
+    const input = generatorInput(a.manifest.architecture, [latentFromSeed('x', 8)], [4]);
+    const [ya, yb] = [a.generator.forward(input), b.generator.forward(input)];
+    expect(tf.max(tf.abs(tf.sub(ya, yb))).dataSync()[0]).toBeLessThan(0.02);
+    tf.dispose([input, ya, yb, ...Object.values(a.weights), ...Object.values(b.weights)]);
+    a.generator.dispose();
+    b.generator.dispose();
+  });
+
+  it('refuses to overwrite a directory that is not an export', async () => {
+    const r = await gan('export', '--run', run, '--out', path.join(repo, 'trainer'), '--backend', 'cpu');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/not an earlier export/);
+  });
+});
