@@ -34,6 +34,11 @@ const invalid: [string, string, RegExp][] = [
   ['seed=a&seed=b', 'seed', /more than once/],
   ['sede=a', 'sede', /unknown parameter/],
   ['rows=2', 'rows', /unknown parameter/],
+  ['__proto__=x', '__proto__', /unknown parameter/],
+  ['constructor=x', 'constructor', /unknown parameter/],
+  [`seed=${long(10_000)}`, 'seed', /at most 128/],
+  ['size=%00', 'size', /8 to 512/],
+  ['size=%EF%BC%91%EF%BC%96', 'size', /8 to 512/], // full-width digits
 ];
 
 describe('image.png rejects every invalid parameter with 400 naming it', () => {
@@ -100,6 +105,10 @@ describe('models and routes', () => {
     ['/v1/models/digits%00/image.png', 400, 'invalid_parameter'],
     ['/v1/models/digits@/image.png', 400, 'invalid_parameter'],
     ['/v1/models/digits@..%2Fblobs/image.png', 400, 'invalid_parameter'],
+    ['/v1/models/%ZZ/image.png', 400, 'invalid_parameter'],
+    ['/v1/models/digits%2Fv1/image.png', 400, 'invalid_parameter'],
+    [`/v1/models/${'a'.repeat(65)}/image.png`, 400, 'invalid_parameter'],
+    ['/v1/models/..%2F..%2Fmodels%2Fdigits%2Fcurrent.json', 400, 'invalid_parameter'],
     ['/v1/models/nosuchmodel/image.png', 404, 'model_not_found'],
     ['/v1/models/nosuchmodel', 404, 'model_not_found'],
     ['/v1/models/digits@v999/image.png', 404, 'version_not_found'],

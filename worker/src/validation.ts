@@ -87,7 +87,7 @@ export type ImageQuery = z.output<typeof ImageQuerySchema>;
 export type GridQuery = z.output<typeof GridQuerySchema>;
 
 function parseQuery<S extends z.ZodTypeAny>(schema: S, url: URL): z.output<S> {
-  const raw: Record<string, string> = {};
+  const raw: Record<string, string> = Object.create(null); // so `__proto__` is just an unknown key
   for (const key of new Set(url.searchParams.keys())) {
     if (url.searchParams.getAll(key).length > 1) {
       throw new InvalidParameterError(key.slice(0, 64), `${key.slice(0, 64)} is given more than once`);
