@@ -1,0 +1,166 @@
+/**
+ * `gan publish` killed (SIGKILL: no clean-up, no exit handlers) after every possible number of
+ * uploads: current.json keeps naming the old version, whose files are untouched, and running the
+ * same command again finishes the job. On the S3 path and on wrangler dev's local R2.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registryKeys, sha256Hex } from '@gan/core/manifest';
+import { openLocalR2 } from '../../trainer/src/registry/local-r2.ts';
+import { openS3Storage } from '../../trainer/src/registry/s3.ts';
+import type { ObjectStorage } from '../../trainer/src/registry/storage.ts';
+import { readCurrent } from '../../trainer/src/registry/publish.ts';
+import { readExportedModel } from '../../trainer/src/registry/exported-model.ts';
+import { startTestS3Server, type TestS3Server, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './helpers/s3-server.ts';
+import { writeTestWranglerConfig, writeTinyExport } from './helpers/fixtures.ts';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const GAN = path.join(root, 'trainer/bin/gan.js');
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
+
+/** Runs `gan` in its own process group, and ends the group afterwards (the local R2's workerd outlives a SIGKILLed parent). */
+function gan(args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [GAN, ...args], { cwd: root, env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.resume();
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // the group is already gone
+      }
+      resolve({ code, signal, stderr });
+    });
+  });
+}
+
+async function snapshot(storage: ObjectStorage, prefix: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const o of await storage.list(prefix)) out[o.key] = await sha256Hex((await storage.get(o.key))! as Uint8Array<ArrayBuffer>);
+  return out;
+}
+
+interface Target {
+  label: string;
+  /**
+   * Uploads each killed run is allowed before it dies, given the version's object count: one at a
+   * time on S3 (every point); on the local R2, whose runs each start workerd, the first object, all
+   * files but the manifest, then the manifest without current.json.
+   */
+  killPlan(objects: number): number[];
+  setUp(work: string): Promise<{ args: string[]; env: Record<string, string> }>;
+  /** Opens the store between child runs (the local R2 is one workerd at a time: closed again before the next run). */
+  open(): Promise<ObjectStorage>;
+  tearDown(): Promise<void>;
+}
+
+let s3: TestS3Server;
+let localConfig = '';
+let localState = '';
+const targets: Target[] = [
+  {
+    label: 'R2 S3 API (s3rver)',
+    killPlan: (objects) => Array.from({ length: objects }, () => 1),
+    async setUp() {
+      s3 = await startTestS3Server();
+      return { args: [], env: s3.env };
+    },
+    async open() {
+      return openS3Storage({ endpoint: s3.endpoint, bucket: s3.bucket, accessKeyId: S3_ACCESS_KEY_ID, secretAccessKey: S3_SECRET_ACCESS_KEY, retries: 0 });
+    },
+    async tearDown() {
+      await s3.close();
+    },
+  },
+  {
+    label: "wrangler dev's local R2",
+    killPlan: (objects) => [1, objects - 2, 1],
+    async setUp(work) {
+      localConfig = await writeTestWranglerConfig(path.join(work, 'local'));
+      localState = path.join(work, 'local', 'state');
+      return { args: ['--local', '--config', localConfig, '--persist-to', localState], env: {} };
+    },
+    async open() {
+      return openLocalR2({ configPath: localConfig, persistTo: localState });
+    },
+    async tearDown() {},
+  },
+];
+
+describe.each(targets)('an interrupted publish on $label', (target) => {
+  let work: string;
+  let store: { args: string[]; env: Record<string, string> };
+  beforeAll(async () => {
+    work = await mkdtemp(path.join(tmpdir(), 'gan-interrupt-'));
+    store = await target.setUp(work);
+  });
+  afterAll(async () => {
+    await target.tearDown();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('leaves the old version serving at every point, and a re-run completes it', async () => {
+    const v1 = await writeTinyExport(work, { version: 'v1', seed: 1 });
+    const v2 = await writeTinyExport(work, { version: 'v2', seed: 2 });
+    const first = await gan(['publish', v1, ...store.args], store.env);
+    expect(first.code, first.stderr).toBe(0);
+
+    let storage = await target.open();
+    const v1Objects = await snapshot(storage, registryKeys.versionDir('tiny', 'v1'));
+    await storage.close();
+    const objectsInV2 = (await readExportedModel(v2)).manifest.files.length + 1; // + manifest.json
+    expect(objectsInV2).toBeGreaterThan(3);
+
+    let uploaded = 0;
+    for (const uploads of target.killPlan(objectsInV2)) {
+      uploaded += uploads;
+      const run = await gan(['publish', v2, ...store.args], { ...store.env, GAN_PUBLISH_KILL_AFTER_UPLOADS: String(uploads) });
+      expect(run.signal, run.stderr).toBe('SIGKILL');
+      storage = await target.open();
+      try {
+        expect((await readCurrent(storage, 'tiny'))?.version).toBe('v1');
+        expect(await snapshot(storage, registryKeys.versionDir('tiny', 'v1'))).toEqual(v1Objects);
+        expect((await storage.list(registryKeys.versionDir('tiny', 'v2'))).length).toBe(uploaded);
+        // manifest.json goes last: until then, v2 is not a version at all.
+        expect(await storage.head(registryKeys.manifest('tiny', 'v2'))).toEqual(uploaded === objectsInV2 ? expect.anything() : null);
+      } finally {
+        await storage.close();
+      }
+    }
+    expect(uploaded).toBe(objectsInV2);
+
+    const rerun = await gan(['publish', v2, '--json', ...store.args], store.env);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    storage = await target.open();
+    try {
+      expect((await readCurrent(storage, 'tiny'))?.version).toBe('v2');
+      expect(await snapshot(storage, registryKeys.versionDir('tiny', 'v1'))).toEqual(v1Objects);
+      const model = await readExportedModel(v2);
+      for (const f of model.manifest.files) {
+        const bytes = await storage.get(registryKeys.file('tiny', 'v2', f.path));
+        expect(await sha256Hex(bytes! as Uint8Array<ArrayBuffer>)).toBe(f.sha256);
+      }
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('refuses, with exit code 1 and a message, to publish other bytes under an existing version', async () => {
+    const impostor = await writeTinyExport(path.join(work, 'impostor'), { version: 'v1', seed: 7 });
+    const run = await gan(['publish', impostor, ...store.args], store.env);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/tiny@v1 already exists with other bytes/);
+    expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+});
