@@ -12,6 +12,7 @@ interface ClassifierFlags {
   lr: number;
   maxShift: number;
   seed: string;
+  background: string;
   out?: string;
   backend: BackendChoice;
 }
@@ -30,6 +31,7 @@ export function register(program: Command): void {
     .option('--lr <x>', 'Adam learning rate', positiveNumber, 1e-3)
     .option('--max-shift <n>', 'augmentation: random translations of up to n pixels', integer(0, 8), 2)
     .option('--seed <s>', 'seed of the initial weights, batch order and augmentation', 'classifier')
+    .option('--background <colour>', 'colour under transparent pixels: white, black or #rrggbb (as the generator was trained)', 'white')
     .option('--out <dir>', 'output directory (default: models/classifiers/<dataset>-<image size>)')
     .addOption(backendOption())
     .action(async (flags: ClassifierFlags) => {
@@ -42,6 +44,7 @@ export function register(program: Command): void {
         learningRate: flags.lr,
         maxShift: flags.maxShift,
         seed: flags.seed,
+        background: flags.background,
         backend,
         out: flags.out,
         log: info,

@@ -73,7 +73,13 @@ export function register(program: Command): void {
     .option('--background <colour>', 'colour transparent pixels are composited on: white, black or #rrggbb', 'white')
     .option('--progress <mode>', 'auto (bar on a terminal, lines otherwise), bar, lines or quiet', 'auto')
     .option('--cache-dir <dir>', 'where prepared data sets are cached (default $GAN_CACHE_DIR or ./.cache)')
-    .action(async (flags: TrainFlags) => {
+    .action(async (flags: TrainFlags, command: Command) => {
+      if (flags.resume) {
+        // A resumed run keeps what it started with (the checkpoint's settings), so these would be ignored.
+        const fixed = ['data', 'imageSize', 'channels', 'batchSize', 'latentSize', 'generatorWidth', 'discriminatorWidth', 'lrG', 'lrD', 'beta1', 'beta2', 'seed', 'labels', 'background'];
+        const given = fixed.filter((k) => command.getOptionValueSource(k) === 'cli');
+        if (given.length) warn(`note: ${given.map((k) => (k === 'labels' ? '--no-labels' : `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)).join(', ')} ignored on --resume: the run keeps its own settings`);
+      }
       // A resumed run reads its data set from its checkpoint; a new one must name it.
       if (flags.data === undefined && !flags.resume) throw new UsageError('--data', 'required: mnist, twemoji or folder:<path>');
       try {

@@ -139,6 +139,7 @@ export function trainClassifier(model: tfl.LayersModel, train: LabelledImages, o
   const optimizer = tf.train.adam(options.learningRate);
   const rng = Sfc32.fromSeed(`classifier:${options.seed}`);
   const numClasses = train.classNames.length;
+  const totalSteps = options.epochs * Math.ceil(train.count / options.batchSize);
   let step = 0;
   for (let epoch = 0; epoch < options.epochs; epoch++) {
     const order = permutation(train.count, rng);
@@ -152,6 +153,9 @@ export function trainClassifier(model: tfl.LayersModel, train: LabelledImages, o
           : [0, 0],
       );
       const batch = gatherBatch(train, indices, (b) => shifts[b]);
+      // Cosine decay to 5 % of the rate: the last epochs settle instead of hopping between minima,
+      // so the saved extractor's accuracy does not depend on where the last epoch happened to stop.
+      (optimizer as unknown as { learningRate: number }).learningRate = cosineRate(options.learningRate, step, totalSteps);
       const loss = classifierTrainStep(model, optimizer, batch.images, batch.labels, numClasses);
       tf.dispose([batch.images, batch.labels]);
       total += loss;
@@ -161,6 +165,12 @@ export function trainClassifier(model: tfl.LayersModel, train: LabelledImages, o
     options.onEpoch?.(epoch + 1, total / batches);
   }
   optimizer.dispose();
+}
+
+/** Learning rate at `step` of `total`: cosine from `base` down to 5 % of it. */
+export function cosineRate(base: number, step: number, total: number): number {
+  const progress = total > 1 ? Math.min(step / (total - 1), 1) : 1;
+  return base * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * progress)));
 }
 
 /** A Fisher–Yates permutation of 0..n-1 drawn from `rng`. */

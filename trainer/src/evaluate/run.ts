@@ -24,6 +24,8 @@ export interface TrainExtractorOptions extends DataAccess {
   data: string;
   imageSize: number;
   channels?: 1 | 3;
+  /** Colour under transparent pixels (default white, as gan train). */
+  background?: string;
   epochs: number;
   batchSize: number;
   learningRate: number;
@@ -34,8 +36,14 @@ export interface TrainExtractorOptions extends DataAccess {
   out?: string;
 }
 
-async function splits(data: string, imageSize: number, channels: 1 | 3 | undefined, access: DataAccess): Promise<{ train: Dataset; heldOut: Dataset }> {
-  const common = { imageSize, channels, labels: true, cacheDir: access.cacheDir, twemojiDir: access.twemojiDir, log: access.log };
+async function splits(
+  data: string,
+  imageSize: number,
+  channels: 1 | 3 | undefined,
+  background: string | undefined,
+  access: DataAccess,
+): Promise<{ train: Dataset; heldOut: Dataset }> {
+  const common = { imageSize, channels, background, labels: true, cacheDir: access.cacheDir, twemojiDir: access.twemojiDir, log: access.log };
   const train = await loadDataset(data, { ...common, split: 'train' });
   const heldOut = await loadDataset(data, { ...common, split: 'heldout' });
   if (train.classNames.length < 2) throw new EvaluationError(`${data} has no class labels: the feature extractor is trained on labels`);
@@ -46,7 +54,7 @@ async function splits(data: string, imageSize: number, channels: 1 | 3 | undefin
 /** Trains the extractor on the training split, measures it on the held-out split, saves it. */
 export async function trainExtractor(options: TrainExtractorOptions): Promise<{ dir: string; info: ClassifierInfo }> {
   const log = options.log ?? (() => {});
-  const { train, heldOut } = await splits(options.data, options.imageSize, options.channels, options);
+  const { train, heldOut } = await splits(options.data, options.imageSize, options.channels, options.background, options);
   log(`${options.data}: ${train.count} training and ${heldOut.count} held-out images, ${train.classNames.length} classes, ${train.imageSize}x${train.imageSize}x${train.channels}`);
   const weightSeed = Sfc32.fromSeed(`weights:${options.seed}`).nextInt(1 << 20);
   const model = buildClassifier({ imageSize: train.imageSize, channels: train.channels, numClasses: train.classNames.length }, weightSeed);
@@ -74,6 +82,7 @@ export async function trainExtractor(options: TrainExtractorOptions): Promise<{ 
       imageSize: train.imageSize,
       channels: train.channels,
       classNames: train.classNames,
+      background: options.background ?? 'white',
       heldOutAccuracy: accuracy(predictions, heldOut.labels),
       trainCount: train.count,
       heldOutCount: heldOut.count,
@@ -109,7 +118,7 @@ export async function evaluateExport(modelDir: string, options: EvaluateExportOp
     const dir = options.classifier ?? path.join(defaultClassifiersDir(), classifierId(manifest.dataset.name, manifest.imageSize));
     const classifier = await loadClassifier(dir);
     try {
-      const { train, heldOut } = await splits(classifier.info.dataset, classifier.info.imageSize, classifier.info.channels as 1 | 3, options);
+      const { train, heldOut } = await splits(classifier.info.dataset, classifier.info.imageSize, classifier.info.channels as 1 | 3, classifier.info.background, options);
       return evaluateGenerator({
         generator,
         classNames: manifest.classes,

@@ -26,6 +26,8 @@ export const ClassifierInfoSchema = z.object({
   imageSize: z.number().int(),
   channels: z.number().int(),
   classNames: z.array(z.string()),
+  /** Colour transparent pixels were composited on (the data loader's option; matters for twemoji). */
+  background: z.string().default('white'),
   featureSize: z.number().int(),
   /** Top-1 accuracy on the data set's held-out split, which training never saw. */
   heldOutAccuracy: z.number(),
@@ -76,7 +78,7 @@ function concat(data: ArrayBuffer | ArrayBuffer[]): Uint8Array {
 export async function saveClassifier(
   dir: string,
   model: tfl.LayersModel,
-  info: Omit<ClassifierInfo, 'formatVersion' | 'version' | 'featureSize'>,
+  info: Omit<z.input<typeof ClassifierInfoSchema>, 'formatVersion' | 'version' | 'featureSize'>,
 ): Promise<ClassifierInfo> {
   await mkdir(dir, { recursive: true });
   let weights: Uint8Array | undefined;

@@ -24,24 +24,26 @@ function formatEta(seconds: number): string {
 export function createProgress(mode: ProgressMode, logEvery: number, out: { info: (l: string) => void; warn: (l: string) => void }): ProgressReporter {
   const resolved = mode === 'auto' ? (process.stderr.isTTY && !process.env.CI ? 'bar' : 'lines') : mode;
   if (resolved === 'bar') {
-    const multi = new cliProgress.MultiBar(
+    const bar = new cliProgress.SingleBar(
       {
         format: 'step {value}/{total} [{bar}] {percentage}% | ETA {eta_formatted} | D {d_loss} G {g_loss} D(x) {d_x} D(G(z)) {d_g_z} | {ips} img/s',
         hideCursor: true,
         clearOnComplete: false,
         etaBuffer: 20,
+        stream: process.stderr,
+        // Asked for explicitly on a non-terminal: draw anyway (one line per redraw).
+        noTTYOutput: !process.stderr.isTTY,
+        notTTYSchedule: 10_000,
       },
       cliProgress.Presets.shades_classic,
     );
-    let bar: cliProgress.SingleBar | undefined;
     return {
-      start: (total, done) => {
-        bar = multi.create(total, done, { d_loss: '-', g_loss: '-', d_x: '-', d_g_z: '-', ips: '-' });
-      },
+      start: (total, done) => bar.start(total, done, { d_loss: '-', g_loss: '-', d_x: '-', d_g_z: '-', ips: '-' }),
       update: (row) =>
-        bar?.update(row.step, { d_loss: fmt(row.d_loss), g_loss: fmt(row.g_loss), d_x: fmt(row.d_x), d_g_z: fmt(row.d_g_z), ips: row.images_per_s.toFixed(1) }),
-      log: (line) => multi.log(`${line}\n`),
-      stop: () => multi.stop(),
+        bar.update(row.step, { d_loss: fmt(row.d_loss), g_loss: fmt(row.g_loss), d_x: fmt(row.d_x), d_g_z: fmt(row.d_g_z), ips: row.images_per_s.toFixed(1) }),
+      // Clear the bar's line, print, and let the next update redraw the bar below.
+      log: (line) => process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${line}\n`),
+      stop: () => bar.stop(),
     };
   }
   let total = 0;
