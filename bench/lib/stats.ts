@@ -1,0 +1,55 @@
+/** Small statistics and table helpers for the benchmarks (they print; nothing here asserts). */
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
+export const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+
+/** A Markdown table. */
+export function table(header: string[], rows: (string | number)[][]): string {
+  const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** Times `fn` `reps` times (synchronously reading its result), returning milliseconds. */
+export function timeSync(fn: () => void, reps: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    fn();
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+export async function timeAsync(fn: () => Promise<void>, reps: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+/**
+ * Runs every contender for `rounds` rounds, interleaved (A B C … A B C …), so drift in machine load
+ * hits all of them alike; returns all samples per contender.
+ */
+export async function interleaved(
+  contenders: { name: string; run: () => Promise<number[]> }[],
+  rounds: number,
+): Promise<Map<string, number[]>> {
+  const samples = new Map(contenders.map((c) => [c.name, [] as number[]]));
+  for (let r = 0; r < rounds; r++)
+    for (const c of contenders) samples.get(c.name)!.push(...(await c.run()));
+  return samples;
+}
