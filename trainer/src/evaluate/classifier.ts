@@ -160,7 +160,8 @@ export function trainClassifier(model: tfl.LayersModel, train: LabelledImages, o
       tf.dispose([batch.images, batch.labels]);
       total += loss;
       batches++;
-      options.onStep?.(++step, loss);
+      step++; // not inside onStep?.(…): optional chaining would skip the increment without a callback
+      options.onStep?.(step, loss);
     }
     options.onEpoch?.(epoch + 1, total / batches);
   }

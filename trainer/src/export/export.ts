@@ -12,7 +12,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import {
   type Manifest,
   ModelNameSchema,
@@ -212,6 +211,3 @@ export async function exportRun(runDir: string, outDir: string, options: ExportO
   await rename(tmp, target);
   return { outDir: target, manifest, files: [...files.keys(), 'manifest.json'] };
 }
-
-/** For callers that want the tensors disposed state to be checked: nothing of the export stays alive. */
-export const liveTensors = () => tf.memory().numTensors;

@@ -123,6 +123,7 @@ export async function discriminatorStep(
   const { config, generator, discriminator } = models;
   const n = batch.real.shape[0];
   // G(z) outside the optimiser's tape: detached, as the article's fake.detach().
+  if (batch.noise.length !== n * config.latentSize) throw new RangeError(`noise for ${batch.noise.length / config.latentSize} images, real batch of ${n}`);
   const fake = holdingStatistics(generator, () =>
     tf.tidy(() => generator.apply(generatorInputTensor(config, batch.noise, batch.fakeLabels), { training: true }) as tf.Tensor4D),
   );
@@ -145,7 +146,6 @@ export async function discriminatorStep(
     ) as tf.Scalar;
   });
   fake.dispose();
-  if (n !== fake.shape[0]) throw new RangeError(`real batch has ${n} images, noise makes ${fake.shape[0]}`);
   const [d_loss, d_x, d_g_z] = await read([loss, dx!, dgz!]);
   return { d_loss, d_x, d_g_z };
 }
