@@ -3,7 +3,6 @@
  * uploads: current.json keeps naming the old version, whose files are untouched, and running the
  * same command again finishes the job. On the S3 path and on wrangler dev's local R2.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,33 +16,7 @@ import { readExportedModel } from '../../trainer/src/registry/exported-model.ts'
 import { startTestS3Server, type TestS3Server, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './helpers/s3-server.ts';
 import { writeTestWranglerConfig, writeTinyExport } from './helpers/fixtures.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
-const GAN = path.join(root, 'trainer/bin/gan.js');
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
-/** Runs `gan` in its own process group, and ends the group afterwards (the local R2's workerd outlives a SIGKILLed parent). */
-function gan(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [GAN, ...args], { cwd: root, env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.resume();
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // the group is already gone
-      }
-      resolve({ code, signal, stderr });
-    });
-  });
-}
+import { runGan as gan } from './helpers/gan.ts';
 
 async function snapshot(storage: ObjectStorage, prefix: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
