@@ -202,7 +202,16 @@ describe('export and sample', () => {
       const expected = encodePng(pixels.size, pixels.size, pixels.channels, pixels.data);
       expect(Buffer.from(await readFile(out)).equals(Buffer.from(expected)), seed).toBe(true);
     }
-    // Class by name, and a larger size.
+    // Without --class, a conditional model's class follows the worker's rule (drawn from the seed).
+    const { classForSeed } = await import('../../worker/src/render.ts');
+    const free = path.join(root, 'free.png');
+    expect((await gan('sample', '--model', exported, '--seed', 'carol', '--out', free, '--backend', 'wasm')).code).toBe(0);
+    const input = generatorInput(manifest.architecture, [latentFromSeed('carol', 8)], [classForSeed('carol', 10)]);
+    const images = generator.forward(input);
+    const pixels = toPixels(images);
+    tf.dispose([input, images]);
+    expect(Buffer.from(await readFile(free)).equals(Buffer.from(encodePng(pixels.size, pixels.size, pixels.channels, pixels.data)))).toBe(true);
+    // A larger size.
     const big = path.join(root, 'big.png');
     expect((await gan('sample', '--model', exported, '--seed', 'alice', '--class', '3', '--size', '64', '--out', big, '--backend', 'wasm')).code).toBe(0);
     expect(decodePng(await readFile(big)).width).toBe(64);
