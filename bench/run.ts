@@ -36,7 +36,7 @@ console.log(`${cpus().length}× ${cpus()[0]?.model}, Node ${process.version}, tf
 
 let py: PyTorch | undefined;
 let torchVersion = '';
-if (!args['no-pytorch'] && sections.some((s) => s === 'forward' || s === 'train')) {
+if (!args['no-pytorch']) {
   const started = await PyTorch.start();
   if (typeof started === 'string') console.log(`(PyTorch reference skipped: ${started})\n`);
   else {
@@ -58,8 +58,12 @@ try {
   }
   if (sections.includes('worker')) {
     const { benchWorker } = await import('./worker.ts');
-    console.log(`## Worker\n\n${await benchWorker({ quick: args.quick })}\n`);
+    console.log(`## Worker\n\n${await benchWorker({ quick: args.quick, py, torchVersion })}\n`);
   }
+} catch (error) {
+  // Reported here: an uncaught error would go through the WASM glue's handler, which prints its source.
+  console.error(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exitCode = 1;
 } finally {
   py?.close();
 }
