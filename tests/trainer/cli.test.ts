@@ -260,6 +260,35 @@ describe('export and sample', () => {
     b.generator.dispose();
   });
 
+  it("gives the worker's pinned bytes for the worker's fixture models (golden PNG hashes)", async () => {
+    const { publishStandardFixtures } = await import('../worker/fixtures.ts');
+    const { GOLDEN } = await import('../worker/golden.ts');
+    const { sha256Hex } = await import('@gan/core');
+    // The fixtures' files, laid out as an export directory per model.
+    const bucketDir = path.join(root, 'fixtures');
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    await publishStandardFixtures({
+      put: async (key: string, value: ArrayBuffer | Uint8Array | string) => {
+        const [, name, version, file] = key.split('/');
+        if (!file) return; // current.json
+        await mkdir(path.join(bucketDir, `${name}@${version}`), { recursive: true });
+        await writeFile(path.join(bucketDir, `${name}@${version}`, file), typeof value === 'string' ? value : new Uint8Array(value as ArrayBuffer));
+      },
+      delete: async () => {},
+    });
+    const cases: [string, string[]][] = [
+      ['/v1/models/digits/image.png?seed=golden&class=two', ['--model', path.join(bucketDir, 'digits@v1'), '--seed', 'golden', '--class', 'two']],
+      ['/v1/models/blobs/image.png?seed=golden&size=50&truncation=0.7', ['--model', path.join(bucketDir, 'blobs@v1'), '--seed', 'golden', '--size', '50', '--truncation', '0.7']],
+    ];
+    for (const [request, args] of cases) {
+      const golden = GOLDEN.find(([p]) => p === request)![1];
+      const out = path.join(root, 'golden.png');
+      const r = await gan('sample', ...args, '--out', out, '--backend', 'wasm');
+      expect(r.code, r.stderr).toBe(0);
+      expect(await sha256Hex(new Uint8Array(await readFile(out)) as Uint8Array<ArrayBuffer>), request).toBe(golden);
+    }
+  });
+
   it('refuses to overwrite a directory that is not an export', async () => {
     const r = await gan('export', '--run', run, '--out', path.join(repo, 'trainer'), '--backend', 'cpu');
     expect(r.code).toBe(1);
