@@ -3,6 +3,7 @@
  * through the same publish code as `gan publish --local` (so what runs locally is what a publish
  * produces), then starts `wrangler dev`. Arguments after `--` go to wrangler:
  * `npm run dev -- --port 8799`. A `--persist-to <dir>` among them is honoured for the fill as well.
+ * `GAN_MODELS_DIR` points the fill at another directory than models/.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
   const wranglerArgs = process.argv.slice(2);
   const configPath = path.join(root, 'wrangler.toml');
   const persistTo = persistToFrom(wranglerArgs);
-  await fillLocalR2({ modelsDir: path.join(root, 'models'), configPath, persistTo: persistTo && path.resolve(persistTo) });
+  await fillLocalR2({ modelsDir: path.resolve(process.env.GAN_MODELS_DIR ?? path.join(root, 'models')), configPath, persistTo: persistTo && path.resolve(persistTo) });
   const child = spawn('npx', ['wrangler', 'dev', ...wranglerArgs], { cwd: root, stdio: 'inherit' });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => {

@@ -59,3 +59,33 @@ export async function writeTestWranglerConfig(dir: string, bucketName = 'gan-mod
   );
   return file;
 }
+
+/**
+ * An export the worker can really load: random generator weights with the layer names and shapes of
+ * `config` (the worker tests' fixture weights), in the export format, written to `<root>/<name>/`.
+ */
+export async function writeGeneratorExport(
+  root: string,
+  options: { name: string; version: string; config: ModelConfig; classes?: string[]; seed?: string; createdAt?: string },
+): Promise<string> {
+  const { randomGeneratorWeights } = await import('../../worker/fixtures.ts');
+  const files = encodeModelFiles({ weights: randomGeneratorWeights(options.config, options.seed ?? options.version), options: { shardBytes: 4096 } });
+  const manifest = await buildManifest(
+    {
+      name: options.name,
+      version: options.version,
+      createdAt: options.createdAt ?? new Date().toISOString(),
+      classes: options.classes ?? [],
+      architecture: options.config,
+      weightsFormat: 'float32',
+      dataset: { name: 'random weights (test fixture)', licence: 'CC0-1.0' },
+      training: { steps: 0, batchSize: 1, backend: 'none', seconds: 0 },
+    },
+    files,
+  );
+  const dir = path.join(root, options.name);
+  await mkdir(dir, { recursive: true });
+  for (const [file, bytes] of files) await writeFile(path.join(dir, file), bytes);
+  await writeFile(path.join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return dir;
+}
