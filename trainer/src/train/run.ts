@@ -367,7 +367,8 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     }
     if (step < totalSteps && !options.dryRun) {
       result.interrupted = true;
-      info(`stopped at step ${step} of ${totalSteps}; checkpoint written: continue with --resume`);
+      const trained = step > (result.resumedFrom ?? 0);
+      info(`stopped at step ${step} of ${totalSteps}${trained ? '; checkpoint written' : ''}: continue with --resume`);
     }
     return result;
   } finally {
