@@ -8,7 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ModelConfig, FastGenerator } from '@gan/core';
-import { registerWasmKernels, restoreWasmKernels } from '@gan/core/kernels/index';
+import { DerivedCache, registerWasmKernels, restoreWasmKernels } from '@gan/core/kernels/index';
 import { buildDiscriminator, buildGenerator } from '@gan/core/model';
 
 type Shape4 = [number, number, number, number];
@@ -92,6 +92,23 @@ describe('Conv2DBackpropInput on WASM', () => {
     const run = () => tf.conv2dTranspose(tf.tensor4d(dy, outShape), tf.tensor4d(filter, filterShape), xShape, strides, pad);
     const expected = await on('cpu', () => tf.tidy(run));
     expectClose(await on('wasm', () => tf.tidy(run)), expected);
+  });
+
+  it('derives phase filters once per filter tensor and frees them with it', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.engine().backend;
+    const cache = DerivedCache.of(backend);
+    const dataIds = backend.numDataIds();
+    const filter = tf.tensor4d(values(4 * 4 * 3 * 5, 9), [4, 4, 3, 5]);
+    const dy = tf.tensor4d(values(2 * 4 * 4 * 5, 10), [2, 4, 4, 5]);
+    const first = tf.conv2dTranspose(dy, filter, [2, 8, 8, 3], 2, 'same');
+    const held = backend.numDataIds();
+    const second = tf.conv2dTranspose(dy, filter, [2, 8, 8, 3], 2, 'same');
+    expect(backend.numDataIds()).toBe(held + 1); // only the new output
+    expect(Array.from(second.dataSync())).toEqual(Array.from(first.dataSync()));
+    expect(cache.size).toBeGreaterThan(0);
+    tf.dispose([first, second, filter, dy]);
+    expect(backend.numDataIds()).toBe(dataIds);
   });
 
   it('registering again keeps one wrapper (no recursion into itself); restoring puts the originals back', async () => {
@@ -189,6 +206,8 @@ describe('generators on WASM', () => {
     const g = buildGenerator(config, 4);
     for (const w of g.weights) w.write(tf.tensor(named.get(w.originalName)!, w.shape as number[]));
     const fast = FastGenerator.fromWeights(config, Object.fromEntries(g.weights.map((w) => [w.originalName, w.read()])));
+    // The first call derives (and keeps, while the weights live) the transposed convolutions' phase filters.
+    tf.tidy(() => g.predict(tf.tensor2d(input, [3, config.latentSize])) as tf.Tensor).dispose();
     expectClose(await on('wasm', () => tf.tidy(() => g.predict(tf.tensor2d(input, [3, config.latentSize])) as tf.Tensor)), expected, 1e-5);
     expectClose(await on('wasm', () => tf.tidy(() => fast.forward(tf.tensor2d(input, [3, config.latentSize])))), expected, 1e-5);
     fast.dispose();

@@ -14,7 +14,7 @@
  * padding) go to the backend's original kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type KernelScope, withScope } from './kernel-scope.ts';
+import { DerivedCache, type KernelScope, withScope } from './kernel-scope.ts';
 
 type Attrs = {
   strides: [number, number] | number;
@@ -63,6 +63,27 @@ export function subPixelPlan(info: tf.backend_util.Conv2DInfo) {
   return { rows, cols };
 }
 
+/**
+ * Each phase's filter [taps, taps, Co, Ci], row phase major, derived once per filter tensor (cached
+ * while it lives: inference reuses them, and XNNPACK keeps its packed operators). The filter taps as
+ * rows of [KH·KW, Co·Ci]; each phase's rows by a one-hot selection product (see KernelScope.rows).
+ */
+function phaseFilters(
+  s: KernelScope,
+  filter: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+  plan: NonNullable<ReturnType<typeof subPixelPlan>>,
+): tf.TensorInfo[] {
+  const { inChannels: ci, outChannels: co, filterHeight: kh, filterWidth: kw } = info;
+  const key = JSON.stringify(plan);
+  return DerivedCache.of(s.backend).get(filter, key, s.backendName, (d) => {
+    const taps = d.reshape(d.transpose(filter, [0, 1, 3, 2]), [kh * kw, co * ci]);
+    return plan.rows.flatMap((a) =>
+      plan.cols.map((b) => d.reshape(d.rows(taps, a.taps.flatMap((i) => b.taps.map((j) => i * kw + j))), [a.taps.length, b.taps.length, co, ci])),
+    );
+  });
+}
+
 function subPixel(
   s: KernelScope,
   dy: tf.TensorInfo,
@@ -75,21 +96,18 @@ function subPixel(
   // Dense case: dy is one pixel and each filter tap writes one dx pixel (e.g. the generator's first
   // layer, 1x1 → 4x4 "valid"): dx = dy[N, Co] × Wᵀ[Co, KH·KW·Ci].
   if (info.outHeight === 1 && info.outWidth === 1 && kh === h && kw === w && info.padInfo.top === 0 && info.padInfo.left === 0) {
-    const wt = s.transpose(s.reshape(filter, [kh * kw * ci, co]), [1, 0]);
-    const dx = s.matMul(s.reshape(dy, [1, n, co]), s.reshape(wt, [1, co, kh * kw * ci]));
+    const [wt] = DerivedCache.of(s.backend).get(filter, 'dense', s.backendName, (d) => [
+      d.reshape(d.transpose(d.reshape(filter, [kh * kw * ci, co]), [1, 0]), [1, co, kh * kw * ci]),
+    ]);
+    const dx = s.matMul(s.reshape(dy, [1, n, co]), wt);
     return s.reshape(dx, [n, h, w, ci]);
   }
-  // Filter taps as rows of [KH·KW, Co·Ci] (conv input channels = dy's), so each phase's filter is
-  // a few contiguous row copies.
-  const taps = s.reshape(s.transpose(filter, [0, 1, 3, 2]), [kh * kw, co * ci]);
+  const filters = phaseFilters(s, filter, info, plan);
   const rowPhases: tf.TensorInfo[] = [];
-  for (const a of plan.rows) {
-    const colPhases: tf.TensorInfo[] = [];
-    for (const b of plan.cols) {
-      const rows = a.taps.flatMap((i) => b.taps.map((j) => i * kw + j));
-      const f = s.reshape(s.rows(taps, rows), [a.taps.length, b.taps.length, co, ci]);
-      colPhases.push(s.conv2d(dy, f, [[0, 0], [a.padBefore, a.padAfter], [b.padBefore, b.padAfter], [0, 0]]));
-    }
+  for (const [ia, a] of plan.rows.entries()) {
+    const colPhases = plan.cols.map((b, ib) =>
+      s.conv2d(dy, filters[ia * plan.cols.length + ib], [[0, 0], [a.padBefore, a.padAfter], [b.padBefore, b.padAfter], [0, 0]]),
+    );
     // [N, M, L, sw·Ci]: column phase b of channel c at b·Ci + c.
     const joined = s.concat(colPhases, 3);
     const [, m, l] = joined.shape;

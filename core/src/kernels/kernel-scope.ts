@@ -40,6 +40,14 @@ export class KernelScope {
     return result;
   }
 
+  /** Disposes every intermediate except `results`, which the caller now owns. */
+  keepAll(results: Info[]): Info[] {
+    const kept = new Set(results);
+    for (const t of this.owned) if (!kept.has(t)) this.backend.disposeData(t.dataId);
+    this.owned.length = 0;
+    return results;
+  }
+
   /** Disposes everything (on failure). */
   disposeAll(): void {
     for (const t of this.owned) this.backend.disposeData(t.dataId);
@@ -112,5 +120,63 @@ export function withScope(backend: tf.KernelBackend, backendName: string, body: 
   } catch (e) {
     scope.disposeAll();
     throw e;
+  }
+}
+
+/**
+ * Values derived from a tensor's data (e.g. a filter rewritten for another kernel), kept while that
+ * data lives: the backend's disposeData is wrapped once so that freeing the source frees what was
+ * derived from it. Reusing them also keeps XNNPACK's operators (cached per filter data id) warm.
+ */
+export class DerivedCache {
+  private static readonly perBackend = new WeakMap<tf.KernelBackend, DerivedCache>();
+  private readonly entries = new Map<object, Map<string, Info[]>>();
+
+  private constructor(private readonly backend: tf.KernelBackend) {
+    const dispose = backend.disposeData.bind(backend);
+    this.free = dispose;
+    backend.disposeData = (dataId: object, force?: boolean) => {
+      const freed = dispose(dataId, force);
+      if (freed) this.drop(dataId);
+      return freed;
+    };
+  }
+
+  private readonly free: (dataId: object) => boolean;
+
+  static of(backend: tf.KernelBackend): DerivedCache {
+    let cache = DerivedCache.perBackend.get(backend);
+    if (!cache) DerivedCache.perBackend.set(backend, (cache = new DerivedCache(backend)));
+    return cache;
+  }
+
+  /** The values derived from `source` under `key`, made by `make` (run in a scope) on first use. */
+  get(source: Info, key: string, backendName: string, make: (s: KernelScope) => Info[]): Info[] {
+    let forSource = this.entries.get(source.dataId);
+    const hit = forSource?.get(key);
+    if (hit) return hit;
+    const scope = new KernelScope(this.backend, backendName);
+    let made: Info[];
+    try {
+      made = scope.keepAll(make(scope));
+    } catch (e) {
+      scope.disposeAll();
+      throw e;
+    }
+    if (!forSource) this.entries.set(source.dataId, (forSource = new Map()));
+    forSource.set(key, made);
+    return made;
+  }
+
+  /** Number of source tensors with derived values (for tests). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private drop(dataId: object): void {
+    const forSource = this.entries.get(dataId);
+    if (!forSource) return;
+    this.entries.delete(dataId);
+    for (const infos of forSource.values()) for (const t of infos) this.free(t.dataId);
   }
 }
