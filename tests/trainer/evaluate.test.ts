@@ -11,6 +11,7 @@ import {
   type LabelledImages,
   buildClassifier,
   classifierTrainStep,
+  cosineRate,
   extractFeatures,
   trainClassifier,
 } from '../../trainer/src/evaluate/classifier.ts';
@@ -128,6 +129,12 @@ describe('feature-extractor classifier', () => {
     expect(logits.shape).toEqual([2, 5]);
     tf.dispose([features, logits]);
     model.dispose();
+  });
+
+  it('decays the learning rate from the base to 5 % of it along a cosine', () => {
+    expect(cosineRate(1e-3, 0, 100)).toBeCloseTo(1e-3, 12);
+    expect(cosineRate(1e-3, 99, 100)).toBeCloseTo(5e-5, 12);
+    expect(cosineRate(1e-3, 50, 101)).toBeCloseTo(1e-3 * 0.525, 12);
   });
 
   it('a training step moves every weight and leaks no tensors', () => {
