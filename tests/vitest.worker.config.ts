@@ -13,7 +13,18 @@ export default defineProject({
       main: `${root}worker/src/index.ts`,
       wrangler: { configPath: `${root}wrangler.toml` },
       // Tests move current.json and expect the next request to see it.
-      miniflare: { bindings: { CURRENT_POINTER_TTL_SECONDS: '0' } },
+      miniflare: {
+        bindings: { CURRENT_POINTER_TTL_SECONDS: '0' },
+        // The suite sends thousands of requests from one client: the bindings of wrangler.toml get
+        // limits it cannot reach, and tests/worker/ratelimit.test.ts runs the worker with the strict
+        // ones below in their place.
+        ratelimits: {
+          RATE_LIMITER: { simple: { limit: 1_000_000, period: 60 } },
+          GRID_RATE_LIMITER: { simple: { limit: 1_000_000, period: 60 } },
+          STRICT_RATE_LIMITER: { simple: { limit: 5, period: 60 } },
+          STRICT_GRID_RATE_LIMITER: { simple: { limit: 2, period: 60 } },
+        },
+      },
     }),
   ],
   test: {

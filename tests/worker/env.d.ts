@@ -4,6 +4,10 @@ import type { Env as WorkerEnv } from '../../worker/src/env.ts';
 
 declare global {
   namespace Cloudflare {
-    interface Env extends WorkerEnv {}
+    interface Env extends WorkerEnv {
+      /** Test-only limiters with small limits (tests/vitest.worker.config.ts). */
+      STRICT_RATE_LIMITER: RateLimit;
+      STRICT_GRID_RATE_LIMITER: RateLimit;
+    }
   }
 }

@@ -10,6 +10,7 @@ import type { AppEnv, Env } from './env.ts';
 import { ApiError, MethodNotAllowedError, RouteNotFoundError } from './errors.ts';
 import { NO_STORE } from './http-cache.ts';
 import { ModelStore } from './model-store.ts';
+import { rateLimit } from './rate-limit.ts';
 import { healthRoutes } from './routes/health.ts';
 import { imageRoutes } from './routes/images.ts';
 import { modelRoutes } from './routes/models.ts';
@@ -54,6 +55,12 @@ export function createApp(options: AppOptions = {}) {
     await next();
     c.res.headers.set('X-Content-Type-Options', 'nosniff');
   });
+  // Before anything that reads R2 or renders. The periods match wrangler.toml's [[ratelimits]].
+  app.use('*', rateLimit({ binding: (env) => env.RATE_LIMITER, periodSeconds: 60, what: 'requests' }));
+  app.use(
+    '/v1/models/:model/grid.png',
+    rateLimit({ binding: (env) => env.GRID_RATE_LIMITER, periodSeconds: 60, what: 'grid requests' }),
+  );
 
   app.route('/', pageRoutes);
   app.route('/', healthRoutes);

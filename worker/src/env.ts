@@ -8,6 +8,10 @@ export interface Env {
   CURRENT_POINTER_TTL_SECONDS?: string;
   /** Megabytes of loaded generators kept per isolate (default 48). */
   MODEL_MEMORY_BUDGET_MB?: string;
+  /** Every request, per client (wrangler.toml [[ratelimits]]; absent: not limited). */
+  RATE_LIMITER?: RateLimit;
+  /** grid.png requests, per client, on top of RATE_LIMITER: a grid is up to 256 images' work. */
+  GRID_RATE_LIMITER?: RateLimit;
 }
 
 export type AppEnv = { Bindings: Env; Variables: { store: ModelStore } };

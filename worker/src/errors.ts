@@ -111,3 +111,17 @@ export class BackendUnavailableError extends ApiError {
     super(503, `the inference backend is unavailable: ${reason}`);
   }
 }
+
+/**
+ * A client (CF-Connecting-IP) sent more requests than its rate limit allows in the current window.
+ * Retry-After is the limiter's window: by then a new window has started.
+ */
+export class TooManyRequestsError extends ApiError {
+  override name = 'TooManyRequestsError';
+  readonly code = 'rate_limited';
+  override readonly headers: Record<string, string>;
+  constructor(what: string, retryAfterSeconds: number) {
+    super(429, `too many ${what} from this client; retry after ${retryAfterSeconds} s`);
+    this.headers = { 'Retry-After': String(retryAfterSeconds) };
+  }
+}

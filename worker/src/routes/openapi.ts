@@ -60,6 +60,7 @@ const pngResponses = {
   '304': { description: 'If-None-Match matched the ETag.' },
   '400': errorResponse('A parameter is invalid; `parameter` names it and the message gives the allowed range.'),
   '404': errorResponse('Unknown model or version.'),
+  '429': errorResponse('This client (CF-Connecting-IP) sent too many requests (or grids) in the last minute; retry after Retry-After seconds.'),
   '503': errorResponse(`The model's files are missing or fail their checksum; retry after ${RETRY_AFTER_SECONDS} s (Retry-After).`),
 };
 
@@ -90,7 +91,7 @@ export const openApiDocument = {
     '/v1/models/{model}/grid.png': {
       get: {
         summary: 'A grid (sprite sheet) of generated images',
-        description: `Cell i (row by row) uses seed \`<seed>#<i>\`. With class=each: one row per class, and column j uses seed \`<seed>#<j>\` in every row. At most ${LIMITS.maxOutputPixels} output pixels.`,
+        description: `Cell i (row by row) uses seed \`<seed>#<i>\`. With class=each: one row per class, and column j uses seed \`<seed>#<j>\` in every row. At most ${LIMITS.maxOutputPixels} output pixels, and at most ${LIMITS.maxGeneratedPixels} generated pixels (rows · cols · the model's imageSize²: 256 cells of a 32-pixel model).`,
         parameters: [
           ...imageParams.map((p) => (p.name === 'class' ? { ...p, description: 'A class name or index for every cell, or `each` for one row per class.' } : p)),
           { name: 'rows', in: 'query', schema: { type: 'integer', minimum: 1, maximum: LIMITS.maxCells, default: 4 } },

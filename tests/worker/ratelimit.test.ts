@@ -1,0 +1,163 @@
+/**
+ * Per-client rate limiting with the Workers rate-limiting binding, in Miniflare. The worker runs with
+ * the test-only strict limiters (5 requests, 2 grids per 60 s; tests/vitest.worker.config.ts) in place
+ * of RATE_LIMITER and GRID_RATE_LIMITER, and a fresh app per test, so counts start from zero.
+ */
+import { env } from 'cloudflare:workers';
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../worker/src/app.ts';
+import type { Env } from '../../worker/src/env.ts';
+import { ORIGIN, errorBody, png } from './helpers.ts';
+import { publishStandardFixtures } from './fixtures.ts';
+
+beforeAll(async () => {
+  await publishStandardFixtures(env.MODELS_BUCKET);
+});
+
+/** Miniflare's limiter counts in fixed 60 s windows: start a test well inside one. */
+async function awayFromWindowEdge() {
+  const intoWindow = Date.now() % 60_000;
+  if (intoWindow > 50_000) await new Promise((r) => setTimeout(r, 60_000 - intoWindow + 100));
+}
+
+let clients = 0;
+/** A client address no other test uses (the limiter's buckets live as long as the runtime). */
+const newClient = () => `203.0.113.${++clients}`;
+
+interface Reads {
+  keys: string[];
+}
+
+/** The worker with the strict limiters, and every R2 key it asks for. */
+function strictWorker(overrides: Partial<Env> = {}) {
+  const app = createApp();
+  const reads: Reads = { keys: [] };
+  const bucket = env.MODELS_BUCKET;
+  const spy = {
+    get: (key: string, options?: R2GetOptions) => (reads.keys.push(key), bucket.get(key, options)),
+    head: (key: string) => (reads.keys.push(key), bucket.head(key)),
+    list: (options?: R2ListOptions) => (reads.keys.push(`list:${options?.prefix ?? ''}`), bucket.list(options)),
+  } as unknown as R2Bucket;
+  const testEnv: Env = {
+    ...env,
+    MODELS_BUCKET: spy,
+    RATE_LIMITER: env.STRICT_RATE_LIMITER,
+    GRID_RATE_LIMITER: env.STRICT_GRID_RATE_LIMITER,
+    ...overrides,
+  };
+  const fetch = async (path: string, client: string | undefined, init: RequestInit = {}) => {
+    const headers = new Headers(init.headers);
+    if (client) headers.set('CF-Connecting-IP', client);
+    const ctx = createExecutionContext();
+    const response = await app.fetch(new Request(`${ORIGIN}${path}`, { ...init, headers }), testEnv, ctx);
+    await waitOnExecutionContext(ctx);
+    return response;
+  };
+  return { fetch, reads };
+}
+
+async function expectLimited(response: Response, head = false) {
+  expect(response.status).toBe(429);
+  expect(response.headers.get('Retry-After')).toBe('60');
+  expect(response.headers.get('Access-Control-Allow-Origin')).toBe('*');
+  expect(response.headers.get('Access-Control-Expose-Headers')).toMatch(/Retry-After/);
+  expect(response.headers.get('Cache-Control')).toBe('no-store');
+  expect(response.headers.get('X-Content-Type-Options')).toBe('nosniff');
+  if (head) return expect((await response.arrayBuffer()).byteLength).toBe(0);
+  const body = await errorBody(response);
+  expect(body.error.code).toBe('rate_limited');
+  expect(body.error.message).toMatch(/retry after 60 s/);
+}
+
+describe('the deployed configuration', () => {
+  it('binds both limiters (wrangler.toml [[ratelimits]])', async () => {
+    expect(typeof env.RATE_LIMITER?.limit).toBe('function');
+    expect(typeof env.GRID_RATE_LIMITER?.limit).toBe('function');
+    expect(await env.RATE_LIMITER!.limit({ key: 'probe' })).toEqual({ success: true });
+  });
+});
+
+describe('per-client rate limits', () => {
+  it('the request over the limit gets 429 with Retry-After and CORS, before any R2 read', async () => {
+    await awayFromWindowEdge();
+    const worker = strictWorker();
+    const client = newClient();
+    for (let i = 0; i < 5; i++) await png(await worker.fetch(`/v1/models/digits/image.png?seed=rl-${i}`, client));
+    const readsBefore = worker.reads.keys.length;
+    await expectLimited(await worker.fetch('/v1/models/digits/image.png?seed=rl-over', client));
+    // A model never loaded, an unknown one: still refused without touching R2.
+    await expectLimited(await worker.fetch('/v1/models/blobs/grid.png?seed=x', client));
+    await expectLimited(await worker.fetch('/v1/models/nosuch/image.png', client));
+    await expectLimited(await worker.fetch('/v1/models', client, { method: 'HEAD' }), true);
+    expect(worker.reads.keys.length).toBe(readsBefore);
+  });
+
+  it('counts each client on its own: another address is still served', async () => {
+    await awayFromWindowEdge();
+    const worker = strictWorker();
+    const [noisy, quiet] = [newClient(), newClient()];
+    for (let i = 0; i < 5; i++) await (await worker.fetch('/healthz', noisy)).arrayBuffer();
+    await expectLimited(await worker.fetch('/healthz', noisy));
+    await png(await worker.fetch('/v1/models/digits/image.png?seed=quiet', quiet));
+  });
+
+  it('is keyed by CF-Connecting-IP: X-Forwarded-For and other client-set headers change nothing', async () => {
+    await awayFromWindowEdge();
+    const worker = strictWorker();
+    const client = newClient();
+    for (let i = 0; i < 5; i++) {
+      const spoof = { 'X-Forwarded-For': `198.51.100.${i}`, 'X-Real-IP': `198.51.100.${i}`, 'True-Client-IP': `198.51.100.${i}` };
+      await (await worker.fetch('/v1/openapi.json', client, { headers: spoof })).arrayBuffer();
+    }
+    await expectLimited(await worker.fetch('/v1/openapi.json', client, { headers: { 'X-Forwarded-For': '198.51.100.99' } }));
+  });
+
+  it('grids have their own, smaller limit; images keep being served', async () => {
+    await awayFromWindowEdge();
+    const worker = strictWorker();
+    const client = newClient();
+    await png(await worker.fetch('/v1/models/digits/grid.png?seed=g1&rows=2&cols=2', client));
+    await png(await worker.fetch('/v1/models/digits/grid.png?seed=g2&rows=2&cols=2', client));
+    const third = await worker.fetch('/v1/models/digits/grid.png?seed=g3&rows=2&cols=2', client);
+    await expectLimited(third);
+    expect((await errorBody(await worker.fetch('/v1/models/digits/grid.png?seed=g4', client))).error.message).toMatch(/too many grid requests/);
+    // 4 of the 5 requests are spent; the image route still answers.
+    await png(await worker.fetch('/v1/models/digits/image.png?seed=after-grids', client));
+  });
+
+  it('CORS preflights are never limited', async () => {
+    await awayFromWindowEdge();
+    const worker = strictWorker();
+    const client = newClient();
+    for (let i = 0; i < 5; i++) await (await worker.fetch('/', client)).arrayBuffer();
+    const preflight = await worker.fetch('/v1/models/digits/image.png', client, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://elsewhere.example', 'Access-Control-Request-Method': 'GET' },
+    });
+    expect(preflight.status).toBe(204);
+    await expectLimited(await worker.fetch('/', client));
+  });
+
+  it('requests without CF-Connecting-IP (local tools) share one bucket', async () => {
+    await awayFromWindowEdge();
+    const worker = strictWorker();
+    for (let i = 0; i < 5; i++) await (await worker.fetch('/healthz', undefined)).arrayBuffer();
+    await expectLimited(await worker.fetch('/healthz', undefined));
+  });
+
+  it('a failing limiter lets requests through; no binding means no limit', async () => {
+    const broken: RateLimit = {
+      limit: async () => {
+        throw new Error('limiter unavailable');
+      },
+    };
+    const failing = strictWorker({ RATE_LIMITER: broken, GRID_RATE_LIMITER: broken });
+    const unbound = strictWorker({ RATE_LIMITER: undefined, GRID_RATE_LIMITER: undefined });
+    const client = newClient();
+    for (let i = 0; i < 8; i++) {
+      await png(await failing.fetch(`/v1/models/blobs/grid.png?seed=f${i}&rows=1&cols=2`, client));
+      await png(await unbound.fetch(`/v1/models/blobs/grid.png?seed=u${i}&rows=1&cols=2`, client));
+    }
+  });
+});
