@@ -68,7 +68,8 @@ describe('grid.png bounds', () => {
     ['padding=-1', 'padding', /0 to 32/],
     ['padding=33', 'padding', /0 to 32/],
     ['size=513', 'size', /8 to 512/],
-    ['rows=16&cols=16&size=512', 'size', /at most 4194304 pixels/],
+    ['rows=16&cols=16&size=512', 'size', /at most 1048576 pixels \(1024x1024\)/],
+    ['rows=16&cols=16&size=64&padding=1', 'size', /1041x1041 pixels/],
     ['rows=16&cols=16&size=128&padding=1', 'size', /2065x2065 pixels/],
     ['class=each&rows=2', 'rows', /rows must be 3/],
   ])('?%s → 400 naming %s', async (query, parameter, message) => {
@@ -91,6 +92,7 @@ describe('limits themselves are allowed', () => {
     ['image', 'class=0&filter=nearest&size=33'],
     ['grid', 'rows=1&cols=1&padding=0'],
     ['grid', 'rows=16&cols=16&size=8&padding=32'],
+    ['grid', 'rows=16&cols=16&size=64&padding=0'], // exactly 1024x1024
     ['grid', 'class=each&rows=3'],
   ])('%s ?%s', async (kind, query) => {
     const seed = query.startsWith('seed=') ? '' : 'seed=limits&';

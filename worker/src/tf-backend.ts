@@ -94,3 +94,12 @@ async function initialise(): Promise<BackendInfo> {
     tfjsVersion: tf.version_core,
   };
 }
+
+/**
+ * Bytes of the WASM backend's linear memory: the weights, activations and pixels of every render
+ * live there, and it only ever grows, so it is the figure to watch for leaks under load.
+ */
+export function wasmHeapBytes(): number | undefined {
+  const backend = tf.findBackend('wasm') as { wasm?: { HEAPU8?: Uint8Array } } | null;
+  return backend?.wasm?.HEAPU8?.byteLength;
+}

@@ -12,8 +12,16 @@ export const LIMITS = {
   maxSize: 512,
   maxCells: 16,
   maxPadding: 32,
-  /** Largest image (width · height) any request may produce: bounds resize, grid and PNG work. */
-  maxOutputPixels: 2048 * 2048,
+  /**
+   * Largest image (width · height) any request may produce: bounds resize, grid and PNG work
+   * (RELIABILITY.md: the CPU budget these limits keep to).
+   */
+  maxOutputPixels: 1024 * 1024,
+  /**
+   * Generator output per request in native pixels (images · imageSize²): bounds the forward passes,
+   * whose cost grows with the model's own size. 256 images of a 32-pixel model, 64 of a 64-pixel one.
+   */
+  maxGeneratedPixels: 256 * 32 * 32,
   maxSeedLength: MAX_SEED_LENGTH,
 } as const;
 
@@ -150,9 +158,22 @@ function resolveClass(given: string | undefined, manifest: Manifest, allowEach: 
 
 function checkPixels(width: number, height: number, parameter: string) {
   if (width * height > LIMITS.maxOutputPixels) {
+    const edge = Math.floor(Math.sqrt(LIMITS.maxOutputPixels));
     throw new InvalidParameterError(
       parameter,
-      `the image would be ${width}x${height} pixels; at most ${LIMITS.maxOutputPixels} pixels (2048x2048) are allowed`,
+      `the image would be ${width}x${height} pixels; at most ${LIMITS.maxOutputPixels} pixels (${edge}x${edge}) are allowed`,
+    );
+  }
+}
+
+/** Bounds the generator's work: checked with the output size, before anything is loaded or run. */
+function checkGenerated(images: number, manifest: Manifest, parameter: string) {
+  const generated = images * manifest.imageSize * manifest.imageSize;
+  if (generated > LIMITS.maxGeneratedPixels) {
+    const most = Math.max(1, Math.floor(LIMITS.maxGeneratedPixels / (manifest.imageSize * manifest.imageSize)));
+    throw new InvalidParameterError(
+      parameter,
+      `${images} images of model '${manifest.name}' (${manifest.imageSize} pixels) are too much work for one request; at most ${most} (rows · cols)`,
     );
   }
 }
@@ -164,6 +185,7 @@ function effectiveFilter(query: ImageQuery, manifest: Manifest): RenderRequest['
 
 export function resolveImageRequest(query: ImageQuery, manifest: Manifest, randomSeed: () => string): RenderRequest {
   const classChoice = resolveClass(query.class, manifest, false);
+  checkGenerated(1, manifest, 'model');
   return {
     kind: 'image',
     seed: query.seed ?? randomSeed(),
@@ -194,6 +216,7 @@ export function resolveGridRequest(query: GridQuery, manifest: Manifest, randomS
   const cols = query.cols ?? 4;
   const size = query.size ?? manifest.imageSize;
   const padding = query.padding;
+  checkGenerated(rows * cols, manifest, query.rows === undefined ? 'cols' : 'rows');
   checkPixels(cols * size + (cols + 1) * padding, rows * size + (rows + 1) * padding, 'size');
   return {
     kind: 'grid',

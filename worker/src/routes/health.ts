@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { AppEnv } from '../env.ts';
 import { BackendUnavailableError } from '../errors.ts';
 import { NO_STORE } from '../http-cache.ts';
-import { initBackend } from '../tf-backend.ts';
+import { initBackend, wasmHeapBytes } from '../tf-backend.ts';
 
 export const healthRoutes = new Hono<AppEnv>().get('/healthz', async (c) => {
   const backend = await initBackend().catch((error: unknown) => {
@@ -21,7 +21,13 @@ export const healthRoutes = new Hono<AppEnv>().get('/healthz', async (c) => {
       tfjs: backend.tfjsVersion,
       models: store.models,
       versions: store.models.map((m) => `${m.name}@${m.version}`),
-      memory: { modelBytes: store.usedBytes, budgetBytes: store.budgetBytes, tensors: memory.numTensors, tensorBytes: memory.numBytes },
+      memory: {
+        modelBytes: store.usedBytes,
+        budgetBytes: store.budgetBytes,
+        tensors: memory.numTensors,
+        tensorBytes: memory.numBytes,
+        wasmHeapBytes: wasmHeapBytes() ?? null,
+      },
       r2Reads: store.reads,
     },
     200,
