@@ -1,0 +1,153 @@
+/**
+ * Publishes racing each other on one bucket (wrangler's local R2: Miniflare, whose writes are atomic
+ * like R2's; s3rver is not usable here, its GETs can see half-written objects), with every storage call
+ * delayed at random so the two runs' uploads, read-backs and pointer writes interleave. A reader
+ * polling the bucket the way the worker does (current.json → manifest.json → every file's sha256)
+ * must only ever see a complete version, and when the dust settles both versions are intact and
+ * current.json names one of them.
+ *
+ * Which one is not decided by the registry: the last pointer write wins, even if that is the older
+ * export, and a run whose pointer write is overtaken fails its read-back of current.json (its
+ * version stays complete and can be made current with a rollback). Publishes of one model are
+ * serialised by the retrain workflow's concurrency group.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManifestSchema, registryKeys, sha256Hex } from '@gan/core/manifest';
+import { Sfc32 } from '@gan/core';
+import { readExportedModel, type ExportedModel } from '../../trainer/src/registry/exported-model.ts';
+import { publishModel, readCurrent } from '../../trainer/src/registry/publish.ts';
+import { openLocalR2 } from '../../trainer/src/registry/local-r2.ts';
+import type { ObjectStorage } from '../../trainer/src/registry/storage.ts';
+import { writeTestWranglerConfig, writeTinyExport } from './helpers/fixtures.ts';
+
+let storage: ObjectStorage;
+let work: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'gan-race-'));
+  const config = await writeTestWranglerConfig(path.join(work, 'local'));
+  storage = await openLocalR2({ configPath: config, persistTo: path.join(work, 'local', 'state') });
+}, 60_000);
+
+afterAll(async () => {
+  await storage?.close();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+/** The same storage, each call delayed by 0–`maxMs` ms drawn from `seed`: interleaves concurrent runs. */
+function jittered(inner: ObjectStorage, seed: string, maxMs = 8): ObjectStorage {
+  const rng = Sfc32.fromSeed(seed);
+  const pause = () => new Promise((r) => setTimeout(r, Math.floor(rng.next() * maxMs)));
+  return {
+    description: `${inner.description} (jittered)`,
+    get: async (key) => (await pause(), inner.get(key)),
+    put: async (key, bytes, options) => (await pause(), inner.put(key, bytes, options)),
+    head: async (key) => (await pause(), inner.head(key)),
+    list: async (prefix) => (await pause(), inner.list(prefix)),
+    delete: async (keys) => (await pause(), inner.delete(keys)),
+    close: () => inner.close(),
+  };
+}
+
+type Observation = { version: string } | { none: true } | { broken: string };
+
+/** What a reader sees now: the version current.json names, checked file by file like the worker does. */
+async function observe(name: string): Promise<Observation> {
+  const pointer = await readCurrent(storage, name);
+  if (!pointer) return { none: true };
+  const { version } = pointer;
+  const manifestBytes = await storage.get(registryKeys.manifest(name, version));
+  if (!manifestBytes) return { broken: `${version}: current.json names a version without manifest.json` };
+  const manifest = ManifestSchema.parse(JSON.parse(new TextDecoder().decode(manifestBytes)));
+  if (manifest.name !== name || manifest.version !== version) return { broken: `${version}: manifest describes ${manifest.name}@${manifest.version}` };
+  for (const file of manifest.files) {
+    const bytes = await storage.get(registryKeys.file(name, version, file.path));
+    if (!bytes) return { broken: `${version}: ${file.path} is missing` };
+    if (bytes.byteLength !== file.bytes || (await sha256Hex(bytes as Uint8Array<ArrayBuffer>)) !== file.sha256) {
+      return { broken: `${version}: ${file.path} fails its sha256` };
+    }
+  }
+  return { version };
+}
+
+/** Polls `observe` until `done` settles; returns every observation. */
+async function readWhile(name: string, done: Promise<unknown>): Promise<Observation[]> {
+  const seen: Observation[] = [];
+  let finished = false;
+  const settled = done.then(
+    () => (finished = true),
+    () => (finished = true),
+  );
+  while (!finished) seen.push(await observe(name));
+  await settled;
+  seen.push(await observe(name));
+  return seen;
+}
+
+async function exportOf(name: string, version: string, seed: number): Promise<ExportedModel> {
+  return readExportedModel(await writeTinyExport(path.join(work, name), { name, version, seed, shardBytes: 1024 }));
+}
+
+async function expectIntact(model: ExportedModel) {
+  const { name, version } = model.manifest;
+  for (const file of model.manifest.files) {
+    const bytes = await storage.get(registryKeys.file(name, version, file.path));
+    expect(bytes && (await sha256Hex(bytes as Uint8Array<ArrayBuffer>)), `${version}/${file.path}`).toBe(file.sha256);
+  }
+  expect(await storage.get(registryKeys.manifest(name, version))).toEqual(model.manifestBytes);
+}
+
+describe('racing publishes', () => {
+  it('two versions at once: readers only ever see a complete version; both end intact; current.json names one', async () => {
+    const name = 'race';
+    const v0 = await exportOf(name, 'v0', 0);
+    await publishModel(storage, v0);
+    let overtaken = 0;
+    for (let round = 1; round <= 4; round++) {
+      const a = await exportOf(name, `r${round}a`, round * 10 + 1);
+      const b = await exportOf(name, `r${round}b`, round * 10 + 2);
+      const race = Promise.allSettled([
+        publishModel(jittered(storage, `a${round}`), a),
+        publishModel(jittered(storage, `b${round}`), b),
+      ]);
+      const seen = await readWhile(name, race);
+      const outcomes = await race;
+      // A run whose pointer write was overtaken by the other's fails its read-back of current.json
+      // (nothing else may fail); the last writer always succeeds.
+      const succeeded = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value.version] : []));
+      for (const o of outcomes) {
+        if (o.status === 'rejected') {
+          expect(o.reason).toMatchObject({ name: 'ReadBackError' });
+          expect(String(o.reason.message)).toMatch(/current\.json read back/);
+        }
+      }
+      expect(succeeded.length).toBeGreaterThan(0);
+
+      const broken = seen.filter((o) => 'broken' in o);
+      expect(broken).toEqual([]);
+      expect(seen.filter((o) => 'none' in o)).toEqual([]);
+      await expectIntact(a);
+      await expectIntact(b);
+      const final = seen.at(-1) as { version: string };
+      expect(succeeded).toContain(final.version);
+      overtaken += 2 - succeeded.length;
+      // Everything a reader saw was the version before the race or one of the two.
+      const allowed = new Set([a.manifest.version, b.manifest.version, 'v0', `r${round - 1}a`, `r${round - 1}b`]);
+      for (const o of seen) expect(allowed.has((o as { version: string }).version)).toBe(true);
+    }
+    console.log(`racing publishes: ${overtaken} of 8 runs were overtaken at the pointer and failed its read-back`);
+  }, 120_000);
+
+  it('the same export published twice at once: the version is intact and current', async () => {
+    const model = await exportOf('twice', 'v1', 7);
+    const outcomes = await Promise.allSettled([publishModel(jittered(storage, 'x'), model), publishModel(jittered(storage, 'y'), model)]);
+    // Both upload the same bytes; their pointers differ in publishedAt, so one may be overtaken.
+    expect(outcomes.some((o) => o.status === 'fulfilled')).toBe(true);
+    for (const o of outcomes) if (o.status === 'rejected') expect(String(o.reason)).toMatch(/ReadBackError: models\/twice\/current\.json read back/);
+    await expectIntact(model);
+    expect(await observe('twice')).toEqual({ version: 'v1' });
+  }, 60_000);
+});
