@@ -2,7 +2,7 @@ import { appendFile, readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError } from 'commander';
 import { registryKeys, ManifestSchema } from '@gan/core/manifest';
 import { readCurrent } from '../registry/publish.ts';
-import { DEFAULT_GATE_RULES, formatGate, type GateRule, runQualityGate } from '../registry/quality-gate.ts';
+import { DEFAULT_GATE_RULES, formatGate, formatMetricsTable, type GateRule, runQualityGate } from '../registry/quality-gate.ts';
 import { action, type StorageFlags, UsageError, withStorage, withStorageOptions } from './registry-options.ts';
 
 /** Exit code of a failed gate (0 = pass, 1 = error, 2 = bad usage). */
@@ -61,7 +61,10 @@ export function register(program: Command): Command {
         const result = runQualityGate(candidate, baseline, flags.rule ?? DEFAULT_GATE_RULES);
         const text = `${formatGate(result)}\n\nCompared with ${against}.\n`;
         process.stdout.write(text);
-        if (flags.summary) await appendFile(flags.summary, `\n### Quality gate\n\n${text}`);
+        if (flags.summary) {
+          const metrics = formatMetricsTable(candidate, baseline);
+          await appendFile(flags.summary, `\n### Quality gate\n\n${text}${metrics ? `\n#### Evaluation\n\n${metrics}\n` : ''}`);
+        }
         if (!result.pass) process.exitCode = GATE_FAILED_EXIT_CODE;
       }),
     );

@@ -27,7 +27,14 @@ export function publishSummary(result: { name: string; version: string; previous
   if (baseUrl) {
     const base = baseUrl.replace(/\/+$/, '');
     const pinned = `${base}/v1/models/${result.name}@${result.version}/image.png?seed=summary`;
-    lines.push('', `- pinned: ${pinned}`, `- current: ${base}/v1/models/${result.name}/image.png?seed=summary`, '', `![${result.name}@${result.version}](${pinned})`);
+    const grid = `${base}/v1/models/${result.name}@${result.version}/grid.png?seed=summary`;
+    lines.push(
+      '',
+      `- pinned: ${pinned}`,
+      `- current: ${base}/v1/models/${result.name}/image.png?seed=summary`,
+      '',
+      `![${result.name}@${result.version} sample grid](${grid})`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -111,3 +111,20 @@ export const DEFAULT_GATE_RULES: GateRule[] = [
   { metric: 'fd', better: 'lower', tolerance: 0 },
   { metric: 'classAccuracy', better: 'higher', tolerance: 0 },
 ];
+
+/** Every number two evaluations report, side by side (the job summary's metrics table). */
+export function formatMetricsTable(candidate: unknown, current: unknown | undefined): string {
+  const numbers = (value: unknown): Record<string, number> => {
+    const out: Record<string, number> = {};
+    if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+    }
+    return out;
+  };
+  const cand = numbers(candidate);
+  const cur = numbers(current);
+  const keys = [...new Set([...Object.keys(cand), ...Object.keys(cur)])];
+  if (keys.length === 0) return '';
+  const fmt = (n?: number) => (n === undefined ? '–' : Number.isInteger(n) ? String(n) : n.toPrecision(5));
+  return ['| metric | current | candidate |', '| --- | --- | --- |', ...keys.map((k) => `| ${k} | ${fmt(cur[k])} | ${fmt(cand[k])} |`)].join('\n');
+}
