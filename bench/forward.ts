@@ -81,8 +81,12 @@ export async function benchForward(opts: { py?: PyTorch; quick: boolean; cpu: bo
   }
   const agreement = [...outputs].map(([name, out]) => {
     let worst = 0;
-    for (let i = 0; i < out.length; i++) worst = Math.max(worst, Math.abs(out[i] - reference[i]));
-    return [name, worst.toExponential(1)];
+    let scale = 0;
+    for (let i = 0; i < out.length; i++) {
+      worst = Math.max(worst, Math.abs(out[i] - reference[i]));
+      scale = Math.max(scale, Math.abs(out[i]));
+    }
+    return [name, worst.toExponential(1), scale.toFixed(3)];
   });
 
   const results: ForwardResult[] = [];
@@ -126,7 +130,7 @@ export async function benchForward(opts: { py?: PyTorch; quick: boolean; cpu: bo
     sections.push(`Generator forward, batch ${n} (median of ${samples.values().next().value!.length} runs each, ${rounds} interleaved rounds)\n\n` +
       table(['implementation', 'ms', 'images/s', 'time vs best PyTorch'], rows));
   }
-  const text = [...sections, `Largest difference from "${contenders[0].name}" on 4 seeds\n\n${table(['implementation', 'max |Δ|'], agreement)}`].join('\n\n');
+  const text = [...sections, `Largest difference from "${contenders[0].name}" on 4 seeds\n\n${table(['implementation', 'max abs difference', 'max abs output'], agreement)}`].join('\n\n');
   return { text, results };
 }
 

@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchForward, setPyTorchVersion } from './forward.ts';
 import { PyTorch } from './lib/pytorch.ts';
@@ -32,7 +32,9 @@ const sections = args.only ? args.only.split(',') : ['forward', 'train', 'worker
 tf.env().set('PROD', true);
 await tf.setBackend('wasm');
 console.log(`# gan-edge benchmarks — ${new Date().toISOString()}`);
-console.log(`${cpus().length}× ${cpus()[0]?.model}, Node ${process.version}, tfjs ${tf.version_core}, WASM SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')}\n`);
+const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+console.log(`${cpus().length}× ${cpus()[0]?.model}, Node ${process.version}, tfjs ${tf.version_core}, WASM SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')}`);
+console.log(`load average at start: ${load()} (other work on these cores slows every contender; rounds are interleaved)\n`);
 
 let py: PyTorch | undefined;
 let torchVersion = '';
@@ -66,4 +68,5 @@ try {
   process.exitCode = 1;
 } finally {
   py?.close();
+  console.log(`load average at end: ${load()}`);
 }

@@ -84,6 +84,27 @@ describe('Conv2DBackpropFilter on WASM', () => {
   });
 });
 
+describe('Conv2DBackpropFilter on the cpu backend (its own is a slow loop)', () => {
+  it('equals the cpu backend\'s kernel', async () => {
+    const [xShape, filterShape]: Shape4[] = [[2, 8, 8, 3], [4, 4, 3, 5]];
+    const x = values(2 * 8 * 8 * 3, 11);
+    const dy = values(2 * 4 * 4 * 5, 12);
+    const run = () =>
+      tf.engine().runKernel(
+        'Conv2DBackpropFilter',
+        { x: tf.tensor4d(x, xShape), dy: tf.tensor4d(dy, [2, 4, 4, 5]) },
+        { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape } as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor;
+    const expected = await on('cpu', () => tf.tidy(run));
+    expect(registerWasmKernels('cpu', ['Conv2DBackpropFilter'])).toEqual(['Conv2DBackpropFilter']);
+    try {
+      expectClose(await on('cpu', () => tf.tidy(run)), expected);
+    } finally {
+      expect(restoreWasmKernels('cpu')).toEqual(['Conv2DBackpropFilter']);
+    }
+  });
+});
+
 describe('Conv2DBackpropInput on WASM', () => {
   it.each(cases)('equals the cpu backend: %s', async (_, xShape, filterShape, strides, pad) => {
     const outShape = tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad).outShape;

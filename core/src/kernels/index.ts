@@ -11,6 +11,11 @@
  * Call `registerWasmKernels()` once the WASM backend is registered (importing
  * '@tensorflow/tfjs-backend-wasm' does that), before or after `await tf.setBackend('wasm')`.
  * Calling it again changes nothing.
+ *
+ * The kernels only compose other kernels of the same backend, so they work on any backend. On the
+ * pure-JS 'cpu' backend, whose own filter gradient is a slow loop,
+ * `registerWasmKernels('cpu', ['Conv2DBackpropFilter'])` makes a training iteration ~12× faster
+ * (reference architecture, batch 4: ~130 s → ~11 s); the other two do not help there.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
