@@ -18,8 +18,10 @@ export interface MetricsRow {
   d_g_z: number;
   /** Mean D score on G's batch during G's step (after D's update). */
   d_g_z2: number;
-  /** Real images per second through this iteration (both steps). */
+  /** Real images per second through this iteration (both steps), wall clock. */
   images_per_s: number;
+  /** CPU seconds this process spent on the iteration: with images_per_s, shows how contended the machine was. */
+  cpu_s: number;
   /** Training seconds since the run began (summed over resumes). */
   seconds: number;
   time: string;

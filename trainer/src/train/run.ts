@@ -311,6 +311,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
           orderEpoch = epoch;
         }
         const started = performance.now();
+        const cpuStarted = process.cpuUsage();
         const batch = new Float32Array(batchSize * pixels);
         const realLabels = new Int32Array(batchSize);
         for (let i = 0; i < batchSize; i++) {
@@ -331,6 +332,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
           real.dispose();
         }
         const elapsed = (performance.now() - started) / 1000;
+        const cpu = process.cpuUsage(cpuStarted);
         step++;
         seconds += elapsed;
         const row: MetricsRow = {
@@ -342,6 +344,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
           d_g_z: d.d_g_z,
           d_g_z2: g.d_g_z,
           images_per_s: batchSize / elapsed,
+          cpu_s: (cpu.user + cpu.system) / 1e6,
           seconds,
           time: new Date().toISOString(),
         };
