@@ -5,9 +5,18 @@ import { action, type StorageFlags, withStorage, withStorageOptions } from './re
 /** The headline numbers of a manifest's metrics, flattened for one table cell. */
 export function metricsCell(metrics: Record<string, unknown> | undefined): string {
   if (!metrics) return '';
+  const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toPrecision(4));
+  const evaluation = metrics.evaluation as Record<string, unknown> | undefined;
+  if (evaluation && typeof evaluation === 'object') {
+    // The headline numbers of `gan evaluate` (what the quality gate compares).
+    const cells = ['fd', 'fdFloor', 'classAccuracy', 'samples']
+      .filter((k) => typeof evaluation[k] === 'number')
+      .map((k) => `${k}=${fmt(evaluation[k] as number)}`);
+    if (cells.length > 0) return cells.join(' ');
+  }
   const out: string[] = [];
   const walk = (node: unknown, prefix: string, depth: number) => {
-    if (typeof node === 'number') out.push(`${prefix}=${Number.isInteger(node) ? node : node.toPrecision(4)}`);
+    if (typeof node === 'number') out.push(`${prefix}=${fmt(node)}`);
     else if (node && typeof node === 'object' && !Array.isArray(node) && depth < 2) {
       for (const [k, v] of Object.entries(node)) walk(v, prefix ? `${prefix}.${k}` : k, depth + 1);
     }
