@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registryKeys, sha256Hex } from '@gan/core/manifest';
 import { openLocalR2 } from '../../trainer/src/registry/local-r2.ts';
-import { openS3Storage } from '../../trainer/src/registry/s3.ts';
+import { CredentialsError, openS3Storage, parseListObjectsV2, s3OptionsFromEnv } from '../../trainer/src/registry/s3.ts';
+import { StorageError } from '../../trainer/src/registry/storage.ts';
 import type { ObjectStorage } from '../../trainer/src/registry/storage.ts';
 import { readExportedModel } from '../../trainer/src/registry/exported-model.ts';
 import { publishModel, readCurrent, ReadBackError, VersionConflictError } from '../../trainer/src/registry/publish.ts';
@@ -80,6 +81,53 @@ const backends: Backend[] = [
 
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
+});
+
+describe('the S3 client', () => {
+  it('reads credentials and the endpoint from the environment, naming what is missing', () => {
+    expect(s3OptionsFromEnv({ CLOUDFLARE_ACCOUNT_ID: 'abc', R2_ACCESS_KEY_ID: 'k', R2_SECRET_ACCESS_KEY: 's' }, 'gan-models')).toEqual({
+      endpoint: 'https://abc.r2.cloudflarestorage.com',
+      bucket: 'gan-models',
+      accessKeyId: 'k',
+      secretAccessKey: 's',
+      region: 'auto',
+    });
+    expect(s3OptionsFromEnv({ R2_ENDPOINT: 'http://127.0.0.1:9000', AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's' }, 'b').endpoint).toBe('http://127.0.0.1:9000');
+    expect(() => s3OptionsFromEnv({ CLOUDFLARE_ACCOUNT_ID: 'abc' }, 'b')).toThrow(CredentialsError);
+    expect(() => s3OptionsFromEnv({ CLOUDFLARE_ACCOUNT_ID: 'abc' }, 'b')).toThrow(/R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY/);
+  });
+
+  it('parses ListObjectsV2 pages: escaped keys, sizes, times, the continuation token', () => {
+    const page = parseListObjectsV2(
+      '<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>t&amp;1</NextContinuationToken>' +
+        '<Contents><Key>models/a&amp;b/x&lt;1&gt;.json</Key><LastModified>2026-11-27T12:00:00.000Z</LastModified><Size>12</Size></Contents>' +
+        '<Contents><Key>models/c</Key><LastModified>2026-11-27T12:00:01.000Z</LastModified><Size>0</Size></Contents></ListBucketResult>',
+    );
+    expect(page.nextToken).toBe('t&1');
+    expect(page.objects).toEqual([
+      { key: 'models/a&b/x<1>.json', size: 12, uploaded: new Date('2026-11-27T12:00:00.000Z') },
+      { key: 'models/c', size: 0, uploaded: new Date('2026-11-27T12:00:01.000Z') },
+    ]);
+    expect(parseListObjectsV2('<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>')).toEqual({ objects: [], nextToken: undefined });
+  });
+
+  it('is refused by the server with a wrong secret (the signature is really checked)', async () => {
+    const server = await startTestS3Server();
+    try {
+      const wrong = openS3Storage({ endpoint: server.endpoint, bucket: server.bucket, accessKeyId: S3_ACCESS_KEY_ID, secretAccessKey: 'wrong', retries: 0 });
+      await expect(wrong.put('k', new Uint8Array([1]))).rejects.toThrow(StorageError);
+      await expect(wrong.get('k')).rejects.toThrow(/403 SignatureDoesNotMatch/);
+      expect(server.rejectedSignatures).toBe(2);
+      // Keys with characters SigV4 encodes specially still sign correctly.
+      const right = openS3Storage({ endpoint: server.endpoint, bucket: server.bucket, accessKeyId: S3_ACCESS_KEY_ID, secretAccessKey: S3_SECRET_ACCESS_KEY, retries: 0 });
+      await right.put("odd/a b+c~(1)!'*.json", new Uint8Array([7]));
+      expect([...(await right.get("odd/a b+c~(1)!'*.json"))!]).toEqual([7]);
+      expect((await right.list('odd/')).map((o) => o.key)).toEqual(["odd/a b+c~(1)!'*.json"]);
+      expect(server.rejectedSignatures).toBe(2);
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 describe.each(backends)('registry on $label', (backend) => {
@@ -241,6 +289,10 @@ describe.each(backends)('registry on $label', (backend) => {
     expect(pulled?.id).toBe(third.id);
     expect(await readFile(path.join(into, 'checkpoint.json'), 'utf8')).toBe('{"step":6}');
     expect([...(await readFile(path.join(into, 'samples', 'step-3.png')))]).toEqual([1, 2, 3]);
+    // A push cut short (files uploaded, latest.json not yet written) leaves the previous one latest.
+    await storage.put(checkpointKeys.file('tiny', 'zzz-interrupted', 'checkpoint.json'), new TextEncoder().encode('{"step":9}'));
+    expect((await pullCheckpoint(storage, 'tiny', into))?.id).toBe(third.id);
+    expect(await readFile(path.join(into, 'checkpoint.json'), 'utf8')).toBe('{"step":6}');
     // A corrupted object is detected on pull.
     await storage.put(checkpointKeys.file('tiny', third.id, 'checkpoint.json'), new TextEncoder().encode('{"step":0}'));
     await expect(pullCheckpoint(storage, 'tiny', into)).rejects.toThrow(/sha256/);
