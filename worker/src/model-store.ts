@@ -8,6 +8,11 @@
  *   its size and sha256 before the weights are decoded.
  * - Concurrent first requests share one load. Failed loads are not remembered: the next request tries
  *   again, so repairing the files in R2 heals the isolate by itself.
+ * - If the version current.json names cannot be served (manifest or files missing, corrupt, or R2
+ *   too slow) and this isolate has served an earlier current version of the model, that last good
+ *   version keeps serving (under its own version name and ETag) until the new one loads.
+ * - Every R2 call (with reading its body) has a deadline: a stalled R2 gives a 503, not a hung request,
+ *   and never leaves a stuck promise behind for later requests to wait on.
  * - Loaded generators are evicted least recently used first when their folded weights exceed the
  *   budget. Rendering is synchronous once a generator is in hand, so eviction never disposes weights
  *   in the middle of a forward pass.
@@ -34,6 +39,8 @@ export interface ModelStoreOptions {
   pointerTtlMs: number;
   /** Bytes of folded weights kept loaded at most (the most recently used model always stays). */
   byteBudget: number;
+  /** Deadline of one R2 call, body included (default 10 s). */
+  r2TimeoutMs?: number;
   now?: () => number;
 }
 
@@ -63,6 +70,22 @@ interface PointerEntry {
 }
 
 const MAX_MANIFESTS = 64;
+const DEFAULT_R2_TIMEOUT_MS = 10_000;
+
+/** R2 did not answer within the deadline. */
+export class R2TimeoutError extends Error {
+  override name = 'R2TimeoutError';
+}
+
+export interface Fallback {
+  model: string;
+  /** The version current.json names, which could not be served. */
+  wanted: string;
+  /** The last good version served instead. */
+  serving: string;
+  reason: string;
+  count: number;
+}
 
 export class ModelStore {
   private readonly pointers = new Map<string, PointerEntry>();
@@ -71,7 +94,11 @@ export class ModelStore {
   /** Insertion order is recency order: the first entry is the least recently used. */
   private readonly loaded = new Map<string, LoadedModel>();
   private readonly loading = new Map<string, Promise<LoadedModel>>();
+  /** Per model: the last version current.json named that loaded, to fall back on. */
+  private readonly lastGood = new Map<string, ResolvedModel>();
+  private readonly fallbacks = new Map<string, Fallback>();
   private readonly now: () => number;
+  private readonly r2TimeoutMs: number;
   /** R2 reads made, by kind: lets tests and /healthz see that repeats do not go back to R2. */
   readonly reads = { pointer: 0, manifest: 0, files: 0 };
 
@@ -80,6 +107,7 @@ export class ModelStore {
     private readonly options: ModelStoreOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.r2TimeoutMs = options.r2TimeoutMs ?? DEFAULT_R2_TIMEOUT_MS;
   }
 
   /** The version a reference means now, with its manifest. 404 for unknown models and versions. */
@@ -89,8 +117,29 @@ export class ModelStore {
       return { name: ref.name, version: ref.version, pinned: true, manifest };
     }
     const version = await this.currentVersion(ref.name);
-    const manifest = await this.manifest(ref.name, version, false);
-    return { name: ref.name, version, pinned: false, manifest };
+    try {
+      const manifest = await this.manifest(ref.name, version, false);
+      return { name: ref.name, version, pinned: false, manifest };
+    } catch (error) {
+      const fallback = this.fallbackFor({ name: ref.name, version, pinned: false }, error);
+      if (fallback) return fallback;
+      throw error;
+    }
+  }
+
+  /**
+   * The version to serve instead of `model` after `error`: the last good current version of the
+   * model, if this isolate has one and `model` is the moving current version that failed to load.
+   */
+  fallbackFor(model: Pick<ResolvedModel, 'name' | 'version' | 'pinned'>, error: unknown): ResolvedModel | undefined {
+    if (model.pinned || !(error instanceof ModelUnavailableError)) return undefined;
+    const good = this.lastGood.get(model.name);
+    if (!good || good.version === model.version) return undefined;
+    const key = `${model.name}@${model.version}`;
+    const entry = this.fallbacks.get(key) ?? { model: model.name, wanted: model.version, serving: good.version, reason: error.reason, count: 0 };
+    if (entry.count === 0) console.error(`${key} cannot be served (${error.reason}); serving ${good.version}, the last good version`);
+    this.fallbacks.set(key, { ...entry, serving: good.version, reason: error.reason, count: entry.count + 1 });
+    return good;
   }
 
   /**
@@ -113,6 +162,7 @@ export class ModelStore {
     if (hit) {
       this.loaded.delete(key); // refresh recency
       this.loaded.set(key, hit);
+      if (!model.pinned) this.lastGood.set(model.name, model);
       return hit;
     }
     let pending = this.loading.get(key);
@@ -120,7 +170,13 @@ export class ModelStore {
       pending = this.loadVersion(model).finally(() => this.loading.delete(key));
       this.loading.set(key, pending);
     }
-    return pending;
+    const loaded = await pending;
+    if (!model.pinned) {
+      this.lastGood.set(model.name, model);
+      // The current version serves: whatever this model fell back from is over.
+      for (const [k, f] of this.fallbacks) if (f.model === model.name) this.fallbacks.delete(k);
+    }
+    return loaded;
   }
 
   /** Names of all published models (one R2 list call per 1000 names). */
@@ -128,7 +184,7 @@ export class ModelStore {
     const names: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.bucket.list({ prefix: registryKeys.prefix, delimiter: '/', cursor }).catch((error: unknown) => {
+      const page = await this.r2(() => this.bucket.list({ prefix: registryKeys.prefix, delimiter: '/', cursor })).catch((error: unknown) => {
         console.error('listing models failed', error instanceof Error ? error.message : error);
         throw new StorageUnavailableError();
       });
@@ -154,6 +210,7 @@ export class ModelStore {
       usedBytes: models.reduce((sum, m) => sum + m.bytes, 0),
       budgetBytes: this.options.byteBudget,
       reads: { ...this.reads },
+      fallbacks: [...this.fallbacks.values()].map((f) => ({ ...f })),
     };
   }
 
@@ -173,12 +230,12 @@ export class ModelStore {
   private async readPointer(name: string, stale: PointerEntry | undefined): Promise<string> {
     try {
       this.reads.pointer++;
-      const object = await this.bucket.get(registryKeys.current(name));
-      if (!object) {
+      const text = await this.r2(async () => (await this.bucket.get(registryKeys.current(name)))?.text());
+      if (text === undefined) {
         this.pointers.delete(name);
         throw new ModelNotFoundError(name);
       }
-      const pointer = CurrentPointerSchema.safeParse(parseJson(await object.text()));
+      const pointer = CurrentPointerSchema.safeParse(parseJson(text));
       if (!pointer.success) throw new ModelUnavailableError(name, 'current.json is not a valid version pointer');
       this.pointers.set(name, { version: pointer.data.version, expires: this.now() + this.options.pointerTtlMs });
       return pointer.data.version;
@@ -205,20 +262,20 @@ export class ModelStore {
     const label = `${name}@${version}`;
     try {
       this.reads.manifest++;
-      const object = await this.bucket.get(registryKeys.manifest(name, version));
-      if (!object) {
+      const text = await this.r2(async () => (await this.bucket.get(registryKeys.manifest(name, version)))?.text());
+      if (text === undefined) {
         if (pinned) {
           // Distinguish "no such version" (404) from "a version whose manifest is gone" (503).
-          const listing = await this.bucket.list({ prefix: registryKeys.versionDir(name, version), limit: 1 });
+          const listing = await this.r2(() => this.bucket.list({ prefix: registryKeys.versionDir(name, version), limit: 1 }));
           if (listing.objects.length === 0) {
-            const pointer = await this.bucket.head(registryKeys.current(name));
+            const pointer = await this.r2(() => this.bucket.head(registryKeys.current(name)));
             if (!pointer) throw new ModelNotFoundError(name);
             throw new VersionNotFoundError(name, version);
           }
         }
         throw new ModelUnavailableError(label, 'manifest.json is missing');
       }
-      const parsed = ManifestSchema.safeParse(parseJson(await object.text()));
+      const parsed = ManifestSchema.safeParse(parseJson(text));
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         throw new ModelUnavailableError(label, `manifest.json is invalid (${issue.path.join('.') || 'root'}: ${issue.message})`);
@@ -244,9 +301,8 @@ export class ModelStore {
           .filter((f) => f.path !== 'manifest.json')
           .map(async (entry) => {
             this.reads.files++;
-            const object = await this.bucket.get(registryKeys.file(model.name, model.version, entry.path));
-            if (!object) throw new ModelUnavailableError(label, `file ${entry.path} is missing`);
-            const bytes = await object.arrayBuffer();
+            const bytes = await this.r2(async () => (await this.bucket.get(registryKeys.file(model.name, model.version, entry.path)))?.arrayBuffer());
+            if (!bytes) throw new ModelUnavailableError(label, `file ${entry.path} is missing`);
             if (bytes.byteLength !== entry.bytes || (await sha256Hex(bytes)) !== entry.sha256) {
               throw new ModelUnavailableError(label, `file ${entry.path} fails its size or sha256 check`);
             }
@@ -284,6 +340,15 @@ export class ModelStore {
     }
   }
 
+  /** One R2 call, body included, within the deadline. */
+  private r2<T>(call: () => Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new R2TimeoutError(`R2 did not answer within ${this.r2TimeoutMs / 1000} s`)), this.r2TimeoutMs);
+    });
+    return Promise.race([call(), deadline]).finally(() => clearTimeout(timer));
+  }
+
   private evict() {
     let used = [...this.loaded.values()].reduce((sum, m) => sum + m.bytes, 0);
     for (const [key, model] of this.loaded) {
@@ -311,5 +376,6 @@ function asUnavailable(label: string, error: unknown): Error {
   }
   const reason = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
   console.error(`loading ${label} failed: ${reason}`);
+  if (error instanceof R2TimeoutError) return new ModelUnavailableError(label, error.message);
   return new ModelUnavailableError(label, error instanceof Error && /Weight|Missing/.test(error.name) ? error.message : 'its files could not be read');
 }

@@ -29,6 +29,8 @@ export const healthRoutes = new Hono<AppEnv>().get('/healthz', async (c) => {
         wasmHeapBytes: wasmHeapBytes() ?? null,
       },
       r2Reads: store.reads,
+      // Current versions that could not be served, and the last good version serving in their place.
+      fallbacks: store.fallbacks,
     },
     200,
     { 'Cache-Control': NO_STORE },

@@ -11,15 +11,30 @@ export const imageRoutes = new Hono<AppEnv>()
   .get('/v1/models/:model/image.png', async (c) => {
     const ref = parseModelRef(c.req.param('model'));
     const query = parseImageQuery(new URL(c.req.url));
-    const model = await c.var.store.resolve(ref);
-    return respond(c, model, resolveImageRequest(query, model.manifest, randomSeed));
+    const seed = randomSeed();
+    return serve(c, await c.var.store.resolve(ref), (model) => resolveImageRequest(query, model.manifest, () => seed));
   })
   .get('/v1/models/:model/grid.png', async (c) => {
     const ref = parseModelRef(c.req.param('model'));
     const query = parseGridQuery(new URL(c.req.url));
-    const model = await c.var.store.resolve(ref);
-    return respond(c, model, resolveGridRequest(query, model.manifest, randomSeed));
+    const seed = randomSeed();
+    return serve(c, await c.var.store.resolve(ref), (model) => resolveGridRequest(query, model.manifest, () => seed));
   });
+
+/**
+ * Validates the request against the model (400 before any work) and responds; if the current
+ * version cannot be loaded, the store's last good version of the model answers instead, validated
+ * and labelled (X-Model-Version, ETag, cache key) as itself.
+ */
+async function serve(c: Context<AppEnv>, model: ResolvedModel, requestFor: (model: ResolvedModel) => RenderRequest): Promise<Response> {
+  try {
+    return await respond(c, model, requestFor(model));
+  } catch (error) {
+    const fallback = c.var.store.fallbackFor(model, error);
+    if (!fallback) throw error;
+    return respond(c, fallback, requestFor(fallback));
+  }
+}
 
 async function respond(c: Context<AppEnv>, model: ResolvedModel, request: RenderRequest): Promise<Response> {
   const headers: Record<string, string> = {
