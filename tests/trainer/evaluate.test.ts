@@ -13,6 +13,7 @@ import {
   classifierTrainStep,
   cosineRate,
   extractFeatures,
+  nearestNeighbourAccuracy,
   trainClassifier,
 } from '../../trainer/src/evaluate/classifier.ts';
 import { type GaussianStats, frechetDistance, gaussianStats, symmetricEigen, traceSqrtProduct } from '../../trainer/src/evaluate/frechet.ts';
@@ -135,6 +136,13 @@ describe('feature-extractor classifier', () => {
     expect(cosineRate(1e-3, 0, 100)).toBeCloseTo(1e-3, 12);
     expect(cosineRate(1e-3, 99, 100)).toBeCloseTo(5e-5, 12);
     expect(cosineRate(1e-3, 50, 101)).toBeCloseTo(1e-3 * 0.525, 12);
+  });
+
+  it('1-nearest-neighbour accuracy takes the label of the closest reference feature', () => {
+    const reference = Float32Array.from([0, 0, 10, 10]); // two 2-d features, labels 0 and 1
+    const query = Float32Array.from([1, 1, 9, 8, 6, 6]);
+    expect(nearestNeighbourAccuracy(query, [0, 1, 1], reference, [0, 1], 2)).toBe(1);
+    expect(nearestNeighbourAccuracy(query, [1, 1, 0], reference, [0, 1], 2)).toBeCloseTo(1 / 3, 12);
   });
 
   it('a training step moves every weight and leaks no tensors', () => {
@@ -260,6 +268,20 @@ describe('gan evaluate', () => {
     expect(Object.keys(first.classAccuracyByClass ?? {})).toEqual(['blue', 'red']);
     const other = await evaluateExport(modelDir, { ...options, seed: 'f' });
     expect(other.fd).not.toBe(first.fd);
+  });
+
+  it('an instance-discrimination extractor reports 1-NN class accuracy and skips class accuracy', async () => {
+    const dir = path.join(root, 'instances');
+    const { info } = await trainExtractor({
+      data: `folder:${path.join(root, 'data')}`, imageSize: 8, labels: 'instances', epochs: 1, batchSize: 16, learningRate: 3e-3, maxShift: 1,
+      seed: 't', backend: 'cpu', out: dir, cacheDir: path.join(root, 'cache'),
+    });
+    expect(info.labels).toBe('instances');
+    expect(info.heldOutAccuracy).toBe(info.heldOutNearestNeighbourAccuracy);
+    const evaluation = await evaluateExport(modelDir, { samples: 6, seed: 'e', backend: 'cpu', classifier: dir, cacheDir: path.join(root, 'cache') });
+    expect(evaluation.classAccuracy).toBeUndefined();
+    expect(evaluation.classAccuracySkipped).toMatch(/not classes/);
+    expect(evaluation.fd).toBeGreaterThan(0);
   });
 
   it('prints JSON for the gate, and rejects a bad sample count as usage error', async () => {

@@ -1,5 +1,5 @@
 /** `gan train-classifier`: train and save the feature extractor that `gan evaluate` uses for a data set. */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { trainExtractor } from '../evaluate/run.ts';
 import type { BackendChoice } from '../backend.ts';
 import { activateBackend, backendOption, info, integer, oneOf, positiveNumber } from './common.ts';
@@ -13,6 +13,7 @@ interface ClassifierFlags {
   maxShift: number;
   seed: string;
   background: string;
+  labels: 'classes' | 'instances';
   out?: string;
   backend: BackendChoice;
 }
@@ -31,6 +32,11 @@ export function register(program: Command): void {
     .option('--lr <x>', 'Adam learning rate', positiveNumber, 1e-3)
     .option('--max-shift <n>', 'augmentation: random translations of up to n pixels', integer(0, 8), 2)
     .option('--seed <s>', 'seed of the initial weights, batch order and augmentation', 'classifier')
+    .addOption(
+      new Option('--labels <kind>', "what the classifier learns: the data set's classes, or instances (each training image its own class; for weakly labelled data such as twemoji)")
+        .choices(['classes', 'instances'])
+        .default('classes'),
+    )
     .option('--background <colour>', 'colour under transparent pixels: white, black or #rrggbb (as the generator was trained)', 'white')
     .option('--out <dir>', 'output directory (default: models/classifiers/<dataset>-<image size>)')
     .addOption(backendOption())
@@ -45,10 +51,15 @@ export function register(program: Command): void {
         maxShift: flags.maxShift,
         seed: flags.seed,
         background: flags.background,
+        labels: flags.labels,
         backend,
         out: flags.out,
         log: info,
       });
-      info(`saved ${saved.id} version ${saved.version} to ${dir}: held-out accuracy ${(saved.heldOutAccuracy * 100).toFixed(2)} % (${saved.heldOutCount} images)`);
+      const nearest = saved.heldOutNearestNeighbourAccuracy;
+      info(
+        `saved ${saved.id} version ${saved.version} to ${dir}: held-out accuracy ${(saved.heldOutAccuracy * 100).toFixed(2)} % (${saved.heldOutCount} images` +
+          `${nearest !== undefined ? `; 1-NN class accuracy ${(nearest * 100).toFixed(2)} %` : ''})`,
+      );
     });
 }

@@ -211,6 +211,40 @@ export function extractFeatures(
   return { features, predictions, featureSize };
 }
 
+/**
+ * Share of `query` images whose nearest `reference` image (Euclidean distance between features) has
+ * the same label: how much class information the features carry for images the extractor never saw,
+ * whatever labels it was trained on.
+ */
+export function nearestNeighbourAccuracy(
+  query: Float32Array,
+  queryLabels: ArrayLike<number>,
+  reference: Float32Array,
+  referenceLabels: ArrayLike<number>,
+  featureSize: number,
+): number {
+  const nq = queryLabels.length;
+  const nr = referenceLabels.length;
+  let right = 0;
+  for (let i = 0; i < nq; i++) {
+    let best = Number.POSITIVE_INFINITY;
+    let label = -1;
+    for (let j = 0; j < nr; j++) {
+      let d = 0;
+      for (let k = 0; k < featureSize; k++) {
+        const diff = query[i * featureSize + k] - reference[j * featureSize + k];
+        d += diff * diff;
+      }
+      if (d < best) {
+        best = d;
+        label = referenceLabels[j];
+      }
+    }
+    if (label === queryLabels[i]) right++;
+  }
+  return nq ? right / nq : 0;
+}
+
 /** Share of `predictions` equal to `labels`. */
 export function accuracy(predictions: ArrayLike<number>, labels: ArrayLike<number>): number {
   let right = 0;

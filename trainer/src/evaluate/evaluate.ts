@@ -148,7 +148,9 @@ export function evaluateGenerator(input: EvaluateInput): Evaluation {
     // Generator class c → extractor class with the same name.
     const mapped = input.classNames.map((name) => info.classNames.indexOf(name));
     const missing = input.classNames.filter((_, c) => mapped[c] < 0);
-    if (input.classNames.length !== config.numClasses || missing.length > 0) {
+    if (info.labels !== 'classes') {
+      evaluation.classAccuracySkipped = `the extractor ${info.id} tells training images apart, not classes`;
+    } else if (input.classNames.length !== config.numClasses || missing.length > 0) {
       evaluation.classAccuracySkipped = `the extractor ${info.id} has no class named ${missing.map((m) => JSON.stringify(m)).join(', ') || '(class names missing)'}`;
     } else {
       const wanted = Array.from(generated.classes, (c) => mapped[c]);
@@ -170,7 +172,7 @@ export function formatEvaluation(e: Evaluation): string {
   const f = (n: number) => (Number.isFinite(n) ? n.toPrecision(4) : String(n));
   const lines = [
     e.model ? `model: ${e.model.name} ${e.model.version}` : undefined,
-    `extractor: ${e.extractor} version ${e.extractorVersion} (held-out accuracy ${(e.extractorHeldOutAccuracy * 100).toFixed(2)} %, ${e.featureSize} features)`,
+    `extractor: ${e.extractor} version ${e.extractorVersion} (held-out accuracy ${(e.extractorHeldOutAccuracy * 100).toFixed(2)} %, ${e.featureSize} features; see models/classifiers)`,
     `samples: ${e.samples}, seed ${JSON.stringify(e.seed)}, against ${e.referenceImages} held-out real images, backend ${e.backend}`,
     `FD: ${f(e.fd)}   real-vs-real floor (train vs held-out, same N): ${f(e.fdFloor)}   ratio: ${f(e.fdRatio)}`,
   ];

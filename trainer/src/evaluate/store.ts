@@ -29,8 +29,18 @@ export const ClassifierInfoSchema = z.object({
   /** Colour transparent pixels were composited on (the data loader's option; matters for twemoji). */
   background: z.string().default('white'),
   featureSize: z.number().int(),
-  /** Top-1 accuracy on the data set's held-out split, which training never saw. */
+  /**
+   * What the classifier was trained to tell apart: the data set's `classes`, or `instances` (every
+   * training image its own class, under random shifts; see run.ts for when and why).
+   */
+  labels: z.enum(['classes', 'instances']).default('classes'),
+  /**
+   * Accuracy on the held-out split, which training never saw: top-1 class accuracy for a `classes`
+   * extractor; for an `instances` extractor, the 1-nearest-neighbour class accuracy below.
+   */
   heldOutAccuracy: z.number(),
+  /** Share of held-out images whose nearest training image in feature space has their class. */
+  heldOutNearestNeighbourAccuracy: z.number().optional(),
   trainCount: z.number().int(),
   heldOutCount: z.number().int(),
   training: z.object({
