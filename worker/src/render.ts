@@ -9,6 +9,12 @@ import type { RenderRequest } from './validation.ts';
 
 /** Images per forward pass: bounds the activations in WASM memory whatever the grid size. */
 const BATCH = 16;
+/**
+ * Output pixels per pass, at most (one 512x512 image): resizing and converting a pass holds a few
+ * float32 copies of its output in WASM memory, which never shrinks again. Without this bound, a
+ * 2x2 grid of 512-pixel cells grew the heap past 100 MB, near the isolate's 128 MB.
+ */
+const PASS_PIXELS = 512 * 512;
 
 /**
  * The class of an image whose class was not asked for, on a conditional model: drawn from its own
@@ -46,8 +52,9 @@ export function cellsOf(r: RenderRequest, numClasses: number): Cell[] {
 function generate(model: LoadedModel, cells: Cell[], r: RenderRequest): PixelBatch {
   const { architecture } = model.manifest;
   const parts: PixelBatch[] = [];
-  for (let start = 0; start < cells.length; start += BATCH) {
-    const chunk = cells.slice(start, start + BATCH);
+  const perPass = Math.max(1, Math.min(BATCH, Math.floor(PASS_PIXELS / (r.size * r.size))));
+  for (let start = 0; start < cells.length; start += perPass) {
+    const chunk = cells.slice(start, start + perPass);
     const latents = chunk.map((c) => latentFromSeed(c.seed, architecture.latentSize, r.truncation));
     const input = generatorInput(architecture, latents, chunk.map((c) => c.classIndex ?? 0));
     const images = model.generator.forward(input);
