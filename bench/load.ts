@@ -1,0 +1,442 @@
+/**
+ * Load and work-bound figures of RELIABILITY.md: the worker under `wrangler dev` (workerd, local R2,
+ * loopback only), every phase bounded in time and request count.
+ *
+ *   node --experimental-websocket --import tsx bench/load.ts            (~3 min)
+ *   node --experimental-websocket --import tsx bench/load.ts --quick    (~1.5 min, shorter phases)
+ *
+ * (`--experimental-websocket` gives Node 20 the WebSocket used to read the isolate's V8 heap through
+ * wrangler's inspector; Node 22 has it anyway. Without it, the V8 heap column says so.)
+ *
+ * Phases, each against generators of the reference architecture (32x32x3, width 64) in a local R2:
+ *  1. the largest allowed requests, one at a time: render time (Server-Timing) and workerd CPU time;
+ *  2. distinct seeds (no cache), mixed sizes;
+ *  3. repeated seeds (Workers Cache API);
+ *  4. mixed: images and grids, three models, current and pinned versions, with a memory budget that
+ *     holds two generators of the three (LRU eviction on the way), while a checker fetches known
+ *     URLs and compares bytes and X-Model-Version with those fetched before the load;
+ *  5. a cold burst on a fresh `wrangler dev`: one load from R2, all served.
+ * Memory is sampled every second: the WASM heap and tensors (/healthz), the V8 heap (inspector,
+ * Runtime.getHeapUsage) and the workerd process's RSS (/proc).
+ *
+ * The rate limits of wrangler.toml would turn most of this into 429s (all requests come from one
+ * address): the benchmark runs a copy of the configuration with limits it cannot reach.
+ */
+import autocannon from 'autocannon';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { REFERENCE_CONFIG } from '@gan/core';
+import { getPlatformProxy } from 'wrangler';
+import { DIGITS_CLASSES, DIGITS_CONFIG, type WritableBucket, publishFixture } from '../tests/worker/fixtures.ts';
+import { fmtMs, median, quantile, table } from './lib/stats.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+const PHASE_S = args.quick ? 6 : 15;
+const MAX_REQUESTS = 20_000; // per phase, whatever the duration
+const CONNECTIONS = 4;
+
+// -------------------------------------------------------------------------------------------------
+// wrangler dev
+
+/** wrangler.toml with an absolute entry point and rate limits the benchmark cannot reach. */
+function benchConfig(work: string): string {
+  const text = readFileSync(join(root, 'wrangler.toml'), 'utf8')
+    .replace(/^main = "(.*)"$/m, (_, main: string) => `main = "${join(root, main)}"`)
+    .replace(/simple = \{ limit = \d+/g, 'simple = { limit = 100000000');
+  const path = join(work, 'wrangler.toml');
+  writeFileSync(path, text);
+  return path;
+}
+
+interface Dev {
+  url: string;
+  inspectorPort: number;
+  stop(): Promise<void>;
+  workerdPid(): number | undefined;
+}
+
+let nextPort = 9100 + Math.floor(Math.random() * 400) * 2;
+
+async function wranglerDev(config: string, state: string, vars: Record<string, string> = {}): Promise<Dev> {
+  const port = nextPort;
+  const inspectorPort = nextPort + 1;
+  nextPort += 2;
+  const varArgs = Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
+  const child: ChildProcess = spawn(
+    'npx',
+    ['wrangler', 'dev', '--config', config, '--persist-to', state, '--port', String(port), '--ip', '127.0.0.1', '--inspector-port', String(inspectorPort), '--log-level', 'error', ...varArgs],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+  );
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      process.kill(-child.pid!, 'SIGTERM');
+    } catch {}
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  };
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited: ${output.slice(-800)}`);
+    try {
+      await (await fetch(`${url}/v1/openapi.json`)).arrayBuffer();
+      // wrangler runs two workerd processes: its proxy, and the worker's own (the one with an inspector).
+      return { url, inspectorPort, stop, workerdPid: () => descendant(child.pid!, 'workerd', 'inspector-addr') };
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  await stop();
+  throw new Error(`wrangler dev did not start: ${output.slice(-800)}`);
+}
+
+/** The first process named `name` below `pid` whose command line contains `arg`. */
+function descendant(pid: number, name: string, arg: string): number | undefined {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {}
+  }
+  const queue = [pid];
+  while (queue.length) {
+    const p = queue.shift()!;
+    for (const c of children.get(p) ?? []) {
+      try {
+        if (readFileSync(`/proc/${c}/comm`, 'utf8').trim() === name && readFileSync(`/proc/${c}/cmdline`, 'utf8').includes(arg)) return c;
+      } catch {}
+      queue.push(c);
+    }
+  }
+  return undefined;
+}
+
+/** CPU time (user + system) of a process in ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** The worker isolate's V8 heap through wrangler's inspector proxy (Runtime.getHeapUsage). */
+async function v8HeapMb(inspectorPort: number): Promise<number | undefined> {
+  const WS = (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
+  if (!WS) return undefined;
+  try {
+    const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as { webSocketDebuggerUrl?: string }[];
+    const target = targets.find((t) => t.webSocketDebuggerUrl)?.webSocketDebuggerUrl;
+    if (!target) return undefined;
+    // The inspector proxy wants an Origin on the loopback (Node's WebSocket takes headers as an extension).
+    const ws = new WS(target, { headers: { Origin: 'http://localhost' } } as never);
+    return await new Promise<number | undefined>((resolve) => {
+      const timer = setTimeout(() => (ws.close(), resolve(undefined)), 3000);
+      ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'Runtime.getHeapUsage' }));
+      ws.onmessage = (event) => {
+        const message = JSON.parse(String(event.data)) as { id?: number; result?: { usedSize: number; backingStorageSize?: number } };
+        if (message.id !== 1) return;
+        clearTimeout(timer);
+        ws.close();
+        // The JS heap and the ArrayBuffers it holds (the WASM heap is counted on its own, from /healthz).
+        resolve(message.result ? (message.result.usedSize + (message.result.backingStorageSize ?? 0)) / 2 ** 20 : undefined);
+      };
+      ws.onerror = () => (clearTimeout(timer), resolve(undefined));
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+interface Health {
+  versions: string[];
+  memory: { modelBytes: number; tensors: number; tensorBytes: number; wasmHeapBytes: number | null };
+  r2Reads: { pointer: number; manifest: number; files: number };
+}
+const health = async (dev: Dev) => (await (await fetch(`${dev.url}/healthz`)).json()) as Health;
+
+interface MemorySample {
+  wasmMb: number;
+  tensors: number;
+  v8Mb?: number;
+  rssMb: number;
+}
+
+/** Samples memory every second until stopped. */
+function sampleMemory(dev: Dev) {
+  const samples: MemorySample[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        const h = await health(dev);
+        const pid = dev.workerdPid();
+        samples.push({ wasmMb: (h.memory.wasmHeapBytes ?? NaN) / 2 ** 20, tensors: h.memory.tensors, v8Mb: await v8HeapMb(dev.inspectorPort), rssMb: pid ? rssMb(pid) : NaN });
+      } catch {}
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+  return {
+    samples,
+    stop: async () => {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+const mb = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(1));
+
+function memorySummary(samples: MemorySample[]): string[] {
+  if (samples.length === 0) return ['–', '–', '–', '–'];
+  const first = samples[0];
+  const last = samples.at(-1)!;
+  const max = (f: (s: MemorySample) => number | undefined) => Math.max(...samples.map((s) => f(s) ?? NaN).filter((x) => !Number.isNaN(x)));
+  const v8 = samples.some((s) => s.v8Mb !== undefined) ? `${mb(first.v8Mb)} → ${mb(last.v8Mb)} (max ${mb(max((s) => s.v8Mb))})` : 'not read';
+  return [
+    `${mb(first.wasmMb)} → ${mb(last.wasmMb)}`,
+    v8,
+    `${mb(first.rssMb)} → ${mb(last.rssMb)} (max ${mb(max((s) => s.rssMb))})`,
+    `${first.tensors} → ${last.tensors}`,
+  ];
+}
+
+// -------------------------------------------------------------------------------------------------
+// Load phases
+
+interface Phase {
+  name: string;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  memory: string[];
+}
+
+async function phase(dev: Dev, name: string, nextPath: () => string, seconds = PHASE_S): Promise<Phase> {
+  const memory = sampleMemory(dev);
+  const result = await autocannon({
+    url: dev.url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    timeout: 30,
+    maxOverallRequests: MAX_REQUESTS,
+    requests: [{ method: 'GET', setupRequest: (req: Record<string, unknown>) => ({ ...req, path: nextPath() }) }],
+  });
+  const samples = await memory.stop();
+  return {
+    name,
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    memory: memorySummary(samples),
+  };
+}
+
+const sha = (bytes: ArrayBuffer) => createHash('sha256').update(new Uint8Array(bytes)).digest('hex');
+
+/** Fetches known URLs over and over during a load, comparing bytes and version with a reference. */
+function checker(dev: Dev, reference: Map<string, { sha: string; version: string }>) {
+  let running = true;
+  const result = { checked: 0, wrongBytes: 0, wrongVersion: 0, failed: 0 };
+  const paths = [...reference.keys()];
+  const loop = (async () => {
+    for (let i = 0; running; i++) {
+      const path = paths[i % paths.length];
+      const response = await fetch(`${dev.url}${path}`);
+      const bytes = await response.arrayBuffer();
+      result.checked++;
+      if (response.status !== 200) result.failed++;
+      else if (sha(bytes) !== reference.get(path)!.sha) result.wrongBytes++;
+      if (response.headers.get('X-Model-Version') !== reference.get(path)!.version) result.wrongVersion++;
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return result;
+    },
+  };
+}
+
+// -------------------------------------------------------------------------------------------------
+
+async function main() {
+  const work = mkdtempSync(join(tmpdir(), 'gan-edge-load-'));
+  const config = benchConfig(work);
+  const state = join(work, 'state');
+  const out: string[] = [];
+  const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+  out.push(`# Reliability figures — ${new Date().toISOString()}`);
+  out.push(`${cpus().length}× ${cpus()[0]?.model}, Node ${process.version}; load average at start: ${load()}`);
+
+  // Generators of the reference architecture (random weights: speed and memory do not depend on them).
+  const proxy = await getPlatformProxy<{ MODELS_BUCKET: WritableBucket }>({ configPath: config, persist: { path: join(state, 'v3') } });
+  const files: Record<string, number> = {};
+  try {
+    const bucket = proxy.env.MODELS_BUCKET;
+    const big = { config: REFERENCE_CONFIG, shardBytes: 4 << 20 };
+    files.ref = (await publishFixture(bucket, { name: 'ref', version: 'v1', ...big, makeCurrent: false })).files.size;
+    await publishFixture(bucket, { name: 'ref', version: 'v2', ...big });
+    await publishFixture(bucket, { name: 'other', version: 'v1', ...big });
+    files.cold = (await publishFixture(bucket, { name: 'cold', version: 'v1', ...big })).files.size;
+    await publishFixture(bucket, { name: 'digits', version: 'v1', config: DIGITS_CONFIG, classes: DIGITS_CLASSES });
+  } finally {
+    await proxy.dispose();
+  }
+
+  // 1. The largest allowed requests, one at a time.
+  {
+    const dev = await wranglerDev(config, state);
+    try {
+      await (await fetch(`${dev.url}/v1/models/ref/image.png?seed=warm`)).arrayBuffer();
+      const pid = dev.workerdPid();
+      const cases = [
+        ['image.png, native 32 px', '/v1/models/ref/image.png?seed=b'],
+        ['image.png, size=512 (largest image)', '/v1/models/ref/image.png?seed=b&size=512'],
+        ['grid.png 4x4, 32 px (the page)', '/v1/models/ref/grid.png?seed=b&rows=4&cols=4&size=32'],
+        ['grid.png 16x16, 32 px (most images)', '/v1/models/ref/grid.png?seed=b&rows=16&cols=16&size=32'],
+        ['grid.png 16x16, 64 px, padding 0 (most images, 1024x1024)', '/v1/models/ref/grid.png?seed=b&rows=16&cols=16&size=64&padding=0'],
+        ['grid.png 2x2, 512 px, padding 0 (1024x1024, few images)', '/v1/models/ref/grid.png?seed=b&rows=2&cols=2&size=512&padding=0'],
+        ['grid.png 16x16, 126 px (refused: 400)', '/v1/models/ref/grid.png?seed=b&rows=16&cols=16&size=126'],
+      ];
+      const rows: (string | number)[][] = [];
+      const reps = args.quick ? 3 : 5;
+      for (const [label, path] of cases) {
+        const render: number[] = [];
+        const cpu: number[] = [];
+        let status = 0;
+        let bytes = 0;
+        for (let i = 0; i < reps; i++) {
+          const before = pid ? cpuMs(pid) : NaN;
+          const response = await fetch(`${dev.url}${path.replace('seed=b', `seed=b${i}`)}`);
+          bytes = (await response.arrayBuffer()).byteLength;
+          await new Promise((r) => setTimeout(r, 30)); // let the Cache API put finish inside the sample
+          cpu.push(pid ? cpuMs(pid) - before : NaN);
+          status = response.status;
+          render.push(Number(/render;dur=([\d.]+)/.exec(response.headers.get('Server-Timing') ?? '')?.[1] ?? NaN));
+        }
+        rows.push([label, status, (bytes / 1024).toFixed(0), fmtMs(median(render)), fmtMs(Math.max(...render)), fmtMs(median(cpu)), fmtMs(Math.max(...cpu))]);
+      }
+      out.push(
+        `## Work bounds: the largest allowed requests, one at a time (reference generator; ${reps} distinct seeds each; load average ${load()})\n\n` +
+          'render = Server-Timing (latent + forward + resize + PNG, wall clock inside the isolate); workerd CPU = user + system time of the workerd process over the request (/proc, 10 ms ticks)\n\n' +
+          table(['request', 'status', 'KiB', 'render median ms', 'render max ms', 'workerd CPU median ms', 'workerd CPU max ms'], rows),
+      );
+
+      // 2 and 3: distinct and repeated seeds.
+      let i = 0;
+      const sizes = [32, 64, 128];
+      const distinct = await phase(dev, 'distinct seeds, image.png, sizes 32/64/128', () => `/v1/models/ref/image.png?seed=d${i}&size=${sizes[i++ % 3]}`);
+      for (let s = 0; s < 8; s++) await (await fetch(`${dev.url}/v1/models/ref/image.png?seed=r${s}`)).arrayBuffer();
+      let j = 0;
+      const repeated = await phase(dev, 'repeated seeds (8), image.png: Cache API', () => `/v1/models/ref/image.png?seed=r${j++ % 8}`);
+      out.push(phaseTable('One model, one connection pool', [distinct, repeated]));
+    } finally {
+      await dev.stop();
+    }
+  }
+
+  // 4. Mixed: several models and pinned versions, a budget that holds two of the three generators.
+  {
+    const probe = await wranglerDev(config, state);
+    let perModel = 0;
+    try {
+      await (await fetch(`${probe.url}/v1/models/ref/image.png?seed=x`)).arrayBuffer();
+      perModel = (await health(probe)).memory.modelBytes;
+    } finally {
+      await probe.stop();
+    }
+    const budgetMb = ((2.5 * perModel) / 2 ** 20).toFixed(1);
+    const dev = await wranglerDev(config, state, { MODEL_MEMORY_BUDGET_MB: budgetMb });
+    try {
+      const known = [
+        '/v1/models/ref/image.png?seed=check-a',
+        '/v1/models/ref@v1/image.png?seed=check-a',
+        '/v1/models/ref@v2/grid.png?seed=check-b&rows=2&cols=3',
+        '/v1/models/other/image.png?seed=check-a&size=64',
+        '/v1/models/other@v1/grid.png?seed=check-c&rows=3&cols=2&size=48&filter=nearest',
+        '/v1/models/digits/grid.png?seed=check-d&class=each',
+      ];
+      const reference = new Map<string, { sha: string; version: string }>();
+      for (const path of known) {
+        const response = await fetch(`${dev.url}${path}`);
+        if (response.status !== 200) throw new Error(`${path}: HTTP ${response.status}`);
+        reference.set(path, { sha: sha(await response.arrayBuffer()), version: response.headers.get('X-Model-Version')! });
+      }
+      const models = ['ref', 'ref@v1', 'ref@v2', 'other', 'other@v1', 'digits'];
+      const shapes = ['image.png?size=32', 'image.png?size=96', 'grid.png?rows=2&cols=2&size=32', 'grid.png?rows=4&cols=4&size=32', 'grid.png?rows=3&cols=5&size=48&padding=4'];
+      let k = 0;
+      const check = checker(dev, reference);
+      const mixed = await phase(dev, `mixed: 3 models, current + pinned, images and grids; budget ${budgetMb} MB (2.5 generators)`, () => {
+        const n = k++;
+        const [path, q] = shapes[n % shapes.length].split('?');
+        return `/v1/models/${models[(n >> 1) % models.length]}/${path}?${q}&seed=m${n}`;
+      });
+      const checked = await check.stop();
+      const h = await health(dev);
+      out.push(phaseTable('Several models and pinned versions at once (LRU eviction)', [mixed]));
+      out.push(
+        `Checker during the mixed phase: ${checked.checked} fetches of ${known.length} known URLs; wrong bytes ${checked.wrongBytes}, wrong X-Model-Version ${checked.wrongVersion}, failed ${checked.failed}. ` +
+          `After the phase: loaded ${h.versions.join(', ')}; generators ${(h.memory.modelBytes / 2 ** 20).toFixed(1)} MB of ${budgetMb} MB; R2 file reads ${h.r2Reads.files} (each load reads ${files.ref} files: ${(h.r2Reads.files / files.ref).toFixed(0)} loads, i.e. evictions and reloads).`,
+      );
+    } finally {
+      await dev.stop();
+    }
+  }
+
+  // 5. A cold burst.
+  {
+    const dev = await wranglerDev(config, state);
+    try {
+      const t0 = performance.now();
+      const responses = await Promise.all(Array.from({ length: 32 }, (_, i) => fetch(`${dev.url}/v1/models/cold/image.png?seed=c${i}`)));
+      const statuses = await Promise.all(responses.map(async (r) => (await r.arrayBuffer(), r.status)));
+      const ms = performance.now() - t0;
+      const h = await health(dev);
+      out.push(
+        `## Cold burst\n\n32 concurrent requests for a model not yet loaded, on a fresh \`wrangler dev\`: ${statuses.filter((s) => s === 200).length}/32 served (200) in ${fmtMs(ms)} ms; ` +
+          `R2 reads: ${h.r2Reads.manifest} manifest, ${h.r2Reads.files} files (the version has ${files.cold}): ${h.r2Reads.files === files.cold ? 'one load' : 'MORE THAN ONE LOAD'}.`,
+      );
+    } finally {
+      await dev.stop();
+    }
+  }
+  out.push(`load average at the end: ${load()}`);
+  rmSync(work, { recursive: true, force: true });
+  console.log(out.join('\n\n'));
+}
+
+function phaseTable(title: string, phases: Phase[]): string {
+  return (
+    `## ${title} (autocannon, ${CONNECTIONS} connections, ${PHASE_S} s or ${MAX_REQUESTS} requests per phase)\n\n` +
+    table(
+      ['phase', 'requests', 'non-2xx', 'errors', 'req/s', 'p50 ms', 'p99 ms', 'WASM heap MB', 'V8 heap MB', 'workerd RSS MB', 'tensors'],
+      phases.map((p) => [p.name, p.requests, p.non2xx, p.errors, p.rps.toFixed(1), p.p50, p.p99, ...p.memory]),
+    )
+  );
+}
+
+await main();
