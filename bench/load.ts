@@ -2,7 +2,7 @@
  * Load and work-bound figures of RELIABILITY.md: the worker under `wrangler dev` (workerd, local R2,
  * loopback only), every phase bounded in time and request count.
  *
- *   node --experimental-websocket --import tsx bench/load.ts            (~3 min)
+ *   node --experimental-websocket --import tsx bench/load.ts            (~4 min; --soak 0 skips the 60 s soak)
  *   node --experimental-websocket --import tsx bench/load.ts --quick    (~1.5 min, shorter phases)
  *
  * (`--experimental-websocket` gives Node 20 the WebSocket used to read the isolate's V8 heap through
@@ -36,8 +36,10 @@ import { DIGITS_CLASSES, DIGITS_CONFIG, type WritableBucket, publishFixture } fr
 import { fmtMs, median, quantile, table } from './lib/stats.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, soak: { type: 'string' } } });
 const PHASE_S = args.quick ? 6 : 15;
+/** A longer phase of distinct seeds, images and grids, to see memory settle (0: none). */
+const SOAK_S = Number(args.soak ?? (args.quick ? 0 : 60));
 const MAX_REQUESTS = 20_000; // per phase, whatever the duration
 const CONNECTIONS = 4;
 
@@ -135,7 +137,11 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-/** The worker isolate's V8 heap through wrangler's inspector proxy (Runtime.getHeapUsage). */
+/**
+ * The worker isolate's live V8 heap through wrangler's inspector proxy: a full GC
+ * (HeapProfiler.collectGarbage), then Runtime.getHeapUsage, so garbage not yet collected does not
+ * read as growth.
+ */
 async function v8HeapMb(inspectorPort: number): Promise<number | undefined> {
   const WS = (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
   if (!WS) return undefined;
@@ -147,10 +153,13 @@ async function v8HeapMb(inspectorPort: number): Promise<number | undefined> {
     const ws = new WS(target, { headers: { Origin: 'http://localhost' } } as never);
     return await new Promise<number | undefined>((resolve) => {
       const timer = setTimeout(() => (ws.close(), resolve(undefined)), 3000);
-      ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'Runtime.getHeapUsage' }));
+      ws.onopen = () => {
+        ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+        ws.send(JSON.stringify({ id: 2, method: 'Runtime.getHeapUsage' }));
+      };
       ws.onmessage = (event) => {
         const message = JSON.parse(String(event.data)) as { id?: number; result?: { usedSize: number; backingStorageSize?: number } };
-        if (message.id !== 1) return;
+        if (message.id !== 2) return;
         clearTimeout(timer);
         ws.close();
         // The JS heap and the ArrayBuffers it holds (the WASM heap is counted on its own, from /healthz).
@@ -353,7 +362,16 @@ async function main() {
       for (let s = 0; s < 8; s++) await (await fetch(`${dev.url}/v1/models/ref/image.png?seed=r${s}`)).arrayBuffer();
       let j = 0;
       const repeated = await phase(dev, 'repeated seeds (8), image.png: Cache API', () => `/v1/models/ref/image.png?seed=r${j++ % 8}`);
-      out.push(phaseTable('One model, one connection pool', [distinct, repeated]));
+      const phases = [distinct, repeated];
+      if (SOAK_S > 0) {
+        const shapes = ['image.png?size=32', 'image.png?size=256', 'grid.png?rows=4&cols=4&size=32', 'image.png?size=64', 'grid.png?rows=8&cols=8&size=48'];
+        let k = 0;
+        phases.push(await phase(dev, `soak, ${SOAK_S} s: distinct seeds, images 32–256 px and grids up to 8x8`, () => {
+          const [path, q] = shapes[k % shapes.length].split('?');
+          return `/v1/models/ref/${path}?${q}&seed=soak${k++}`;
+        }, SOAK_S));
+      }
+      out.push(phaseTable('One model', phases));
     } finally {
       await dev.stop();
     }
@@ -431,9 +449,9 @@ async function main() {
 
 function phaseTable(title: string, phases: Phase[]): string {
   return (
-    `## ${title} (autocannon, ${CONNECTIONS} connections, ${PHASE_S} s or ${MAX_REQUESTS} requests per phase)\n\n` +
+    `## ${title} (autocannon, ${CONNECTIONS} connections, ${PHASE_S} s (unless stated) or ${MAX_REQUESTS} requests per phase)\n\n` +
     table(
-      ['phase', 'requests', 'non-2xx', 'errors', 'req/s', 'p50 ms', 'p99 ms', 'WASM heap MB', 'V8 heap MB', 'workerd RSS MB', 'tensors'],
+      ['phase', 'requests', 'non-2xx', 'errors', 'req/s', 'p50 ms', 'p99 ms', 'WASM heap MB', 'V8 heap after GC MB', 'workerd RSS MB', 'tensors'],
       phases.map((p) => [p.name, p.requests, p.non2xx, p.errors, p.rps.toFixed(1), p.p50, p.p99, ...p.memory]),
     )
   );
