@@ -107,6 +107,15 @@ export function cellSeed(seed: string, index: number): string {
   return `${seed}#${index}`;
 }
 
+/**
+ * The class of an image whose class was not asked for, on a conditional model: drawn from its own
+ * seed (with a suffix, so it does not reuse the latent's random numbers). Shared by the worker and the
+ * trainer's `sample`, so both give the same image for the same URL.
+ */
+export function classForSeed(seed: string, numClasses: number): number {
+  return Sfc32.fromSeed(`${seed}#class`).nextInt(numClasses);
+}
+
 /** A fresh random seed for requests that give none: 12 characters of base-36 from the platform CSPRNG. */
 export function randomSeed(): string {
   const bytes = new Uint8Array(12);

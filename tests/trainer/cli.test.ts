@@ -203,7 +203,7 @@ describe('export and sample', () => {
       expect(Buffer.from(await readFile(out)).equals(Buffer.from(expected)), seed).toBe(true);
     }
     // Without --class, a conditional model's class follows the worker's rule (drawn from the seed).
-    const { classForSeed } = await import('../../worker/src/render.ts');
+    const { classForSeed } = await import('@gan/core');
     const free = path.join(root, 'free.png');
     expect((await gan('sample', '--model', exported, '--seed', 'carol', '--out', free, '--backend', 'wasm')).code).toBe(0);
     const input = generatorInput(manifest.architecture, [latentFromSeed('carol', 8)], [classForSeed('carol', 10)]);

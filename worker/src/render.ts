@@ -3,7 +3,7 @@
  * request always give byte-identical output.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type PixelBatch, Sfc32, cellSeed, composeGrid, encodePng, generatorInput, latentFromSeed, toPixels } from '@gan/core';
+import { type PixelBatch, classForSeed, cellSeed, composeGrid, encodePng, generatorInput, latentFromSeed, toPixels } from '@gan/core';
 import type { LoadedModel } from './model-store.ts';
 import type { RenderRequest } from './validation.ts';
 
@@ -15,14 +15,6 @@ const BATCH = 16;
  * 2x2 grid of 512-pixel cells grew the heap past 100 MB, near the isolate's 128 MB.
  */
 const PASS_PIXELS = 512 * 512;
-
-/**
- * The class of an image whose class was not asked for, on a conditional model: drawn from its own
- * seed (with a suffix, so it does not reuse the latent's random numbers).
- */
-export function classForSeed(seed: string, numClasses: number): number {
-  return Sfc32.fromSeed(`${seed}#class`).nextInt(numClasses);
-}
 
 interface Cell {
   seed: string;

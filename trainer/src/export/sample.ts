@@ -1,7 +1,7 @@
 /** Seeds → PNG with an exported generator, by the worker's rules (latent from seed, class from seed). */
 import * as tf from '@tensorflow/tfjs-core';
 import { type FastGenerator, type Manifest, type ResizeFilter, encodePng, generatorInput, latentFromSeed, toPixels } from '@gan/core';
-import { classForSeed } from '../train/preview.ts';
+import { classForSeed } from '@gan/core';
 
 export class ClassNameError extends Error {
   override name = 'ClassNameError';

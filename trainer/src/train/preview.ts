@@ -7,16 +7,11 @@
  * (conditional: one row per class, one latent per column) shows these same images.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type ModelConfig, Sfc32, cellSeed, composeGrid, encodePng, generatorInput, latentFromSeed, toPixels, FastGenerator } from '@gan/core';
+import { type ModelConfig, classForSeed, cellSeed, composeGrid, encodePng, generatorInput, latentFromSeed, toPixels, FastGenerator } from '@gan/core';
 
 export const PREVIEW_SEED = 'preview';
 const PREVIEW_COLS = 8;
 const MAX_CLASS_ROWS = 16;
-
-/** The class of an image whose class was not asked for: the worker's rule (drawn from its own seed). */
-export function classForSeed(seed: string, numClasses: number): number {
-  return Sfc32.fromSeed(`${seed}#class`).nextInt(numClasses);
-}
 
 export interface PreviewCell {
   seed: string;
