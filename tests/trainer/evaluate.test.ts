@@ -17,7 +17,7 @@ import {
   trainClassifier,
 } from '../../trainer/src/evaluate/classifier.ts';
 import { type GaussianStats, frechetDistance, gaussianStats, symmetricEigen, traceSqrtProduct } from '../../trainer/src/evaluate/frechet.ts';
-import { evaluateExport, trainExtractor } from '../../trainer/src/evaluate/run.ts';
+import { evaluateExport, evaluateImageFolder, trainExtractor } from '../../trainer/src/evaluate/run.ts';
 import { ClassifierNotFoundError, loadClassifier, saveClassifier } from '../../trainer/src/evaluate/store.ts';
 import { main } from '../../trainer/src/cli.ts';
 
@@ -284,6 +284,16 @@ describe('gan evaluate', () => {
     expect(evaluation.fd).toBeGreaterThan(0);
   });
 
+  it('scores a folder of images made elsewhere, with class accuracy from sub-folder names', async () => {
+    const fromModel = await evaluateExport(modelDir, { samples: 48, seed: 'e', backend: 'cpu', classifier: classifierDir, cacheDir: path.join(root, 'cache') });
+    const real = await evaluateImageFolder(path.join(root, 'data'), { seed: 'e', backend: 'cpu', classifier: classifierDir, cacheDir: path.join(root, 'cache') });
+    expect(real).toMatchObject({ images: path.join(root, 'data'), samples: 48, extractor: 'folder-data-8' });
+    expect(real.model).toBeUndefined();
+    expect(Object.keys(real.classAccuracyByClass ?? {})).toEqual(['blue', 'red']);
+    // The real images themselves score far better than an untrained generator's noise.
+    expect(real.fd).toBeLessThan(fromModel.fd);
+  });
+
   it('prints JSON for the gate, and rejects a bad sample count as usage error', async () => {
     const out = path.join(root, 'evaluation.json');
     const write = process.stdout.write;
@@ -307,5 +317,7 @@ describe('gan evaluate', () => {
     expect(typeof json.fd).toBe('number');
     expect(typeof json.classAccuracy).toBe('number'); // the gate's default rules read fd and classAccuracy
     expect(await main(['node', 'gan', 'evaluate', '--model', modelDir, '--samples', '1'])).toBe(2);
+    expect(await main(['node', 'gan', 'evaluate', '--images', modelDir])).toBe(2); // needs --classifier
+    expect(await main(['node', 'gan', 'evaluate'])).toBe(2); // needs --model or --images
   });
 });

@@ -32,6 +32,8 @@ export interface Evaluation {
   metric: 'classifier-feature-frechet-distance';
   note: string;
   model?: { name: string; version: string };
+  /** The folder of images scored, when they are not a model's samples. */
+  images?: string;
   /** Extractor id (`<dataset>-<imageSize>`) and version (sha256 prefix of its weights). */
   extractor: string;
   extractorVersion: string;
@@ -100,7 +102,7 @@ export interface EvaluateInput {
 /** Scores a generator against real data with a trained extractor. Leaves no tensors behind. */
 export function evaluateGenerator(input: EvaluateInput): Evaluation {
   const started = performance.now();
-  const { generator, classifier, train, heldOut, samples, seed } = input;
+  const { generator, classifier, samples, seed } = input;
   const { config } = generator;
   const info = classifier.info;
   if (config.imageSize !== info.imageSize || config.channels !== info.channels) {
@@ -109,16 +111,45 @@ export function evaluateGenerator(input: EvaluateInput): Evaluation {
     );
   }
   if (samples < 2) throw new EvaluationError('at least 2 samples are needed');
-  const features = (images: Float32Array, count: number) => extractFeatures(classifier.model, images, count, info.imageSize, info.channels);
-
   const generated = generateSamples(generator, seed, samples);
-  const fake = features(generated.images, samples);
+  return evaluateImages({
+    ...input,
+    images: generated.images,
+    count: samples,
+    classes: config.numClasses > 0 ? generated.classes : undefined,
+    started,
+  });
+}
+
+export interface EvaluateImagesInput extends Omit<EvaluateInput, 'generator' | 'samples'> {
+  /** Images to score, [count, S, S, C] in [-1, 1], at the extractor's size. */
+  images: Float32Array;
+  count: number;
+  /** Requested class of each image (index into classNames), for conditional samples. */
+  classes?: Int32Array;
+  /** Where the images came from, when they are not a model's samples (e.g. a folder of PNGs). */
+  source?: string;
+  started?: number;
+}
+
+/**
+ * Scores a set of images (a generator's samples, or images made elsewhere, e.g. by the PyTorch
+ * reference) against the real data. Leaves no tensors behind.
+ */
+export function evaluateImages(input: EvaluateImagesInput): Evaluation {
+  const started = input.started ?? performance.now();
+  const { classifier, train, heldOut, count, seed } = input;
+  const info = classifier.info;
+  if (count < 2) throw new EvaluationError('at least 2 images are needed');
+  const features = (images: Float32Array, n: number) => extractFeatures(classifier.model, images, n, info.imageSize, info.channels);
+
+  const fake = features(input.images, count);
   const real = features(heldOut.images, heldOut.count);
   const realStats = gaussianStats(real.features, heldOut.count, real.featureSize);
-  const fd = frechetDistance(gaussianStats(fake.features, samples, fake.featureSize), realStats);
+  const fd = frechetDistance(gaussianStats(fake.features, count, fake.featureSize), realStats);
 
   // The floor: N training images (a seeded subset; all of them if there are fewer) against held-out.
-  const floorCount = Math.min(samples, train.count);
+  const floorCount = Math.min(count, train.count);
   const order = permutation(train.count, Sfc32.fromSeed(`floor:${seed}`)).subarray(0, floorCount);
   const size = info.imageSize * info.imageSize * info.channels;
   const subset = new Float32Array(floorCount * size);
@@ -130,11 +161,12 @@ export function evaluateGenerator(input: EvaluateInput): Evaluation {
     metric: 'classifier-feature-frechet-distance',
     note: EVALUATION_NOTE,
     ...(input.model ? { model: input.model } : {}),
+    ...(input.source ? { images: input.source } : {}),
     extractor: info.id,
     extractorVersion: info.version,
     extractorHeldOutAccuracy: info.heldOutAccuracy,
     featureSize: info.featureSize,
-    samples,
+    samples: count,
     seed,
     backend: input.backend,
     referenceImages: heldOut.count,
@@ -144,20 +176,21 @@ export function evaluateGenerator(input: EvaluateInput): Evaluation {
     seconds: 0,
   };
 
-  if (config.numClasses > 0) {
-    // Generator class c → extractor class with the same name.
+  if (input.classes) {
+    // Requested class c → extractor class with the same name.
     const mapped = input.classNames.map((name) => info.classNames.indexOf(name));
     const missing = input.classNames.filter((_, c) => mapped[c] < 0);
     if (info.labels !== 'classes') {
       evaluation.classAccuracySkipped = `the extractor ${info.id} tells training images apart, not classes`;
-    } else if (input.classNames.length !== config.numClasses || missing.length > 0) {
+    } else if (input.classNames.length === 0 || missing.length > 0) {
       evaluation.classAccuracySkipped = `the extractor ${info.id} has no class named ${missing.map((m) => JSON.stringify(m)).join(', ') || '(class names missing)'}`;
     } else {
-      const wanted = Array.from(generated.classes, (c) => mapped[c]);
+      const requested = input.classes;
+      const wanted = Array.from(requested, (c) => mapped[c]);
       evaluation.classAccuracy = accuracy(fake.predictions, wanted);
       evaluation.classAccuracyByClass = Object.fromEntries(
         input.classNames.map((name, c) => {
-          const idx = wanted.flatMap((_, i) => (generated.classes[i] === c ? [i] : []));
+          const idx = wanted.flatMap((_, i) => (requested[i] === c ? [i] : []));
           return [name, accuracy(idx.map((i) => fake.predictions[i]), idx.map((i) => wanted[i]))];
         }),
       );
@@ -172,6 +205,7 @@ export function formatEvaluation(e: Evaluation): string {
   const f = (n: number) => (Number.isFinite(n) ? n.toPrecision(4) : String(n));
   const lines = [
     e.model ? `model: ${e.model.name} ${e.model.version}` : undefined,
+    e.images ? `images: ${e.images}` : undefined,
     `extractor: ${e.extractor} version ${e.extractorVersion} (held-out accuracy ${(e.extractorHeldOutAccuracy * 100).toFixed(2)} %, ${e.featureSize} features; see models/classifiers)`,
     `samples: ${e.samples}, seed ${JSON.stringify(e.seed)}, against ${e.referenceImages} held-out real images, backend ${e.backend}`,
     `FD: ${f(e.fd)}   real-vs-real floor (train vs held-out, same N): ${f(e.fdFloor)}   ratio: ${f(e.fdRatio)}`,

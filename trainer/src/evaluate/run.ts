@@ -8,7 +8,7 @@ import { Sfc32 } from '@gan/core/prng';
 import { type Dataset, loadDataset } from '../data/index.ts';
 import { loadExportedGenerator } from '../export/load.ts';
 import { type LabelledImages, accuracy, buildClassifier, extractFeatures, nearestNeighbourAccuracy, trainClassifier } from './classifier.ts';
-import { type Evaluation, EvaluationError, evaluateGenerator } from './evaluate.ts';
+import { type Evaluation, EvaluationError, evaluateGenerator, evaluateImages } from './evaluate.ts';
 import { type ClassifierInfo, classifierId, defaultClassifiersDir, loadClassifier, saveClassifier } from './store.ts';
 
 export interface DataAccess {
@@ -168,5 +168,48 @@ export async function evaluateExport(modelDir: string, options: EvaluateExportOp
     }
   } finally {
     generator.dispose();
+  }
+}
+
+export interface EvaluateFolderOptions extends DataAccess {
+  seed: string;
+  backend: string;
+  /** Extractor directory. */
+  classifier: string;
+}
+
+/**
+ * Evaluates a folder of PNG/JPEG images made elsewhere (e.g. samples of the PyTorch reference),
+ * resized to the extractor's size by the data loader. Images in sub-folders named like the
+ * extractor's classes count as generated for that class, so class accuracy is measured too.
+ */
+export async function evaluateImageFolder(dir: string, options: EvaluateFolderOptions): Promise<Evaluation> {
+  const classifier = await loadClassifier(options.classifier);
+  try {
+    const { info } = classifier;
+    const images = await loadDataset(`folder:${dir}`, {
+      imageSize: info.imageSize,
+      channels: info.channels as 1 | 3,
+      background: info.background,
+      labels: true,
+      split: 'all',
+      cacheDir: options.cacheDir,
+      log: options.log,
+    });
+    const { train, heldOut } = await splits(info.dataset, info.imageSize, info.channels as 1 | 3, info.background, options);
+    return evaluateImages({
+      images: images.images,
+      count: images.count,
+      classes: images.classNames.length > 0 ? images.labels : undefined,
+      classNames: images.classNames,
+      classifier,
+      train,
+      heldOut,
+      seed: options.seed,
+      backend: options.backend,
+      source: path.resolve(dir),
+    });
+  } finally {
+    classifier.model.dispose();
   }
 }
