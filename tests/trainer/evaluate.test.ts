@@ -310,7 +310,7 @@ describe('gan evaluate', () => {
     expect(JSON.parse(await readFile(out, 'utf8'))).toEqual(json);
     expect(Object.keys(json).sort()).toEqual(
       [
-        'backend', 'classAccuracy', 'classAccuracyByClass', 'extractor', 'extractorHeldOutAccuracy', 'extractorVersion', 'fd', 'fdFloor',
+        'backend', 'classAccuracy', 'classAccuracyByClass', 'extractor', 'extractorAccuracyMeasure', 'extractorHeldOutAccuracy', 'extractorVersion', 'fd', 'fdFloor',
         'fdRatio', 'featureSize', 'metric', 'model', 'note', 'referenceImages', 'samples', 'seconds', 'seed',
       ].sort(),
     );

@@ -38,6 +38,8 @@ export interface Evaluation {
   extractor: string;
   extractorVersion: string;
   extractorHeldOutAccuracy: number;
+  /** How that accuracy was measured: the classifier's top-1 class, or the nearest training image's class. */
+  extractorAccuracyMeasure: 'top-1 class' | '1-NN class';
   featureSize: number;
   samples: number;
   seed: string;
@@ -165,6 +167,7 @@ export function evaluateImages(input: EvaluateImagesInput): Evaluation {
     extractor: info.id,
     extractorVersion: info.version,
     extractorHeldOutAccuracy: info.heldOutAccuracy,
+    extractorAccuracyMeasure: info.labels === 'classes' ? 'top-1 class' : '1-NN class',
     featureSize: info.featureSize,
     samples: count,
     seed,
@@ -206,7 +209,7 @@ export function formatEvaluation(e: Evaluation): string {
   const lines = [
     e.model ? `model: ${e.model.name} ${e.model.version}` : undefined,
     e.images ? `images: ${e.images}` : undefined,
-    `extractor: ${e.extractor} version ${e.extractorVersion} (held-out accuracy ${(e.extractorHeldOutAccuracy * 100).toFixed(2)} %, ${e.featureSize} features; see models/classifiers)`,
+    `extractor: ${e.extractor} version ${e.extractorVersion} (held-out ${e.extractorAccuracyMeasure} accuracy ${(e.extractorHeldOutAccuracy * 100).toFixed(2)} %, ${e.featureSize} features; see models/classifiers)`,
     `samples: ${e.samples}, seed ${JSON.stringify(e.seed)}, against ${e.referenceImages} held-out real images, backend ${e.backend}`,
     `FD: ${f(e.fd)}   real-vs-real floor (train vs held-out, same N): ${f(e.fdFloor)}   ratio: ${f(e.fdRatio)}`,
   ];
