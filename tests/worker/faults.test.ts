@@ -47,9 +47,9 @@ function faultyBucket(inner: R2Bucket): { bucket: R2Bucket; faults: Faults } {
 }
 
 /** A worker with its own store over a faulty view of the test bucket. */
-function worker(options: { r2TimeoutMs?: number; pointerTtlMs?: number } = {}) {
+function worker(options: { r2TimeoutMs?: number; pointerTtlMs?: number; now?: () => number } = {}) {
   const { bucket: faulty, faults } = faultyBucket(bucket());
-  const store = new ModelStore(faulty, { pointerTtlMs: options.pointerTtlMs ?? 0, byteBudget: 64 << 20, r2TimeoutMs: options.r2TimeoutMs });
+  const store = new ModelStore(faulty, { pointerTtlMs: options.pointerTtlMs ?? 0, byteBudget: 64 << 20, r2TimeoutMs: options.r2TimeoutMs, now: options.now });
   const app = createApp({ storeFor: () => store });
   const get = async (path: string) => {
     const ctx = createExecutionContext();
@@ -224,5 +224,23 @@ describe('current.json moves to a version that cannot be served: the last good v
     await publishFixture(bucket(), { name: 'fresh-broken', version: 'v1', config: BLOBS_CONFIG });
     await setCurrent(bucket(), 'fresh-broken', 'v7');
     await expectUnavailable(await worker().get('/v1/models/fresh-broken/image.png?seed=a'), /manifest\.json is missing/);
+  });
+});
+
+describe('unknown models', () => {
+  it('a missing model name is remembered for the pointer TTL: one R2 read, not one per request', async () => {
+    let now = 1_000;
+    const w = worker({ pointerTtlMs: 30_000, now: () => now });
+    for (let i = 0; i < 5; i++) {
+      const response = await w.get('/v1/models/mistyped/image.png?seed=a');
+      expect(response.status).toBe(404);
+      expect((await errorBody(response)).error.code).toBe('model_not_found');
+    }
+    expect((await errorBody(await w.get('/v1/models/mistyped'))).error.code).toBe('model_not_found');
+    expect(w.faults.calls.filter((k) => k === registryKeys.current('mistyped'))).toHaveLength(1);
+    // Published meanwhile: seen once the TTL has passed, like any move of current.json.
+    await publishFixture(bucket(), { name: 'mistyped', version: 'v1', config: BLOBS_CONFIG });
+    now += 31_000;
+    await png(await w.get('/v1/models/mistyped/image.png?seed=a'));
   });
 });

@@ -2,7 +2,8 @@
  * Generators from R2, loaded lazily once per isolate and kept within a memory budget.
  *
  * - `models/<name>/current.json` is trusted for a short TTL, so a new publish is picked up without a
- *   deploy; a pinned `name@version` never reads it. If it becomes unreadable, the last good pointer
+ *   deploy; a pinned `name@version` never reads it. Its absence is remembered for the same TTL, so a
+ *   mistyped model name embedded in a busy page does not cost an R2 read per visitor. If it becomes unreadable, the last good pointer
  *   keeps serving until it is readable again.
  * - A version's manifest is read once (versions are immutable). Every file it lists is checked against
  *   its size and sha256 before the weights are decoded.
@@ -70,6 +71,8 @@ interface PointerEntry {
 }
 
 const MAX_MANIFESTS = 64;
+/** Unknown model names remembered at most (each for the pointer TTL). */
+const MAX_ABSENT = 1024;
 const DEFAULT_R2_TIMEOUT_MS = 10_000;
 
 /** R2 did not answer within the deadline. */
@@ -90,6 +93,8 @@ export interface Fallback {
 export class ModelStore {
   private readonly pointers = new Map<string, PointerEntry>();
   private readonly pointerReads = new Map<string, Promise<string>>();
+  /** Names without current.json, until when that is trusted. */
+  private readonly absent = new Map<string, number>();
   private readonly manifests = new Map<string, Promise<Manifest>>();
   /** Insertion order is recency order: the first entry is the least recently used. */
   private readonly loaded = new Map<string, LoadedModel>();
@@ -219,6 +224,7 @@ export class ModelStore {
   private async currentVersion(name: string): Promise<string> {
     const cached = this.pointers.get(name);
     if (cached && cached.expires > this.now()) return cached.version;
+    if ((this.absent.get(name) ?? 0) > this.now()) throw new ModelNotFoundError(name);
     let pending = this.pointerReads.get(name);
     if (!pending) {
       pending = this.readPointer(name, cached).finally(() => this.pointerReads.delete(name));
@@ -233,8 +239,12 @@ export class ModelStore {
       const text = await this.r2(async () => (await this.bucket.get(registryKeys.current(name)))?.text());
       if (text === undefined) {
         this.pointers.delete(name);
+        this.absent.delete(name); // re-inserted last: the map's first entry is the oldest
+        this.absent.set(name, this.now() + this.options.pointerTtlMs);
+        if (this.absent.size > MAX_ABSENT) this.absent.delete(this.absent.keys().next().value!);
         throw new ModelNotFoundError(name);
       }
+      this.absent.delete(name);
       const pointer = CurrentPointerSchema.safeParse(parseJson(text));
       if (!pointer.success) throw new ModelUnavailableError(name, 'current.json is not a valid version pointer');
       this.pointers.set(name, { version: pointer.data.version, expires: this.now() + this.options.pointerTtlMs });
