@@ -26,6 +26,7 @@ async function trainer(backend: 'wasm' | 'cpu', batch: number) {
   const real = tf.tensor4d(values(batch * 32 * 32 * 3, 21), [batch, 32, 32, 3]);
   let step = 0;
   return async () => {
+    if (tf.getBackend() !== backend) await tf.setBackend(backend);
     step++;
     await discriminatorStep(models, dOpt, { real, noise: normal(batch * CONFIG.latentSize, 2 * step) });
     await generatorStep(models, gOpt, { noise: normal(batch * CONFIG.latentSize, 2 * step + 1) });

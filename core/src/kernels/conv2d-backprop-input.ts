@@ -64,23 +64,55 @@ export function subPixelPlan(info: tf.backend_util.Conv2DInfo) {
 }
 
 /**
- * Each phase's filter [taps, taps, Co, Ci], row phase major, derived once per filter tensor (cached
- * while it lives: inference reuses them, and XNNPACK keeps its packed operators). The filter taps as
- * rows of [KH·KW, Co·Ci]; each phase's rows by a one-hot selection product (see KernelScope.rows).
+ * Below this many dx channels, the column phases of a row phase run as one convolution (a window
+ * covering all of them, zero taps where a phase has none): XNNPACK is inefficient with very few output
+ * channels (the generator's image layer has 1 or 3), and this gives it sw·Ci.
+ */
+const NARROW_CHANNELS = 16;
+
+/** The window covering every column phase: first dy offset, width, and dy padding. */
+function mergedColumns(cols: AxisPhase[]) {
+  const first = cols.map((b) => -b.padBefore);
+  const lo = Math.min(...first);
+  const hi = Math.max(...cols.map((b, i) => first[i] + b.taps.length - 1));
+  return { lo, width: hi - lo + 1, first, padBefore: -lo, padAfter: Math.max(...cols.map((b) => b.padAfter)) };
+}
+
+/**
+ * The filters of the convolutions, row phase major: per (row, column) phase [taps, taps, Co, Ci], or
+ * in the narrow form one per row phase [taps, window, Co, sw·Ci]. Derived once per filter tensor
+ * (cached while it lives: inference reuses them, and XNNPACK keeps its packed operators) from the
+ * filter taps as rows of [KH·KW, Co·Ci], each by a one-hot selection product (see KernelScope.rows).
  */
 function phaseFilters(
   s: KernelScope,
   filter: tf.TensorInfo,
   info: tf.backend_util.Conv2DInfo,
   plan: NonNullable<ReturnType<typeof subPixelPlan>>,
+  narrow: boolean,
 ): tf.TensorInfo[] {
-  const { inChannels: ci, outChannels: co, filterHeight: kh, filterWidth: kw } = info;
-  const key = JSON.stringify(plan);
+  const { inChannels: ci, outChannels: co, filterHeight: kh, filterWidth: kw, strideWidth: sw } = info;
+  const key = JSON.stringify({ plan, narrow });
   return DerivedCache.of(s.backend).get(filter, key, s.backendName, (d) => {
     const taps = d.reshape(d.transpose(filter, [0, 1, 3, 2]), [kh * kw, co * ci]);
-    return plan.rows.flatMap((a) =>
-      plan.cols.map((b) => d.reshape(d.rows(taps, a.taps.flatMap((i) => b.taps.map((j) => i * kw + j))), [a.taps.length, b.taps.length, co, ci])),
-    );
+    if (!narrow) {
+      return plan.rows.flatMap((a) =>
+        plan.cols.map((b) => d.reshape(d.rows(taps, a.taps.flatMap((i) => b.taps.map((j) => i * kw + j))), [a.taps.length, b.taps.length, co, ci])),
+      );
+    }
+    const m = mergedColumns(plan.cols);
+    return plan.rows.map((a) => {
+      const indices: number[] = [];
+      for (const i of a.taps)
+        for (let u = 0; u < m.width; u++)
+          plan.cols.forEach((b, ib) => {
+            const t = m.lo + u - m.first[ib];
+            indices.push(t >= 0 && t < b.taps.length ? i * kw + b.taps[t] : -1);
+          });
+      // [taps·window, sw, Co, Ci] → [taps·window, Co, sw, Ci]: output channel b·Ci + c.
+      const selected = d.reshape(d.rows(taps, indices), [a.taps.length * m.width, sw, co, ci]);
+      return d.reshape(d.transpose(selected, [0, 2, 1, 3]), [a.taps.length, m.width, co, sw * ci]);
+    });
   });
 }
 
@@ -102,14 +134,20 @@ function subPixel(
     const dx = s.matMul(s.reshape(dy, [1, n, co]), wt);
     return s.reshape(dx, [n, h, w, ci]);
   }
-  const filters = phaseFilters(s, filter, info, plan);
+  const narrow = ci < NARROW_CHANNELS && plan.cols.length > 1;
+  const filters = phaseFilters(s, filter, info, plan, narrow);
+  const merged = mergedColumns(plan.cols);
   const rowPhases: tf.TensorInfo[] = [];
   for (const [ia, a] of plan.rows.entries()) {
-    const colPhases = plan.cols.map((b, ib) =>
-      s.conv2d(dy, filters[ia * plan.cols.length + ib], [[0, 0], [a.padBefore, a.padAfter], [b.padBefore, b.padAfter], [0, 0]]),
-    );
     // [N, M, L, sw·Ci]: column phase b of channel c at b·Ci + c.
-    const joined = s.concat(colPhases, 3);
+    const joined = narrow
+      ? s.conv2d(dy, filters[ia], [[0, 0], [a.padBefore, a.padAfter], [merged.padBefore, merged.padAfter], [0, 0]])
+      : s.concat(
+          plan.cols.map((b, ib) =>
+            s.conv2d(dy, filters[ia * plan.cols.length + ib], [[0, 0], [a.padBefore, a.padAfter], [b.padBefore, b.padAfter], [0, 0]]),
+          ),
+          3,
+        );
     const [, m, l] = joined.shape;
     rowPhases.push(s.reshape(joined, [n, m, 1, l, sw * ci]));
   }

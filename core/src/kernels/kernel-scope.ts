@@ -64,12 +64,14 @@ export class KernelScope {
   /**
    * Rows `indices` of a 2-D tensor, as a product with a one-hot selection matrix: XNNPACK packs x once
    * (its operator is cached on x) and each selection is a tiny GEMM, where GatherV2 and Slice are
-   * per element or copy all of x out of the heap. Exact for finite values.
+   * per element or copy all of x out of the heap. Exact for finite values. Index −1 gives a zero row.
    */
   rows(x: Info, indices: number[]): Info {
     const [height, width] = x.shape;
     const select = new Float32Array(indices.length * height);
-    indices.forEach((row, i) => (select[i * height + row] = 1));
+    indices.forEach((row, i) => {
+      if (row >= 0) select[i * height + row] = 1;
+    });
     const product = this.matMul(this.constant(select, [1, indices.length, height]), this.reshape(x, [1, height, width]));
     return this.reshape(product, [indices.length, width]);
   }
