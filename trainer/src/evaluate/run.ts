@@ -9,7 +9,15 @@ import { type Dataset, loadDataset } from '../data/index.ts';
 import { loadExportedGenerator } from '../export/load.ts';
 import { type LabelledImages, accuracy, buildClassifier, extractFeatures, nearestNeighbourAccuracy, trainClassifier } from './classifier.ts';
 import { type Evaluation, EvaluationError, evaluateGenerator, evaluateImages } from './evaluate.ts';
-import { type ClassifierInfo, classifierId, defaultClassifiersDir, loadClassifier, saveClassifier } from './store.ts';
+import {
+  type ClassifierInfo,
+  ClassifierNotFoundError,
+  type LoadedClassifier,
+  classifierId,
+  defaultClassifiersDir,
+  loadClassifier,
+  saveClassifier,
+} from './store.ts';
 
 export interface DataAccess {
   /** Prepared-image cache (default: the loader's). */
@@ -149,7 +157,17 @@ export async function evaluateExport(modelDir: string, options: EvaluateExportOp
   const { manifest, generator } = await loadExportedGenerator(modelDir);
   try {
     const dir = options.classifier ?? path.join(defaultClassifiersDir(), classifierId(manifest.dataset.name, manifest.imageSize));
-    const classifier = await loadClassifier(dir);
+    let classifier: LoadedClassifier;
+    try {
+      classifier = await loadClassifier(dir);
+    } catch (err) {
+      if (err instanceof ClassifierNotFoundError && !options.classifier) {
+        throw new ClassifierNotFoundError(
+          `${err.message}; train it with: gan train-classifier --data ${manifest.dataset.name} --image-size ${manifest.imageSize}`,
+        );
+      }
+      throw err;
+    }
     try {
       const { train, heldOut } = await splits(classifier.info.dataset, classifier.info.imageSize, classifier.info.channels as 1 | 3, classifier.info.background, options);
       return evaluateGenerator({
