@@ -66,6 +66,10 @@ const cases: [string, Shape4, Shape4, number | [number, number], Pad][] = [
   ['strides 2x1, 5x3 filter', [2, 9, 6, 2], [5, 3, 2, 3], [2, 1], 'same'],
   ['stride 3, 2x2 filter (phases without taps)', [1, 9, 9, 2], [2, 2, 2, 3], 3, 'valid'],
   ['1x1 s2', [2, 6, 6, 3], [1, 1, 3, 4], 2, 'same'],
+  // Over 64 taps·channels: the filter gradient's dilated-convolution form (smaller ones gather patches).
+  ['explicit pads, s2, 8 channels', [2, 8, 6, 8], [4, 4, 8, 4], 2, [[0, 0], [1, 2], [0, 1], [0, 0]]],
+  ['strides 2x1, 5x3 filter, 8 channels', [2, 9, 6, 8], [5, 3, 8, 3], [2, 1], 'same'],
+  ['3x3 s2 valid, odd sizes, 8 channels', [2, 9, 7, 8], [3, 3, 8, 3], 2, 'valid'],
 ];
 
 describe('Conv2DBackpropFilter on WASM', () => {

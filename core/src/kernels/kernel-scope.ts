@@ -108,9 +108,9 @@ export class KernelScope {
     return this.run('BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
   }
 
-  /** Stride-1 convolution (XNNPACK), NHWC, explicit padding, optional dilation. */
-  conv2d(x: Info, filter: Info, pad: Pads, dilations: [number, number] = [1, 1]): Info {
-    return this.run('Conv2D', { x, filter }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations });
+  /** Convolution (XNNPACK), NHWC, explicit padding; dilation or stride (not both). */
+  conv2d(x: Info, filter: Info, pad: Pads, dilations: [number, number] = [1, 1], strides: [number, number] = [1, 1]): Info {
+    return this.run('Conv2D', { x, filter }, { strides, pad, dataFormat: 'NHWC', dilations });
   }
 }
 
