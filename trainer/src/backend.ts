@@ -66,16 +66,18 @@ async function activate(name: BackendName): Promise<void> {
   // The node packages register the backend under the name 'tensorflow' (GPU or not).
   const registered = name === 'tensorflow-gpu' ? 'tensorflow' : name;
   if (!(await tf.setBackend(registered))) throw new BackendUnavailableError(`backend ${name} failed to initialise`);
-  if (name === 'wasm') await registerTrainingKernels();
+  if (name === 'wasm' || name === 'cpu') await registerTrainingKernels(name);
 }
 
 /**
- * The wasm backend lacks kernels that training needs (Conv2DBackpropFilter). They live in core, where
- * the serving path can reuse its fast convolutions; loaded lazily so the cpu path never needs them.
+ * The wasm backend lacks kernels that training needs (Conv2DBackpropFilter), and its transposed
+ * convolution is a plain loop; core has fast replacements built from kernels it runs well. The pure-JS
+ * backend has a filter gradient, but a naive one: the same composed kernel trains ~12x faster there.
  */
-async function registerTrainingKernels(): Promise<void> {
+async function registerTrainingKernels(name: 'wasm' | 'cpu'): Promise<void> {
   const { registerWasmKernels } = await import('@gan/core/kernels/index');
-  registerWasmKernels();
+  if (name === 'wasm') registerWasmKernels();
+  else registerWasmKernels('cpu', ['Conv2DBackpropFilter']);
 }
 
 /**
