@@ -7,6 +7,7 @@ import { MAX_SEED_LENGTH } from '@gan/core';
 import { DEFAULT_EVAL_SEED, DEFAULT_SAMPLES, formatEvaluation } from '../evaluate/evaluate.ts';
 import { evaluateExport, evaluateImageFolder } from '../evaluate/run.ts';
 import { defaultClassifiersDir } from '../evaluate/store.ts';
+import { attachEvaluation } from '../registry/exported-model.ts';
 import type { BackendChoice } from '../backend.ts';
 import { UsageError, activateBackend, backendOption, info, integer, warn } from './common.ts';
 
@@ -15,6 +16,7 @@ interface EvaluateFlags {
   images?: string;
   json: boolean;
   out?: string;
+  record: boolean;
   samples: number;
   seed: string;
   classifier?: string;
@@ -32,6 +34,7 @@ export function register(program: Command): void {
     .option('--images <dir>', 'instead of a model: a folder of PNG/JPEG images made elsewhere (sub-folders named like classes count as generated for that class)')
     .option('--json', 'print the evaluation as JSON (the input of gan gate)', false)
     .option('--out <file>', 'also write the JSON evaluation to this file')
+    .option('--record', "with --model: record the evaluation in the export (manifest metrics.evaluation and the model card)", false)
     .option('--samples <n>', 'number of generated images (the floor uses as many real ones; with --images: all of them)', integer(2, 100_000), DEFAULT_SAMPLES)
     .option('--seed <s>', 'seed of the samples: image i uses the latent of "<seed>#i"', DEFAULT_EVAL_SEED)
     .option('--classifier <dir|id>', 'feature extractor: a directory, or an id under models/classifiers such as mnist-32 (default for --model: <dataset>-<image size>)')
@@ -48,6 +51,7 @@ export function register(program: Command): void {
         : await evaluateImageFolder(flags.images!, { seed: flags.seed, backend, classifier: classifier!, log });
       const json = `${JSON.stringify(evaluation, null, 2)}\n`;
       if (flags.out) await writeFile(flags.out, json);
+      if (flags.record && flags.model) await attachEvaluation(flags.model, evaluation);
       process.stdout.write(flags.json ? json : `${formatEvaluation(evaluation)}\n`);
     });
 }

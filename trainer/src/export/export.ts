@@ -4,13 +4,15 @@
  *   model.json, group1-shardKofN.bin   tfjs layers format (topology + weights, BN in inference form)
  *   sample.png                          a grid from the fixed preview latents, rendered from the
  *                                       exported files through the serving path
+ *   progress.png, loss.svg              the fixed-noise previews over training and the loss curve, from the run
  *   README.md                           the model card (architecture, data and licence, training, metrics)
  *   manifest.json                       ManifestSchema, sha256 of every other file; written last
  *
  * The directory is assembled beside the target and renamed into place.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { decode as decodePng } from 'fast-png';
 import path from 'node:path';
 import {
   type Manifest,
@@ -65,7 +67,7 @@ function mean(values: number[]): number {
   return values.reduce((s, v) => s + v, 0) / Math.max(1, values.length);
 }
 
-function modelCard(manifest: Manifest, settings: RunSettings): string {
+function modelCard(manifest: Manifest, settings: RunSettings, progressSteps: number[], hasLoss: boolean): string {
   const a = manifest.architecture;
   const m = manifest.metrics as Record<string, number>;
   const fmt = (v: unknown) => (typeof v === 'number' ? v.toFixed(4) : String(v));
@@ -102,7 +104,39 @@ ${settings.discriminatorAdam.learningRate} (D), betas (${settings.generatorAdam.
 non-saturating generator loss, alternating D and G steps each iteration.
 
 Means over the last ${m.window ?? '?'} steps: D loss ${fmt(m.d_loss)}, G loss ${fmt(m.g_loss)}, D(x) ${fmt(m.d_x)}, D(G(z)) ${fmt(m.d_g_z)}.
-`;
+${
+  progressSteps.length
+    ? `
+The same fixed latents over training (the first row of the preview grid), top to bottom at steps
+${progressSteps.join(', ')}:
+
+![The fixed-noise previews over training](progress.png)
+`
+    : ''
+}${hasLoss ? '\n![D and G losses over training](loss.svg)\n' : ''}`;
+}
+
+/**
+ * The fixed-noise progression: the first row of up to `count` preview grids, evenly spaced over the
+ * run up to `lastStep`, stacked top to bottom. Undefined when the run kept no previews.
+ */
+async function progressStrip(runDir: string, lastStep: number, count = 8): Promise<{ png: Uint8Array; steps: number[] } | undefined> {
+  const dir = path.join(runDir, 'previews');
+  if (!existsSync(dir)) return undefined;
+  const previews = (await readdir(dir))
+    .map((f) => ({ file: f, step: Number(/^step-(\d+)\.png$/.exec(f)?.[1] ?? NaN) }))
+    .filter((p) => p.step <= lastStep)
+    .sort((a, b) => a.step - b.step);
+  if (previews.length === 0) return undefined;
+  const picked = [...new Set(Array.from({ length: Math.min(count, previews.length) }, (_, i) => Math.round(((previews.length - 1) * i) / Math.max(1, Math.min(count, previews.length) - 1))))].map((i) => previews[i]);
+  const images = await Promise.all(picked.map(async (p) => decodePng(await readFile(path.join(dir, p.file)))));
+  const { width, channels } = images[0];
+  if (images.some((im) => im.width !== width || im.channels !== channels || im.depth !== 8)) return undefined;
+  // A preview grid is cells of the image size with 2 pixels of padding: its first row is the top strip.
+  const strip = Math.min(images[0].height, Math.round((width - 2) / 8));
+  const data = new Uint8Array(width * strip * images.length * channels);
+  images.forEach((im, i) => data.set((im.data as Uint8Array).subarray(0, width * strip * channels), i * width * strip * channels));
+  return { png: encodePng(width, strip * images.length, channels as 1 | 3, data), steps: picked.map((p) => p.step) };
 }
 
 /** Renders the preview grid from export files (decoded as the worker decodes them). */
@@ -192,7 +226,11 @@ export async function exportRun(runDir: string, outDir: string, options: ExportO
   // The card describes the manifest, so build the manifest's contents first, then list the card in it.
   const draft = await buildManifest(base, files);
   files.set('sample.png', await sampleGrid(draft, files));
-  files.set('README.md', new TextEncoder().encode(modelCard(draft, settings)));
+  const progress = await progressStrip(runDir, checkpoint.state.step);
+  if (progress) files.set('progress.png', progress.png);
+  const lossPath = path.join(runDir, 'previews', 'loss.svg');
+  if (existsSync(lossPath)) files.set('loss.svg', new Uint8Array(await readFile(lossPath)));
+  files.set('README.md', new TextEncoder().encode(modelCard(draft, settings, progress?.steps ?? [], existsSync(lossPath))));
   const manifest = await buildManifest(base, files);
 
   const target = path.resolve(outDir);

@@ -56,14 +56,56 @@ export async function readExportedModel(dir: string): Promise<ExportedModel> {
 }
 
 /**
- * Records evaluation results in the export's manifest (`metrics.evaluation`) before it is published,
- * so the registry lists them and the next retrain's quality gate compares against them. The manifest
- * does not list itself, so no file hash changes.
+ * Records evaluation results in the export before it is published: in the manifest
+ * (`metrics.evaluation`), so the registry lists them and the next retrain's quality gate compares
+ * against them, and as the model card's "Evaluation" section (the card's sha256 in the manifest is
+ * updated with it). The manifest does not list itself, so no other file hash changes.
  */
 export async function attachEvaluation(dir: string, evaluation: unknown): Promise<void> {
   const manifestPath = path.join(dir, 'manifest.json');
   const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as Manifest;
   manifest.metrics = { ...manifest.metrics, evaluation };
+  const card = manifest.files.find((f) => f.path === 'README.md');
+  if (card) {
+    const cardPath = path.join(dir, card.path);
+    const text = await readFile(cardPath, 'utf8');
+    const bytes = new TextEncoder().encode(withEvaluationSection(text, evaluation));
+    await writeFile(cardPath, bytes);
+    card.bytes = bytes.byteLength;
+    card.sha256 = await sha256Hex(bytes);
+  }
   ManifestSchema.parse(manifest);
   await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+const EVALUATION_HEADING = '## Evaluation';
+
+/** The card with its "Evaluation" section replaced (or appended): the numbers `gan evaluate` printed. */
+export function withEvaluationSection(card: string, evaluation: unknown): string {
+  const e = (evaluation ?? {}) as Record<string, unknown>;
+  const num = (v: unknown, digits = 3) => (typeof v === 'number' ? v.toFixed(digits) : '–');
+  const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(1)} %` : 'not measured');
+  const byClass = e.classAccuracyByClass as Record<string, number> | undefined;
+  const lines = [
+    EVALUATION_HEADING,
+    '',
+    `\`gan evaluate --model <this directory> --samples ${e.samples ?? '?'} --seed ${e.seed ?? '?'}\` reproduces these numbers.`,
+    '',
+    '| metric | value |',
+    '| --- | --- |',
+    `| Fréchet distance to held-out real images (FD) | ${num(e.fd)} |`,
+    `| real-vs-real floor (training vs held-out images, same count) | ${num(e.fdFloor)} |`,
+    `| FD / floor | ${num(e.fdRatio, 2)} |`,
+    `| samples generated for class c that the classifier calls c | ${pct(e.classAccuracy)} |`,
+    `| feature extractor | ${e.extractor ?? '?'} (version ${e.extractorVersion ?? '?'}) |`,
+    '',
+    ...(byClass ? [`Per class: ${Object.entries(byClass).map(([c, a]) => `${c} ${(a * 100).toFixed(0)} %`).join(', ')}.`, ''] : []),
+    'FD is measured in the feature space of this project\'s own classifier (models/classifiers), not',
+    'Inception FID: compare it only with evaluations that used the same extractor version, sample count and seed.',
+    '',
+  ];
+  const start = card.indexOf(EVALUATION_HEADING);
+  if (start < 0) return `${card.trimEnd()}\n\n${lines.join('\n')}`;
+  const next = card.indexOf('\n## ', start + EVALUATION_HEADING.length);
+  return `${card.slice(0, start)}${lines.join('\n')}${next < 0 ? '' : card.slice(next + 1)}`;
 }
