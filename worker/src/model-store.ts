@@ -304,27 +304,23 @@ export class ModelStore {
     const started = performance.now();
     await initBackend();
     const { manifest } = model;
-    const files = new Map<string, ArrayBuffer>();
-    try {
-      await Promise.all(
-        manifest.files
-          .filter((f) => f.path !== 'manifest.json')
-          .map(async (entry) => {
-            this.reads.files++;
-            const bytes = await this.r2(async () => (await this.bucket.get(registryKeys.file(model.name, model.version, entry.path)))?.arrayBuffer());
-            if (!bytes) throw new ModelUnavailableError(label, `file ${entry.path} is missing`);
-            if (bytes.byteLength !== entry.bytes || (await sha256Hex(bytes)) !== entry.sha256) {
-              throw new ModelUnavailableError(label, `file ${entry.path} fails its size or sha256 check`);
-            }
-            files.set(entry.path, bytes);
-          }),
-      );
-      const modelJsonBytes = files.get('model.json');
-      if (!modelJsonBytes) throw new ModelUnavailableError(label, 'model.json is missing');
-      const modelJson = parseModelJson(new TextDecoder().decode(modelJsonBytes));
-      for (const path of shardPaths(modelJson)) {
-        if (!files.has(path)) throw new ModelUnavailableError(label, `model.json names ${path.slice(0, 80)}, which the manifest does not list`);
+    // Only what the generator needs is read: model.json and the shards it names (the card and the
+    // pictures beside them are for people), each checked against the manifest's size and sha256.
+    const listed = new Map(manifest.files.map((f) => [f.path, f]));
+    const readVerified = async (path: string): Promise<ArrayBuffer> => {
+      const entry = listed.get(path);
+      if (!entry) throw new ModelUnavailableError(label, `model.json names ${path.slice(0, 80)}, which the manifest does not list`);
+      this.reads.files++;
+      const bytes = await this.r2(async () => (await this.bucket.get(registryKeys.file(model.name, model.version, entry.path)))?.arrayBuffer());
+      if (!bytes) throw new ModelUnavailableError(label, `file ${entry.path} is missing`);
+      if (bytes.byteLength !== entry.bytes || (await sha256Hex(bytes)) !== entry.sha256) {
+        throw new ModelUnavailableError(label, `file ${entry.path} fails its size or sha256 check`);
       }
+      return bytes;
+    };
+    try {
+      const modelJson = parseModelJson(new TextDecoder().decode(await readVerified('model.json')));
+      const files = new Map(await Promise.all(shardPaths(modelJson).map(async (path) => [path, await readVerified(path)] as const)));
       const weights = await decodeWeights(modelJson, async (path) => files.get(path)!);
       let generator: FastGenerator;
       try {
