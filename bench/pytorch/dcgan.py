@@ -24,10 +24,14 @@ NZ, NGF, NDF, NC = 100, 64, 64, 3
 
 
 class Generator(nn.Module):
-    def __init__(self):
+    """The article's generator; nz, ngf and nc default to its sizes (bench/pytorch/train_reference.py varies them)."""
+
+    def __init__(self, nz=NZ, ngf=NGF, nc=NC):
         super().__init__()
+        NGF, NC = ngf, nc  # noqa: N806 (the article's names)
+        self.nz = nz
         self.main = nn.Sequential(
-            nn.ConvTranspose2d(NZ, NGF * 4, 4, 1, 0, bias=False),  # 1 -> 4
+            nn.ConvTranspose2d(nz, NGF * 4, 4, 1, 0, bias=False),  # 1 -> 4
             nn.BatchNorm2d(NGF * 4),
             nn.ReLU(True),
             nn.ConvTranspose2d(NGF * 4, NGF * 2, 4, 2, 1, bias=False),  # 4 -> 8
@@ -41,12 +45,13 @@ class Generator(nn.Module):
         )
 
     def forward(self, z):
-        return self.main(z.view(z.shape[0], NZ, 1, 1))
+        return self.main(z.view(z.shape[0], self.nz, 1, 1))
 
 
 class Discriminator(nn.Module):
-    def __init__(self):
+    def __init__(self, ndf=NDF, nc=NC):
         super().__init__()
+        NDF, NC = ndf, nc  # noqa: N806
         self.main = nn.Sequential(
             nn.Conv2d(NC, NDF, 4, 2, 1, bias=False),  # 32 -> 16
             nn.LeakyReLU(0.2, inplace=True),
