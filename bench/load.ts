@@ -23,7 +23,6 @@
  * address): the benchmark runs a copy of the configuration with limits it cannot reach.
  */
 import autocannon from 'autocannon';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -34,6 +33,7 @@ import { REFERENCE_CONFIG } from '@gan/core';
 import { getPlatformProxy } from 'wrangler';
 import { DIGITS_CLASSES, DIGITS_CONFIG, type WritableBucket, publishFixture } from '../tests/worker/fixtures.ts';
 import { fmtMs, median, quantile, table } from './lib/stats.ts';
+import { startWranglerDev } from './lib/wrangler-dev.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, soak: { type: 'string' } } });
@@ -70,36 +70,9 @@ async function wranglerDev(config: string, state: string, vars: Record<string, s
   const inspectorPort = nextPort + 1;
   nextPort += 2;
   const varArgs = Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
-  const child: ChildProcess = spawn(
-    'npx',
-    ['wrangler', 'dev', '--config', config, '--persist-to', state, '--port', String(port), '--ip', '127.0.0.1', '--inspector-port', String(inspectorPort), '--log-level', 'error', ...varArgs],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-  );
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    try {
-      process.kill(-child.pid!, 'SIGTERM');
-    } catch {}
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-  };
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited: ${output.slice(-800)}`);
-    try {
-      await (await fetch(`${url}/v1/openapi.json`)).arrayBuffer();
-      // wrangler runs two workerd processes: its proxy, and the worker's own (the one with an inspector).
-      return { url, inspectorPort, stop, workerdPid: () => descendant(child.pid!, 'workerd', 'inspector-addr') };
-    } catch {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  await stop();
-  throw new Error(`wrangler dev did not start: ${output.slice(-800)}`);
+  const dev = await startWranglerDev(port, ['--config', config, '--persist-to', state, '--inspector-port', String(inspectorPort), '--log-level', 'error', ...varArgs]);
+  // wrangler runs two workerd processes: its proxy, and the worker's own (the one with an inspector).
+  return { url: dev.url, inspectorPort, stop: dev.stop, workerdPid: () => descendant(dev.child.pid!, 'workerd', 'inspector-addr') };
 }
 
 /** The first process named `name` below `pid` whose command line contains `arg`. */

@@ -6,7 +6,7 @@
  * with autocannon for distinct seeds (no cache) and one repeated seed (Cache API).
  */
 import autocannon from 'autocannon';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -19,6 +19,7 @@ import { fillLocalR2 } from '../worker/scripts/dev.ts';
 import { CONFIG, referenceWeights } from './lib/models.ts';
 import type { PyTorch } from './lib/pytorch.ts';
 import { fmtMs, median, quantile, table } from './lib/stats.ts';
+import { type WranglerDev, startWranglerDev } from './lib/wrangler-dev.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const MODEL = 'bench';
@@ -79,37 +80,8 @@ async function publishBenchModel(work: string): Promise<string> {
 let nextPort = 8870 + Math.floor(Math.random() * 100);
 
 /** Starts `wrangler dev` and resolves when it is ready, with its URL. */
-async function wranglerDev(args: string[]): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
-  const port = nextPort++;
-  const child = spawn('npx', ['wrangler', 'dev', '--port', String(port), '--ip', '127.0.0.1', '--log-level', 'warn', ...args], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    try {
-      process.kill(-child.pid!, 'SIGTERM');
-    } catch {}
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-  };
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited: ${output.slice(-500)}`);
-    try {
-      await fetch(`${url}/__bench_probe_404`);
-      return { url, child, stop };
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  await stop();
-  throw new Error(`wrangler dev did not start: ${output.slice(-500)}`);
+function wranglerDev(args: string[]): Promise<WranglerDev> {
+  return startWranglerDev(nextPort++, ['--log-level', 'warn', ...args], { readyPath: '/__bench_probe_404', timeoutMs: 60_000 });
 }
 
 const serverTiming = (res: Response, name: string) => Number(new RegExp(`${name};dur=([\\d.]+)`).exec(res.headers.get('Server-Timing') ?? '')?.[1] ?? NaN);
