@@ -116,6 +116,40 @@ export function classForSeed(seed: string, numClasses: number): number {
   return Sfc32.fromSeed(`${seed}#class`).nextInt(numClasses);
 }
 
+/** Which class each image of a request gets on a conditional model. */
+export type ClassChoice = number | 'each' | 'seeded' | 'none';
+
+export interface GridCell {
+  seed: string;
+  /** Undefined on unconditional models ('none'). */
+  classIndex?: number;
+}
+
+/**
+ * The seed and class of every cell of a rows × cols grid, row by row: cell i uses cellSeed(seed, i);
+ * with 'each', row r shows class r and each column keeps one latent (style held, class varies). The
+ * worker's grid.png and the trainer's preview grids both come from here, so
+ * `grid.png?seed=preview` (with `class=each` on conditional models) is the trainer's preview.
+ */
+export function gridCells(seed: string, rows: number, cols: number, numClasses: number, choice: ClassChoice): GridCell[] {
+  const cells: GridCell[] = [];
+  for (let row = 0; row < rows; row++) {
+    for (let col = 0; col < cols; col++) {
+      const s = cellSeed(seed, choice === 'each' ? col : row * cols + col);
+      cells.push({ seed: s, classIndex: classOf(s, row, numClasses, choice) });
+    }
+  }
+  return cells;
+}
+
+/** The class of one image; `row` matters only for 'each'. */
+export function classOf(seed: string, row: number, numClasses: number, choice: ClassChoice): number | undefined {
+  if (choice === 'none') return undefined;
+  if (choice === 'each') return row;
+  if (choice === 'seeded') return classForSeed(seed, numClasses);
+  return choice;
+}
+
 /** A fresh random seed for requests that give none: 12 characters of base-36 from the platform CSPRNG. */
 export function randomSeed(): string {
   const bytes = new Uint8Array(12);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Sfc32, cellSeed, cyrb128, latentFromSeed, randomSeed } from '@gan/core';
+import { Sfc32, cellSeed, classForSeed, cyrb128, gridCells, latentFromSeed, randomSeed } from '@gan/core';
 
 // Golden values: the seed → latent mapping is public (every published image URL depends on it).
 // If one of these changes, every seeded image changes: that needs a new major API version, not a fix.
@@ -54,5 +54,17 @@ describe('seed → latent', () => {
     const seeds = new Set(Array.from({ length: 100 }, randomSeed));
     expect(seeds.size).toBe(100);
     for (const s of seeds) expect(s).toMatch(/^[0-9a-z]{12}$/);
+  });
+
+  it('grid cells: cell i uses "<seed>#i"; class=each keeps one latent per column and one class per row', () => {
+    expect(gridCells('s', 2, 3, 0, 'none')).toEqual([0, 1, 2, 3, 4, 5].map((i) => ({ seed: `s#${i}`, classIndex: undefined })));
+    const each = gridCells('s', 3, 2, 3, 'each');
+    expect(each.map((c) => [c.seed, c.classIndex])).toEqual([
+      ['s#0', 0], ['s#1', 0],
+      ['s#0', 1], ['s#1', 1],
+      ['s#0', 2], ['s#1', 2],
+    ]);
+    expect(gridCells('s', 1, 4, 10, 'seeded').map((c) => c.classIndex)).toEqual([0, 1, 2, 3].map((i) => classForSeed(`s#${i}`, 10)));
+    expect(gridCells('s', 1, 2, 10, 7).map((c) => c.classIndex)).toEqual([7, 7]);
   });
 });

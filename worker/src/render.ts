@@ -3,7 +3,7 @@
  * request always give byte-identical output.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type PixelBatch, classForSeed, cellSeed, composeGrid, encodePng, generatorInput, latentFromSeed, toPixels } from '@gan/core';
+import { type GridCell, type PixelBatch, classOf, composeGrid, gridCells, encodePng, generatorInput, latentFromSeed, toPixels } from '@gan/core';
 import type { LoadedModel } from './model-store.ts';
 import type { RenderRequest } from './validation.ts';
 
@@ -16,32 +16,13 @@ const BATCH = 16;
  */
 const PASS_PIXELS = 512 * 512;
 
-interface Cell {
-  seed: string;
-  classIndex?: number;
-}
-
 /** The seed and class of every image, row by row. */
-export function cellsOf(r: RenderRequest, numClasses: number): Cell[] {
-  const classOf = (seed: string, row: number): number | undefined => {
-    if (r.classChoice === 'none') return undefined;
-    if (r.classChoice === 'each') return row;
-    if (r.classChoice === 'seeded') return classForSeed(seed, numClasses);
-    return r.classChoice;
-  };
-  if (r.kind === 'image') return [{ seed: r.seed, classIndex: classOf(r.seed, 0) }];
-  const cells: Cell[] = [];
-  for (let row = 0; row < r.rows; row++) {
-    for (let col = 0; col < r.cols; col++) {
-      // class=each: one latent per column, shown in every class (style held, class varies).
-      const seed = cellSeed(r.seed, r.classChoice === 'each' ? col : row * r.cols + col);
-      cells.push({ seed, classIndex: classOf(seed, row) });
-    }
-  }
-  return cells;
+export function cellsOf(r: RenderRequest, numClasses: number): GridCell[] {
+  if (r.kind === 'image') return [{ seed: r.seed, classIndex: classOf(r.seed, 0, numClasses, r.classChoice) }];
+  return gridCells(r.seed, r.rows, r.cols, numClasses, r.classChoice);
 }
 
-function generate(model: LoadedModel, cells: Cell[], r: RenderRequest): PixelBatch {
+function generate(model: LoadedModel, cells: GridCell[], r: RenderRequest): PixelBatch {
   const { architecture } = model.manifest;
   const parts: PixelBatch[] = [];
   const perPass = Math.max(1, Math.min(BATCH, Math.floor(PASS_PIXELS / (r.size * r.size))));

@@ -4,7 +4,7 @@
  * version, and cache keys only from normalised parameters.
  */
 import { z } from 'zod';
-import { type Manifest, MAX_SEED_LENGTH, ModelNameSchema, ModelVersionSchema } from '@gan/core';
+import { type ClassChoice, type Manifest, MAX_SEED_LENGTH, ModelNameSchema, ModelVersionSchema } from '@gan/core';
 import { InvalidParameterError } from './errors.ts';
 
 export const LIMITS = {
@@ -131,7 +131,7 @@ export interface RenderRequest {
    * Fixed class index, 'each' (one row per class), 'seeded' (each image's class follows its seed) on
    * conditional models, or 'none' on unconditional ones.
    */
-  classChoice: number | 'each' | 'seeded' | 'none';
+  classChoice: ClassChoice;
   rows: number;
   cols: number;
   padding: number;

@@ -16,14 +16,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DerivedCache, type KernelScope, withScope } from './kernel-scope.ts';
 
-type Attrs = {
-  strides: [number, number] | number;
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  inputShape: [number, number, number, number];
-};
-
 /** One phase along one axis: the filter taps it uses (in dy-offset order) and the padding of dy. */
 interface AxisPhase {
   taps: number[];
@@ -163,7 +155,7 @@ export function conv2dBackpropInputKernel(backendName: string, original?: tf.Ker
   return (args) => {
     const { inputs, backend, attrs } = args;
     const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-    const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as Attrs;
+    const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as tf.Conv2DBackpropInputAttrs;
     const info = tf.backend_util.computeConv2DInfo(
       inputShape,
       filter.shape as [number, number, number, number],

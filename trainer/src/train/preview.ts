@@ -7,7 +7,7 @@
  * (conditional: one row per class, one latent per column) shows these same images.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type ModelConfig, classForSeed, cellSeed, composeGrid, encodePng, generatorInput, latentFromSeed, toPixels, FastGenerator } from '@gan/core';
+import { type ModelConfig, composeGrid, gridCells, encodePng, generatorInput, latentFromSeed, toPixels, FastGenerator } from '@gan/core';
 
 export const PREVIEW_SEED = 'preview';
 const PREVIEW_COLS = 8;
@@ -18,18 +18,13 @@ export interface PreviewCell {
   classIndex: number;
 }
 
-/** Cells of the preview grid, row by row. */
+/** Cells of the preview grid, row by row: the worker's grid.png?seed=preview (class=each when conditional). */
 export function previewLayout(config: ModelConfig): { rows: number; cols: number; cells: PreviewCell[] } {
   const cols = PREVIEW_COLS;
   const eachClass = config.numClasses > 0 && config.numClasses <= MAX_CLASS_ROWS;
   const rows = eachClass ? config.numClasses : 8;
-  const cells: PreviewCell[] = [];
-  for (let row = 0; row < rows; row++)
-    for (let col = 0; col < cols; col++) {
-      const seed = cellSeed(PREVIEW_SEED, eachClass ? col : row * cols + col);
-      const classIndex = eachClass ? row : config.numClasses > 0 ? classForSeed(seed, config.numClasses) : 0;
-      cells.push({ seed, classIndex });
-    }
+  const choice = eachClass ? 'each' : config.numClasses > 0 ? 'seeded' : 'none';
+  const cells = gridCells(PREVIEW_SEED, rows, cols, config.numClasses, choice).map((c) => ({ seed: c.seed, classIndex: c.classIndex ?? 0 }));
   return { rows, cols, cells };
 }
 
