@@ -6,32 +6,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmKernels, restoreWasmKernels } from '@gan/core/kernels/index';
-import { buildDiscriminator, buildGenerator } from '@gan/core/model';
-import { ARTICLE_ADAM, createAdam, discriminatorStep, generatorStep } from '../trainer/src/train/step.ts';
-import { CONFIG, values } from './lib/models.ts';
+import { defaultWasmThreads } from '../trainer/src/wasm-threads.ts';
 import type { PyTorch } from './lib/pytorch.ts';
+import { ThreadedTrainer } from './lib/threaded-trainer.ts';
+import { trainer } from './lib/train-iteration.ts';
 import { fmtMs, interleaved, median, table, timeAsync } from './lib/stats.ts';
-
-/** Standard normal noise (Box–Muller over a seeded hash sequence). */
-function normal(size: number, seed: number): Float32Array {
-  const u = values(2 * size, seed).map((v) => (v + 1) / 2);
-  return Float32Array.from({ length: size }, (_, i) => Math.sqrt(-2 * Math.log(u[2 * i] + 1e-12)) * Math.cos(2 * Math.PI * u[2 * i + 1]));
-}
-
-async function trainer(backend: 'wasm' | 'cpu', batch: number) {
-  await tf.setBackend(backend);
-  const models = { config: CONFIG, generator: buildGenerator(CONFIG, 1), discriminator: buildDiscriminator(CONFIG, 1) };
-  const dOpt = createAdam(ARTICLE_ADAM);
-  const gOpt = createAdam(ARTICLE_ADAM);
-  const real = tf.tensor4d(values(batch * 32 * 32 * 3, 21), [batch, 32, 32, 3]);
-  let step = 0;
-  return async () => {
-    if (tf.getBackend() !== backend) await tf.setBackend(backend);
-    step++;
-    await discriminatorStep(models, dOpt, { real, noise: normal(batch * CONFIG.latentSize, 2 * step) });
-    await generatorStep(models, gOpt, { noise: normal(batch * CONFIG.latentSize, 2 * step + 1) });
-  };
-}
 
 export interface TrainResult {
   imagesPerSecond: Map<string, number>;
@@ -53,6 +32,11 @@ export async function benchTrain(opts: { py?: PyTorch; quick: boolean; cpu: bool
     { name: 'tfjs WASM, our kernels', batch, run: () => timeAsync(() => withKernels('ours', ours), 1) },
     { name: "tfjs WASM, backend's kernels + filter gradient", batch, run: () => timeAsync(() => withKernels('original', theirs), 1) },
   ];
+  const threads = defaultWasmThreads();
+  const threaded = threads > 1 ? await ThreadedTrainer.start(threads, batch) : undefined;
+  if (threaded) {
+    contenders.push({ name: `tfjs WASM, our kernels, ${threaded.threads} threads`, batch, run: () => threaded.time(1) });
+  }
   const cpuBatch = 4;
   if (opts.cpu) {
     // The cpu backend's own filter gradient takes ~130 s per iteration even at batch 4: measured with ours.
@@ -72,7 +56,7 @@ export async function benchTrain(opts: { py?: PyTorch; quick: boolean; cpu: bool
   }
   await tf.setBackend('wasm');
   registerWasmKernels();
-  const samples = await interleaved(contenders, opts.quick ? 2 : 3);
+  const samples = await interleaved(contenders, opts.quick ? 2 : 3).finally(() => threaded?.stop());
   const imagesPerSecond = new Map<string, number>();
   const rows = contenders.map((c) => {
     const ms = median(samples.get(c.name)!);

@@ -74,6 +74,7 @@ describe('usage and exit codes', () => {
     [['train', '--data', 'mnist', '--image-size', '48'], '--image-size'],
     [['train', '--data', 'mnist', '--steps', '2', '--epochs', '1'], '--steps'],
     [['train', '--data', 'mnist', '--backend', 'cuda'], '--backend'],
+    [['train', '--data', 'mnist', '--threads', '0'], '--threads'],
     [['train', '--steps', '2'], '--data'],
     [['export', '--run', 'runs/x'], '--out'],
     [['sample', '--model', 'x', '--out', 'x.png', '--truncation', '2'], '--truncation'],
@@ -99,6 +100,29 @@ describe('usage and exit codes', () => {
     expect(r.stdout).toMatch(/backend: wasm/);
     expect(r.stdout).toMatch(/dry run: one batch of 8 .* d_loss=\d/);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('threads', () => {
+  it('training on two WASM threads gives the weights of one thread, and the process still exits by itself', async () => {
+    // Wide enough layers that XNNPACK splits the work between the threads.
+    const wider = [...TINY, '--generator-width', '32', '--discriminator-width', '32', '--steps', '3', '--backend', 'wasm'];
+    const one = path.join(root, 'one-thread');
+    const two = path.join(root, 'two-threads');
+    const r1 = await gan('train', ...wider, '--threads', '1', '--out', one);
+    const r2 = await gan('train', ...wider, '--threads', '2', '--out', two);
+    expect(r1.stdout).toMatch(/backend: wasm \(1 thread\)/);
+    expect(r2.stdout).toMatch(/backend: wasm \(2 threads\)/);
+    expect([r1.code, r2.code]).toEqual([0, 0]);
+    const a = (await loadLatestCheckpoint(one)).checkpoint!;
+    const b = (await loadLatestCheckpoint(two)).checkpoint!;
+    expect(b.state.step).toBe(3);
+    for (const [name, t] of a.tensors) {
+      const other = b.tensors.get(name)!.data;
+      let max = 0;
+      for (let i = 0; i < t.data.length; i++) max = Math.max(max, Math.abs(t.data[i] - other[i]));
+      expect(max, name).toBeLessThan(1e-5);
+    }
   });
 });
 

@@ -7,6 +7,7 @@
  * failure — not installed, or installed without its native addon — falls through to the next one.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { defaultWasmThreads, prepareWasmThreads, unrefWasmThreads } from './wasm-threads.ts';
 
 export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -32,6 +33,8 @@ export class BackendUnavailableError extends Error {
 
 export interface BackendSelection {
   name: BackendName;
+  /** Threads the wasm backend computes on (XNNPACK's pool); 1 for the other backends' JS side. */
+  threads: number;
   /** Why each faster backend was skipped, for the log. */
   skipped: { name: BackendName; reason: string }[];
 }
@@ -47,7 +50,13 @@ function reasonOf(err: unknown): string {
   return text.split('\n')[0].slice(0, 200);
 }
 
-async function activate(name: BackendName): Promise<void> {
+export interface BackendOptions {
+  /** Threads for the wasm backend (default: one per core, at most 8); 1 uses the single-threaded build. */
+  threads?: number;
+}
+
+async function activate(name: BackendName, options: BackendOptions, log: (line: string) => void): Promise<number> {
+  if (name === 'wasm') return activateWasm(options.threads ?? defaultWasmThreads(), log);
   switch (name) {
     case 'tensorflow-gpu':
       await importOptional('@tensorflow/tfjs-node-gpu');
@@ -55,10 +64,6 @@ async function activate(name: BackendName): Promise<void> {
     case 'tensorflow':
       await importOptional('@tensorflow/tfjs-node');
       break;
-    case 'wasm': {
-      await import('@tensorflow/tfjs-backend-wasm');
-      break;
-    }
     case 'cpu':
       await import('@tensorflow/tfjs-backend-cpu');
       break;
@@ -66,7 +71,33 @@ async function activate(name: BackendName): Promise<void> {
   // The node packages register the backend under the name 'tensorflow' (GPU or not).
   const registered = name === 'tensorflow-gpu' ? 'tensorflow' : name;
   if (!(await tf.setBackend(registered))) throw new BackendUnavailableError(`backend ${name} failed to initialise`);
-  if (name === 'wasm' || name === 'cpu') await registerTrainingKernels(name);
+  if (name === 'cpu') await registerTrainingKernels(name);
+  return 1;
+}
+
+/**
+ * The wasm backend on `threads` threads (see wasm-threads.ts); if the threaded build fails to start,
+ * the single-threaded one. The thread count is fixed by the first initialisation in a process.
+ */
+async function activateWasm(threads: number, log: (line: string) => void): Promise<number> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  const start = async (n: number) => {
+    const restore = prepareWasmThreads(n, wasm.setThreadsCount);
+    try {
+      return await tf.setBackend('wasm');
+    } finally {
+      restore();
+    }
+  };
+  let ok = await start(threads);
+  if (!ok && threads > 1) {
+    log(`wasm: the threaded build did not start; using one thread`);
+    ok = await start(1);
+  }
+  if (!ok) throw new BackendUnavailableError('backend wasm failed to initialise');
+  unrefWasmThreads((tf.backend() as unknown as { wasm: unknown }).wasm);
+  await registerTrainingKernels('wasm');
+  return wasm.getThreadsCount();
 }
 
 /**
@@ -84,21 +115,25 @@ async function registerTrainingKernels(name: 'wasm' | 'cpu'): Promise<void> {
  * Activates `choice` (or the best present backend for 'auto'). An explicit choice that fails throws
  * BackendUnavailableError; 'auto' falls back and records why.
  */
-export async function selectBackend(choice: BackendChoice = 'auto'): Promise<BackendSelection> {
+export async function selectBackend(
+  choice: BackendChoice = 'auto',
+  options: BackendOptions = {},
+  log: (line: string) => void = () => {},
+): Promise<BackendSelection> {
   if (choice !== 'auto') {
     try {
-      await activate(choice);
+      const threads = await activate(choice, options, log);
+      return { name: choice, threads, skipped: [] };
     } catch (err) {
       if (err instanceof BackendUnavailableError) throw err;
       throw new BackendUnavailableError(`backend ${choice} is not available: ${reasonOf(err)}`);
     }
-    return { name: choice, skipped: [] };
   }
   const skipped: BackendSelection['skipped'] = [];
   for (const name of BACKEND_NAMES) {
     try {
-      await activate(name);
-      return { name, skipped };
+      const threads = await activate(name, options, log);
+      return { name, threads, skipped };
     } catch (err) {
       skipped.push({ name, reason: reasonOf(err) });
     }

@@ -2,7 +2,7 @@
 import { type Command, Option } from 'commander';
 import { trainExtractor } from '../evaluate/run.ts';
 import type { BackendChoice } from '../backend.ts';
-import { activateBackend, backendOption, info, integer, oneOf, positiveNumber } from './common.ts';
+import { activateBackend, backendOption, threadsOption, info, integer, oneOf, positiveNumber } from './common.ts';
 
 interface ClassifierFlags {
   data: string;
@@ -40,8 +40,9 @@ export function register(program: Command): void {
     .option('--background <colour>', 'colour under transparent pixels: white, black or #rrggbb (as the generator was trained)', 'white')
     .option('--out <dir>', 'output directory (default: models/classifiers/<dataset>-<image size>)')
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (flags: ClassifierFlags) => {
-      const backend = await activateBackend(flags.backend, info);
+      const backend = await activateBackend(flags, info);
       const { dir, info: saved } = await trainExtractor({
         data: flags.data,
         imageSize: flags.imageSize,

@@ -1,6 +1,7 @@
 /** What the subcommands share: flag parsers that name the flag, the usage error, backend choice. */
 import { InvalidArgumentError, Option } from 'commander';
 import { type BackendChoice, BACKEND_ALIASES, parseBackendChoice, selectBackend } from '../backend.ts';
+import { MAX_WASM_THREADS, defaultWasmThreads } from '../wasm-threads.ts';
 
 /** Bad usage found after parsing (flags that conflict, a value that is wrong in context): exit code 2. */
 export class UsageError extends Error {
@@ -53,11 +54,17 @@ export function backendOption(): Option {
     });
 }
 
+export function threadsOption(): Option {
+  return new Option('--threads <n>', `threads for the wasm backend (default: one per core, here ${defaultWasmThreads()})`).argParser(
+    integer(1, MAX_WASM_THREADS),
+  );
+}
+
 /** Activates the backend and says which one runs (and why faster ones were skipped). */
-export async function activateBackend(choice: BackendChoice, log: (line: string) => void): Promise<string> {
-  const selection = await selectBackend(choice);
+export async function activateBackend(flags: { backend: BackendChoice; threads?: number }, log: (line: string) => void): Promise<string> {
+  const selection = await selectBackend(flags.backend, { threads: flags.threads }, log);
   for (const s of selection.skipped) log(`backend ${s.name} unavailable: ${s.reason}`);
-  log(`backend: ${selection.name}`);
+  log(`backend: ${selection.name}${selection.name === 'wasm' ? ` (${selection.threads} thread${selection.threads === 1 ? '' : 's'})` : ''}`);
   return selection.name;
 }
 

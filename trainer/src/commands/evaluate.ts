@@ -9,7 +9,7 @@ import { evaluateExport, evaluateImageFolder } from '../evaluate/run.ts';
 import { defaultClassifiersDir } from '../evaluate/store.ts';
 import { attachEvaluation } from '../registry/exported-model.ts';
 import type { BackendChoice } from '../backend.ts';
-import { UsageError, activateBackend, backendOption, info, integer, warn } from './common.ts';
+import { UsageError, activateBackend, backendOption, threadsOption, info, integer, warn } from './common.ts';
 
 interface EvaluateFlags {
   model?: string;
@@ -39,13 +39,14 @@ export function register(program: Command): void {
     .option('--seed <s>', 'seed of the samples: image i uses the latent of "<seed>#i"', DEFAULT_EVAL_SEED)
     .option('--classifier <dir|id>', 'feature extractor: a directory, or an id under models/classifiers such as mnist-32 (default for --model: <dataset>-<image size>)')
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (flags: EvaluateFlags) => {
       if (flags.seed.length === 0 || flags.seed.length > MAX_SEED_LENGTH) throw new UsageError('--seed', `must be 1 to ${MAX_SEED_LENGTH} characters`);
       if ((flags.model === undefined) === (flags.images === undefined)) throw new UsageError('--model', 'give either --model or --images');
       if (flags.images !== undefined && flags.classifier === undefined) throw new UsageError('--classifier', 'is required with --images (e.g. --classifier mnist-32)');
       const classifier = flags.classifier === undefined || existsSync(flags.classifier) ? flags.classifier : path.join(defaultClassifiersDir(), flags.classifier);
       const log = flags.json ? warn : info;
-      const backend = await activateBackend(flags.backend, log);
+      const backend = await activateBackend(flags, log);
       const evaluation = flags.model
         ? await evaluateExport(flags.model, { samples: flags.samples, seed: flags.seed, backend, classifier, log })
         : await evaluateImageFolder(flags.images!, { seed: flags.seed, backend, classifier: classifier!, log });

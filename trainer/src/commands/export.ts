@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ModelNameSchema } from '@gan/core';
 import { exportRun } from '../export/export.ts';
-import { UsageError, activateBackend, backendOption, info, integer } from './common.ts';
+import { UsageError, activateBackend, backendOption, threadsOption, info, integer } from './common.ts';
 import type { BackendChoice } from '../backend.ts';
 
 interface ExportFlags {
@@ -26,11 +26,12 @@ export function register(program: Command): void {
     .option('--shard-bytes <n>', 'largest weight shard in bytes', integer(1024), 4 * 1024 * 1024)
     .option('--float16', 'store weights as half floats (half the size)', false)
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (flags: ExportFlags) => {
       if (flags.name !== undefined && !ModelNameSchema.safeParse(flags.name).success) {
         throw new UsageError('--name', 'must be a lower-case slug: a-z, 0-9 and -, at most 64 characters');
       }
-      await activateBackend(flags.backend, info);
+      await activateBackend(flags, info);
       const result = await exportRun(flags.run, flags.out, { name: flags.name, version: flags.version, shardBytes: flags.shardBytes, float16: flags.float16 });
       const m = result.manifest;
       info(`exported ${m.name} ${m.version} (step ${m.training.steps}, ${m.weightsFormat}) to ${result.outDir}: ${result.files.join(', ')}`);

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { randomSeed, MAX_SEED_LENGTH } from '@gan/core';
 import { loadExportedGenerator } from '../export/load.ts';
 import { ClassNameError, resolveClass, samplePng } from '../export/sample.ts';
-import { UsageError, activateBackend, backendOption, info, integer } from './common.ts';
+import { UsageError, activateBackend, backendOption, threadsOption, info, integer } from './common.ts';
 import type { BackendChoice } from '../backend.ts';
 
 interface SampleFlags {
@@ -30,13 +30,14 @@ export function register(program: Command): void {
     .option('--truncation <t>', 'scale the latent by t in (0, 1]: less variety, more typical images', '1')
     .requiredOption('--out <file.png>', 'where to write the PNG')
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (flags: SampleFlags) => {
       const seed = flags.seed ?? randomSeed();
       if (seed.length === 0 || seed.length > MAX_SEED_LENGTH) throw new UsageError('--seed', `must be 1 to ${MAX_SEED_LENGTH} characters`);
       if (flags.filter !== 'bilinear' && flags.filter !== 'nearest') throw new UsageError('--filter', 'must be bilinear or nearest');
       const truncation = Number(flags.truncation);
       if (!(truncation > 0 && truncation <= 1)) throw new UsageError('--truncation', 'must be a number in (0, 1]');
-      await activateBackend(flags.backend, info);
+      await activateBackend(flags, info);
       const { manifest, generator } = await loadExportedGenerator(flags.model);
       try {
         let classIndex: number | undefined;

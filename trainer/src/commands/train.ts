@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { parseDataSpec, DataSpecError } from '../data/index.ts';
 import { MissingDataError, RunExistsError, runTraining } from '../train/run.ts';
 import { ARTICLE_ADAM } from '../train/step.ts';
-import { UsageError, activateBackend, backendOption, fraction, info, integer, oneOf, positiveNumber, warn } from './common.ts';
+import { UsageError, activateBackend, backendOption, threadsOption, fraction, info, integer, oneOf, positiveNumber, warn } from './common.ts';
 import type { BackendChoice } from '../backend.ts';
 import type { ProgressMode } from '../train/progress.ts';
 
@@ -63,6 +63,7 @@ export function register(program: Command): void {
     .option('--beta2 <b>', "Adam's beta2 (both networks)", fraction, ARTICLE_ADAM.beta2)
     .option('--seed <s>', 'seed of the initial weights, the data order and the noise', '1')
     .addOption(backendOption())
+    .addOption(threadsOption())
     .option('--out <dir>', 'run directory (default runs/<data set>-<time>)')
     .option('--resume', 'continue the run in --out from its newest valid checkpoint', false)
     .option('--dry-run', 'run one batch through both steps, print the losses, write nothing', false)
@@ -91,7 +92,7 @@ export function register(program: Command): void {
       if (flags.steps !== undefined && flags.epochs !== undefined) throw new UsageError('--steps', 'give --steps or --epochs, not both');
       if (!['auto', 'bar', 'lines', 'quiet'].includes(flags.progress)) throw new UsageError('--progress', 'must be auto, bar, lines or quiet');
       if (flags.resume && !flags.out) throw new UsageError('--resume', 'needs --out <run dir> to say which run to continue');
-      const backend = await activateBackend(flags.backend, info);
+      const backend = await activateBackend(flags, info);
       const controller = new AbortController();
       const onSignal = () => {
         if (controller.signal.aborted) process.exit(130); // second ^C: stop now

@@ -1,0 +1,51 @@
+/**
+ * The training iteration on multi-threaded WASM, in a child process: the thread count of the wasm
+ * backend is fixed when a process first initialises it, and this benchmark's own process runs the
+ * single-threaded backend (the one the worker uses). Asked over IPC, so its timings interleave with
+ * the others'.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const child = fileURLToPath(new URL('./threaded-trainer-child.ts', import.meta.url));
+
+interface Reply {
+  threads?: number;
+  ms?: number[];
+  error?: string;
+}
+
+export class ThreadedTrainer {
+  private constructor(
+    private readonly proc: ChildProcess,
+    readonly threads: number,
+  ) {}
+
+  static async start(threads: number, batch: number): Promise<ThreadedTrainer> {
+    const proc = fork(child, [String(threads), String(batch)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const ready = await ThreadedTrainer.reply(proc);
+    return new ThreadedTrainer(proc, ready.threads!);
+  }
+
+  private static reply(proc: ChildProcess): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`the threaded trainer exited (${code})`));
+      proc.once('exit', onExit);
+      proc.once('message', (m: Reply) => {
+        proc.off('exit', onExit);
+        if (m.error) reject(new Error(m.error));
+        else resolve(m);
+      });
+    });
+  }
+
+  /** Milliseconds of each of `reps` iterations. */
+  async time(reps: number): Promise<number[]> {
+    this.proc.send({ reps });
+    return (await ThreadedTrainer.reply(this.proc)).ms!;
+  }
+
+  stop(): void {
+    this.proc.kill();
+  }
+}
