@@ -9,7 +9,7 @@ import { registerWasmKernels, restoreWasmKernels } from '@gan/core/kernels/index
 import { defaultWasmThreads } from '../trainer/src/wasm-threads.ts';
 import type { PyTorch } from './lib/pytorch.ts';
 import { ThreadedTrainer } from './lib/threaded-trainer.ts';
-import { trainer } from './lib/train-iteration.ts';
+import { gemmFlops, gemmGflops, trainer } from './lib/train-iteration.ts';
 import { fmtMs, interleaved, median, table, timeAsync } from './lib/stats.ts';
 
 export interface TrainResult {
@@ -56,7 +56,12 @@ export async function benchTrain(opts: { py?: PyTorch; quick: boolean; cpu: bool
   }
   await tf.setBackend('wasm');
   registerWasmKernels();
-  const samples = await interleaved(contenders, opts.quick ? 2 : 3).finally(() => threaded?.stop());
+  const samples = await interleaved(contenders, opts.quick ? 2 : 3);
+  // What the GEMMs alone would take at the best rate WASM reaches here: the floor of an iteration.
+  const iterationGflop = (await gemmFlops(() => withKernels('ours', ours))) / 1e9;
+  const ceilings: [string, number][] = [['1 thread', gemmGflops()]];
+  if (threaded) ceilings.push([`${threaded.threads} threads`, await threaded.gemmGflops()]);
+  threaded?.stop();
   const imagesPerSecond = new Map<string, number>();
   const rows = contenders.map((c) => {
     const ms = median(samples.get(c.name)!);
@@ -71,5 +76,10 @@ export async function benchTrain(opts: { py?: PyTorch; quick: boolean; cpu: bool
       ['implementation', 'batch', 'ms / iteration', 'images/s', 'vs best PyTorch'],
       rows.map((r, i) => [...r, Number.isFinite(best) ? `${(imagesPerSecond.get(contenders[i].name)! / best).toFixed(3)}×` : '–']),
     );
-  return { text, results: { imagesPerSecond } };
+  const floor =
+    `\n\nThe iteration's convolutions and matrix products are ${iterationGflop.toFixed(1)} GFLOP. A 1024² float32 matrix product on ` +
+    `WASM reaches ${ceilings.map(([t, g]) => `${g.toFixed(1)} GFLOP/s on ${t}`).join(', ')}; at that rate the GEMMs alone take ` +
+    ceilings.map(([t, g]) => `${fmtMs((iterationGflop / g) * 1000)} ms (${t}, ${((batch * g) / iterationGflop).toFixed(0)} images/s at most)`).join(', ') +
+    '.';
+  return { text: text + floor, results: { imagesPerSecond } };
 }

@@ -1,15 +1,15 @@
-/** Child side of threaded-trainer.ts: argv = threads, batch; each message { reps } → { ms }. */
+/** Child side of threaded-trainer.ts: argv = threads, batch; messages { reps } → { ms }, { gemm } → { gflops }. */
 import { selectBackend } from '../../trainer/src/backend.ts';
 import { timeAsync } from './stats.ts';
-import { trainer } from './train-iteration.ts';
+import { gemmGflops, trainer } from './train-iteration.ts';
 
 const [threads, batch] = process.argv.slice(2).map(Number);
 try {
   const selection = await selectBackend('wasm', { threads });
   const iteration = await trainer('wasm', batch);
   await iteration(); // warm-up: kernels compiled, buffers allocated
-  process.on('message', async ({ reps }: { reps: number }) => {
-    process.send!({ ms: await timeAsync(iteration, reps) });
+  process.on('message', async (m: { reps?: number; gemm?: true }) => {
+    process.send!(m.gemm ? { gflops: gemmGflops() } : { ms: await timeAsync(iteration, m.reps!) });
   });
   process.on('disconnect', () => process.exit(0));
   process.send!({ threads: selection.threads });

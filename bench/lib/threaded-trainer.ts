@@ -12,6 +12,7 @@ const child = fileURLToPath(new URL('./threaded-trainer-child.ts', import.meta.u
 interface Reply {
   threads?: number;
   ms?: number[];
+  gflops?: number;
   error?: string;
 }
 
@@ -43,6 +44,12 @@ export class ThreadedTrainer {
   async time(reps: number): Promise<number[]> {
     this.proc.send({ reps });
     return (await ThreadedTrainer.reply(this.proc)).ms!;
+  }
+
+  /** GFLOP/s of a 1024² matrix product on this process's threads. */
+  async gemmGflops(): Promise<number> {
+    this.proc.send({ gemm: true });
+    return (await ThreadedTrainer.reply(this.proc)).gflops!;
   }
 
   stop(): void {

@@ -26,3 +26,53 @@ export async function trainer(backend: 'wasm' | 'cpu', batch: number) {
   };
 }
 
+
+/** GFLOP/s of a 1024² float32 matrix product on the active backend (median of 10): the GEMM ceiling. */
+export function gemmGflops(): number {
+  const n = 1024;
+  const [a, b] = [tf.randomNormal([n, n]), tf.randomNormal([n, n])];
+  const once = () => {
+    const t0 = performance.now();
+    tf.matMul(a, b).dispose(); // the WASM backend computes synchronously
+    return performance.now() - t0;
+  };
+  for (let i = 0; i < 3; i++) once();
+  const ms = Array.from({ length: 10 }, once).sort((x, y) => x - y)[5];
+  tf.dispose([a, b]);
+  return (2 * n ** 3) / ms / 1e6;
+}
+
+/** Floating-point operations of the GEMM kernels (convolutions, matrix products) in one call of `run`. */
+export async function gemmFlops(run: () => Promise<void>, backendName = 'wasm'): Promise<number> {
+  let flops = 0;
+  const originals = ['Conv2D', 'FusedConv2D', 'BatchMatMul', '_FusedMatMul'].flatMap((name) => tf.getKernel(name, backendName) ?? []);
+  for (const kernel of originals) {
+    tf.unregisterKernel(kernel.kernelName, backendName);
+    tf.registerKernel({
+      ...kernel,
+      kernelFunc: (call) => {
+        const out = kernel.kernelFunc(call) as tf.TensorInfo;
+        const inputs = call.inputs as Record<string, tf.TensorInfo>;
+        const outputs = out.shape.reduce((p, d) => p * d, 1);
+        if (kernel.kernelName.includes('Conv')) {
+          const [kh, kw, ci] = inputs.filter.shape;
+          flops += 2 * outputs * kh * kw * ci;
+        } else {
+          const a = inputs.a.shape;
+          const transposeA = (call.attrs as { transposeA?: boolean }).transposeA;
+          flops += 2 * outputs * (transposeA ? a[a.length - 2] : a[a.length - 1]);
+        }
+        return out;
+      },
+    });
+  }
+  try {
+    await run();
+  } finally {
+    for (const kernel of originals) {
+      tf.unregisterKernel(kernel.kernelName, backendName);
+      tf.registerKernel(kernel);
+    }
+  }
+  return flops;
+}

@@ -1,0 +1,57 @@
+/**
+ * Where a training iteration's time goes, per tfjs kernel: wall time of each kernel call minus the
+ * kernels it calls itself (our composed kernels run others), summed over two iterations of the
+ * reference architecture at batch 64 on WASM.
+ *
+ *   node --import tsx bench/profile-train.ts [--threads N]
+ */
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '../trainer/src/backend.ts';
+import { defaultWasmThreads } from '../trainer/src/wasm-threads.ts';
+import { table } from './lib/stats.ts';
+import { trainer } from './lib/train-iteration.ts';
+
+const { values: args } = parseArgs({ options: { threads: { type: 'string' } } });
+tf.env().set('PROD', true);
+const { threads } = await selectBackend('wasm', { threads: Number(args.threads ?? defaultWasmThreads()) });
+
+const self = new Map<string, { ms: number; calls: number }>();
+const stack: number[] = []; // time spent in nested kernels, per open call
+for (const kernel of tf.getKernelsForBackend('wasm')) {
+  const run = kernel.kernelFunc;
+  tf.unregisterKernel(kernel.kernelName, 'wasm');
+  tf.registerKernel({
+    ...kernel,
+    kernelFunc: (call) => {
+      stack.push(0);
+      const t0 = performance.now();
+      const out = run(call);
+      const total = performance.now() - t0;
+      const nested = stack.pop()!;
+      if (stack.length) stack[stack.length - 1] += total;
+      const entry = self.get(kernel.kernelName) ?? { ms: 0, calls: 0 };
+      entry.ms += total - nested;
+      entry.calls++;
+      self.set(kernel.kernelName, entry);
+      return out;
+    },
+  });
+}
+
+const iteration = await trainer('wasm', 64);
+await iteration();
+self.clear();
+const reps = 2;
+const t0 = performance.now();
+for (let i = 0; i < reps; i++) await iteration();
+const wall = (performance.now() - t0) / reps;
+const rows = [...self].sort((a, b) => b[1].ms - a[1].ms);
+const inKernels = rows.reduce((sum, [, e]) => sum + e.ms, 0) / reps;
+console.log(`WASM, ${threads} thread(s): ${wall.toFixed(0)} ms per iteration, ${inKernels.toFixed(0)} ms in kernels\n`);
+console.log(
+  table(
+    ['kernel', 'ms / iteration (self)', 'share', 'calls / iteration'],
+    rows.filter(([, e]) => e.ms / reps >= 0.5).map(([name, e]) => [name, (e.ms / reps).toFixed(1), `${((100 * e.ms) / reps / wall).toFixed(1)} %`, e.calls / reps]),
+  ),
+);
