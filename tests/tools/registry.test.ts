@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registryKeys, sha256Hex } from '@gan/core/manifest';
 import { openLocalR2 } from '../../trainer/src/registry/local-r2.ts';
 import { CredentialsError, openS3Storage, parseListObjectsV2, s3OptionsFromEnv } from '../../trainer/src/registry/s3.ts';
-import { StorageError } from '../../trainer/src/registry/storage.ts';
+import { PreconditionFailedError, StorageError } from '../../trainer/src/registry/storage.ts';
 import type { ObjectStorage } from '../../trainer/src/registry/storage.ts';
 import { readExportedModel } from '../../trainer/src/registry/exported-model.ts';
-import { publishModel, readCurrent, ReadBackError, VersionConflictError } from '../../trainer/src/registry/publish.ts';
+import { PointerMovedError, publishModel, readCurrent, readCurrentWithEtag, ReadBackError, VersionConflictError, writeCurrent } from '../../trainer/src/registry/publish.ts';
 import { listModelNames, listVersions, VersionUnavailableError } from '../../trainer/src/registry/catalog.ts';
 import { NothingToRollBackError, rollback } from '../../trainer/src/registry/rollback.ts';
 import { pruneVersions } from '../../trainer/src/registry/prune.ts';
@@ -296,5 +296,50 @@ describe.each(backends)('registry on $label', (backend) => {
     // A corrupted object is detected on pull.
     await storage.put(checkpointKeys.file('tiny', third.id, 'checkpoint.json'), new TextEncoder().encode('{"step":0}'));
     await expect(pullCheckpoint(storage, 'tiny', into)).rejects.toThrow(/sha256/);
+  });
+
+  it('writes conditionally: only over the ETag it read, or only where nothing is', async () => {
+    const key = 'scratch/cas.json';
+    const bytes = (t: string) => new TextEncoder().encode(t);
+    await storage.put(key, bytes('1'), { onlyIf: { absent: true } });
+    await expect(storage.put(key, bytes('x'), { onlyIf: { absent: true } })).rejects.toThrow(PreconditionFailedError);
+    const first = (await storage.getWithEtag(key))!;
+    expect(text(first.bytes)).toBe('1');
+    await storage.put(key, bytes('2'), { onlyIf: { etag: first.etag } });
+    // The ETag read before that write is stale now.
+    await expect(storage.put(key, bytes('x'), { onlyIf: { etag: first.etag } })).rejects.toThrow(PreconditionFailedError);
+    expect(text(await storage.get(key))).toBe('2');
+    expect((await storage.getWithEtag(key))!.etag).not.toBe(first.etag);
+    await storage.delete([key]);
+  });
+
+  it('a publish overtaken at the pointer fails with PointerMovedError and leaves the other run\'s choice', async () => {
+    const dir = await mkdtemp(path.join(work, 'moved-'));
+    const [a, b, c] = await Promise.all(
+      ['a', 'b', 'c'].map(async (v, i) => readExportedModel(await writeTinyExport(dir, { name: 'moved', version: v, seed: 40 + i }))),
+    );
+    await publishModel(storage, a);
+    /** The storage, but another run moves current.json to `other` just before this run's pointer write. */
+    const overtaken = (other: string): ObjectStorage => ({
+      ...storage,
+      async put(key, bytes, options) {
+        if (key === registryKeys.current('moved')) await writeCurrent(storage, 'moved', other, new Date(), await readCurrentWithEtag(storage, 'moved'));
+        await storage.put(key, bytes, options);
+      },
+    });
+    await publishModel(storage, b);
+    await rollback(storage, 'moved', { to: 'a' });
+    // c's run read current = a; b is made current under it; c must not overwrite that.
+    const failed = publishModel(overtaken('b'), c);
+    await expect(failed).rejects.toThrow(PointerMovedError);
+    await expect(failed).rejects.toThrow(/named a, now b/);
+    expect((await readCurrent(storage, 'moved'))?.version).toBe('b');
+    // c is stored whole all the same; run again, it becomes current.
+    expect((await publishModel(storage, c)).previous).toBe('b');
+    expect((await readCurrent(storage, 'moved'))?.version).toBe('c');
+    // A rollback racing a publish does not undo it either.
+    const racedRollback = rollback(overtaken('a'), 'moved', { to: 'b' });
+    await expect(racedRollback).rejects.toThrow(PointerMovedError);
+    expect((await readCurrent(storage, 'moved'))?.version).toBe('a');
   });
 });

@@ -5,6 +5,11 @@
  * request's signature with AWS's own signer (@smithy/signature-v4) and answers 403
  * SignatureDoesNotMatch when it differs, as R2 would. The registry's client (aws4fetch) signs; an
  * independent implementation checks.
+ *
+ * s3rver also ignores conditional writes, which R2 honours and the registry relies on to move
+ * current.json: the front evaluates If-Match and If-None-Match: * on PUT against the stored object's
+ * ETag and answers 412 PreconditionFailed as R2 does (check then write, not atomic: enough for tests
+ * whose writes do not overlap; racing writes are tested on Miniflare's R2).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -63,6 +68,21 @@ async function signatureMatches(req: IncomingMessage, body: Buffer): Promise<boo
   return expected === signature;
 }
 
+/** Whether a PUT's If-Match / If-None-Match: * holds for the object now stored at `url`. */
+async function preconditionHolds(url: string, headers: Headers): Promise<boolean> {
+  const ifMatch = headers.get('if-match');
+  const ifNoneMatch = headers.get('if-none-match');
+  if (!ifMatch && !ifNoneMatch) return true;
+  const probe = new Headers(headers);
+  for (const h of ['content-length', 'content-type', 'if-match', 'if-none-match']) probe.delete(h);
+  const head = await fetch(url, { method: 'HEAD', headers: probe });
+  const etag = head.ok ? head.headers.get('etag') : null;
+  if (ifNoneMatch === '*' && etag !== null) return false;
+  if (ifMatch && ifMatch !== '*' && ifMatch !== etag) return false;
+  if (ifMatch === '*' && etag === null) return false;
+  return true;
+}
+
 /** Starts s3rver with `bucket`, behind the signature-checking front, on 127.0.0.1. */
 export async function startTestS3Server(bucket = 'gan-models'): Promise<TestS3Server> {
   const directory = await mkdtemp(path.join(tmpdir(), 'gan-s3-'));
@@ -80,6 +100,11 @@ export async function startTestS3Server(bucket = 'gan-models'): Promise<TestS3Se
       }
       const headers = new Headers();
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'connection') headers.set(k, v);
+      if (req.method === 'PUT' && !(await preconditionHolds(`http://127.0.0.1:${s3Port}${req.url}`, headers))) {
+        res.writeHead(412, { 'content-type': 'application/xml' });
+        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code></Error>');
+        return;
+      }
       const upstream = await fetch(`http://127.0.0.1:${s3Port}${req.url}`, {
         method: req.method,
         headers,

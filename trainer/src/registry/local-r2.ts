@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { ObjectStorage, PutOptions, StoredObjectInfo } from './storage.ts';
+import { type ObjectStorage, type PutOptions, PreconditionFailedError, type StoredObjectInfo } from './storage.ts';
 import { MODELS_BINDING, readModelsBucket } from './wrangler-config.ts';
 
 export interface LocalR2Options {
@@ -36,10 +36,18 @@ export async function openLocalR2(options: LocalR2Options = {}): Promise<ObjectS
       const object = await bucket.get(key);
       return object ? new Uint8Array(await object.arrayBuffer()) : null;
     },
+    async getWithEtag(key) {
+      const object = await bucket.get(key);
+      return object ? { bytes: new Uint8Array(await object.arrayBuffer()), etag: object.etag } : null;
+    },
     async put(key, bytes, opts: PutOptions = {}) {
-      await bucket.put(key, bytes, {
+      const onlyIf = !opts.onlyIf ? undefined : 'etag' in opts.onlyIf ? { etagMatches: opts.onlyIf.etag } : { etagDoesNotMatch: '*' };
+      const written = await bucket.put(key, bytes, {
         httpMetadata: { contentType: opts.contentType, cacheControl: opts.cacheControl },
+        onlyIf,
       });
+      // The binding answers a failed condition with null instead of an object.
+      if (written === null) throw new PreconditionFailedError(key);
     },
     async head(key) {
       const object = await bucket.head(key);

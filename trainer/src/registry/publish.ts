@@ -1,6 +1,6 @@
 import { type CurrentPointer, CurrentPointerSchema, registryKeys, sha256Hex } from '@gan/core/manifest';
 import type { ExportedModel } from './exported-model.ts';
-import { contentTypeFor, type ObjectStorage } from './storage.ts';
+import { contentTypeFor, type ObjectStorage, PreconditionFailedError } from './storage.ts';
 
 /** Version files never change once published: caches may keep them for good. */
 export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
@@ -14,6 +14,14 @@ export class VersionConflictError extends Error {
 /** An uploaded object read back with other bytes than were sent. */
 export class ReadBackError extends Error {
   override name = 'ReadBackError';
+}
+
+/**
+ * current.json moved between this run reading it and writing it (another publish or rollback got
+ * there first): this run's write was refused, so the other run's choice stands.
+ */
+export class PointerMovedError extends Error {
+  override name = 'PointerMovedError';
 }
 
 export interface PublishOptions {
@@ -42,19 +50,48 @@ async function sha(bytes: Uint8Array): Promise<string> {
 
 /** Reads `models/<name>/current.json`; null when the model has never been published. */
 export async function readCurrent(storage: ObjectStorage, name: string): Promise<CurrentPointer | null> {
-  const bytes = await storage.get(registryKeys.current(name));
-  if (!bytes) return null;
-  return CurrentPointerSchema.parse(JSON.parse(new TextDecoder().decode(bytes)));
+  return (await readCurrentWithEtag(storage, name))?.pointer ?? null;
 }
 
-/** Writes current.json and reads it back: the one write that makes a version what users get. */
-export async function writeCurrent(storage: ObjectStorage, name: string, version: string, now: Date): Promise<CurrentPointer> {
+/** current.json with the ETag that `writeCurrent` needs to move it safely. */
+export interface CurrentRead {
+  pointer: CurrentPointer;
+  etag: string;
+}
+
+export async function readCurrentWithEtag(storage: ObjectStorage, name: string): Promise<CurrentRead | null> {
+  const object = await storage.getWithEtag(registryKeys.current(name));
+  if (!object) return null;
+  return { pointer: CurrentPointerSchema.parse(JSON.parse(new TextDecoder().decode(object.bytes))), etag: object.etag };
+}
+
+/**
+ * Points current.json at `version` — the one write that makes a version what users get — as a
+ * compare-and-swap against `seen`, the current.json this run read (null: there was none). If another
+ * run moved it in between, nothing is written and PointerMovedError says what it names now.
+ */
+export async function writeCurrent(
+  storage: ObjectStorage,
+  name: string,
+  version: string,
+  now: Date,
+  seen: CurrentRead | null,
+): Promise<CurrentPointer> {
   const pointer: CurrentPointer = { version, publishedAt: now.toISOString() };
   const bytes = new TextEncoder().encode(`${JSON.stringify(pointer)}\n`);
-  await storage.put(registryKeys.current(name), bytes, { contentType: 'application/json', cacheControl: POINTER_CACHE_CONTROL });
-  const back = await storage.get(registryKeys.current(name));
-  if (!back || (await sha(back)) !== (await sha(bytes))) {
-    throw new ReadBackError(`${registryKeys.current(name)} read back with other bytes than were written`);
+  try {
+    await storage.put(registryKeys.current(name), bytes, {
+      contentType: 'application/json',
+      cacheControl: POINTER_CACHE_CONTROL,
+      onlyIf: seen ? { etag: seen.etag } : { absent: true },
+    });
+  } catch (err) {
+    if (!(err instanceof PreconditionFailedError)) throw err;
+    const moved = await readCurrent(storage, name);
+    throw new PointerMovedError(
+      `${registryKeys.current(name)} changed while this run was working (it named ${seen?.pointer.version ?? 'nothing'}, ` +
+        `now ${moved?.version ?? 'nothing'}); left as the other run set it. ${name}@${version} is stored whole: run again to make it current`,
+    );
   }
   return pointer;
 }
@@ -63,7 +100,9 @@ export async function writeCurrent(storage: ObjectStorage, name: string, version
  * Publishes an exported model: uploads the version's files (manifest.json last), reads every object
  * back and checks its sha256, and only then points current.json at the version. A reader therefore
  * sees the old version or the new one, never a mix, and a publish stopped at any point leaves the
- * old version serving; running it again uploads what is missing and finishes.
+ * old version serving; running it again uploads what is missing and finishes. The pointer moves by
+ * compare-and-swap: of two runs racing, one moves it and the other fails with PointerMovedError
+ * (its version stays stored whole), so no run reports success while another's choice is served.
  *
  * Versions are immutable: if any object of the version already exists with other bytes, nothing is
  * written and VersionConflictError is thrown. Publishing the same export twice changes nothing.
@@ -112,10 +151,11 @@ export async function publishModel(storage: ObjectStorage, model: ExportedModel,
   log(`verified ${objects.length} objects of ${name}@${version} (sha256)`);
 
   // 4. Flip current.json, last.
-  const before = await readCurrent(storage, name);
+  const seen = await readCurrentWithEtag(storage, name);
+  const before = seen?.pointer;
   let currentChanged = false;
   if (before?.version !== version) {
-    await writeCurrent(storage, name, version, options.now?.() ?? new Date());
+    await writeCurrent(storage, name, version, options.now?.() ?? new Date(), seen);
     currentChanged = true;
     log(`${registryKeys.current(name)}: ${before?.version ?? '(none)'} → ${version}`);
   } else {

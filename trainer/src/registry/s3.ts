@@ -1,5 +1,5 @@
 import { AwsClient } from 'aws4fetch';
-import { type ObjectStorage, type PutOptions, StorageError, type StoredObjectInfo } from './storage.ts';
+import { type ObjectStorage, type PutOptions, PreconditionFailedError, StorageError, type StoredObjectInfo, unquoteEtag } from './storage.ts';
 
 export interface S3StorageOptions {
   /** The S3 endpoint without the bucket: `https://<account id>.r2.cloudflarestorage.com`. */
@@ -108,10 +108,25 @@ export function openS3Storage(options: S3StorageOptions): ObjectStorage {
       if (!response.ok) return fail(`GET ${key}`, response);
       return new Uint8Array(await response.arrayBuffer());
     },
+    async getWithEtag(key) {
+      const response = await client.fetch(objectUrl(options, key), { method: 'GET' });
+      if (response.status === 404) {
+        await response.body?.cancel();
+        return null;
+      }
+      if (!response.ok) return fail(`GET ${key}`, response);
+      return { bytes: new Uint8Array(await response.arrayBuffer()), etag: unquoteEtag(response.headers.get('etag') ?? '') };
+    },
     async put(key, bytes, opts: PutOptions = {}) {
       const headers: Record<string, string> = { 'content-type': opts.contentType ?? 'application/octet-stream' };
       if (opts.cacheControl) headers['cache-control'] = opts.cacheControl;
+      if (opts.onlyIf && 'etag' in opts.onlyIf) headers['if-match'] = `"${opts.onlyIf.etag}"`;
+      if (opts.onlyIf && 'absent' in opts.onlyIf) headers['if-none-match'] = '*';
       const response = await client.fetch(objectUrl(options, key), { method: 'PUT', body: bytes as Uint8Array<ArrayBuffer>, headers });
+      if (response.status === 412) {
+        await response.body?.cancel();
+        throw new PreconditionFailedError(key);
+      }
       if (!response.ok) return fail(`PUT ${key}`, response);
       await response.body?.cancel();
     },

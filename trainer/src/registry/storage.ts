@@ -13,6 +13,19 @@ export interface StoredObjectInfo {
 export interface PutOptions {
   contentType?: string;
   cacheControl?: string;
+  /**
+   * Write only if the object is as the writer last read it: `{ etag }` — it still has that ETag;
+   * `{ absent: true }` — there is no such object yet. Otherwise PreconditionFailedError, nothing
+   * written. This is what makes moving current.json a compare-and-swap (R2: `onlyIf` on the binding,
+   * If-Match / If-None-Match on the S3 API).
+   */
+  onlyIf?: { etag: string } | { absent: true };
+}
+
+/** An object's bytes with the ETag that a conditional write can name. */
+export interface ObjectWithEtag {
+  bytes: Uint8Array;
+  etag: string;
 }
 
 export interface ObjectStorage {
@@ -20,6 +33,8 @@ export interface ObjectStorage {
   readonly description: string;
   /** The object's bytes, or null when there is no such key. */
   get(key: string): Promise<Uint8Array | null>;
+  /** Like `get`, with the object's ETag (unquoted). */
+  getWithEtag(key: string): Promise<ObjectWithEtag | null>;
   put(key: string, bytes: Uint8Array, options?: PutOptions): Promise<void>;
   head(key: string): Promise<StoredObjectInfo | null>;
   /** Every object whose key starts with `prefix`, in key order (follows pagination). */
@@ -39,6 +54,17 @@ export class StorageError extends Error {
     super(message);
   }
 }
+
+/** A conditional write found the object changed (or present) since it was read: nothing was written. */
+export class PreconditionFailedError extends StorageError {
+  override name = 'PreconditionFailedError';
+  constructor(readonly key: string) {
+    super(`${key} changed since it was read; not written`, 412);
+  }
+}
+
+/** ETags without the quotes HTTP puts around them. */
+export const unquoteEtag = (etag: string): string => etag.replace(/^(W\/)?"(.*)"$/, '$2');
 
 /** Content types by file extension, for the objects the registry writes. */
 export function contentTypeFor(path: string): string {
