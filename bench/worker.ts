@@ -33,7 +33,8 @@ function bundleSize(work: string): string {
   const log = execFileSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', out], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const reported = /Total Upload:\s*([\d.]+ KiB)\s*\/\s*gzip:\s*([\d.]+ KiB)/.exec(log);
   const rows = filesUnder(out)
-    .filter((f) => !f.endsWith('.map'))
+    // What is uploaded: code and WASM (wrangler also writes source maps and a README.md there).
+    .filter((f) => /\.(m?js|wasm)$/.test(f))
     .map((f) => {
       const bytes = readFileSync(f);
       return [relative(out, f), (statSync(f).size / 1024).toFixed(0), (gzipSync(bytes, { level: 9 }).byteLength / 1024).toFixed(0)];
