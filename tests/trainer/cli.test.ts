@@ -53,6 +53,18 @@ const metricLines = (dir: string) => {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.endsWith('}')).length : 0;
 };
 
+/** The latest checkpoints of two runs hold the same weights, to float tolerance. */
+async function expectSameWeights(runA: string, runB: string) {
+  const a = (await loadLatestCheckpoint(runA)).checkpoint!;
+  const b = (await loadLatestCheckpoint(runB)).checkpoint!;
+  for (const [name, t] of a.tensors) {
+    const other = b.tensors.get(name)!.data;
+    let max = 0;
+    for (let i = 0; i < t.data.length; i++) max = Math.max(max, Math.abs(t.data[i] - other[i]));
+    expect(max, name).toBeLessThan(1e-5);
+  }
+}
+
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'gan-cli-'));
   await selectBackend('wasm');
@@ -114,15 +126,8 @@ describe('threads', () => {
     expect(r1.stdout).toMatch(/backend: wasm \(1 thread\)/);
     expect(r2.stdout).toMatch(/backend: wasm \(2 threads\)/);
     expect([r1.code, r2.code]).toEqual([0, 0]);
-    const a = (await loadLatestCheckpoint(one)).checkpoint!;
-    const b = (await loadLatestCheckpoint(two)).checkpoint!;
-    expect(b.state.step).toBe(3);
-    for (const [name, t] of a.tensors) {
-      const other = b.tensors.get(name)!.data;
-      let max = 0;
-      for (let i = 0; i < t.data.length; i++) max = Math.max(max, Math.abs(t.data[i] - other[i]));
-      expect(max, name).toBeLessThan(1e-5);
-    }
+    expect((await loadLatestCheckpoint(two)).checkpoint!.state.step).toBe(3);
+    await expectSameWeights(one, two);
   });
 });
 
@@ -142,15 +147,8 @@ describe('interrupted runs', () => {
     expect(resumed.stdout).toMatch(/resuming .* from step \d/);
     const steps = (await readMetrics(path.join(killed, 'metrics.jsonl'))).map((r) => r.step);
     expect(steps).toEqual([1, 2, 3, 4, 5]);
-    const a = (await loadLatestCheckpoint(reference)).checkpoint!;
-    const b = (await loadLatestCheckpoint(killed)).checkpoint!;
-    expect(b.state.step).toBe(5);
-    for (const [name, t] of a.tensors) {
-      const other = b.tensors.get(name)!.data;
-      let max = 0;
-      for (let i = 0; i < t.data.length; i++) max = Math.max(max, Math.abs(t.data[i] - other[i]));
-      expect(max, name).toBeLessThan(1e-5);
-    }
+    expect((await loadLatestCheckpoint(killed)).checkpoint!.state.step).toBe(5);
+    await expectSameWeights(reference, killed);
   });
 
   it('^C stops after the current step, writes a checkpoint and exits 130', async () => {

@@ -1,5 +1,5 @@
 import { AwsClient } from 'aws4fetch';
-import { type ObjectStorage, type PutOptions, PreconditionFailedError, StorageError, type StoredObjectInfo, unquoteEtag } from './storage.ts';
+import { type ObjectStorage, type ObjectWithEtag, type PutOptions, PreconditionFailedError, StorageError, type StoredObjectInfo, unquoteEtag } from './storage.ts';
 
 export interface S3StorageOptions {
   /** The S3 endpoint without the bucket: `https://<account id>.r2.cloudflarestorage.com`. */
@@ -97,26 +97,21 @@ export function openS3Storage(options: S3StorageOptions): ObjectStorage {
     throw new StorageError(`${what}: HTTP ${response.status}${code ? ` ${code}` : ''}`, response.status);
   };
   const bucketUrl = `${options.endpoint.replace(/\/+$/, '')}/${encodeURIComponent(options.bucket)}`;
+  const getWithEtag = async (key: string): Promise<ObjectWithEtag | null> => {
+    const response = await client.fetch(objectUrl(options, key), { method: 'GET' });
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return null;
+    }
+    if (!response.ok) return fail(`GET ${key}`, response);
+    return { bytes: new Uint8Array(await response.arrayBuffer()), etag: unquoteEtag(response.headers.get('etag') ?? '') };
+  };
   return {
     description: `S3 ${bucketUrl}`,
     async get(key) {
-      const response = await client.fetch(objectUrl(options, key), { method: 'GET' });
-      if (response.status === 404) {
-        await response.body?.cancel();
-        return null;
-      }
-      if (!response.ok) return fail(`GET ${key}`, response);
-      return new Uint8Array(await response.arrayBuffer());
+      return (await getWithEtag(key))?.bytes ?? null;
     },
-    async getWithEtag(key) {
-      const response = await client.fetch(objectUrl(options, key), { method: 'GET' });
-      if (response.status === 404) {
-        await response.body?.cancel();
-        return null;
-      }
-      if (!response.ok) return fail(`GET ${key}`, response);
-      return { bytes: new Uint8Array(await response.arrayBuffer()), etag: unquoteEtag(response.headers.get('etag') ?? '') };
-    },
+    getWithEtag,
     async put(key, bytes, opts: PutOptions = {}) {
       const headers: Record<string, string> = { 'content-type': opts.contentType ?? 'application/octet-stream' };
       if (opts.cacheControl) headers['cache-control'] = opts.cacheControl;
