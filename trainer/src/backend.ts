@@ -33,7 +33,7 @@ export class BackendUnavailableError extends Error {
 
 export interface BackendSelection {
   name: BackendName;
-  /** Threads the wasm backend computes on (XNNPACK's pool); 1 for the other backends' JS side. */
+  /** Threads the wasm backend computes on (XNNPACK's pool); 1 for the others, which manage their own. */
   threads: number;
   /** Why each faster backend was skipped, for the log. */
   skipped: { name: BackendName; reason: string }[];
