@@ -1,7 +1,7 @@
 /**
  * Where a training iteration's time goes, per tfjs kernel: wall time of each kernel call minus the
  * kernels it calls itself (our composed kernels run others), summed over two iterations of the
- * reference architecture at batch 64 on WASM.
+ * reference architecture at batch 64 on WASM; then the GEMM kernels' share and their GFLOP/s.
  *
  *   node --import tsx bench/profile-train.ts [--threads N]
  */
@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../trainer/src/backend.ts';
 import { defaultWasmThreads } from '../trainer/src/wasm-threads.ts';
 import { table } from './lib/stats.ts';
-import { trainer } from './lib/train-iteration.ts';
+import { gemmFlops, trainer } from './lib/train-iteration.ts';
 
 const { values: args } = parseArgs({ options: { threads: { type: 'string' } } });
 tf.env().set('PROD', true);
@@ -54,4 +54,13 @@ console.log(
     ['kernel', 'ms / iteration (self)', 'share', 'calls / iteration'],
     rows.filter(([, e]) => e.ms / reps >= 0.5).map(([name, e]) => [name, (e.ms / reps).toFixed(1), `${((100 * e.ms) / reps / wall).toFixed(1)} %`, e.calls / reps]),
   ),
+);
+
+// The GEMM kernels (XNNPACK): their share of the iteration and the rate they ran at.
+const GEMMS = ['Conv2D', 'FusedConv2D', 'BatchMatMul', '_FusedMatMul'];
+const gemmMs = rows.filter(([name]) => GEMMS.includes(name)).reduce((sum, [, e]) => sum + e.ms, 0) / reps;
+const gflop = (await gemmFlops(iteration)) / 1e9;
+console.log(
+  `\nGEMM kernels: ${gemmMs.toFixed(0)} ms (${((100 * gemmMs) / wall).toFixed(0)} % of the iteration), ` +
+    `${gflop.toFixed(1)} GFLOP, ${(gflop / (gemmMs / 1000)).toFixed(1)} GFLOP/s`,
 );

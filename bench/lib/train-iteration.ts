@@ -26,7 +26,6 @@ export async function trainer(backend: 'wasm' | 'cpu', batch: number) {
   };
 }
 
-
 /** GFLOP/s of a 1024² float32 matrix product on the active backend (median of 10): the GEMM ceiling. */
 export function gemmGflops(): number {
   const n = 1024;

@@ -1,10 +1,9 @@
 /** `gan train-classifier`: train and save the feature extractor that `gan evaluate` uses for a data set. */
 import { type Command, Option } from 'commander';
 import { trainExtractor } from '../evaluate/run.ts';
-import type { BackendChoice } from '../backend.ts';
-import { activateBackend, backendOption, threadsOption, info, integer, oneOf, positiveNumber } from './common.ts';
+import { activateBackend, backendOption, threadsOption, info, integer, oneOf, positiveNumber, type BackendFlags } from './common.ts';
 
-interface ClassifierFlags {
+interface ClassifierFlags extends BackendFlags {
   data: string;
   imageSize: 8 | 16 | 32 | 64;
   epochs: number;
@@ -15,7 +14,6 @@ interface ClassifierFlags {
   background: string;
   labels: 'classes' | 'instances';
   out?: string;
-  backend: BackendChoice;
 }
 
 export function register(program: Command): void {

@@ -60,8 +60,14 @@ export function threadsOption(): Option {
   );
 }
 
+/** What `backendOption()` and `threadsOption()` parse into. */
+export interface BackendFlags {
+  backend: BackendChoice;
+  threads?: number;
+}
+
 /** Activates the backend and says which one runs (and why faster ones were skipped). */
-export async function activateBackend(flags: { backend: BackendChoice; threads?: number }, log: (line: string) => void): Promise<string> {
+export async function activateBackend(flags: BackendFlags, log: (line: string) => void): Promise<string> {
   const selection = await selectBackend(flags.backend, { threads: flags.threads }, log);
   for (const s of selection.skipped) log(`backend ${s.name} unavailable: ${s.reason}`);
   log(`backend: ${selection.name}${selection.name === 'wasm' ? ` (${selection.threads} thread${selection.threads === 1 ? '' : 's'})` : ''}`);

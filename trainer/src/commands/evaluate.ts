@@ -8,10 +8,9 @@ import { DEFAULT_EVAL_SEED, DEFAULT_SAMPLES, formatEvaluation } from '../evaluat
 import { evaluateExport, evaluateImageFolder } from '../evaluate/run.ts';
 import { defaultClassifiersDir } from '../evaluate/store.ts';
 import { attachEvaluation } from '../registry/exported-model.ts';
-import type { BackendChoice } from '../backend.ts';
-import { UsageError, activateBackend, backendOption, threadsOption, info, integer, warn } from './common.ts';
+import { UsageError, activateBackend, backendOption, threadsOption, info, integer, warn, type BackendFlags } from './common.ts';
 
-interface EvaluateFlags {
+interface EvaluateFlags extends BackendFlags {
   model?: string;
   images?: string;
   json: boolean;
@@ -20,7 +19,6 @@ interface EvaluateFlags {
   samples: number;
   seed: string;
   classifier?: string;
-  backend: BackendChoice;
 }
 
 export function register(program: Command): void {

@@ -2,17 +2,15 @@
 import type { Command } from 'commander';
 import { ModelNameSchema } from '@gan/core';
 import { exportRun } from '../export/export.ts';
-import { UsageError, activateBackend, backendOption, threadsOption, info, integer } from './common.ts';
-import type { BackendChoice } from '../backend.ts';
+import { UsageError, activateBackend, backendOption, threadsOption, info, integer, type BackendFlags } from './common.ts';
 
-interface ExportFlags {
+interface ExportFlags extends BackendFlags {
   run: string;
   out: string;
   name?: string;
   version?: string;
   shardBytes?: number;
   float16: boolean;
-  backend: BackendChoice;
 }
 
 export function register(program: Command): void {

@@ -4,10 +4,9 @@ import type { Command } from 'commander';
 import { randomSeed, MAX_SEED_LENGTH } from '@gan/core';
 import { loadExportedGenerator } from '../export/load.ts';
 import { ClassNameError, resolveClass, samplePng } from '../export/sample.ts';
-import { UsageError, activateBackend, backendOption, threadsOption, info, integer } from './common.ts';
-import type { BackendChoice } from '../backend.ts';
+import { UsageError, activateBackend, backendOption, threadsOption, info, integer, type BackendFlags } from './common.ts';
 
-interface SampleFlags {
+interface SampleFlags extends BackendFlags {
   model: string;
   seed?: string;
   class?: string;
@@ -15,7 +14,6 @@ interface SampleFlags {
   filter: string;
   truncation: string;
   out: string;
-  backend: BackendChoice;
 }
 
 export function register(program: Command): void {

@@ -4,11 +4,10 @@ import type { Command } from 'commander';
 import { parseDataSpec, DataSpecError } from '../data/index.ts';
 import { MissingDataError, RunExistsError, runTraining } from '../train/run.ts';
 import { ARTICLE_ADAM } from '../train/step.ts';
-import { UsageError, activateBackend, backendOption, threadsOption, fraction, info, integer, oneOf, positiveNumber, warn } from './common.ts';
-import type { BackendChoice } from '../backend.ts';
+import { UsageError, activateBackend, backendOption, threadsOption, fraction, info, integer, oneOf, positiveNumber, warn, type BackendFlags } from './common.ts';
 import type { ProgressMode } from '../train/progress.ts';
 
-interface TrainFlags {
+interface TrainFlags extends BackendFlags {
   data?: string;
   imageSize: 8 | 16 | 32 | 64;
   channels?: 1 | 3;
@@ -23,7 +22,6 @@ interface TrainFlags {
   beta1: number;
   beta2: number;
   seed: string;
-  backend: BackendChoice;
   out?: string;
   resume: boolean;
   dryRun: boolean;

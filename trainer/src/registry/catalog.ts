@@ -1,5 +1,5 @@
 import { type CurrentPointer, type Manifest, ManifestSchema, registryKeys, sha256Hex } from '@gan/core/manifest';
-import { readCurrent } from './publish.ts';
+import { readCurrentWithEtag } from './publish.ts';
 import type { ObjectStorage } from './storage.ts';
 
 export interface VersionInfo {
@@ -17,6 +17,8 @@ export interface VersionInfo {
 export interface ModelVersions {
   name: string;
   current: CurrentPointer | null;
+  /** current.json's ETag as read here: what a compare-and-swap of the pointer (writeCurrent) checks. */
+  currentEtag: string | null;
   /** Oldest first: complete versions by manifest createdAt, incomplete ones by upload time. */
   versions: VersionInfo[];
 }
@@ -34,7 +36,8 @@ export async function listModelNames(storage: ObjectStorage): Promise<string[]> 
 /** Every version of a model stored in the bucket, with its manifest and which one is current. */
 export async function listVersions(storage: ObjectStorage, name: string): Promise<ModelVersions> {
   const prefix = `${registryKeys.prefix}${name}/`;
-  const current = await readCurrent(storage, name);
+  const currentRead = await readCurrentWithEtag(storage, name);
+  const current = currentRead?.pointer ?? null;
   const byVersion = new Map<string, { keys: string[]; bytes: number; newest: Date; manifestAt?: Date }>();
   for (const o of await storage.list(prefix)) {
     const rest = o.key.slice(prefix.length);
@@ -68,7 +71,7 @@ export async function listVersions(storage: ObjectStorage, name: string): Promis
   }
   const time = (v: VersionInfo) => (v.manifest ? Date.parse(v.manifest.createdAt) : v.publishedAt.getTime());
   versions.sort((a, b) => time(a) - time(b) || (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
-  return { name, current, versions };
+  return { name, current, currentEtag: currentRead?.etag ?? null, versions };
 }
 
 /** A version that is not there, or not whole. */

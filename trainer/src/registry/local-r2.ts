@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { type ObjectStorage, type PutOptions, PreconditionFailedError, type StoredObjectInfo } from './storage.ts';
+import { type ObjectStorage, type ObjectWithEtag, type PutOptions, PreconditionFailedError, type StoredObjectInfo } from './storage.ts';
 import { MODELS_BINDING, readModelsBucket } from './wrangler-config.ts';
 
 export interface LocalR2Options {
@@ -29,17 +29,17 @@ export async function openLocalR2(options: LocalR2Options = {}): Promise<ObjectS
     remoteBindings: false,
   });
   const bucket = proxy.env[binding];
+  const getWithEtag = async (key: string): Promise<ObjectWithEtag | null> => {
+    const object = await bucket.get(key);
+    return object ? { bytes: new Uint8Array(await object.arrayBuffer()), etag: object.etag } : null;
+  };
   const info = (o: R2Object): StoredObjectInfo => ({ key: o.key, size: o.size, uploaded: new Date(o.uploaded) });
   return {
     description: `local R2 ${bucketName} (${path.relative(process.cwd(), persistRoot) || '.'})`,
     async get(key) {
-      const object = await bucket.get(key);
-      return object ? new Uint8Array(await object.arrayBuffer()) : null;
+      return (await getWithEtag(key))?.bytes ?? null;
     },
-    async getWithEtag(key) {
-      const object = await bucket.get(key);
-      return object ? { bytes: new Uint8Array(await object.arrayBuffer()), etag: object.etag } : null;
-    },
+    getWithEtag,
     async put(key, bytes, opts: PutOptions = {}) {
       const onlyIf = !opts.onlyIf ? undefined : 'etag' in opts.onlyIf ? { etagMatches: opts.onlyIf.etag } : { etagDoesNotMatch: '*' };
       const written = await bucket.put(key, bytes, {

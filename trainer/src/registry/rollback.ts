@@ -1,5 +1,5 @@
 import { listVersions, verifyStoredVersion, VersionUnavailableError } from './catalog.ts';
-import { readCurrentWithEtag, writeCurrent } from './publish.ts';
+import { writeCurrent } from './publish.ts';
 import type { ObjectStorage } from './storage.ts';
 
 /** Nothing to roll back to: no current version, or none before it. */
@@ -22,8 +22,7 @@ export async function rollback(
   name: string,
   options: { to?: string; now?: () => Date } = {},
 ): Promise<RollbackResult> {
-  const seen = await readCurrentWithEtag(storage, name);
-  const { current, versions } = await listVersions(storage, name);
+  const { current, currentEtag, versions } = await listVersions(storage, name);
   if (!current) throw new NothingToRollBackError(`${name} has no current version`);
   let target = options.to;
   if (target === undefined) {
@@ -36,7 +35,7 @@ export async function rollback(
   if (target === current.version) throw new NothingToRollBackError(`${name}@${target} is already current`);
   if (!versions.some((v) => v.version === target)) throw new VersionUnavailableError(`${name}@${target} is not in the bucket`);
   await verifyStoredVersion(storage, name, target);
-  // Against the pointer read first: if a publish moved it meanwhile, the rollback does not undo it.
-  await writeCurrent(storage, name, target, options.now?.() ?? new Date(), seen);
+  // Against the pointer as listed: if a publish moved it meanwhile, the rollback does not undo it.
+  await writeCurrent(storage, name, target, options.now?.() ?? new Date(), { pointer: current, etag: currentEtag! });
   return { name, from: current.version, to: target };
 }
