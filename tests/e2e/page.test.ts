@@ -1,6 +1,7 @@
 /**
  * The page at / in headless Chromium, against the Worker in `wrangler dev` (workerd) with a local R2
- * filled with the tiny test generators.
+ * filled with the tiny test generators. Skipped, with one line saying how to enable it, where no
+ * browser is found (tests/e2e/browser.ts); GAN_REQUIRE_BROWSER=1 makes that a failure instead.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,45 +10,19 @@ import { fileURLToPath } from 'node:url';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { type Unstable_DevWorker, getPlatformProxy, unstable_dev } from 'wrangler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HOW_TO_ENABLE, browserRequired, findBrowser } from './browser.ts';
 import { publishStandardFixtures, type WritableBucket } from '../worker/fixtures.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const configPath = path.join(root, 'wrangler.toml');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const browserSearch = findBrowser();
+const CHROMIUM = browserSearch.executable;
+if (!CHROMIUM && !browserRequired()) console.log(`page test skipped (${browserSearch.source}): ${HOW_TO_ENABLE}`);
 
 let stateDir: string;
 let worker: Unstable_DevWorker;
 let browser: Browser;
 let base: string;
-
-beforeAll(async () => {
-  stateDir = await mkdtemp(path.join(tmpdir(), 'gan-page-'));
-  // Fill the local R2 that `wrangler dev --persist-to <stateDir>` reads (it keeps its data in v3/).
-  const proxy = await getPlatformProxy<{ MODELS_BUCKET: WritableBucket }>({ configPath, persist: { path: path.join(stateDir, 'v3') } });
-  try {
-    await publishStandardFixtures(proxy.env.MODELS_BUCKET);
-  } finally {
-    await proxy.dispose();
-  }
-  worker = await unstable_dev(path.join(root, 'worker/src/index.ts'), {
-    config: configPath,
-    ip: '127.0.0.1',
-    persistTo: stateDir,
-    logLevel: 'warn',
-    experimental: { disableExperimentalWarning: true },
-  });
-  base = `http://127.0.0.1:${worker.port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}, 180_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await worker?.stop();
-  if (stateDir) await rm(stateDir, { recursive: true, force: true });
-});
 
 async function openPage(): Promise<Page> {
   const context = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
@@ -66,7 +41,42 @@ const imageSize = (page: Page, id: string) =>
     return { complete: el.complete, width: el.naturalWidth, height: el.naturalHeight, src: el.dataset.src ?? '' };
   });
 
-describe('the page at /', () => {
+describe('a browser for the page test', () => {
+  it.runIf(browserRequired())('is present (GAN_REQUIRE_BROWSER=1)', () => {
+    expect(CHROMIUM, `${browserSearch.source}: ${HOW_TO_ENABLE}`).toBeDefined();
+  });
+});
+
+describe.skipIf(!CHROMIUM)('the page at /', () => {
+  beforeAll(async () => {
+    stateDir = await mkdtemp(path.join(tmpdir(), 'gan-page-'));
+    // Fill the local R2 that `wrangler dev --persist-to <stateDir>` reads (it keeps its data in v3/).
+    const proxy = await getPlatformProxy<{ MODELS_BUCKET: WritableBucket }>({ configPath, persist: { path: path.join(stateDir, 'v3') } });
+    try {
+      await publishStandardFixtures(proxy.env.MODELS_BUCKET);
+    } finally {
+      await proxy.dispose();
+    }
+    worker = await unstable_dev(path.join(root, 'worker/src/index.ts'), {
+      config: configPath,
+      ip: '127.0.0.1',
+      persistTo: stateDir,
+      logLevel: 'warn',
+      experimental: { disableExperimentalWarning: true },
+    });
+    base = `http://127.0.0.1:${worker.port}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM!,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await worker?.stop();
+    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  });
+
   it('lists the models and shows an image and a grid that loaded', async () => {
     const page = await openPage();
     const options = await page.$$eval('#model option', (els) => els.map((el) => (el as HTMLOptionElement).value));
