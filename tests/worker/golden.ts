@@ -2,6 +2,16 @@
  * Requests whose PNG bytes are pinned. The fixtures' weights are deterministic, so these hashes hold
  * in every isolate, on every run: two test files (two separate workerd runtimes) check them.
  * A change to seed → latent, the generator maths or PNG encoding changes them, and should be deliberate.
+ * tests/worker/determinism.test.ts also decodes each of them with a second decoder (UPNG, not the
+ * fast-png that encodes them) and checks it reads the same pixels; tests/trainer/cli.test.ts checks
+ * that `gan sample` writes the same bytes.
+ *
+ * Regenerating: only when one of those changes is intended (a new PRNG step, a new resize filter, a
+ * different PNG encoder or compression level), never to make a refactoring pass — a refactoring that
+ * moves these hashes has changed what every published URL returns. Run
+ * `npx vitest run --project worker tests/worker/determinism.test.ts`, copy each "expected" hash the
+ * failures print into the table below, look at the new images (the failing paths, in `npm run dev`),
+ * and say in the commit that every seeded URL now returns other bytes.
  */
 export const GOLDEN: [path: string, sha256: string][] = [
   ['/v1/models/digits/image.png?seed=golden&class=two', '5f85a3009e1a8eb283267c035f5c4fd88aaaebd1d1f01cbbe551ef63e9f21354'],
