@@ -28,6 +28,14 @@ export const TrainingInfoSchema = z.object({
   backend: z.string(),
   seconds: z.number().nonnegative(),
   seed: z.string().optional(),
+  /** Objective and data-efficiency options the generator was trained with (absent: the article's). */
+  recipe: z
+    .object({
+      loss: z.enum(['bce', 'hinge']),
+      diffAugment: z.array(z.string()),
+      ema: z.number().min(0).max(1).nullable(),
+    })
+    .optional(),
 });
 
 /**
@@ -65,24 +73,6 @@ export const ManifestSchema = z
     }
   });
 export type Manifest = z.infer<typeof ManifestSchema>;
-
-/** `models/<name>/current.json`: which version `models/<name>` means now. Written last on publish. */
-export const CurrentPointerSchema = z
-  .object({
-    version: ModelVersionSchema,
-    publishedAt: z.string().datetime(),
-  })
-  .strict();
-export type CurrentPointer = z.infer<typeof CurrentPointerSchema>;
-
-/** R2 keys, in one place: the worker reads and the publisher writes exactly these. */
-export const registryKeys = {
-  prefix: 'models/',
-  current: (name: string) => `models/${name}/current.json`,
-  versionDir: (name: string, version: string) => `models/${name}/${version}/`,
-  file: (name: string, version: string, path: string) => `models/${name}/${version}/${path}`,
-  manifest: (name: string, version: string) => `models/${name}/${version}/manifest.json`,
-};
 
 /** Hex sha256 of bytes, with the platform's Web Crypto (Node 20 and workerd both have it). */
 export async function sha256Hex(data: ArrayBuffer | Uint8Array<ArrayBuffer>): Promise<string> {

@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { parseDataSpec, DataSpecError } from '../data/index.ts';
 import { MissingDataError, RunExistsError, runTraining } from '../train/run.ts';
-import { ARTICLE_ADAM } from '../train/step.ts';
+import { ARTICLE_ADAM, type GanLoss } from '../train/step.ts';
+import { AugmentPolicyError, DIFF_AUGMENT_POLICY, parseAugmentPolicy } from '../train/augment.ts';
 import { UsageError, activateBackend, backendOption, threadsOption, fraction, info, integer, oneOf, positiveNumber, warn, type BackendFlags } from './common.ts';
 import type { ProgressMode } from '../train/progress.ts';
 
@@ -19,6 +20,9 @@ interface TrainFlags extends BackendFlags {
   discriminatorWidth: number;
   lrG: number;
   lrD: number;
+  loss: GanLoss;
+  diffAugment: string;
+  ema?: number;
   beta1: number;
   beta2: number;
   seed: string;
@@ -57,6 +61,9 @@ export function register(program: Command): void {
     .option('--discriminator-width <n>', "channels of D's first layer (doubling with depth)", integer(1, 256), 64)
     .option('--lr-g <rate>', "generator's Adam learning rate", positiveNumber, ARTICLE_ADAM.learningRate)
     .option('--lr-d <rate>', "discriminator's Adam learning rate", positiveNumber, ARTICLE_ADAM.learningRate)
+    .option('--loss <kind>', 'bce (the article: non-saturating BCE) or hinge', 'bce')
+    .option('--diff-augment <policy>', `DiffAugment on every image D sees: none, or a list from color,translation,cutout (the paper's limited-data policy is ${DIFF_AUGMENT_POLICY.join(',')})`, 'none')
+    .option('--ema <beta>', "export a moving average of G's weights with this decay (e.g. 0.999); default: the raw G", fraction)
     .option('--beta1 <b>', "Adam's beta1 (both networks)", fraction, ARTICLE_ADAM.beta1)
     .option('--beta2 <b>', "Adam's beta2 (both networks)", fraction, ARTICLE_ADAM.beta2)
     .option('--seed <s>', 'seed of the initial weights, the data order and the noise', '1')
@@ -75,7 +82,7 @@ export function register(program: Command): void {
     .action(async (flags: TrainFlags, command: Command) => {
       if (flags.resume) {
         // A resumed run keeps what it started with (the checkpoint's settings), so these would be ignored.
-        const fixed = ['data', 'imageSize', 'channels', 'batchSize', 'latentSize', 'generatorWidth', 'discriminatorWidth', 'lrG', 'lrD', 'beta1', 'beta2', 'seed', 'labels', 'background'];
+        const fixed = ['data', 'imageSize', 'channels', 'batchSize', 'latentSize', 'generatorWidth', 'discriminatorWidth', 'lrG', 'lrD', 'loss', 'diffAugment', 'ema', 'beta1', 'beta2', 'seed', 'labels', 'background'];
         const given = fixed.filter((k) => command.getOptionValueSource(k) === 'cli');
         if (given.length) warn(`note: ${given.map((k) => (k === 'labels' ? '--no-labels' : `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)).join(', ')} ignored on --resume: the run keeps its own settings`);
       }
@@ -85,6 +92,14 @@ export function register(program: Command): void {
         if (flags.data !== undefined) parseDataSpec(flags.data);
       } catch (err) {
         if (err instanceof DataSpecError) throw new UsageError('--data', err.message);
+        throw err;
+      }
+      if (flags.loss !== 'bce' && flags.loss !== 'hinge') throw new UsageError('--loss', 'must be bce or hinge');
+      let diffAugment;
+      try {
+        diffAugment = parseAugmentPolicy(flags.diffAugment);
+      } catch (err) {
+        if (err instanceof AugmentPolicyError) throw new UsageError('--diff-augment', err.message);
         throw err;
       }
       if (flags.steps !== undefined && flags.epochs !== undefined) throw new UsageError('--steps', 'give --steps or --epochs, not both');
@@ -114,6 +129,7 @@ export function register(program: Command): void {
           discriminatorWidth: flags.discriminatorWidth,
           generatorAdam: { ...ARTICLE_ADAM, learningRate: flags.lrG, beta1: flags.beta1, beta2: flags.beta2 },
           discriminatorAdam: { ...ARTICLE_ADAM, learningRate: flags.lrD, beta1: flags.beta1, beta2: flags.beta2 },
+          recipe: { loss: flags.loss, diffAugment, ema: flags.ema ?? null },
           seed: flags.seed,
           backend,
           outDir: flags.out ?? defaultRunDir(flags.data!),

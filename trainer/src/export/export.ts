@@ -31,7 +31,8 @@ import { buildGenerator } from '@gan/core/model';
 import { loadLatestCheckpoint } from '../train/checkpoint.ts';
 import { readMetrics } from '../train/metrics.ts';
 import { previewLayout } from '../train/preview.ts';
-import type { RunSettings } from '../train/run.ts';
+import { ARTICLE_RECIPE, type RunSettings } from '../train/run.ts';
+import { EMA_PREFIX } from '../train/ema.ts';
 import { generatorFromFiles } from './load.ts';
 
 export class ExportError extends Error {
@@ -67,8 +68,16 @@ function mean(values: number[]): number {
   return values.reduce((s, v) => s + v, 0) / Math.max(1, values.length);
 }
 
+function recipeText(recipe: NonNullable<RunSettings['recipe']>): string {
+  const loss = recipe.loss === 'hinge' ? 'hinge loss' : 'BCE with the non-saturating generator loss';
+  const augment = recipe.diffAugment.length ? `; DiffAugment (${recipe.diffAugment.join(', ')}) on every image D sees` : '';
+  const ema = recipe.ema !== null ? `; the exported weights are a moving average of G's (decay ${recipe.ema}, batch-norm statistics recomputed for them)` : '';
+  return `${loss}${augment}${ema}`;
+}
+
 function modelCard(manifest: Manifest, settings: RunSettings, progressSteps: number[], hasLoss: boolean): string {
   const a = manifest.architecture;
+  const recipe = settings.recipe ?? ARTICLE_RECIPE;
   const m = manifest.metrics as Record<string, number>;
   const fmt = (v: unknown) => (typeof v === 'number' ? v.toFixed(4) : String(v));
   return `# ${manifest.name} — ${manifest.version}
@@ -100,8 +109,8 @@ ${manifest.dataset.attribution ? `\n${manifest.dataset.attribution}\n` : ''}
 ## Training
 ${manifest.training.steps} steps at batch ${manifest.training.batchSize} on the ${manifest.training.backend} backend
 (${(manifest.training.seconds / 60).toFixed(1)} min), seed \`${settings.seed}\`; Adam lr ${settings.generatorAdam.learningRate} (G) /
-${settings.discriminatorAdam.learningRate} (D), betas (${settings.generatorAdam.beta1}, ${settings.generatorAdam.beta2}); BCE with the
-non-saturating generator loss, alternating D and G steps each iteration.
+${settings.discriminatorAdam.learningRate} (D), betas (${settings.generatorAdam.beta1}, ${settings.generatorAdam.beta2});
+${recipeText(recipe)}, alternating D and G steps each iteration.
 
 Means over the last ${m.window ?? '?'} steps: D loss ${fmt(m.d_loss)}, G loss ${fmt(m.g_loss)}, D(x) ${fmt(m.d_x)}, D(G(z)) ${fmt(m.d_g_z)}.
 ${
@@ -174,10 +183,13 @@ export async function exportRun(runDir: string, outDir: string, options: ExportO
 
   // The generator as a layers model: its topology is what tf.loadLayersModel reads.
   const generator = buildGenerator(config);
+  const recipe = settings.recipe ?? ARTICLE_RECIPE;
+  // With a moving average the exported network is the averaged one (standing statistics included).
+  const prefix = recipe.ema !== null ? EMA_PREFIX : 'generator';
   let files: Map<string, Uint8Array>;
   try {
     const weights = generator.weights.map((w) => {
-      const saved = checkpoint.tensors.get(`generator/${w.originalName}`);
+      const saved = checkpoint.tensors.get(`${prefix}/${w.originalName}`);
       if (!saved) throw new ExportError(`the checkpoint lacks generator weight ${w.originalName}`);
       return { name: w.originalName, shape: saved.shape, data: saved.data };
     });
@@ -220,6 +232,7 @@ export async function exportRun(runDir: string, outDir: string, options: ExportO
       backend: settings.backend,
       seconds: checkpoint.state.seconds,
       seed: settings.seed,
+      recipe,
     },
     metrics,
   };

@@ -21,7 +21,23 @@ import { type Checkpoint, type NamedArray, loadLatestCheckpoint, saveCheckpoint 
 import { FailureWatch, MetricsLog, type MetricsRow } from './metrics.ts';
 import { lossCurveSvg, renderPreview } from './preview.ts';
 import { type ProgressMode, createProgress } from './progress.ts';
-import { type AdamSettings, type GanModels, createAdam, discriminatorStep, generatorStep } from './step.ts';
+import { type AdamSettings, type GanLoss, type GanModels, createAdam, discriminatorStep, generatorStep } from './step.ts';
+import { type Augmentation, drawAugmentation } from './augment.ts';
+import { EMA_PREFIX, GeneratorAverage } from './ema.ts';
+
+/**
+ * How the two networks are trained, beyond the optimiser: the article's recipe (BCE, no augmentation,
+ * the raw G exported) or any of the data-efficient additions, each opt-in.
+ */
+export interface TrainingRecipe {
+  loss: GanLoss;
+  /** DiffAugment policy applied to everything D sees; [] = off. */
+  diffAugment: Augmentation[];
+  /** Decay of the exported moving average of G's weights; null = export the raw G. */
+  ema: number | null;
+}
+
+export const ARTICLE_RECIPE: TrainingRecipe = { loss: 'bce', diffAugment: [], ema: null };
 
 /** What a run is: fixed when it starts, stored in run.json and every checkpoint, reused on resume. */
 export interface RunSettings {
@@ -34,6 +50,8 @@ export interface RunSettings {
   seed: string;
   generatorAdam: AdamSettings;
   discriminatorAdam: AdamSettings;
+  /** Absent in runs started before recipes existed: those are ARTICLE_RECIPE. */
+  recipe?: TrainingRecipe;
   config: ModelConfig;
   classNames: string[];
   dataset: { name: string; images: number } & LicenceInfo;
@@ -57,6 +75,7 @@ export interface TrainOptions {
   discriminatorWidth: number;
   generatorAdam: AdamSettings;
   discriminatorAdam: AdamSettings;
+  recipe?: TrainingRecipe;
   seed: string;
   /** Name of the active backend (recorded; the caller selects it). */
   backend: string;
@@ -171,6 +190,7 @@ function settingsFrom(options: TrainOptions, dataset: Dataset): RunSettings {
     seed: options.seed,
     generatorAdam: options.generatorAdam,
     discriminatorAdam: options.discriminatorAdam,
+    recipe: options.recipe ?? ARTICLE_RECIPE,
     config,
     classNames: dataset.classNames,
     dataset: { name: dataset.name, images: dataset.count, ...dataset.licence },
@@ -230,6 +250,8 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     generator: buildGenerator(config, initialiserSeed(seed)),
     discriminator: buildDiscriminator(config, initialiserSeed(seed)),
   };
+  const recipe = settings.recipe ?? ARTICLE_RECIPE;
+  const average = recipe.ema !== null ? new GeneratorAverage(models.generator, recipe.ema) : undefined;
   const gOpt = createAdam(settings.generatorAdam);
   const dOpt = createAdam(settings.discriminatorAdam);
   let noiseRng = Sfc32.fromSeed(`${seed}/noise`);
@@ -240,6 +262,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     restoreModel(models.discriminator, 'discriminator', checkpoint.tensors);
     await restoreOptimizer(gOpt, 'adam_g', checkpoint.tensors);
     await restoreOptimizer(dOpt, 'adam_d', checkpoint.tensors);
+    if (average && !average.restore(checkpoint.tensors)) throw new ResumeMismatchError(`the checkpoint has no ${EMA_PREFIX} weights for this run's moving average`);
     noiseRng = new Sfc32(checkpoint.state.noiseRng);
     step = checkpoint.state.step;
     seconds = checkpoint.state.seconds;
@@ -251,6 +274,17 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     models.discriminator.dispose();
     gOpt.dispose();
     dOpt.dispose();
+    average?.dispose();
+  };
+  /** The generator that is previewed and exported: the moving average when the recipe keeps one. */
+  const withServedWeights = <T>(fn: (weights: tf.NamedTensorMap) => T): T => {
+    if (!average) return fn(generatorWeightMap(models.generator));
+    const weights = average.servingWeights(config);
+    try {
+      return fn(weights);
+    } finally {
+      tf.dispose(Object.values(weights));
+    }
   };
 
   const result: TrainResult = { runDir, step, totalSteps, interrupted: false, resumedFrom: checkpoint ? step : undefined, settings };
@@ -273,13 +307,18 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
         ...weightsOf(models.discriminator, 'discriminator'),
         ...(await optimizerWeights(gOpt, 'adam_g')),
         ...(await optimizerWeights(dOpt, 'adam_d')),
+        ...(average
+          ? withServedWeights((weights) =>
+              Object.entries(weights).map(([name, t]) => ({ name: `${EMA_PREFIX}/${name}`, shape: t.shape, data: t.dataSync() as Float32Array })),
+            )
+          : []),
       ],
     });
   };
   const writePreview = async (metrics: MetricsLog) => {
     const dir = path.join(runDir, 'previews');
     await mkdir(dir, { recursive: true });
-    const png = renderPreview(config, generatorWeightMap(models.generator));
+    const png = withServedWeights((weights) => renderPreview(config, weights));
     await writeAtomically(path.join(dir, `step-${String(step).padStart(6, '0')}.png`), png);
     await writeAtomically(path.join(dir, 'latest.png'), png);
     await writeAtomically(path.join(dir, 'loss.svg'), lossCurveSvg(metrics.rows, `${dataset.name} ${config.imageSize}px`));
@@ -320,14 +359,21 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
           realLabels[i] = dataset.labels[index];
         }
         const drawLabels = () => (k > 0 ? Int32Array.from({ length: batchSize }, () => noiseRng.nextInt(k)) : undefined);
+        const drawAugment = () => (recipe.diffAugment.length ? drawAugmentation(recipe.diffAugment, batchSize, config.imageSize, noiseRng) : undefined);
         const real = tf.tensor4d(batch, [batchSize, config.imageSize, config.imageSize, config.channels]);
         let d, g;
         try {
           const dNoise = noiseRng.fillNormal(new Float32Array(batchSize * latent));
           const fakeLabels = drawLabels();
-          d = await discriminatorStep(models, dOpt, { real, realLabels: k > 0 ? realLabels : undefined, noise: dNoise, fakeLabels });
+          d = await discriminatorStep(
+            models,
+            dOpt,
+            { real, realLabels: k > 0 ? realLabels : undefined, noise: dNoise, fakeLabels, realAugmentation: drawAugment(), fakeAugmentation: drawAugment() },
+            recipe.loss,
+          );
           const gNoise = noiseRng.fillNormal(new Float32Array(batchSize * latent));
-          g = await generatorStep(models, gOpt, { noise: gNoise, labels: drawLabels() });
+          g = await generatorStep(models, gOpt, { noise: gNoise, labels: drawLabels(), augmentation: drawAugment() }, recipe.loss);
+          average?.update(step);
         } finally {
           real.dispose();
         }

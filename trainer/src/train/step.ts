@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ModelConfig } from '@gan/core/config';
+import { type AugmentationDraw, applyAugmentation } from './augment.ts';
 
 export interface GanModels {
   config: ModelConfig;
@@ -30,6 +31,14 @@ export interface AdamSettings {
 /** The article's optimiser: Adam, lr 2e-4, betas (0.5, 0.999); PyTorch's epsilon. */
 export const ARTICLE_ADAM: AdamSettings = { learningRate: 2e-4, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
 
+/**
+ * The adversarial objective. `bce` is the article's: D minimises binary cross-entropy on real → 1,
+ * fake → 0 and G the non-saturating BCE(D(G(z)), 1). `hinge` (Lim & Ye 2017; Miyato et al. 2018):
+ * D minimises mean(relu(1 − D(x))) + mean(relu(1 + D(G(z)))) and G minimises −mean(D(G(z))); D stops
+ * pushing on samples it already separates by a margin, which keeps its gradients to G informative.
+ */
+export type GanLoss = 'bce' | 'hinge';
+
 export function createAdam(settings: AdamSettings): tf.AdamOptimizer {
   return tf.train.adam(settings.learningRate, settings.beta1, settings.beta2, settings.epsilon);
 }
@@ -43,6 +52,9 @@ export interface DiscriminatorBatch {
   noise: Float32Array;
   /** Class asked of G for each fake (conditional models only). */
   fakeLabels?: ArrayLike<number>;
+  /** DiffAugment transforms for the real and the fake images (see augment.ts); none when absent. */
+  realAugmentation?: AugmentationDraw;
+  fakeAugmentation?: AugmentationDraw;
 }
 
 export interface DiscriminatorStepResult {
@@ -58,6 +70,8 @@ export interface GeneratorBatch {
   /** [N · latentSize] fresh noise. */
   noise: Float32Array;
   labels?: ArrayLike<number>;
+  /** DiffAugment transforms for the fakes before D judges them; G's gradient flows through them. */
+  augmentation?: AugmentationDraw;
 }
 
 export interface GeneratorStepResult {
@@ -109,6 +123,18 @@ function holdingStatistics<T>(model: tfl.LayersModel, fn: () => T): T {
 
 const bce = (labels: tf.Tensor, logits: tf.Tensor) => tf.losses.sigmoidCrossEntropy(labels, logits) as tf.Scalar;
 
+function discriminatorLoss(loss: GanLoss, realLogits: tf.Tensor, fakeLogits: tf.Tensor): tf.Scalar {
+  if (loss === 'hinge') return tf.add(tf.mean(tf.relu(tf.sub(1, realLogits))), tf.mean(tf.relu(tf.add(1, fakeLogits))));
+  return tf.add(bce(tf.onesLike(realLogits), realLogits), bce(tf.zerosLike(fakeLogits), fakeLogits));
+}
+
+function generatorLoss(loss: GanLoss, fakeLogits: tf.Tensor): tf.Scalar {
+  if (loss === 'hinge') return tf.neg(tf.mean(fakeLogits)) as tf.Scalar;
+  return bce(tf.onesLike(fakeLogits), fakeLogits);
+}
+
+const augmented = (images: tf.Tensor4D, draw?: AugmentationDraw) => (draw ? applyAugmentation(images, draw) : images);
+
 async function read(scalars: tf.Scalar[]): Promise<number[]> {
   const values = await Promise.all(scalars.map((s) => s.data()));
   tf.dispose(scalars);
@@ -119,6 +145,7 @@ export async function discriminatorStep(
   models: GanModels,
   optimizer: tf.Optimizer,
   batch: DiscriminatorBatch,
+  loss: GanLoss = 'bce',
 ): Promise<DiscriminatorStepResult> {
   const { config, generator, discriminator } = models;
   const n = batch.real.shape[0];
@@ -129,9 +156,10 @@ export async function discriminatorStep(
   );
   let dx: tf.Scalar | undefined;
   let dgz: tf.Scalar | undefined;
-  const loss = tf.tidy(() => {
-    const realIn = discriminatorInputTensor(config, batch.real, batch.realLabels);
-    const fakeIn = discriminatorInputTensor(config, fake, batch.fakeLabels);
+  const value = tf.tidy(() => {
+    // Class planes are appended after augmenting: only the image is transformed.
+    const realIn = discriminatorInputTensor(config, augmented(batch.real, batch.realAugmentation), batch.realLabels);
+    const fakeIn = discriminatorInputTensor(config, augmented(fake, batch.fakeAugmentation), batch.fakeLabels);
     return optimizer.minimize(
       () => {
         // Real and fake go through D separately (two batch-norm batches), as in the article.
@@ -139,35 +167,40 @@ export async function discriminatorStep(
         const fakeLogits = discriminator.apply(fakeIn, { training: true }) as tf.Tensor2D;
         dx = tf.keep(tf.mean(tf.sigmoid(realLogits)) as tf.Scalar);
         dgz = tf.keep(tf.mean(tf.sigmoid(fakeLogits)) as tf.Scalar);
-        return tf.add(bce(tf.onesLike(realLogits), realLogits), bce(tf.zerosLike(fakeLogits), fakeLogits)) as tf.Scalar;
+        return discriminatorLoss(loss, realLogits, fakeLogits);
       },
       true,
       trainableVariables(discriminator),
     ) as tf.Scalar;
   });
   fake.dispose();
-  const [d_loss, d_x, d_g_z] = await read([loss, dx!, dgz!]);
+  const [d_loss, d_x, d_g_z] = await read([value, dx!, dgz!]);
   return { d_loss, d_x, d_g_z };
 }
 
-export async function generatorStep(models: GanModels, optimizer: tf.Optimizer, batch: GeneratorBatch): Promise<GeneratorStepResult> {
+export async function generatorStep(
+  models: GanModels,
+  optimizer: tf.Optimizer,
+  batch: GeneratorBatch,
+  loss: GanLoss = 'bce',
+): Promise<GeneratorStepResult> {
   const { config, generator, discriminator } = models;
   let dgz: tf.Scalar | undefined;
-  const loss = holdingStatistics(discriminator, () =>
+  const value = holdingStatistics(discriminator, () =>
     tf.tidy(() => {
       const input = generatorInputTensor(config, batch.noise, batch.labels);
       return optimizer.minimize(
         () => {
-          const fake = generator.apply(input, { training: true }) as tf.Tensor4D;
+          const fake = augmented(generator.apply(input, { training: true }) as tf.Tensor4D, batch.augmentation);
           const logits = discriminator.apply(discriminatorInputTensor(config, fake, batch.labels), { training: true }) as tf.Tensor2D;
           dgz = tf.keep(tf.mean(tf.sigmoid(logits)) as tf.Scalar);
-          return bce(tf.onesLike(logits), logits);
+          return generatorLoss(loss, logits);
         },
         true,
         trainableVariables(generator),
       ) as tf.Scalar;
     }),
   );
-  const [g_loss, d_g_z] = await read([loss, dgz!]);
+  const [g_loss, d_g_z] = await read([value, dgz!]);
   return { g_loss, d_g_z };
 }

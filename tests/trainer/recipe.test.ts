@@ -1,0 +1,171 @@
+/**
+ * The data-efficient training options: DiffAugment, the generator's moving average and the hinge
+ * loss — off by default, differentiable, resumable, and what export writes.
+ */
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Sfc32 } from '@gan/core/prng';
+import { buildGenerator } from '@gan/core/model';
+import {
+  AugmentPolicyError,
+  DIFF_AUGMENT_POLICY,
+  applyAugmentation,
+  drawAugmentation,
+  parseAugmentPolicy,
+  translationRange,
+} from '../../trainer/src/train/augment.ts';
+import { EMA_PREFIX, GeneratorAverage, emaDecay } from '../../trainer/src/train/ema.ts';
+import { loadLatestCheckpoint } from '../../trainer/src/train/checkpoint.ts';
+import { ARTICLE_RECIPE, type TrainOptions, runTraining } from '../../trainer/src/train/run.ts';
+import { ARTICLE_ADAM } from '../../trainer/src/train/step.ts';
+import { exportRun } from '../../trainer/src/export/export.ts';
+
+const cacheDir = path.join(os.tmpdir(), 'gan-test-cache');
+let root: string;
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  root = await mkdtemp(path.join(os.tmpdir(), 'gan-recipe-'));
+});
+
+describe('DiffAugment', () => {
+  it('is off unless asked for, and parses the paper policy', () => {
+    expect(ARTICLE_RECIPE.diffAugment).toEqual([]);
+    expect(parseAugmentPolicy('none')).toEqual([]);
+    expect(parseAugmentPolicy('color,translation,cutout')).toEqual(DIFF_AUGMENT_POLICY);
+    expect(() => parseAugmentPolicy('colour')).toThrow(AugmentPolicyError);
+  });
+
+  it('translates by the drawn shift, shifting zeros in', () => {
+    const size = 16;
+    const draw = drawAugmentation(['translation'], 1, size, Sfc32.fromSeed('t'));
+    draw.shiftY![0] = 2;
+    draw.shiftX![0] = -1;
+    const pixels = new Float32Array(size * size).fill(0.5);
+    pixels[5 * size + 5] = 1;
+    const out = tf.tidy(() => applyAugmentation(tf.tensor4d(pixels, [1, size, size, 1]), draw).dataSync());
+    expect(out[7 * size + 4]).toBe(1);
+    expect(out[0 * size + 0]).toBe(0); // two rows shifted in at the top
+    expect(out[1 * size + 3]).toBe(0);
+    expect(out[2 * size + 3]).toBe(0.5);
+    expect(out[3 * size + (size - 1)]).toBe(0); // a column shifted in at the right
+  });
+
+  it('cuts out a square of half the edge and keeps shifts within an eighth', () => {
+    const size = 16;
+    const draw = drawAugmentation(DIFF_AUGMENT_POLICY, 32, size, Sfc32.fromSeed('c'));
+    for (let i = 0; i < 32; i++) {
+      const zeros = draw.cutoutMask!.subarray(i * size * size, (i + 1) * size * size).filter((v) => v === 0).length;
+      expect(zeros).toBeGreaterThan(0);
+      expect(zeros).toBeLessThanOrEqual((size / 2) ** 2);
+      expect(Math.abs(draw.shiftX![i])).toBeLessThanOrEqual(translationRange(size));
+    }
+    expect(new Set(draw.shiftX).size).toBeGreaterThan(1);
+  });
+
+  it('is differentiable with respect to the images, zero gradient where cut out', () => {
+    const size = 8;
+    const draw = drawAugmentation(DIFF_AUGMENT_POLICY, 2, size, Sfc32.fromSeed('g'));
+    const x = tf.randomUniform([2, size, size, 3], -1, 1, 'float32', 3) as tf.Tensor4D;
+    const grad = tf.grad((images: tf.Tensor) => tf.sum(tf.square(applyAugmentation(images as tf.Tensor4D, draw))))(x);
+    const values = grad.dataSync();
+    expect(values.some((v) => v !== 0)).toBe(true);
+    expect(values.every(Number.isFinite)).toBe(true);
+    tf.dispose([x, grad]);
+  });
+
+  it('applies one draw as one transform: the same draw gives the same output for the same input', () => {
+    const draw = drawAugmentation(DIFF_AUGMENT_POLICY, 4, 8, Sfc32.fromSeed('same'));
+    const x = tf.randomUniform([4, 8, 8, 3], -1, 1, 'float32', 5) as tf.Tensor4D;
+    const a = applyAugmentation(x, draw);
+    const b = applyAugmentation(x, draw);
+    expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+    expect(Array.from(a.dataSync())).not.toEqual(Array.from(x.dataSync()));
+    tf.dispose([x, a, b]);
+  });
+});
+
+describe('moving average of G', () => {
+  it('warms up its decay and moves the average toward the trained weights', () => {
+    expect(emaDecay(0.999, 0)).toBeCloseTo(0.1);
+    expect(emaDecay(0.999, 1e6)).toBe(0.999);
+    const config = { imageSize: 8, channels: 1, latentSize: 4, generatorWidth: 2, discriminatorWidth: 2, numClasses: 0 } as const;
+    const generator = buildGenerator(config, 1);
+    const average = new GeneratorAverage(generator, 0.5);
+    const w = generator.trainableWeights[0];
+    const before = Array.from(w.read().dataSync());
+    w.write(tf.add(w.read(), 1));
+    average.update(1e6); // decay 0.5
+    const shadow = average.shadow.get(w.originalName)!.dataSync();
+    before.forEach((v, i) => expect(shadow[i]).toBeCloseTo(v + 0.5, 5));
+    const tensorsBefore = tf.memory().numTensors;
+    const weights = average.servingWeights(config, 2, 8);
+    expect(Object.keys(weights).sort()).toEqual(generator.weights.map((x) => x.originalName).sort());
+    tf.dispose(Object.values(weights));
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    expect(Array.from(w.read().dataSync())).toEqual(before.map((v) => Math.fround(v + 1))); // trained weights put back
+    average.dispose();
+    generator.dispose();
+  });
+});
+
+const tiny = (outDir: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
+  data: 'mnist',
+  imageSize: 16,
+  batchSize: 8,
+  latentSize: 8,
+  generatorWidth: 4,
+  discriminatorWidth: 4,
+  generatorAdam: ARTICLE_ADAM,
+  discriminatorAdam: ARTICLE_ADAM,
+  recipe: { loss: 'hinge', diffAugment: DIFF_AUGMENT_POLICY, ema: 0.99 },
+  seed: 'recipe',
+  backend: 'cpu',
+  outDir,
+  cacheDir,
+  checkpointEvery: 2,
+  previewEvery: 2,
+  progress: 'quiet',
+  info: () => {},
+  warn: () => {},
+  ...extra,
+});
+
+describe('a run with the data-efficient recipe', () => {
+  it('resumes exactly (average included) and exports the averaged weights', async () => {
+    const full = path.join(root, 'full');
+    const split = path.join(root, 'split');
+    await runTraining(tiny(full, { steps: 4 }));
+    await runTraining(tiny(split, { steps: 2 }));
+    await runTraining(tiny(split, { steps: 4, resume: true, data: undefined }));
+    const a = (await loadLatestCheckpoint(full)).checkpoint!;
+    const b = (await loadLatestCheckpoint(split)).checkpoint!;
+    const emaNames = [...a.tensors.keys()].filter((n) => n.startsWith(`${EMA_PREFIX}/`));
+    expect(emaNames.length).toBeGreaterThan(0);
+    // As the plain resume test: equal up to float rounding (the CPU backend's reductions).
+    for (const [name, t] of a.tensors) {
+      const other = b.tensors.get(name)!.data;
+      expect(Math.max(...t.data.map((v, i) => Math.abs(v - other[i]))), name).toBeLessThan(1e-5);
+    }
+
+    const kernel = [...a.tensors.keys()].find((n) => n.startsWith('generator/') && n.endsWith('kernel'))!;
+    const averaged = a.tensors.get(kernel.replace('generator/', `${EMA_PREFIX}/`))!.data;
+    expect(Array.from(averaged)).not.toEqual(Array.from(a.tensors.get(kernel)!.data));
+
+    const exported = await exportRun(full, path.join(root, 'export'));
+    expect(exported.manifest.training.recipe).toEqual({ loss: 'hinge', diffAugment: DIFF_AUGMENT_POLICY, ema: 0.99 });
+    const modelJson = JSON.parse(await readFile(path.join(root, 'export', 'model.json'), 'utf8'));
+    const spec = modelJson.weightsManifest[0].weights as { name: string; shape: number[] }[];
+    const shard = new Float32Array((await readFile(path.join(root, 'export', 'group1-shard1of1.bin'))).buffer.slice(0));
+    let offset = 0;
+    for (const w of spec) {
+      const n = w.shape.reduce((p, d) => p * d, 1);
+      if (`generator/${w.name}` === kernel) expect(Array.from(shard.subarray(offset, offset + n))).toEqual(Array.from(averaged));
+      offset += n;
+    }
+  }, 120_000);
+});
