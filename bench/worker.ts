@@ -15,7 +15,7 @@ import { gzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
 import { buildManifest, encodeModelFiles, sha256Hex, versionName } from '@gan/core';
 import { buildGenerator } from '@gan/core/model';
-import { fillLocalR2 } from '../worker/scripts/dev.ts';
+import { fillLocalR2 } from '@gan/registry';
 import { CONFIG, referenceWeights } from './lib/models.ts';
 import type { PyTorch } from './lib/pytorch.ts';
 import { fmtMs, median, quantile, table } from './lib/stats.ts';

@@ -3,7 +3,7 @@ import { defineProject } from 'vitest/config';
 export default defineProject({
   test: {
     name: 'node',
-    include: ['tests/{core,trainer,tools,e2e}/**/*.test.ts'],
+    include: ['tests/{core,trainer,registry,integration,e2e}/**/*.test.ts'],
     root: new URL('..', import.meta.url).pathname,
     environment: 'node',
     testTimeout: 120_000,

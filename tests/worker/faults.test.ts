@@ -10,7 +10,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
-import { registryKeys } from '@gan/core';
+import { registryKeys } from '@gan/registry/layout';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../worker/src/app.ts';
 import { ModelStore } from '../../worker/src/model-store.ts';

@@ -14,8 +14,8 @@ import {
   generatorChannels,
   generatorInputSize,
   generatorLayerNames,
-  registryKeys,
 } from '@gan/core';
+import { registryKeys } from '@gan/registry/layout';
 
 /** The part of an R2 bucket fixtures need (Miniflare's binding, or getPlatformProxy's in Node). */
 export interface WritableBucket {
@@ -70,16 +70,23 @@ export function randomGeneratorWeights(config: ModelConfig, seed: string): Named
   return weights;
 }
 
-export interface PublishOptions {
+export interface FixtureOptions {
   name: string;
   version: string;
   config: ModelConfig;
   classes?: string[];
-  /** Seed of the random weights (different seeds: different images). */
+  /** Seed of the random weights (different seeds: different images). Default `<name>@<version>`. */
   weightsSeed?: string;
   /** Shard size; small values split the weights into several shards. */
   shardBytes?: number;
   float16?: boolean;
+  createdAt?: string;
+  metrics?: Record<string, unknown>;
+  /** Files listed in the manifest besides model.json and the shards (an export's card and sample). */
+  extraFiles?: Record<string, Uint8Array>;
+}
+
+export interface PublishOptions extends FixtureOptions {
   /** Also point current.json at this version (default true). */
   makeCurrent?: boolean;
 }
@@ -90,31 +97,43 @@ export interface Published {
   shardPaths: string[];
 }
 
-/** Builds a tiny model's files and writes them (manifest after the files, current.json last). */
-export async function publishFixture(bucket: WritableBucket, options: PublishOptions): Promise<Published> {
+/**
+ * A tiny model's files and manifest in the export format: the one fixture model of the tests, written
+ * to a bucket by `publishFixture` and to an export directory by tests/helpers/fixtures.ts.
+ */
+export async function buildFixture(options: FixtureOptions): Promise<Published> {
   const { name, version, config } = options;
   const files = encodeModelFiles({
     weights: randomGeneratorWeights(config, options.weightsSeed ?? `${name}@${version}`),
     options: { shardBytes: options.shardBytes ?? 1024, float16: options.float16 },
   });
+  const shards = [...files.keys()].filter((p) => p !== 'model.json');
+  for (const [path, bytes] of Object.entries(options.extraFiles ?? {})) files.set(path, bytes);
   const manifest = await buildManifest(
     {
       name,
       version,
-      createdAt: '2026-11-27T12:00:00.000Z',
+      createdAt: options.createdAt ?? '2026-11-27T12:00:00.000Z',
       classes: options.classes ?? [],
       architecture: config,
       weightsFormat: options.float16 ? 'float16' : 'float32',
       dataset: { name: 'random weights (test fixture)', licence: 'CC0-1.0' },
       training: { steps: 0, batchSize: 1, backend: 'none', seconds: 0 },
-      metrics: { fixture: true },
+      metrics: options.metrics,
     },
     files,
   );
-  for (const [path, bytes] of files) await bucket.put(registryKeys.file(name, version, path), bytes);
-  await bucket.put(registryKeys.manifest(name, version), JSON.stringify(manifest));
+  return { manifest, files, shardPaths: shards };
+}
+
+/** Builds a tiny model's files and writes them (manifest after the files, current.json last). */
+export async function publishFixture(bucket: WritableBucket, options: PublishOptions): Promise<Published> {
+  const { name, version } = options;
+  const published = await buildFixture({ metrics: { fixture: true }, ...options });
+  for (const [path, bytes] of published.files) await bucket.put(registryKeys.file(name, version, path), bytes);
+  await bucket.put(registryKeys.manifest(name, version), JSON.stringify(published.manifest));
   if (options.makeCurrent ?? true) await setCurrent(bucket, name, version);
-  return { manifest, files, shardPaths: [...files.keys()].filter((p) => p !== 'model.json') };
+  return published;
 }
 
 export async function setCurrent(bucket: WritableBucket, name: string, version: string): Promise<void> {

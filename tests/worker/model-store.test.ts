@@ -1,5 +1,5 @@
 import { env } from 'cloudflare:workers';
-import { registryKeys } from '@gan/core';
+import { registryKeys } from '@gan/registry/layout';
 import { describe, expect, it } from 'vitest';
 import { ModelStore } from '../../worker/src/model-store.ts';
 import { BLOBS_CONFIG, DIGITS_CLASSES, DIGITS_CONFIG, publishFixture, setCurrent } from './fixtures.ts';

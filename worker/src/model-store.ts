@@ -20,17 +20,16 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  CurrentPointerSchema,
   FastGenerator,
   type Manifest,
   ManifestSchema,
   ModelNameSchema,
   decodeWeights,
   parseModelJson,
-  registryKeys,
   sha256Hex,
   shardPaths,
 } from '@gan/core';
+import { CurrentPointerSchema, registryKeys } from '@gan/registry/layout';
 import { ModelNotFoundError, ModelUnavailableError, StorageUnavailableError, VersionNotFoundError } from './errors.ts';
 import { initBackend } from './tf-backend.ts';
 import type { ModelRef } from './validation.ts';

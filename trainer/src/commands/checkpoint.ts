@@ -1,5 +1,5 @@
 import { type Command } from 'commander';
-import { pullCheckpoint, pushCheckpoint } from '../registry/checkpoints.ts';
+import { pullCheckpoint, pushCheckpoint } from '../train/remote-checkpoint.ts';
 import { action, type StorageFlags, withStorage, withStorageOptions } from './registry-options.ts';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);

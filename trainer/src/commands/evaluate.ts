@@ -7,7 +7,7 @@ import { MAX_SEED_LENGTH } from '@gan/core';
 import { DEFAULT_EVAL_SEED, DEFAULT_SAMPLES, formatEvaluation } from '../evaluate/evaluate.ts';
 import { evaluateExport, evaluateImageFolder } from '../evaluate/run.ts';
 import { defaultClassifiersDir } from '../evaluate/store.ts';
-import { attachEvaluation } from '../registry/exported-model.ts';
+import { attachEvaluation } from '../export/model-card.ts';
 import { UsageError, activateBackend, backendOption, threadsOption, info, integer, warn, type BackendFlags } from './common.ts';
 
 interface EvaluateFlags extends BackendFlags {

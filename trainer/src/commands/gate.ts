@@ -1,8 +1,8 @@
 import { appendFile, readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError } from 'commander';
-import { registryKeys, ManifestSchema } from '@gan/core/manifest';
-import { readCurrent } from '../registry/publish.ts';
-import { DEFAULT_GATE_RULES, formatGate, formatMetricsTable, type GateRule, runQualityGate } from '../registry/quality-gate.ts';
+import { ManifestSchema } from '@gan/core/manifest';
+import { readCurrent, registryKeys } from '@gan/registry';
+import { DEFAULT_GATE_RULES, formatGate, formatMetricsTable, type GateRule, runQualityGate } from '../evaluate/quality-gate.ts';
 import { action, type StorageFlags, UsageError, withStorage, withStorageOptions } from './registry-options.ts';
 
 /** Exit code of a failed gate (0 = pass, 1 = error, 2 = bad usage). */

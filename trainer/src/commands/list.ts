@@ -1,5 +1,5 @@
 import { type Command } from 'commander';
-import { listModelNames, listVersions, type ModelVersions } from '../registry/catalog.ts';
+import { listModelNames, listVersions, type ModelVersions } from '@gan/registry';
 import { action, type StorageFlags, withStorage, withStorageOptions } from './registry-options.ts';
 
 /** The headline numbers of a manifest's metrics, flattened for one table cell. */

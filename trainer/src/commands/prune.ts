@@ -1,6 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { parseDuration } from '../registry/duration.ts';
-import { pruneVersions } from '../registry/prune.ts';
+import { parseDuration, pruneVersions } from '@gan/registry';
 import { action, parseNonNegativeInt, type StorageFlags, withStorage, withStorageOptions } from './registry-options.ts';
 
 /** Pinned image URLs live in caches and pages for a while: versions younger than this stay by default. */

@@ -1,7 +1,7 @@
 import { appendFile, readFile } from 'node:fs/promises';
 import { type Command } from 'commander';
-import { attachEvaluation, readExportedModel } from '../registry/exported-model.ts';
-import { publishModel } from '../registry/publish.ts';
+import { publishModel, readExportedModel } from '@gan/registry';
+import { attachEvaluation } from '../export/model-card.ts';
 import { action, type StorageFlags, UsageError, withStorage, withStorageOptions } from './registry-options.ts';
 
 /**

@@ -1,6 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { openRegistryStorage, type StorageChoice } from '../registry/open.ts';
-import type { ObjectStorage } from '../registry/storage.ts';
+import { type ObjectStorage, openRegistryStorage, type StorageChoice } from '@gan/registry';
 
 export interface StorageFlags {
   local?: boolean;

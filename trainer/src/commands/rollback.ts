@@ -1,5 +1,5 @@
 import { type Command } from 'commander';
-import { rollback } from '../registry/rollback.ts';
+import { rollback } from '@gan/registry';
 import { action, type StorageFlags, withStorage, withStorageOptions } from './registry-options.ts';
 
 export function register(program: Command): Command {

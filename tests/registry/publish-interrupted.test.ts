@@ -7,16 +7,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registryKeys, sha256Hex } from '@gan/core/manifest';
-import { openLocalR2 } from '../../trainer/src/registry/local-r2.ts';
-import { openS3Storage } from '../../trainer/src/registry/s3.ts';
-import type { ObjectStorage } from '../../trainer/src/registry/storage.ts';
-import { readCurrent } from '../../trainer/src/registry/publish.ts';
-import { readExportedModel } from '../../trainer/src/registry/exported-model.ts';
-import { startTestS3Server, type TestS3Server, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './helpers/s3-server.ts';
-import { writeTestWranglerConfig, writeTinyExport } from './helpers/fixtures.ts';
-
-import { runGan as gan } from './helpers/gan.ts';
+import { sha256Hex } from '@gan/core/manifest';
+import { type ObjectStorage, openLocalR2, openS3Storage, readCurrent, readExportedModel, registryKeys } from '@gan/registry';
+import { startTestS3Server, type TestS3Server, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from '../helpers/s3-server.ts';
+import { writeTestWranglerConfig, writeFixtureExport } from '../helpers/fixtures.ts';
+import { runGan as gan } from '../helpers/gan.ts';
 
 async function snapshot(storage: ObjectStorage, prefix: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -84,8 +79,8 @@ describe.each(targets)('an interrupted publish on $label', (target) => {
   });
 
   it('leaves the old version serving at every point, and a re-run completes it', async () => {
-    const v1 = await writeTinyExport(work, { version: 'v1', seed: 1 });
-    const v2 = await writeTinyExport(work, { version: 'v2', seed: 2 });
+    const v1 = await writeFixtureExport(work, { version: 'v1', seed: 1 });
+    const v2 = await writeFixtureExport(work, { version: 'v2', seed: 2 });
     const first = await gan(['publish', v1, ...store.args], store.env);
     expect(first.code, first.stderr).toBe(0);
 
@@ -130,7 +125,7 @@ describe.each(targets)('an interrupted publish on $label', (target) => {
   });
 
   it('refuses, with exit code 1 and a message, to publish other bytes under an existing version', async () => {
-    const impostor = await writeTinyExport(path.join(work, 'impostor'), { version: 'v1', seed: 7 });
+    const impostor = await writeFixtureExport(path.join(work, 'impostor'), { version: 'v1', seed: 7 });
     const run = await gan(['publish', impostor, ...store.args], store.env);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/tiny@v1 already exists with other bytes/);

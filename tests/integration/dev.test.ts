@@ -10,9 +10,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decode } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findExportDirs, persistToFrom } from '../../worker/scripts/dev.ts';
-import { writeGeneratorExport } from './helpers/fixtures.ts';
-import { repoRoot } from './helpers/gan.ts';
+import { findExportDirs } from '@gan/registry';
+import { persistToFrom } from '../../worker/scripts/dev.ts';
+import { writeFixtureExport } from '../helpers/fixtures.ts';
+import { repoRoot } from '../helpers/gan.ts';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -39,21 +40,23 @@ describe('npm run dev', () => {
   beforeAll(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'gan-dev-'));
     const models = path.join(work, 'models');
-    await writeGeneratorExport(models, {
+    await writeFixtureExport(models, {
       name: 'digits',
       version: 'v1',
       config: { imageSize: 16, channels: 1, latentSize: 8, generatorWidth: 4, discriminatorWidth: 4, numClasses: 3 },
       classes: ['zero', 'one', 'two'],
+      shardBytes: 4096,
     });
-    await writeGeneratorExport(models, {
+    await writeFixtureExport(models, {
       name: 'blobs',
       version: 'b1',
       config: { imageSize: 16, channels: 3, latentSize: 8, generatorWidth: 4, discriminatorWidth: 4, numClasses: 0 },
+      shardBytes: 4096,
     });
     // Not a generator export: skipped with a note.
     await mkdir(path.join(models, 'classifier'), { recursive: true });
     await writeFile(path.join(models, 'classifier', 'manifest.json'), '{"kind":"classifier"}');
-    expect(findExportDirs(models).map((d) => path.basename(d))).toEqual(['blobs', 'classifier', 'digits']);
+    expect(findExportDirs(models).map((d) => path.basename(d))).toEqual(['blobs-b1', 'classifier', 'digits-v1']);
 
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;

@@ -1,4 +1,4 @@
-import { registryKeys } from '@gan/core/manifest';
+import { registryKeys } from './layout.ts';
 import { listVersions } from './catalog.ts';
 import type { ObjectStorage } from './storage.ts';
 

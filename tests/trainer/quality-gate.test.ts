@@ -3,11 +3,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_GATE_RULES, formatGate, runQualityGate } from '../../trainer/src/registry/quality-gate.ts';
-import { startTestS3Server, type TestS3Server } from './helpers/s3-server.ts';
-import { writeTinyExport } from './helpers/fixtures.ts';
-
-import { runGan as gan } from './helpers/gan.ts';
+import { DEFAULT_GATE_RULES, formatGate, runQualityGate } from '@gan/trainer/evaluate/quality-gate';
+import { startTestS3Server, type TestS3Server } from '../helpers/s3-server.ts';
+import { writeFixtureExport } from '../helpers/fixtures.ts';
+import { runGan as gan } from '../helpers/gan.ts';
 
 describe('runQualityGate', () => {
   const rules = DEFAULT_GATE_RULES;
@@ -67,7 +66,7 @@ describe('gan gate', () => {
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain('not published yet');
 
-    const exported = await writeTinyExport(work, { version: 'v1' });
+    const exported = await writeFixtureExport(work, { version: 'v1' });
     const evaluation = path.join(work, 'v1-eval.json');
     await writeFile(evaluation, JSON.stringify({ fd: 10 }));
     const published = await gan(['publish', exported, '--metrics', evaluation], s3.env);

@@ -7,19 +7,35 @@ import { mkdtemp, rm, writeFile, mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registryKeys, sha256Hex } from '@gan/core/manifest';
-import { openLocalR2 } from '../../trainer/src/registry/local-r2.ts';
-import { CredentialsError, openS3Storage, parseListObjectsV2, s3OptionsFromEnv } from '../../trainer/src/registry/s3.ts';
-import { PreconditionFailedError, StorageError } from '../../trainer/src/registry/storage.ts';
-import type { ObjectStorage } from '../../trainer/src/registry/storage.ts';
-import { readExportedModel } from '../../trainer/src/registry/exported-model.ts';
-import { PointerMovedError, publishModel, readCurrent, readCurrentWithEtag, ReadBackError, VersionConflictError, writeCurrent } from '../../trainer/src/registry/publish.ts';
-import { listModelNames, listVersions, VersionUnavailableError } from '../../trainer/src/registry/catalog.ts';
-import { NothingToRollBackError, rollback } from '../../trainer/src/registry/rollback.ts';
-import { pruneVersions } from '../../trainer/src/registry/prune.ts';
-import { checkpointKeys, pullCheckpoint, pushCheckpoint } from '../../trainer/src/registry/checkpoints.ts';
-import { startTestS3Server, type TestS3Server, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './helpers/s3-server.ts';
-import { writeTestWranglerConfig, writeTinyExport } from './helpers/fixtures.ts';
+import { sha256Hex } from '@gan/core/manifest';
+import {
+  CredentialsError,
+  listModelNames,
+  listVersions,
+  NothingToRollBackError,
+  type ObjectStorage,
+  openLocalR2,
+  openS3Storage,
+  parseListObjectsV2,
+  PointerMovedError,
+  PreconditionFailedError,
+  pruneVersions,
+  publishModel,
+  ReadBackError,
+  readCurrent,
+  readCurrentWithEtag,
+  readExportedModel,
+  registryKeys,
+  rollback,
+  s3OptionsFromEnv,
+  StorageError,
+  VersionConflictError,
+  VersionUnavailableError,
+  writeCurrent,
+} from '@gan/registry';
+import { checkpointKeys, pullCheckpoint, pushCheckpoint } from '@gan/trainer/train/remote-checkpoint';
+import { startTestS3Server, type TestS3Server, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from '../helpers/s3-server.ts';
+import { writeTestWranglerConfig, writeFixtureExport } from '../helpers/fixtures.ts';
 
 const DAY = 86_400_000;
 const text = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : null);
@@ -140,9 +156,9 @@ describe.each(backends)('registry on $label', (backend) => {
   beforeAll(async () => {
     storage = await backend.open();
     exportsDir = await mkdtemp(path.join(work, 'exports-'));
-    v1 = await writeTinyExport(exportsDir, { version: 'v1', seed: 1, createdAt: '2026-11-01T00:00:00.000Z', metrics: { evaluation: { fd: 12.5 } } });
-    v2 = await writeTinyExport(exportsDir, { version: 'v2', seed: 2, createdAt: '2026-11-08T00:00:00.000Z', metrics: { evaluation: { fd: 10.25 } } });
-    v3 = await writeTinyExport(exportsDir, { version: 'v3', seed: 3, createdAt: '2026-11-15T00:00:00.000Z' });
+    v1 = await writeFixtureExport(exportsDir, { version: 'v1', seed: 1, createdAt: '2026-11-01T00:00:00.000Z', metrics: { evaluation: { fd: 12.5 } } });
+    v2 = await writeFixtureExport(exportsDir, { version: 'v2', seed: 2, createdAt: '2026-11-08T00:00:00.000Z', metrics: { evaluation: { fd: 10.25 } } });
+    v3 = await writeFixtureExport(exportsDir, { version: 'v3', seed: 3, createdAt: '2026-11-15T00:00:00.000Z' });
   });
   afterAll(async () => {
     await storage?.close();
@@ -191,7 +207,7 @@ describe.each(backends)('registry on $label', (backend) => {
 
   it('refuses to overwrite a published version with other bytes, and writes nothing', async () => {
     const before = await snapshot(storage, 'models/');
-    const impostor = await writeTinyExport(await mkdtemp(path.join(work, 'impostor-')), { version: 'v1', seed: 99 });
+    const impostor = await writeFixtureExport(await mkdtemp(path.join(work, 'impostor-')), { version: 'v1', seed: 99 });
     const rec = recording(storage);
     await expect(publishModel(rec, await readExportedModel(impostor))).rejects.toThrow(VersionConflictError);
     expect(rec.puts).toEqual([]);
@@ -316,7 +332,7 @@ describe.each(backends)('registry on $label', (backend) => {
   it('a publish overtaken at the pointer fails with PointerMovedError and leaves the other run\'s choice', async () => {
     const dir = await mkdtemp(path.join(work, 'moved-'));
     const [a, b, c] = await Promise.all(
-      ['a', 'b', 'c'].map(async (v, i) => readExportedModel(await writeTinyExport(dir, { name: 'moved', version: v, seed: 40 + i }))),
+      ['a', 'b', 'c'].map(async (v, i) => readExportedModel(await writeFixtureExport(dir, { name: 'moved', version: v, seed: 40 + i }))),
     );
     await publishModel(storage, a);
     /** The storage, but another run moves current.json to `other` just before this run's pointer write. */

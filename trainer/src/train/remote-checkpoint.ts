@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { FileEntrySchema, ModelNameSchema, sha256Hex } from '@gan/core/manifest';
-import { contentTypeFor, type ObjectStorage } from './storage.ts';
+import { contentTypeFor, type ObjectStorage } from '@gan/registry';
 
 /**
  * Training checkpoints in the bucket, so a scheduled retrain continues where the last one stopped.

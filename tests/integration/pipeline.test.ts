@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Unstable_DevWorker, unstable_dev } from 'wrangler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GanRun, repoRoot, runGan } from './helpers/gan.ts';
+import { type GanRun, repoRoot, runGan } from '../helpers/gan.ts';
 
 const NAME = 'pipeline-tiny';
 const TRAIN = ['--data', 'mnist', '--image-size', '32', '--batch-size', '8', '--latent-size', '8'];

@@ -6,9 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findExportDirs } from '../../worker/scripts/dev.ts';
-import { readExportedModel } from '../../trainer/src/registry/exported-model.ts';
-import { repoRoot, runGan } from './helpers/gan.ts';
+import { findExportDirs, readExportedModel } from '@gan/registry';
+import { repoRoot, runGan } from '../helpers/gan.ts';
 
 const modelsDir = path.join(repoRoot, 'models');
 

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { buildProgram } from '../../trainer/src/cli.ts';
+import { buildProgram } from '@gan/trainer/cli';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const WORKFLOWS = ['ci.yml', 'retrain.yml'];

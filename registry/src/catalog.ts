@@ -1,4 +1,5 @@
-import { type CurrentPointer, type Manifest, ManifestSchema, registryKeys, sha256Hex } from '@gan/core/manifest';
+import { type Manifest, ManifestSchema, sha256Hex } from '@gan/core/manifest';
+import { type CurrentPointer, registryKeys } from './layout.ts';
 import { readCurrentWithEtag } from './publish.ts';
 import type { ObjectStorage } from './storage.ts';
 

@@ -1,4 +1,5 @@
-import { type CurrentPointer, CurrentPointerSchema, registryKeys, sha256Hex } from '@gan/core/manifest';
+import { sha256Hex } from '@gan/core/manifest';
+import { type CurrentPointer, CurrentPointerSchema, registryKeys } from './layout.ts';
 import type { ExportedModel } from './exported-model.ts';
 import { contentTypeFor, type ObjectStorage, PreconditionFailedError } from './storage.ts';
 

@@ -15,13 +15,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManifestSchema, registryKeys, sha256Hex } from '@gan/core/manifest';
+import { ManifestSchema, sha256Hex } from '@gan/core/manifest';
 import { Sfc32 } from '@gan/core';
-import { readExportedModel, type ExportedModel } from '../../trainer/src/registry/exported-model.ts';
-import { publishModel, readCurrent } from '../../trainer/src/registry/publish.ts';
-import { openLocalR2 } from '../../trainer/src/registry/local-r2.ts';
-import type { ObjectStorage } from '../../trainer/src/registry/storage.ts';
-import { writeTestWranglerConfig, writeTinyExport } from './helpers/fixtures.ts';
+import { type ExportedModel, type ObjectStorage, openLocalR2, publishModel, readCurrent, readExportedModel, registryKeys } from '@gan/registry';
+import { writeTestWranglerConfig, writeFixtureExport } from '../helpers/fixtures.ts';
 
 let storage: ObjectStorage;
 let work: string;
@@ -89,7 +86,7 @@ async function readWhile(name: string, done: Promise<unknown>): Promise<Observat
 }
 
 async function exportOf(name: string, version: string, seed: number): Promise<ExportedModel> {
-  return readExportedModel(await writeTinyExport(path.join(work, name), { name, version, seed, shardBytes: 1024 }));
+  return readExportedModel(await writeFixtureExport(path.join(work, name), { name, version, seed, shardBytes: 128 }));
 }
 
 async function expectIntact(model: ExportedModel) {

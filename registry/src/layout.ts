@@ -1,0 +1,25 @@
+/**
+ * The R2 layout, in one place: the worker reads and the publisher writes exactly these keys.
+ * Only zod and core: the worker bundles this module (import it as `@gan/registry/layout`, not through
+ * the package index, which also holds the Node-only storage adapters).
+ */
+import { z } from 'zod';
+import { ModelVersionSchema } from '@gan/core/manifest';
+
+/** `models/<name>/current.json`: which version `models/<name>` means now. Written last on publish. */
+export const CurrentPointerSchema = z
+  .object({
+    version: ModelVersionSchema,
+    publishedAt: z.string().datetime(),
+  })
+  .strict();
+export type CurrentPointer = z.infer<typeof CurrentPointerSchema>;
+
+/** R2 keys: `models/<name>/current.json` and each version's files under `models/<name>/<version>/`. */
+export const registryKeys = {
+  prefix: 'models/',
+  current: (name: string) => `models/${name}/current.json`,
+  versionDir: (name: string, version: string) => `models/${name}/${version}/`,
+  file: (name: string, version: string, path: string) => `models/${name}/${version}/${path}`,
+  manifest: (name: string, version: string) => `models/${name}/${version}/manifest.json`,
+};

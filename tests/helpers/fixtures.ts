@@ -1,0 +1,67 @@
+/**
+ * Exported models for registry and integration tests: the tests' one fixture model
+ * (tests/worker/fixtures.ts: random generator weights in the real export format, loadable by the
+ * worker), written as `gan export` writes a directory, with a model card and a sample.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ModelConfig } from '@gan/core';
+import { buildFixture } from '../worker/fixtures.ts';
+
+/** The smallest generator: a few hundred bytes of weights, split into several shards by default. */
+export const TINY_CONFIG: ModelConfig = { imageSize: 8, channels: 1, latentSize: 4, generatorWidth: 2, discriminatorWidth: 2, numClasses: 0 };
+
+export interface FixtureExportOptions {
+  /** Default `tiny`. */
+  name?: string;
+  version: string;
+  /** Default TINY_CONFIG. */
+  config?: ModelConfig;
+  classes?: string[];
+  /** Changes the weights' and the sample's bytes (two exports with different seeds differ). */
+  seed?: string | number;
+  /** Default: now. */
+  createdAt?: string;
+  metrics?: Record<string, unknown>;
+  /** Default 256 bytes: TINY_CONFIG's weights in three shards. */
+  shardBytes?: number;
+}
+
+/**
+ * Writes an export directory, `<root>/<name>-<version>/` (model.json, shards, README.md, sample.png,
+ * manifest.json), and returns its path.
+ */
+export async function writeFixtureExport(root: string, options: FixtureExportOptions): Promise<string> {
+  const name = options.name ?? 'tiny';
+  const seed = String(options.seed ?? 1);
+  const { manifest, files } = await buildFixture({
+    name,
+    version: options.version,
+    config: options.config ?? TINY_CONFIG,
+    classes: options.classes,
+    weightsSeed: `${name}#${seed}`,
+    shardBytes: options.shardBytes ?? 256,
+    createdAt: options.createdAt ?? new Date().toISOString(),
+    metrics: options.metrics,
+    extraFiles: {
+      'README.md': new TextEncoder().encode(`# ${name} ${options.version}\n`),
+      'sample.png': Uint8Array.from([0x89, 0x50, 0x4e, 0x47, ...new TextEncoder().encode(seed)]),
+    },
+  });
+  const dir = path.join(root, `${name}-${options.version}`);
+  await mkdir(dir, { recursive: true });
+  for (const [file, bytes] of files) await writeFile(path.join(dir, file), bytes);
+  await writeFile(path.join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return dir;
+}
+
+/** A wrangler.toml binding MODELS_BUCKET like the project's, for a local R2 in a temporary directory. */
+export async function writeTestWranglerConfig(dir: string, bucketName = 'gan-models'): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, 'wrangler.toml');
+  await writeFile(
+    file,
+    `name = "registry-test"\ncompatibility_date = "2026-04-20"\n\n[[r2_buckets]]\nbinding = "MODELS_BUCKET"\nbucket_name = "${bucketName}"\n`,
+  );
+  return file;
+}
