@@ -1,8 +1,16 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { parse as parseToml } from 'smol-toml';
 import { defineProject } from 'vitest/config';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** wrangler.toml's [[ratelimits]], as deployed: tests/worker/ratelimit.test.ts runs the worker with them. */
+const deployed = parseToml(readFileSync(`${root}wrangler.toml`, 'utf8')) as {
+  ratelimits: { name: string; namespace_id: string; simple: { limit: number; period: number } }[];
+};
+const deployedLimit = (name: string) => ({ simple: deployed.ratelimits.find((r) => r.name === name)!.simple });
 
 // Worker tests run inside workerd (Miniflare), with the real wrangler.toml: R2 is Miniflare's local R2,
 // the SIMD .wasm is imported as a compiled module exactly as in the deployed bundle. Each test file
@@ -14,15 +22,17 @@ export default defineProject({
       wrangler: { configPath: `${root}wrangler.toml` },
       // Tests move current.json and expect the next request to see it.
       miniflare: {
-        bindings: { CURRENT_POINTER_TTL_SECONDS: '0' },
+        bindings: { CURRENT_POINTER_TTL_SECONDS: '0', DEPLOYED_RATE_LIMITS: JSON.stringify(deployed.ratelimits) },
         // The suite sends thousands of requests from one client: the bindings of wrangler.toml get
         // limits it cannot reach, and tests/worker/ratelimit.test.ts runs the worker with the strict
-        // ones below in their place.
+        // ones below, or with wrangler.toml's own (DEPLOYED_*), in their place.
         ratelimits: {
           RATE_LIMITER: { simple: { limit: 1_000_000, period: 60 } },
           GRID_RATE_LIMITER: { simple: { limit: 1_000_000, period: 60 } },
           STRICT_RATE_LIMITER: { simple: { limit: 5, period: 60 } },
           STRICT_GRID_RATE_LIMITER: { simple: { limit: 2, period: 60 } },
+          DEPLOYED_RATE_LIMITER: deployedLimit('RATE_LIMITER'),
+          DEPLOYED_GRID_RATE_LIMITER: deployedLimit('GRID_RATE_LIMITER'),
         },
       },
     }),

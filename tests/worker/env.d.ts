@@ -8,6 +8,11 @@ declare global {
       /** Test-only limiters with small limits (tests/vitest.worker.config.ts). */
       STRICT_RATE_LIMITER: RateLimit;
       STRICT_GRID_RATE_LIMITER: RateLimit;
+      /** wrangler.toml's own limits, under other names (tests/vitest.worker.config.ts). */
+      DEPLOYED_RATE_LIMITER: RateLimit;
+      DEPLOYED_GRID_RATE_LIMITER: RateLimit;
+      /** wrangler.toml's [[ratelimits]] tables, as JSON. */
+      DEPLOYED_RATE_LIMITS: string;
     }
   }
 }

@@ -1,13 +1,16 @@
 /**
  * Per-client rate limiting with the Workers rate-limiting binding, in Miniflare. The worker runs with
  * the test-only strict limiters (5 requests, 2 grids per 60 s; tests/vitest.worker.config.ts) in place
- * of RATE_LIMITER and GRID_RATE_LIMITER, and a fresh app per test, so counts start from zero.
+ * of RATE_LIMITER and GRID_RATE_LIMITER, and a fresh app per test, so counts start from zero; the
+ * deployed configuration is checked with wrangler.toml's own [[ratelimits]] values, bound under other
+ * names (the suite's RATE_LIMITER gets limits it cannot reach).
  */
 import { env } from 'cloudflare:workers';
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../worker/src/app.ts';
 import type { Env } from '../../worker/src/env.ts';
+import { RATE_LIMIT_PERIODS } from '../../worker/src/rate-limit.ts';
 import { ORIGIN, errorBody, png } from './helpers.ts';
 import { publishStandardFixtures } from './fixtures.ts';
 
@@ -57,9 +60,9 @@ function strictWorker(overrides: Partial<Env> = {}) {
   return { fetch, reads };
 }
 
-async function expectLimited(response: Response, head = false) {
+async function expectLimited(response: Response, head = false, periodSeconds = 60) {
   expect(response.status).toBe(429);
-  expect(response.headers.get('Retry-After')).toBe('60');
+  expect(response.headers.get('Retry-After')).toBe(String(periodSeconds));
   expect(response.headers.get('Access-Control-Allow-Origin')).toBe('*');
   expect(response.headers.get('Access-Control-Expose-Headers')).toMatch(/Retry-After/);
   expect(response.headers.get('Cache-Control')).toBe('no-store');
@@ -67,14 +70,58 @@ async function expectLimited(response: Response, head = false) {
   if (head) return expect((await response.arrayBuffer()).byteLength).toBe(0);
   const body = await errorBody(response);
   expect(body.error.code).toBe('rate_limited');
-  expect(body.error.message).toMatch(/retry after 60 s/);
+  expect(body.error.message).toMatch(new RegExp(`retry after ${periodSeconds} s`));
 }
 
 describe('the deployed configuration', () => {
-  it('binds both limiters (wrangler.toml [[ratelimits]])', async () => {
+  interface RateLimitTable {
+    name: string;
+    namespace_id: string;
+    simple: { limit: number; period: number };
+  }
+  const deployed = JSON.parse(env.DEPLOYED_RATE_LIMITS) as RateLimitTable[];
+  const table = (name: string) => deployed.find((t) => t.name === name)!;
+
+  it('wrangler.toml deploys both limiters, with the limits and periods the worker answers with', () => {
+    // A change here changes what clients get: say so in the README's 429 line and the commit.
+    expect(deployed.map((t) => [t.name, t.simple])).toEqual([
+      ['RATE_LIMITER', { limit: 300, period: 60 }],
+      ['GRID_RATE_LIMITER', { limit: 30, period: 60 }],
+    ]);
+    expect(new Set(deployed.map((t) => t.namespace_id)).size).toBe(2);
+    for (const t of deployed) expect(RATE_LIMIT_PERIODS).toContain(t.simple.period);
+    // A grid is up to 256 generator passes: its limit is the tighter one.
+    expect(table('GRID_RATE_LIMITER').simple.limit).toBeLessThan(table('RATE_LIMITER').simple.limit);
+  });
+
+  it('binds both limiters in the worker', async () => {
     expect(typeof env.RATE_LIMITER?.limit).toBe('function');
     expect(typeof env.GRID_RATE_LIMITER?.limit).toBe('function');
     expect(await env.RATE_LIMITER!.limit({ key: 'probe' })).toEqual({ success: true });
+  });
+
+  it('with the deployed limits: request limit + 1 gets 429, Retry-After is the deployed period', async () => {
+    await awayFromWindowEdge();
+    const worker = strictWorker({ RATE_LIMITER: env.DEPLOYED_RATE_LIMITER, GRID_RATE_LIMITER: env.DEPLOYED_GRID_RATE_LIMITER });
+    const client = newClient();
+    const { limit, period } = table('RATE_LIMITER').simple;
+    for (let i = 0; i < limit; i++) {
+      const response = await worker.fetch('/healthz', client);
+      expect(response.status, `request ${i + 1} of ${limit}`).toBe(200);
+      await response.arrayBuffer();
+    }
+    await expectLimited(await worker.fetch('/healthz', client), false, period);
+  });
+
+  it('with the deployed limits: grid limit + 1 gets 429 while images are still served', async () => {
+    await awayFromWindowEdge();
+    const worker = strictWorker({ RATE_LIMITER: env.DEPLOYED_RATE_LIMITER, GRID_RATE_LIMITER: env.DEPLOYED_GRID_RATE_LIMITER });
+    const client = newClient();
+    const { limit, period } = table('GRID_RATE_LIMITER').simple;
+    for (let i = 0; i < limit; i++) await png(await worker.fetch(`/v1/models/digits/grid.png?seed=d${i}&rows=1&cols=1`, client));
+    const over = await worker.fetch('/v1/models/digits/grid.png?seed=over&rows=1&cols=1', client);
+    await expectLimited(over, false, period);
+    await png(await worker.fetch('/v1/models/digits/image.png?seed=after-grids', client));
   });
 });
 
