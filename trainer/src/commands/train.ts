@@ -50,7 +50,7 @@ export function register(program: Command): void {
   program
     .command('train')
     .description('Train a DCGAN (the seed article\'s alternating D/G optimisation) on a data set.')
-    .option('--data <spec>', 'data set: mnist, twemoji or folder:<path> (sub-folders are classes); required unless --resume')
+    .option('--data <spec>', 'data set: mnist, twemoji, emoji[:all|<group>,…] (eight emoji styles are the classes) or folder:<path> (sub-folders are classes); required unless --resume')
     .option('--image-size <n>', 'image edge in pixels: 8, 16, 32 or 64', oneOf(8, 16, 32, 64), 32)
     .option('--channels <n>', "1 (grey) or 3 (RGB); default: the data set's own", oneOf(1, 3))
     .option('--batch-size <n>', 'images per step', integer(1, 4096), 64)
@@ -87,7 +87,7 @@ export function register(program: Command): void {
         if (given.length) warn(`note: ${given.map((k) => (k === 'labels' ? '--no-labels' : `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)).join(', ')} ignored on --resume: the run keeps its own settings`);
       }
       // A resumed run reads its data set from its checkpoint; a new one must name it.
-      if (flags.data === undefined && !flags.resume) throw new UsageError('--data', 'required: mnist, twemoji or folder:<path>');
+      if (flags.data === undefined && !flags.resume) throw new UsageError('--data', 'required: mnist, twemoji, emoji[:<groups>] or folder:<path>');
       try {
         if (flags.data !== undefined) parseDataSpec(flags.data);
       } catch (err) {

