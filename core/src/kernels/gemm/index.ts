@@ -1,0 +1,74 @@
+/**
+ * The trainer's matrix kernels on the AssemblyScript GEMM (./gemm.ts) for the tfjs `wasm` backend.
+ * Node only; the worker keeps tfjs's kernels (its golden images are pinned to them).
+ *
+ * `registerGemmKernels()` replaces BatchMatMul where the policy says the GEMM wins (by default:
+ * transposed operands and batches, which tfjs runs as scalar loops; see DEFAULT_MATMUL_POLICY);
+ * `restoreGemmKernels()` puts the original back. GAN_KERNELS=tfjs in the environment turns them off
+ * in the trainer (`gemmKernelsEnabled`).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { type MatMulPolicy, batchMatMulKernel } from './batch-mat-mul.ts';
+import { type GemmVariant, bestGemmVariant } from './gemm.ts';
+
+export { type MatMulPolicy, type MatMulShape, batchMatMulKernel } from './batch-mat-mul.ts';
+export { Gemm, GemmUnavailableError, type GemmVariant, bestGemmVariant, enableRelaxedSimd } from './gemm.ts';
+
+export const GEMM_KERNEL_NAMES = ['BatchMatMul'] as const;
+
+/** Transposed operands and batched products: tfjs's scalar loops. Plain single products stay on XNNPACK. */
+export const DEFAULT_MATMUL_POLICY: MatMulPolicy = ({ batch, transposeA, transposeB }) => transposeA || transposeB || batch > 1;
+
+/** Every product (for tests and benchmarks). */
+export const ALWAYS: MatMulPolicy = () => true;
+
+const MARK = Symbol.for('gan-edge.gemm-kernel');
+type Marked = tf.KernelFunc & { [MARK]?: GemmVariant };
+const ORIGINALS_KEY = Symbol.for('gan-edge.gemm-kernel.originals');
+const originals: Map<string, tf.KernelConfig | undefined> = ((globalThis as Record<symbol, unknown>)[ORIGINALS_KEY] ??= new Map()) as Map<
+  string,
+  tf.KernelConfig | undefined
+>;
+
+/** The variant of the GEMM kernel in place for `name` on `backendName`, if it is ours. */
+export function gemmKernelVariant(name: string, backendName = 'wasm'): GemmVariant | undefined {
+  return (tf.getKernel(name, backendName)?.kernelFunc as Marked | undefined)?.[MARK];
+}
+
+export interface GemmKernelOptions {
+  backendName?: string;
+  variant?: GemmVariant;
+  matMulPolicy?: MatMulPolicy;
+}
+
+/** Places the kernels (replacing any earlier placement of ours); returns the names placed. */
+export function registerGemmKernels(options: GemmKernelOptions = {}): string[] {
+  const { backendName = 'wasm', variant = bestGemmVariant(), matMulPolicy = DEFAULT_MATMUL_POLICY } = options;
+  restoreGemmKernels(backendName);
+  const current = tf.getKernel('BatchMatMul', backendName);
+  if (current) tf.unregisterKernel('BatchMatMul', backendName);
+  originals.set(`${backendName}/BatchMatMul`, current);
+  const kernelFunc: Marked = Object.assign(batchMatMulKernel(current?.kernelFunc, matMulPolicy, variant), { [MARK]: variant });
+  tf.registerKernel({ kernelName: 'BatchMatMul', backendName, setupFunc: current?.setupFunc, kernelFunc });
+  return ['BatchMatMul'];
+}
+
+/** Puts back what `registerGemmKernels` replaced; returns the names restored. */
+export function restoreGemmKernels(backendName = 'wasm'): string[] {
+  const restored: string[] = [];
+  for (const name of GEMM_KERNEL_NAMES) {
+    const key = `${backendName}/${name}`;
+    if (!originals.has(key) || !gemmKernelVariant(name, backendName)) continue;
+    tf.unregisterKernel(name, backendName);
+    const original = originals.get(key);
+    if (original) tf.registerKernel(original);
+    originals.delete(key);
+    restored.push(name);
+  }
+  return restored;
+}
+
+/** Whether the environment asks for the GEMM kernels (GAN_KERNELS=tfjs turns them off). */
+export function gemmKernelsEnabled(env: Record<string, string | undefined> = process.env): boolean {
+  return (env.GAN_KERNELS ?? '').toLowerCase() !== 'tfjs';
+}
