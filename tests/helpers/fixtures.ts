@@ -8,8 +8,8 @@ import path from 'node:path';
 import type { ModelConfig } from '@gan/core';
 import { buildFixture } from '../worker/fixtures.ts';
 
-/** The smallest generator: a few hundred bytes of weights, split into several shards by default. */
-export const TINY_CONFIG: ModelConfig = { imageSize: 8, channels: 1, latentSize: 4, generatorWidth: 2, discriminatorWidth: 2, numClasses: 0 };
+/** A small generator: 6.4 KiB of weights, in four shards by default. */
+export const TINY_CONFIG: ModelConfig = { imageSize: 16, channels: 1, latentSize: 8, generatorWidth: 4, discriminatorWidth: 4, numClasses: 0 };
 
 export interface FixtureExportOptions {
   /** Default `tiny`. */
@@ -23,7 +23,7 @@ export interface FixtureExportOptions {
   /** Default: now. */
   createdAt?: string;
   metrics?: Record<string, unknown>;
-  /** Default 256 bytes: TINY_CONFIG's weights in three shards. */
+  /** Default 2048 bytes: TINY_CONFIG's weights in four shards. */
   shardBytes?: number;
 }
 
@@ -40,7 +40,7 @@ export async function writeFixtureExport(root: string, options: FixtureExportOpt
     config: options.config ?? TINY_CONFIG,
     classes: options.classes,
     weightsSeed: `${name}#${seed}`,
-    shardBytes: options.shardBytes ?? 256,
+    shardBytes: options.shardBytes ?? 2048,
     createdAt: options.createdAt ?? new Date().toISOString(),
     metrics: options.metrics,
     extraFiles: {

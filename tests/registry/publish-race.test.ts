@@ -9,6 +9,8 @@
  * current.json moves by compare-and-swap: a run whose pointer write finds current.json changed since
  * it read it fails with PointerMovedError and writes nothing (its version stays complete and can be
  * made current by publishing again), so no run reports success while another's choice is served.
+ * Half the rounds hold both runs' pointer writes until both have read current.json, so there one run
+ * is certainly overtaken and the refusal is exercised, not only allowed for.
  * Publishes of one model are also serialised by the retrain workflow's concurrency group.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -50,6 +52,30 @@ function jittered(inner: ObjectStorage, seed: string, maxMs = 8): ObjectStorage 
   };
 }
 
+/**
+ * Holds every write of `name`'s current.json until `parties` runs have reached it, so each has read
+ * the pointer before any moves it: one must then be overtaken. `release` lets the others go when a run
+ * ends without getting there.
+ */
+function pointerBarrier(name: string, parties: number) {
+  let arrived = 0;
+  let release!: () => void;
+  const allThere = new Promise<void>((resolve) => (release = resolve));
+  return {
+    release,
+    wrap: (inner: ObjectStorage): ObjectStorage => ({
+      ...inner,
+      async put(key, bytes, options) {
+        if (key === registryKeys.current(name)) {
+          if (++arrived === parties) release();
+          await allThere;
+        }
+        return inner.put(key, bytes, options);
+      },
+    }),
+  };
+}
+
 type Observation = { version: string } | { none: true } | { broken: string };
 
 /** What a reader sees now: the version current.json names, checked file by file like the worker does. */
@@ -86,7 +112,7 @@ async function readWhile(name: string, done: Promise<unknown>): Promise<Observat
 }
 
 async function exportOf(name: string, version: string, seed: number): Promise<ExportedModel> {
-  return readExportedModel(await writeFixtureExport(path.join(work, name), { name, version, seed, shardBytes: 128 }));
+  return readExportedModel(await writeFixtureExport(path.join(work, name), { name, version, seed, shardBytes: 1024 }));
 }
 
 async function expectIntact(model: ExportedModel) {
@@ -107,10 +133,16 @@ describe('racing publishes', () => {
     for (let round = 1; round <= 4; round++) {
       const a = await exportOf(name, `r${round}a`, round * 10 + 1);
       const b = await exportOf(name, `r${round}b`, round * 10 + 2);
-      const race = Promise.allSettled([
-        publishModel(jittered(storage, `a${round}`), a),
-        publishModel(jittered(storage, `b${round}`), b),
-      ]);
+      // Odd rounds meet at the pointer (both read it before either writes): one must be refused.
+      // Even rounds run free, wherever the jitter takes them.
+      const meet = round % 2 === 1;
+      const barrier = pointerBarrier(name, meet ? 2 : 1);
+      const runs = [
+        publishModel(barrier.wrap(jittered(storage, `a${round}`)), a),
+        publishModel(barrier.wrap(jittered(storage, `b${round}`)), b),
+      ];
+      for (const run of runs) run.catch(() => {}).finally(barrier.release);
+      const race = Promise.allSettled(runs);
       const seen = await readWhile(name, race);
       const outcomes = await race;
       // A run overtaken at the pointer fails with PointerMovedError (nothing else may fail); one run
@@ -128,10 +160,13 @@ describe('racing publishes', () => {
       const final = seen.at(-1) as { version: string };
       expect(succeeded).toContain(final.version);
       overtaken += 2 - succeeded.length;
+      if (meet) expect(succeeded).toHaveLength(1);
       // Everything a reader saw was the version before the race or one of the two.
       const allowed = new Set([a.manifest.version, b.manifest.version, 'v0', `r${round - 1}a`, `r${round - 1}b`]);
       for (const o of seen) expect(allowed.has((o as { version: string }).version)).toBe(true);
     }
+    // The refusal was really exercised, not only allowed for.
+    expect(overtaken).toBeGreaterThanOrEqual(2);
     console.log(`racing publishes: ${overtaken} of 8 runs were overtaken at the pointer and refused`);
   }, 120_000);
 
