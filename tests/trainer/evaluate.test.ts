@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { encode as encodePng } from 'fast-png';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ModelConfig, Sfc32, buildManifest, encodeModelFiles } from '@gan/core';
@@ -17,8 +18,9 @@ import {
   trainClassifier,
 } from '../../trainer/src/evaluate/classifier.ts';
 import { type GaussianStats, frechetDistance, gaussianStats, symmetricEigen, traceSqrtProduct } from '../../trainer/src/evaluate/frechet.ts';
+import { evaluateImages } from '../../trainer/src/evaluate/evaluate.ts';
 import { evaluateExport, evaluateImageFolder, trainExtractor } from '../../trainer/src/evaluate/run.ts';
-import { ClassifierNotFoundError, loadClassifier, saveClassifier } from '../../trainer/src/evaluate/store.ts';
+import { type ClassifierInfo, ClassifierNotFoundError, loadClassifier, saveClassifier } from '../../trainer/src/evaluate/store.ts';
 import { main } from '../../trainer/src/cli.ts';
 
 beforeAll(async () => {
@@ -103,6 +105,60 @@ describe('Fréchet distance', () => {
     const s = gaussianStats([1, 2, 3, 6, 5, 10], 3, 2); // rows (1,2), (3,6), (5,10)
     expect([...s.mean]).toEqual([3, 6]);
     expect([...s.covariance]).toEqual([4, 8, 8, 16]);
+  });
+});
+
+/**
+ * An extractor whose answers are known by hand: the feature of a 2x2 grey image is its mean pixel,
+ * and it classifies a positive mean as class 1 ("b"), any other as class 0 ("a").
+ */
+function meanPixelExtractor() {
+  const input = tfl.input({ shape: [2, 2, 1] });
+  const flat = tfl.layers.flatten().apply(input) as tfl.SymbolicTensor;
+  const features = tfl.layers
+    .dense({ name: 'features', units: 1, kernelInitializer: tfl.initializers.constant({ value: 0.25 }), biasInitializer: 'zeros' })
+    .apply(flat) as tfl.SymbolicTensor;
+  const logits = tfl.layers.dense({ name: 'logits', units: 2, biasInitializer: 'zeros' }).apply(features) as tfl.SymbolicTensor;
+  const model = tfl.model({ inputs: input, outputs: [features, logits] });
+  model.getLayer('logits').setWeights([tf.tensor2d([[-1, 1]]), tf.zeros([2])]);
+  const info: ClassifierInfo = {
+    formatVersion: 1, id: 'mean-2', version: '000000000000', dataset: 'constructed', imageSize: 2, channels: 1, classNames: ['a', 'b'],
+    background: 'white', featureSize: 1, labels: 'classes', heldOutAccuracy: 1, trainCount: 4, heldOutCount: 4,
+    training: { epochs: 0, batchSize: 1, learningRate: 0, maxShift: 0, seed: '', backend: 'cpu', seconds: 0 }, createdAt: new Date(0).toISOString(),
+  };
+  return { model, info };
+}
+
+/** 2x2 grey images, each of one constant value (so its feature under meanPixelExtractor is that value). */
+function constantImages(values: number[], labels: number[] = values.map(() => 0)): LabelledImages {
+  const images = new Float32Array(values.length * 4);
+  values.forEach((v, i) => images.fill(v, i * 4, i * 4 + 4));
+  return { images, labels: Int32Array.from(labels), count: values.length, imageSize: 2, channels: 1, classNames: ['a', 'b'] };
+}
+
+describe('evaluation of a constructed case with a known answer', () => {
+  it('FD and its floor are the 1-d Fréchet distances (Δμ)² + (σ₁ − σ₂)², class accuracy the share classified as asked', () => {
+    const classifier = meanPixelExtractor();
+    // Held-out features -1, 1, -1, 1: mean 0, unbiased variance 4/3.
+    const heldOut = constantImages([-1, 1, -1, 1]);
+    // Training features ±2: mean 0, standard deviation twice held-out's. The floor takes all 4
+    // (N = 4 samples), so it is (σ_train − σ_heldOut)² = (2σ − σ)² = σ² = 4/3.
+    const train = constantImages([-2, 2, -2, 2]);
+    // Samples 1, 3, 1, 3: held-out's spread shifted by 2, so FD = 2² = 4. All are classified b (mean > 0).
+    const samples = constantImages([1, 3, 1, 3]);
+    const tensors = tf.memory().numTensors;
+    const evaluation = evaluateImages({
+      classifier, classNames: ['a', 'b'], train, heldOut, images: samples.images, count: 4,
+      classes: Int32Array.from([1, 1, 0, 1]), seed: 'known', backend: 'cpu',
+    });
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(evaluation.fd).toBeCloseTo(4, 5);
+    expect(evaluation.fdFloor).toBeCloseTo(4 / 3, 5);
+    expect(evaluation.fdRatio).toBeCloseTo(3, 5);
+    // Asked for b, b, a, b; got b four times: 3 of 4 right, none of the a's, all of the b's.
+    expect(evaluation.classAccuracy).toBeCloseTo(0.75, 12);
+    expect(evaluation.classAccuracyByClass).toEqual({ a: 0, b: 1 });
+    classifier.model.dispose();
   });
 });
 
