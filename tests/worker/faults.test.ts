@@ -21,22 +21,30 @@ const bucket = () => env.MODELS_BUCKET;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Faults {
-  /** Added to every call. */
-  delayMs: number;
+  /** Calls for these keys wait until `release()`. */
+  hold: (key: string) => boolean;
+  release: () => void;
   /** Calls for these keys never answer. */
   stall: (key: string) => boolean;
   /** Calls for these keys throw, as R2 does on an internal error. */
   fail: (key: string) => boolean;
+  /** How many calls `fail` made throw. */
+  failed: number;
   calls: string[];
 }
 
 function faultyBucket(inner: R2Bucket): { bucket: R2Bucket; faults: Faults } {
-  const faults: Faults = { delayMs: 0, stall: () => false, fail: () => false, calls: [] };
+  let released!: () => void;
+  const held = new Promise<void>((resolve) => (released = resolve));
+  const faults: Faults = { hold: () => false, release: () => released(), stall: () => false, fail: () => false, failed: 0, calls: [] };
   const gate = async (key: string) => {
     faults.calls.push(key);
     if (faults.stall(key)) await new Promise(() => {});
-    if (faults.delayMs) await sleep(faults.delayMs);
-    if (faults.fail(key)) throw new Error('We encountered an internal error. Please try again. (injected)');
+    if (faults.hold(key)) await held;
+    if (faults.fail(key)) {
+      faults.failed++;
+      throw new Error('We encountered an internal error. Please try again. (injected)');
+    }
   };
   const wrapped = {
     get: async (key: string, options?: R2GetOptions) => (await gate(key), inner.get(key, options)),
@@ -75,15 +83,14 @@ describe('slow and stalled R2', () => {
     await publishFixture(bucket(), { name: 'quick', version: 'v1', config: BLOBS_CONFIG });
     const w = worker();
     await png(await w.get('/v1/models/quick/image.png?seed=warm'));
-    w.faults.delayMs = 400;
+    // R2 holds every read of the slow model until released: the burst waits on one load.
+    w.faults.hold = (key) => key.startsWith('models/slow/');
     const burst = Promise.all(Array.from({ length: 8 }, (_, i) => w.get(`/v1/models/slow/image.png?seed=s${i}`)));
     await sleep(50);
-    // While the slow model loads: the loaded one answers (its pointer read is slow too, nothing more).
-    const t0 = Date.now();
-    w.faults.delayMs = 0;
+    // While the slow model loads, the loaded one answers (a hold-up here would never answer). How
+    // long it takes is a benchmark's question (RELIABILITY.md), not this test's.
     await png(await w.get('/v1/models/quick/image.png?seed=meanwhile'));
-    expect(Date.now() - t0).toBeLessThan(400);
-    w.faults.delayMs = 400;
+    w.faults.release();
     for (const response of await burst) await png(response);
     const fileReads = w.faults.calls.filter((k) => k.startsWith('models/slow/v1/') && !k.endsWith('manifest.json'));
     expect(fileReads.length).toBe(published.files.size);
@@ -93,9 +100,8 @@ describe('slow and stalled R2', () => {
     await publishFixture(bucket(), { name: 'stall', version: 'v1', config: DIGITS_CONFIG, classes: DIGITS_CLASSES });
     const w = worker({ r2TimeoutMs: 300 });
     w.faults.stall = (key) => key.endsWith('.bin');
-    const t0 = Date.now();
+    // Without the deadline these would never answer (the test would time out); the message says it fired.
     const responses = await Promise.all([w.get('/v1/models/stall/image.png?seed=a'), w.get('/v1/models/stall/grid.png?seed=a')]);
-    expect(Date.now() - t0).toBeLessThan(5_000);
     for (const response of responses) await expectUnavailable(response, /R2 did not answer within 0\.3 s/);
     // The manifest stalls too now: still a 503, not a hang.
     w.faults.stall = (key) => key.endsWith('manifest.json') || key.endsWith('.bin');
@@ -137,6 +143,9 @@ describe('slow and stalled R2', () => {
       else await expectUnavailable(response, /unavailable/);
     }
     expect([...statuses].every((s) => s === 200 || s === 503)).toBe(true);
+    // The faults were injected and reached a client as 503s, not swallowed or retried away.
+    expect(w.faults.failed).toBeGreaterThan(0);
+    expect(statuses.has(503)).toBe(true);
     w.faults.fail = () => false;
     for (let i = 0; i < 4; i++) await png(await w.get(`/v1/models/flaky/image.png?seed=after${i}`));
   });

@@ -8,10 +8,13 @@
  * decoder accepts, within the output bound; every error is the documented JSON body with CORS. R2 is
  * watched through a wrapper around the binding: every key and list prefix the worker asks for must lie
  * under models/<valid name>/, nothing is ever written, and a request refused with 400 reads no weights.
+ * The tfjs tensor count is taken before the fuzzing and must be the same after it, and after loads
+ * that fail with 503.
  */
 import { env } from 'cloudflare:workers';
 import { SELF, createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import fc from 'fast-check';
+import { registryKeys } from '@gan/registry/layout';
 import { decode } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../worker/src/app.ts';
@@ -45,6 +48,30 @@ const watchedBucket = (inner: R2Bucket): R2Bucket =>
 
 const app = createApp();
 let watchedEnv: Env;
+let tensorsBefore: number;
+
+/** One request of each servable model: loads every generator a fuzzed request can reach. */
+const WARM_UP = ['/v1/models/digits/grid.png?seed=warm', '/v1/models/blobs/image.png?seed=warm&size=40', '/v1/models/digits@v2/image.png?seed=warm'];
+
+async function unwatchedFetch(path: string): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await app.fetch(new Request(`${ORIGIN}${path}`), watchedEnv, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+async function expectPng(path: string): Promise<void> {
+  const response = await unwatchedFetch(path);
+  expect(response.status, path).toBe(200);
+  decode(new Uint8Array(await response.arrayBuffer()));
+}
+
+/** Live tensors in the worker's tfjs engine, as /healthz reports them. */
+async function tensors(): Promise<number> {
+  const health = await unwatchedFetch('/healthz');
+  expect(health.status).toBe(200);
+  return (await health.json<{ memory: { tensors: number } }>()).memory.tensors;
+}
 let cases = 0;
 const statuses = new Map<number, number>();
 
@@ -53,6 +80,10 @@ beforeAll(async () => {
   // A second, pinned-only version: `digits@v2` exists but is not current.
   await publishFixture(env.MODELS_BUCKET, { name: 'digits', version: 'v2', config: DIGITS_CONFIG, classes: DIGITS_CLASSES, makeCurrent: false });
   watchedEnv = { ...env, MODELS_BUCKET: watchedBucket(env.MODELS_BUCKET) };
+  // Every model the fuzzing can reach is loaded first: from here on, only the loaded generators'
+  // folded weights may stay alive between requests, whatever path a request took.
+  for (const path of WARM_UP) await expectPng(path);
+  tensorsBefore = await tensors();
 });
 
 afterAll(() => {
@@ -326,19 +357,29 @@ describe('fuzzing every route and parameter', () => {
     await response.arrayBuffer();
   });
 
-  it('the service is still healthy and leaked nothing', async () => {
-    const tensors = async () => {
-      const health = await app.fetch(new Request(`${ORIGIN}/healthz`), watchedEnv, createExecutionContext());
-      expect(health.status).toBe(200);
-      return (await health.json<{ memory: { tensors: number } }>()).memory.tensors;
-    };
-    const before = await tensors();
-    for (const path of ['/v1/models/digits/grid.png?seed=after', '/v1/models/blobs/image.png?seed=after&size=40', '/v1/models/digits@v2/image.png']) {
-      const response = await app.fetch(new Request(`${ORIGIN}${path}`), watchedEnv, createExecutionContext());
-      expect(response.status).toBe(200);
-      decode(new Uint8Array(await response.arrayBuffer()));
+  it('the service is still healthy and leaked nothing, also after failed loads', async () => {
+    // Thousands of fuzzed requests, many of them refused part-way: not one tensor more than before.
+    expect(await tensors()).toBe(tensorsBefore);
+    for (const path of WARM_UP) await expectPng(path.replace('warm', 'after'));
+    expect(await tensors()).toBe(tensorsBefore);
+
+    // Loads that fail with 503: a corrupt shard (refused before any tensor exists), and weights that
+    // do not fit the manifest's architecture (refused after the weights became tensors).
+    const corrupt = await publishFixture(env.MODELS_BUCKET, { name: 'corrupt', version: 'v1', config: DIGITS_CONFIG, classes: DIGITS_CLASSES });
+    const shard = corrupt.shardPaths[0];
+    const bad = corrupt.files.get(shard)!.slice();
+    bad[10] ^= 0xff;
+    await env.MODELS_BUCKET.put(registryKeys.file('corrupt', 'v1', shard), bad);
+    const misfit = await publishFixture(env.MODELS_BUCKET, { name: 'misfit', version: 'v1', config: DIGITS_CONFIG, classes: DIGITS_CLASSES });
+    const wider = { ...misfit.manifest, architecture: { ...misfit.manifest.architecture, generatorWidth: 8 } };
+    await env.MODELS_BUCKET.put(registryKeys.manifest('misfit', 'v1'), JSON.stringify(wider));
+    for (const name of ['corrupt', 'misfit']) {
+      for (const route of ['image.png', 'grid.png']) {
+        const response = await unwatchedFetch(`/v1/models/${name}/${route}?seed=fail`);
+        expect(response.status, `${name} ${route}`).toBe(503);
+        await response.arrayBuffer();
+        expect(await tensors(), `${name} ${route}`).toBe(tensorsBefore);
+      }
     }
-    // Only the loaded generators' folded weights stay alive between requests.
-    expect(await tensors()).toBe(before);
-});
+  });
 });
