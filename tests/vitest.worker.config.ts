@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { parse as parseToml } from 'smol-toml';
@@ -22,6 +24,20 @@ export default defineProject({
       wrangler: { configPath: `${root}wrangler.toml` },
       // Tests move current.json and expect the next request to see it.
       miniflare: {
+        // The shipped exports under models/, for tests/worker/shipped-models.test.ts to put into R2
+        // (workerd cannot read the disk): GET /<model>/<file>.
+        serviceBindings: {
+          SHIPPED_MODELS: async (request: Request) => {
+            const models = path.join(root, 'models');
+            const file = path.resolve(models, decodeURIComponent(new URL(request.url).pathname).slice(1));
+            if (!file.startsWith(`${models}${path.sep}`)) return new Response('outside models/', { status: 400 });
+            try {
+              return new Response(await readFile(file));
+            } catch {
+              return new Response('not found', { status: 404 });
+            }
+          },
+        },
         bindings: { CURRENT_POINTER_TTL_SECONDS: '0', DEPLOYED_RATE_LIMITS: JSON.stringify(deployed.ratelimits) },
         // The suite sends thousands of requests from one client: the bindings of wrangler.toml get
         // limits it cannot reach, and tests/worker/ratelimit.test.ts runs the worker with the strict

@@ -213,7 +213,7 @@ describe('export and sample', () => {
 
   it('gan sample writes the same PNG bytes as the serving path for the same seeds', async () => {
     const { manifest, generator, weights } = await servingGenerator(exported);
-    for (const [seed, cls] of [['alice', '3'], ['bob', '7'], ['', '0']].filter(([s]) => s)) {
+    for (const [seed, cls] of [['alice', '3'], ['bob', '7'], ['zoë 🦊', '0']]) {
       const out = path.join(root, `${seed}.png`);
       const r = await gan('sample', '--model', exported, '--seed', seed, '--class', cls, '--out', out, '--backend', 'wasm');
       expect(r.code).toBe(0);
@@ -237,6 +237,11 @@ describe('export and sample', () => {
     const big = path.join(root, 'big.png');
     expect((await gan('sample', '--model', exported, '--seed', 'alice', '--class', '3', '--size', '64', '--out', big, '--backend', 'wasm')).code).toBe(0);
     expect(decodePng(await readFile(big)).width).toBe(64);
+    // An empty seed is refused as the worker refuses seed= (1 to 128 characters), and nothing is written.
+    const empty = await gan('sample', '--model', exported, '--seed', '', '--class', '0', '--out', path.join(root, 'empty.png'), '--backend', 'wasm');
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/--seed.*1 to 128 characters/);
+    expect(existsSync(path.join(root, 'empty.png'))).toBe(false);
     generator.dispose();
     tf.dispose(Object.values(weights));
   });
@@ -282,14 +287,14 @@ describe('export and sample', () => {
     b.generator.dispose();
   });
 
-  it("gives the worker's pinned bytes for the worker's fixture models (golden PNG hashes)", async () => {
-    const { publishStandardFixtures } = await import('../worker/fixtures.ts');
-    const { GOLDEN } = await import('../worker/golden.ts');
+  it("gives the worker's pinned bytes for the worker's fixture models, float32 and float16 (golden PNG hashes)", async () => {
+    const { publishFixture, publishStandardFixtures } = await import('../worker/fixtures.ts');
+    const { FLOAT16_FIXTURE, GOLDEN, GOLDEN_FLOAT16 } = await import('../worker/golden.ts');
     const { sha256Hex } = await import('@gan/core');
     // The fixtures' files, laid out as an export directory per model.
     const bucketDir = path.join(root, 'fixtures');
     const { mkdir, writeFile } = await import('node:fs/promises');
-    await publishStandardFixtures({
+    const exportDirs = {
       put: async (key: string, value: ArrayBuffer | Uint8Array | string) => {
         const [, name, version, file] = key.split('/');
         if (!file) return; // current.json
@@ -297,13 +302,23 @@ describe('export and sample', () => {
         await writeFile(path.join(bucketDir, `${name}@${version}`, file), typeof value === 'string' ? value : new Uint8Array(value as ArrayBuffer));
       },
       delete: async () => {},
-    });
+    };
+    await publishStandardFixtures(exportDirs);
+    await publishFixture(exportDirs, FLOAT16_FIXTURE);
+    const float16Dir = path.join(bucketDir, `${FLOAT16_FIXTURE.name}@${FLOAT16_FIXTURE.version}`);
     const cases: [string, string[]][] = [
       ['/v1/models/digits/image.png?seed=golden&class=two', ['--model', path.join(bucketDir, 'digits@v1'), '--seed', 'golden', '--class', 'two']],
       ['/v1/models/blobs/image.png?seed=golden&size=50&truncation=0.7', ['--model', path.join(bucketDir, 'blobs@v1'), '--seed', 'golden', '--size', '50', '--truncation', '0.7']],
+      // What ships: float16 weights.
+      ['/v1/models/digits16/image.png?seed=golden&class=one', ['--model', float16Dir, '--seed', 'golden', '--class', 'one']],
+      [
+        '/v1/models/digits16/image.png?seed=golden&size=40&truncation=0.8&filter=nearest',
+        ['--model', float16Dir, '--seed', 'golden', '--size', '40', '--truncation', '0.8', '--filter', 'nearest'],
+      ],
     ];
+    expect(JSON.parse(await readFile(path.join(float16Dir, 'manifest.json'), 'utf8')).weightsFormat).toBe('float16');
     for (const [request, args] of cases) {
-      const golden = GOLDEN.find(([p]) => p === request)![1];
+      const golden = [...GOLDEN, ...GOLDEN_FLOAT16].find(([p]) => p === request)![1];
       const out = path.join(root, 'golden.png');
       const r = await gan('sample', ...args, '--out', out, '--backend', 'wasm');
       expect(r.code, r.stderr).toBe(0);

@@ -1,12 +1,13 @@
 import { env } from 'cloudflare:workers';
 import UPNG from 'upng-js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { publishStandardFixtures } from './fixtures.ts';
-import { GOLDEN } from './golden.ts';
+import { publishFixture, publishStandardFixtures } from './fixtures.ts';
+import { FLOAT16_FIXTURE, GOLDEN, GOLDEN_FLOAT16 } from './golden.ts';
 import { get, png, sha256 } from './helpers.ts';
 
 beforeAll(async () => {
   await publishStandardFixtures(env.MODELS_BUCKET);
+  await publishFixture(env.MODELS_BUCKET, FLOAT16_FIXTURE);
 });
 
 /** Channels of an 8-bit PNG colour type: grey, RGB, grey + alpha, RGBA (no palettes here). */
@@ -32,7 +33,7 @@ function decodeIndependently(bytes: Uint8Array) {
 }
 
 describe('determinism in a fresh isolate', () => {
-  it.each(GOLDEN)('%s has the pinned bytes', async (path, expected) => {
+  it.each([...GOLDEN, ...GOLDEN_FLOAT16])('%s has the pinned bytes', async (path, expected) => {
     const response = await get(path);
     expect(response.headers.get('X-Cache')).toBe('MISS'); // rendered here, not replayed
     const { bytes, image } = await png(response);

@@ -11,6 +11,8 @@ declare global {
       /** wrangler.toml's own limits, under other names (tests/vitest.worker.config.ts). */
       DEPLOYED_RATE_LIMITER: RateLimit;
       DEPLOYED_GRID_RATE_LIMITER: RateLimit;
+      /** The files under models/ (GET /<model>/<file>), read from the disk by the test runner. */
+      SHIPPED_MODELS: Fetcher;
       /** wrangler.toml's [[ratelimits]] tables, as JSON. */
       DEPLOYED_RATE_LIMITS: string;
     }

@@ -1,0 +1,67 @@
+/**
+ * The models this repository ships (models/mnist, models/twemoji: float16 exports, what `npm run dev`
+ * serves and the README shows) served by the worker in workerd: every file of each export put into
+ * Miniflare's R2 as `gan publish` lays it out, then images and grids of the sizes the manifest says.
+ */
+import { env } from 'cloudflare:workers';
+import { type Manifest, ManifestSchema } from '@gan/core';
+import { registryKeys } from '@gan/registry/layout';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { setCurrent } from './fixtures.ts';
+import { get, png } from './helpers.ts';
+
+const SHIPPED = ['mnist', 'twemoji'];
+const manifests = new Map<string, Manifest>();
+
+async function shippedFile(model: string, file: string): Promise<ArrayBuffer> {
+  const response = await env.SHIPPED_MODELS.fetch(`https://models.invalid/${model}/${file}`);
+  expect(response.status, `models/${model}/${file}`).toBe(200);
+  return response.arrayBuffer();
+}
+
+beforeAll(async () => {
+  for (const model of SHIPPED) {
+    const manifestBytes = await shippedFile(model, 'manifest.json');
+    const manifest = ManifestSchema.parse(JSON.parse(new TextDecoder().decode(manifestBytes)));
+    for (const { path } of manifest.files) {
+      await env.MODELS_BUCKET.put(registryKeys.file(manifest.name, manifest.version, path), await shippedFile(model, path));
+    }
+    await env.MODELS_BUCKET.put(registryKeys.manifest(manifest.name, manifest.version), manifestBytes);
+    await setCurrent(env.MODELS_BUCKET, manifest.name, manifest.version);
+    manifests.set(model, manifest);
+  }
+});
+
+describe('the shipped models serve in workerd', () => {
+  it.each(SHIPPED)('%s: float16 weights, listed with its version', async (model) => {
+    const manifest = manifests.get(model)!;
+    expect(manifest.weightsFormat).toBe('float16');
+    const listing = await (await get('/v1/models')).json<{ models: { name: string; version: string }[] }>();
+    expect(listing.models).toContainEqual(expect.objectContaining({ name: model, version: manifest.version }));
+  });
+
+  it.each(SHIPPED)('%s: image.png at the native size and resized, with the model\'s channels', async (model) => {
+    const { architecture, version, classes } = manifests.get(model)!;
+    const classParam = classes.length > 0 ? `&class=${classes[7]}` : '';
+    const native = await get(`/v1/models/${model}/image.png?seed=alice${classParam}`);
+    expect(native.headers.get('X-Model-Version')).toBe(version);
+    const { image } = await png(native);
+    expect(image).toMatchObject({ width: architecture.imageSize, height: architecture.imageSize, channels: architecture.channels, depth: 8 });
+    // A generated picture, not a constant.
+    expect(new Set(image.data).size).toBeGreaterThan(16);
+    const big = (await png(await get(`/v1/models/${model}/image.png?seed=alice${classParam}&size=128`))).image;
+    expect([big.width, big.height]).toEqual([128, 128]);
+  });
+
+  it.each(SHIPPED)('%s: the README\'s grid.png?seed=preview, 4 x 4 native cells', async (model) => {
+    const { architecture } = manifests.get(model)!;
+    const { image } = await png(await get(`/v1/models/${model}/grid.png?seed=preview`));
+    const edge = 4 * architecture.imageSize + 5 * 2;
+    expect([image.width, image.height]).toEqual([edge, edge]);
+  });
+
+  it('mnist: class=each gives one row per digit', async () => {
+    const grid = (await png(await get('/v1/models/mnist/grid.png?seed=each&class=each&cols=3&padding=0'))).image;
+    expect([grid.width, grid.height]).toEqual([3 * 32, 10 * 32]);
+  });
+});
