@@ -97,7 +97,26 @@ async function activateWasm(threads: number, log: (line: string) => void): Promi
   if (!ok) throw new BackendUnavailableError('backend wasm failed to initialise');
   unrefWasmThreads((tf.backend() as unknown as { wasm: unknown }).wasm);
   await registerTrainingKernels('wasm');
+  await registerGemm(log);
   return wasm.getThreadsCount();
+}
+
+/**
+ * The matrix products on this project's AssemblyScript GEMM (core/src/kernels/gemm), relaxed SIMD
+ * where the engine has it (Node 20 after a V8 flag); GAN_KERNELS=tfjs keeps tfjs's own. It runs on
+ * one thread, computes each product the same way on any thread count, and leaves XNNPACK the
+ * convolutions and large plain products.
+ */
+async function registerGemm(log: (line: string) => void): Promise<void> {
+  const gemm = await import('@gan/core/kernels/gemm/index');
+  if (!gemm.gemmKernelsEnabled()) {
+    log('wasm: matrix products on tfjs kernels (GAN_KERNELS=tfjs)');
+    return;
+  }
+  gemm.enableRelaxedSimd();
+  const variant = gemm.bestGemmVariant();
+  gemm.registerGemmKernels({ variant });
+  log(`wasm: matrix products on the project's ${variant} GEMM`);
 }
 
 /**

@@ -16,7 +16,8 @@
  * With few input channels (the 3-channel image layers) that convolution has only KH·KW·Ci output
  * rows, which XNNPACK's convolution handles at a tenth of its speed. There the patches are gathered
  * instead by the forward convolution with a one-hot filter (exact: each output copies one input), and
- * dW = patchesᵀ[KH·KW·Ci, P] × dy[P, Co] is one matrix product.
+ * dW = patchesᵀ[KH·KW·Ci, P] × dy[P, Co] is one matrix product (the transpose explicit unless the
+ * BatchMatMul in place takes transposed operands at full speed: see KernelScope.transposedMatMulIsFast).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { withScope } from './kernel-scope.ts';
@@ -43,6 +44,10 @@ export function conv2dBackpropFilterKernel(backendName: string): tf.KernelFunc {
     const patch = kh * kw * ci;
     return withScope(backend as tf.KernelBackend, backendName, (s) => {
       if (oh === 1 && ow === 1 && kh === h && kw === w && top === 0 && left === 0) {
+        if (s.transposedMatMulIsFast) {
+          const grad = s.matMulTransposed(s.reshape(x, [1, n, patch]), s.reshape(dy, [1, n, co]), true, false);
+          return s.reshape(grad, filterShape);
+        }
         const xt = s.transpose(s.reshape(x, [n, kh * kw * ci]), [1, 0]);
         const grad = s.matMul(s.reshape(xt, [1, kh * kw * ci, n]), s.reshape(dy, [1, n, co]));
         return s.reshape(grad, filterShape);
@@ -52,6 +57,10 @@ export function conv2dBackpropFilterKernel(backendName: string): tf.KernelFunc {
         for (let k = 0; k < patch; k++) onehot[k * patch + k] = 1; // [KH, KW, Ci] → column (kh·KW + kw)·Ci + ci
         const patches = s.conv2d(x, s.constant(onehot, [kh, kw, ci, patch]), [[0, 0], [top, padBottom], [left, padRight], [0, 0]], [1, 1], [sh, sw]);
         const p = n * oh * ow;
+        if (s.transposedMatMulIsFast) {
+          const grad = s.matMulTransposed(s.reshape(patches, [1, p, patch]), s.reshape(dy, [1, p, co]), true, false);
+          return s.reshape(grad, filterShape);
+        }
         const columns = s.transpose(s.reshape(patches, [p, patch]), [1, 0]); // [KH·KW·Ci, P]
         const grad = s.matMul(s.reshape(columns, [1, patch, p]), s.reshape(dy, [1, p, co]));
         return s.reshape(grad, filterShape);

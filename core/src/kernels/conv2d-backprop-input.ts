@@ -120,6 +120,10 @@ function subPixel(
   // Dense case: dy is one pixel and each filter tap writes one dx pixel (e.g. the generator's first
   // layer, 1x1 → 4x4 "valid"): dx = dy[N, Co] × Wᵀ[Co, KH·KW·Ci].
   if (info.outHeight === 1 && info.outWidth === 1 && kh === h && kw === w && info.padInfo.top === 0 && info.padInfo.left === 0) {
+    if (s.transposedMatMulIsFast) {
+      const dx = s.matMulTransposed(s.reshape(dy, [1, n, co]), s.reshape(filter, [1, kh * kw * ci, co]), false, true);
+      return s.reshape(dx, [n, h, w, ci]);
+    }
     const [wt] = DerivedCache.of(s.backend).get(filter, 'dense', s.backendName, (d) => [
       d.reshape(d.transpose(d.reshape(filter, [kh * kw * ci, co]), [1, 0]), [1, co, kh * kw * ci]),
     ]);

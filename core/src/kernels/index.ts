@@ -24,7 +24,7 @@ import { tileKernel } from './tile.ts';
 
 export { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
 export { axisPhases, conv2dBackpropInputKernel, subPixelPlan } from './conv2d-backprop-input.ts';
-export { DerivedCache, KernelScope, withScope } from './kernel-scope.ts';
+export { DerivedCache, FAST_TRANSPOSED_MATMUL, KernelScope, withScope } from './kernel-scope.ts';
 export { tileKernel } from './tile.ts';
 
 /** Marks kernel functions defined here, so a second registration (even from a second copy of this module) is a no-op. */

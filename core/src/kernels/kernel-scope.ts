@@ -14,6 +14,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 type Info = tf.TensorInfo;
+
+/** Marks a BatchMatMul kernel function that runs transposed operands as fast as plain ones. */
+export const FAST_TRANSPOSED_MATMUL = Symbol.for('gan-edge.fast-transposed-matmul');
 export type Pads = [[number, number], [number, number], [number, number], [number, number]];
 
 export class KernelScope {
@@ -106,6 +109,21 @@ export class KernelScope {
   /** [B, M, K] × [B, K, N]; the WASM backend uses XNNPACK only without transposes and with B = 1. */
   matMul(a: Info, b: Info): Info {
     return this.run('BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
+  }
+
+  /**
+   * Whether the BatchMatMul in place takes transposed operands at full speed (a kernel marked with
+   * FAST_TRANSPOSED_MATMUL, like the trainer's GEMM); tfjs's own runs them as scalar loops, so callers
+   * transpose explicitly when this is false.
+   */
+  get transposedMatMulIsFast(): boolean {
+    const kernel = tf.getKernel('BatchMatMul', this.backendName)?.kernelFunc as { [FAST_TRANSPOSED_MATMUL]?: true } | undefined;
+    return kernel?.[FAST_TRANSPOSED_MATMUL] === true;
+  }
+
+  /** op(a) × op(b), [B, ·, ·] each, op transposing the last two axes where asked. */
+  matMulTransposed(a: Info, b: Info, transposeA: boolean, transposeB: boolean): Info {
+    return this.run('BatchMatMul', { a, b }, { transposeA, transposeB });
   }
 
   /** Convolution (XNNPACK), NHWC, explicit padding; dilation or stride (not both). */

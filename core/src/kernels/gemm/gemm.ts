@@ -40,11 +40,11 @@ interface GemmExports {
 }
 
 const fileOf = (variant: GemmVariant, shared: boolean) => new URL(`./gemm-${variant}${shared ? '-shared' : ''}.wasm`, import.meta.url);
-const bytes = new Map<string, Uint8Array>();
-function moduleBytes(variant: GemmVariant, shared: boolean): Uint8Array {
+const bytes = new Map<string, Uint8Array<ArrayBuffer>>();
+function moduleBytes(variant: GemmVariant, shared: boolean): Uint8Array<ArrayBuffer> {
   const file = fileOf(variant, shared);
   let b = bytes.get(file.href);
-  if (!b) bytes.set(file.href, (b = readFileSync(file)));
+  if (!b) bytes.set(file.href, (b = new Uint8Array(readFileSync(file))));
   return b;
 }
 

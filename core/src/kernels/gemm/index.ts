@@ -2,28 +2,39 @@
  * The trainer's matrix kernels on the AssemblyScript GEMM (./gemm.ts) for the tfjs `wasm` backend.
  * Node only; the worker keeps tfjs's kernels (its golden images are pinned to them).
  *
- * `registerGemmKernels()` replaces BatchMatMul where the policy says the GEMM wins (by default:
- * transposed operands and batches, which tfjs runs as scalar loops; see DEFAULT_MATMUL_POLICY);
+ * `registerGemmKernels()` replaces BatchMatMul where the policy says the GEMM wins (by default all
+ * but large plain products: see DEFAULT_MATMUL_POLICY), and marks it as taking transposed operands at
+ * full speed, so the convolution-gradient kernels hand it theirs instead of transposing first;
  * `restoreGemmKernels()` puts the original back. GAN_KERNELS=tfjs in the environment turns them off
  * in the trainer (`gemmKernelsEnabled`).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { FAST_TRANSPOSED_MATMUL } from '../kernel-scope.ts';
 import { type MatMulPolicy, batchMatMulKernel } from './batch-mat-mul.ts';
 import { type GemmVariant, bestGemmVariant } from './gemm.ts';
 
 export { type MatMulPolicy, type MatMulShape, batchMatMulKernel } from './batch-mat-mul.ts';
-export { Gemm, GemmUnavailableError, type GemmVariant, bestGemmVariant, enableRelaxedSimd } from './gemm.ts';
+export { Gemm, GemmUnavailableError, type GemmVariant, type WasmBackendInternals, bestGemmVariant, enableRelaxedSimd } from './gemm.ts';
 
 export const GEMM_KERNEL_NAMES = ['BatchMatMul'] as const;
 
-/** Transposed operands and batched products: tfjs's scalar loops. Plain single products stay on XNNPACK. */
-export const DEFAULT_MATMUL_POLICY: MatMulPolicy = ({ batch, transposeA, transposeB }) => transposeA || transposeB || batch > 1;
+/**
+ * Plain single products of at least this many multiply-adds (512³) stay on XNNPACK: there its thread
+ * pool and its packed-weight cache (for a B reused across calls) can pay off; below it, on the
+ * trainer's shapes, XNNPACK on 2 threads ran 1.1–35× slower than this kernel on one (it repacks B,
+ * which changes every step, on every call).
+ */
+export const XNNPACK_MIN_MACS = 512 ** 3;
+
+/** Transposed operands and batches (tfjs's scalar loops) and all but large plain products. */
+export const DEFAULT_MATMUL_POLICY: MatMulPolicy = ({ batch, m, n, k, transposeA, transposeB }) =>
+  transposeA || transposeB || batch > 1 || m * n * k < XNNPACK_MIN_MACS;
 
 /** Every product (for tests and benchmarks). */
 export const ALWAYS: MatMulPolicy = () => true;
 
 const MARK = Symbol.for('gan-edge.gemm-kernel');
-type Marked = tf.KernelFunc & { [MARK]?: GemmVariant };
+type Marked = tf.KernelFunc & { [MARK]?: GemmVariant; [FAST_TRANSPOSED_MATMUL]?: true };
 const ORIGINALS_KEY = Symbol.for('gan-edge.gemm-kernel.originals');
 const originals: Map<string, tf.KernelConfig | undefined> = ((globalThis as Record<symbol, unknown>)[ORIGINALS_KEY] ??= new Map()) as Map<
   string,
@@ -48,7 +59,7 @@ export function registerGemmKernels(options: GemmKernelOptions = {}): string[] {
   const current = tf.getKernel('BatchMatMul', backendName);
   if (current) tf.unregisterKernel('BatchMatMul', backendName);
   originals.set(`${backendName}/BatchMatMul`, current);
-  const kernelFunc: Marked = Object.assign(batchMatMulKernel(current?.kernelFunc, matMulPolicy, variant), { [MARK]: variant });
+  const kernelFunc: Marked = Object.assign(batchMatMulKernel(current?.kernelFunc, matMulPolicy, variant), { [MARK]: variant, [FAST_TRANSPOSED_MATMUL]: true as const });
   tf.registerKernel({ kernelName: 'BatchMatMul', backendName, setupFunc: current?.setupFunc, kernelFunc });
   return ['BatchMatMul'];
 }

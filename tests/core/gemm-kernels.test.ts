@@ -1,0 +1,316 @@
+/**
+ * The trainer's AssemblyScript GEMM (core/asm/gemm.ts → core/src/kernels/gemm/): the committed
+ * `.wasm` files are what the source builds to; the raw kernel (both variants, unshared and shared
+ * memory, accumulate, row strides) against a float64 reference; BatchMatMul against the cpu backend
+ * on random shapes with transposed operands and batches; the convolution gradients that hand it
+ * transposed operands; a whole DCGAN step's gradients; and the fallbacks.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GemmBuildName, GEMM_BUILDS, GEMM_OUT_DIR, buildGemm } from '../../core/asm/build.ts';
+import type { ModelConfig } from '@gan/core';
+import { registerWasmKernels } from '@gan/core/kernels/index';
+import {
+  ALWAYS,
+  DEFAULT_MATMUL_POLICY,
+  Gemm,
+  type GemmVariant,
+  type WasmBackendInternals,
+  bestGemmVariant,
+  enableRelaxedSimd,
+  gemmKernelVariant,
+  gemmKernelsEnabled,
+  registerGemmKernels,
+  restoreGemmKernels,
+} from '@gan/core/kernels/gemm/index';
+import { buildDiscriminator, buildGenerator } from '@gan/core/model';
+
+const VARIANTS: GemmVariant[] = ['simd', 'relaxed-simd'];
+
+beforeAll(async () => {
+  enableRelaxedSimd();
+  await tf.setBackend('wasm');
+  registerWasmKernels();
+});
+afterAll(async () => {
+  restoreGemmKernels();
+  await tf.setBackend('cpu');
+});
+
+/** Deterministic values in [-1, 1). */
+function values(size: number, seed: number): Float32Array {
+  let s = seed * 2654435761 + 1;
+  return Float32Array.from({ length: size }, () => {
+    s = (Math.imul(s ^ (s >>> 15), 2246822507) + 0x9e3779b9) | 0;
+    return ((s >>> 8) / (1 << 24)) * 2 - 1;
+  });
+}
+
+/** Runs `f` on a backend and returns its result's values; checks that it frees what it allocates. */
+async function on(backend: 'cpu' | 'wasm', f: () => tf.Tensor): Promise<Float32Array> {
+  await tf.setBackend(backend);
+  const tensors = tf.memory().numTensors;
+  const dataIds = tf.engine().backend.numDataIds();
+  const result = f();
+  const out = result.dataSync() as Float32Array;
+  result.dispose();
+  expect(tf.memory().numTensors).toBe(tensors);
+  expect(tf.engine().backend.numDataIds()).toBe(dataIds);
+  return out;
+}
+
+function worstRelative(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  expect(actual.length).toBe(expected.length);
+  let scale = 1;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+  return worst / scale;
+}
+
+/** Ids of the sections of a WebAssembly binary. */
+function sectionIds(binary: Uint8Array): number[] {
+  const ids: number[] = [];
+  let at = 8;
+  while (at < binary.length) {
+    ids.push(binary[at++]);
+    let size = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = binary[at++];
+      size |= (byte & 0x7f) << shift;
+      if (byte < 0x80) break;
+    }
+    at += size;
+  }
+  return ids;
+}
+
+describe('the committed kernel modules', () => {
+  it.each(Object.keys(GEMM_BUILDS) as GemmBuildName[])('%s is what core/asm/gemm.ts builds to (npm run build:kernels)', async (name) => {
+    const committed = new Uint8Array(readFileSync(GEMM_OUT_DIR + name));
+    const built = await buildGemm(name);
+    expect(Buffer.from(built).equals(Buffer.from(committed))).toBe(true);
+    // Imports env.memory and nothing else, and has no data segment to write into tfjs's memory.
+    const module = new WebAssembly.Module(committed);
+    expect(WebAssembly.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
+    expect(sectionIds(committed)).not.toContain(11);
+  });
+
+  it('relaxed SIMD compiles here once enabled', () => {
+    expect(bestGemmVariant()).toBe('relaxed-simd');
+  });
+});
+
+/** A stand-in for the backend's memory and malloc (bump allocation), unshared or shared. */
+function fakeBackend(shared: boolean): WasmBackendInternals & { heap: () => Float32Array } {
+  const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared } as WebAssembly.MemoryDescriptor);
+  let top = 1024;
+  return {
+    wasm: {
+      wasmMemory: memory,
+      _malloc: (bytes: number) => {
+        const at = top;
+        top += Math.ceil(bytes / 16) * 16;
+        const needed = Math.ceil(top / 65536) - memory.buffer.byteLength / 65536;
+        if (needed > 0) memory.grow(needed);
+        return at;
+      },
+    },
+    dataIdMap: { get: () => undefined },
+    makeOutput: () => {
+      throw new Error('not used');
+    },
+    heap: () => new Float32Array(memory.buffer),
+  };
+}
+
+describe('the raw kernel', () => {
+  it.each(VARIANTS.flatMap((variant) => ['unshared', 'shared'].map((memory) => [variant, memory] as const)))(
+    '%s on %s memory: C (wider rows) + op(A)·op(B) equals a float64 reference',
+    (variant, memory) => {
+      const shared = memory === 'shared';
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 140 }),
+          fc.integer({ min: 1, max: 530 }),
+          fc.integer({ min: 0, max: 300 }),
+          fc.boolean(),
+          fc.boolean(),
+          fc.boolean(),
+          (m, n, k, transposeA, transposeB, accumulate) => {
+            const backend = fakeBackend(shared);
+            const gemm = Gemm.of(backend, variant);
+            expect(gemm.variant).toBe(variant);
+            const ldc = n + 3;
+            const [a, b, c] = [m * k, k * n, m * ldc].map((size) => backend.wasm._malloc(size * 4));
+            const heap = backend.heap();
+            const av = values(m * k, m + 7 * k);
+            const bv = values(k * n, n + 11 * k);
+            const cv = values(m * ldc, m + n);
+            heap.set(av, a / 4);
+            heap.set(bv, b / 4);
+            heap.set(cv, c / 4);
+            const aStr = transposeA ? { row: 1, col: m } : { row: k, col: 1 };
+            const bStr = transposeB ? { row: 1, col: k } : { row: n, col: 1 };
+            gemm.run(m, n, k, { offset: a, ...aStr }, { offset: b, ...bStr }, c, ldc, accumulate);
+            const expected = Float64Array.from(cv);
+            for (let i = 0; i < m; i++)
+              for (let j = 0; j < n; j++) {
+                let sum = accumulate ? cv[i * ldc + j] : 0;
+                for (let p = 0; p < k; p++) sum += av[i * aStr.row + p * aStr.col] * bv[p * bStr.row + j * bStr.col];
+                expected[i * ldc + j] = sum;
+              }
+            // Columns past n (the wider rows) are left as they were.
+            expect(worstRelative(backend.heap().subarray(c / 4, c / 4 + m * ldc), expected)).toBeLessThan(1e-5);
+          },
+        ),
+        { numRuns: 12, seed: 14 },
+      );
+    },
+  );
+});
+
+describe('BatchMatMul on the GEMM', () => {
+  it.each(VARIANTS)('%s equals the cpu backend on random shapes, transposes and broadcast batches', async (variant) => {
+    registerGemmKernels({ variant, matMulPolicy: ALWAYS });
+    expect(gemmKernelVariant('BatchMatMul')).toBe(variant);
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.record({
+            m: fc.integer({ min: 1, max: 70 }),
+            n: fc.integer({ min: 1, max: 70 }),
+            k: fc.integer({ min: 1, max: 300 }),
+            batch: fc.integer({ min: 1, max: 3 }),
+            broadcast: fc.constantFrom('none', 'a', 'b'),
+            transposeA: fc.boolean(),
+            transposeB: fc.boolean(),
+          }),
+          async ({ m, n, k, batch, broadcast, transposeA, transposeB }) => {
+            const aShape = [broadcast === 'a' ? 1 : batch, ...(transposeA ? [k, m] : [m, k])];
+            const bShape = [broadcast === 'b' ? 1 : batch, ...(transposeB ? [n, k] : [k, n])];
+            const av = values(aShape.reduce((p, d) => p * d), m + k);
+            const bv = values(bShape.reduce((p, d) => p * d), n + 3 * k);
+            const run = () => tf.matMul(tf.tensor(av, aShape), tf.tensor(bv, bShape), transposeA, transposeB);
+            const expected = await on('cpu', () => tf.tidy(run));
+            expect(worstRelative(await on('wasm', () => tf.tidy(run)), expected)).toBeLessThan(1e-5);
+          },
+        ),
+        { numRuns: 25, seed: 14 },
+      );
+    } finally {
+      restoreGemmKernels();
+    }
+  });
+
+  it('leaves int32 products and two-sided batch broadcasts to the original kernel', async () => {
+    registerGemmKernels({ matMulPolicy: ALWAYS });
+    try {
+      // tfjs's WASM kernel refuses int32: the same refusal, not a wrong product.
+      const ints = () => tf.matMul(tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], 'int32'), tf.tensor2d([1, 0, 2, 1, 0, 3], [3, 2], 'int32'));
+      expect(() => tf.tidy(ints)).toThrow(/not yet supported/);
+      const crossed = () => tf.matMul(tf.tensor(values(2 * 3 * 4, 1), [2, 1, 3, 4]), tf.tensor(values(3 * 4 * 5, 2), [1, 3, 4, 5]));
+      expect(worstRelative(await on('wasm', () => tf.tidy(crossed)), await on('cpu', () => tf.tidy(crossed)))).toBeLessThan(1e-5);
+    } finally {
+      restoreGemmKernels();
+    }
+  });
+
+  it('the default policy leaves large plain products to XNNPACK; GAN_KERNELS=tfjs turns the kernels off', () => {
+    const shape = { batch: 1, m: 1024, n: 1024, k: 1024, transposeA: false, transposeB: false };
+    expect(DEFAULT_MATMUL_POLICY(shape)).toBe(false);
+    expect(DEFAULT_MATMUL_POLICY({ ...shape, transposeA: true })).toBe(true);
+    expect(DEFAULT_MATMUL_POLICY({ ...shape, m: 48, n: 64, k: 16384 })).toBe(true);
+    expect(gemmKernelsEnabled({ GAN_KERNELS: 'tfjs' })).toBe(false);
+    expect(gemmKernelsEnabled({})).toBe(true);
+  });
+
+  it('restoring puts the original back, and registering twice keeps one wrapper', async () => {
+    await tf.setBackend('wasm');
+    const original = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
+    registerGemmKernels();
+    registerGemmKernels();
+    expect(restoreGemmKernels()).toEqual(['BatchMatMul']);
+    expect(tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc).toBe(original);
+    expect(gemmKernelVariant('BatchMatMul')).toBeUndefined();
+  });
+});
+
+type Shape4 = [number, number, number, number];
+
+describe('convolution gradients handing the GEMM transposed operands', () => {
+  // The filter gradient's patch and dense forms and the input gradient's dense form.
+  const cases: [string, Shape4, Shape4, number, 'same' | 'valid'][] = [
+    ['4x4 s2 same, 3 channels (patches)', [3, 8, 8, 3], [4, 4, 3, 5], 2, 'same'],
+    ['4x4 s1 valid to 1x1 (dense)', [5, 4, 4, 6], [4, 4, 6, 7], 1, 'valid'],
+  ];
+  it.each(cases)('filter and input gradients equal the cpu backend: %s', async (_, xShape, filterShape, strides, pad) => {
+    const outShape = tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad).outShape;
+    const x = values(xShape.reduce((a, b) => a * b), 1);
+    const dy = values(outShape.reduce((a, b) => a * b), 2);
+    const filter = values(filterShape.reduce((a, b) => a * b), 3);
+    const filterGrad = () =>
+      tf.engine().runKernel(
+        'Conv2DBackpropFilter',
+        { x: tf.tensor4d(x, xShape), dy: tf.tensor4d(dy, outShape) },
+        { strides, pad, dataFormat: 'NHWC', filterShape } as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor;
+    const inputGrad = () => tf.conv2dTranspose(tf.tensor4d(dy, outShape), tf.tensor4d(filter, filterShape), xShape, strides, pad);
+    const expected = [await on('cpu', () => tf.tidy(filterGrad)), await on('cpu', () => tf.tidy(inputGrad))];
+    registerGemmKernels();
+    try {
+      expect(worstRelative(await on('wasm', () => tf.tidy(filterGrad)), expected[0])).toBeLessThan(1e-5);
+      expect(worstRelative(await on('wasm', () => tf.tidy(inputGrad)), expected[1])).toBeLessThan(1e-5);
+    } finally {
+      restoreGemmKernels();
+    }
+  });
+});
+
+describe('a whole DCGAN step with the GEMM', () => {
+  const config: ModelConfig = { imageSize: 16, channels: 3, latentSize: 8, generatorWidth: 4, discriminatorWidth: 4, numClasses: 0 };
+
+  /** Gradients of D's loss (real + fake) and G's loss w.r.t. every trainable weight, by name. */
+  async function gradients(backend: 'cpu' | 'wasm', init: Map<string, Float32Array> | undefined) {
+    await tf.setBackend(backend);
+    const g = buildGenerator(config, 3);
+    const d = buildDiscriminator(config, 3);
+    const weights = [...g.weights, ...d.weights];
+    if (init) for (const w of weights) w.write(tf.tensor(init.get(w.originalName)!, w.shape as number[]));
+    const z = tf.tensor2d(values(4 * config.latentSize, 5), [4, config.latentSize]);
+    const real = tf.tensor4d(values(4 * 16 * 16 * 3, 6), [4, 16, 16, 3]);
+    const bce = (logits: tf.Tensor, label: number) => tf.losses.sigmoidCrossEntropy(tf.fill(logits.shape, label), logits);
+    const dGrads = tf.variableGrads(() => {
+      const fake = g.apply(z, { training: true }) as tf.Tensor;
+      return tf.add(bce(d.apply(real, { training: true }) as tf.Tensor, 1), bce(d.apply(fake, { training: true }) as tf.Tensor, 0)) as tf.Scalar;
+    }, d.trainableWeights.map((w) => w.read() as tf.Variable));
+    const gGrads = tf.variableGrads(
+      () => bce(d.apply(g.apply(z, { training: true }) as tf.Tensor, { training: true }) as tf.Tensor, 1) as tf.Scalar,
+      g.trainableWeights.map((w) => w.read() as tf.Variable),
+    );
+    const byVariable = new Map(weights.map((w) => [(w.read() as tf.Variable).name, w.originalName]));
+    const out = new Map<string, Float32Array>();
+    for (const [name, t] of [...Object.entries(dGrads.grads), ...Object.entries(gGrads.grads)]) out.set(byVariable.get(name)!, t.dataSync() as Float32Array);
+    const initial = new Map(weights.map((w) => [w.originalName, w.read().dataSync() as Float32Array]));
+    tf.dispose([dGrads.value, gGrads.value, ...Object.values(dGrads.grads), ...Object.values(gGrads.grads), z, real]);
+    g.dispose();
+    d.dispose();
+    return { grads: out, weights: initial };
+  }
+
+  it('gives the cpu backend gradients for every weight of G and D', async () => {
+    const cpu = await gradients('cpu', undefined);
+    registerGemmKernels({ matMulPolicy: ALWAYS });
+    try {
+      const wasm = await gradients('wasm', cpu.weights);
+      expect([...wasm.grads.keys()].sort()).toEqual([...cpu.grads.keys()].sort());
+      for (const [name, expected] of cpu.grads) expect(worstRelative(wasm.grads.get(name)!, expected), name).toBeLessThan(1e-4);
+    } finally {
+      restoreGemmKernels();
+    }
+  });
+});
