@@ -158,7 +158,7 @@ export interface EmojiIcon {
 }
 
 /** Unicode's emoji list: emoji (FE0F removed) → group, and normalised CLDR name → group. */
-interface UnicodeIndex {
+export interface UnicodeIndex {
   byEmoji: Map<string, EmojiGroup>;
   byName: Map<string, EmojiGroup>;
 }
@@ -221,7 +221,7 @@ export interface EmojiStyleSource {
 
 /** Reads one set and picks its icons in `groups`, sorted by name. */
 export async function pickIcons(
-  source: EmojiStyleSource,
+  source: Pick<EmojiStyleSource, 'style' | 'dir'>,
   groups: readonly EmojiGroup[],
   size: number,
   unicode?: UnicodeIndex,
