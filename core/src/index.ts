@@ -6,3 +6,5 @@ export * from './inference.ts';
 export * from './image.ts';
 export * from './export-format.ts';
 export { registerWasmKernels } from './kernels/index.ts';
+export * from './render.ts';
+export * from './gif.ts';

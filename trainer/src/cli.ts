@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { UsageError } from './commands/common.ts';
 import { register as registerTrain } from './commands/train.ts';
 import { register as registerSample } from './commands/sample.ts';
+import { register as registerWalk } from './commands/walk.ts';
 import { register as registerExport } from './commands/export.ts';
 import { register as registerEvaluate } from './commands/evaluate.ts';
 import { register as registerTrainClassifier } from './commands/classifier.ts';
@@ -22,6 +23,7 @@ import { register as registerGate } from './commands/gate.ts';
 const COMMANDS: ((program: Command) => void)[] = [
   registerTrain,
   registerSample,
+  registerWalk,
   registerExport,
   registerEvaluate,
   registerTrainClassifier,

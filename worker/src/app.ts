@@ -61,6 +61,10 @@ export function createApp(options: AppOptions = {}) {
     '/v1/models/:model/grid.png',
     rateLimit({ binding: (env) => env.GRID_RATE_LIMITER, periodSeconds: 60, what: 'grid requests' }),
   );
+  // A walk or a morph strip is up to a grid's work: they count against the same per-client limit.
+  for (const path of ['/v1/models/:model/walk.gif', '/v1/models/:model/morph.png']) {
+    app.use(path, rateLimit({ binding: (env) => env.GRID_RATE_LIMITER, periodSeconds: 60, what: 'grid, walk or morph requests' }));
+  }
 
   app.route('/', pageRoutes);
   app.route('/', healthRoutes);

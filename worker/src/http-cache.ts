@@ -30,7 +30,7 @@ export function matchesIfNoneMatch(header: string | undefined, etag: string): bo
 
 /** The Cache API key: this origin, the resolved version and the canonical parameters. */
 export function cacheKey(origin: string, model: ResolvedModel, r: RenderRequest): Request {
-  return new Request(`${origin}/__image-cache/${model.name}@${model.version}/${r.kind}.png?${canonicalParams(r)}`);
+  return new Request(`${origin}/__image-cache/${model.name}@${model.version}/${r.kind}.${r.kind === 'walk' ? 'gif' : 'png'}?${canonicalParams(r)}`);
 }
 
 /** caches.default where it exists; the cache is an optimisation, so its failures are ignored. */
@@ -43,11 +43,11 @@ export async function cacheMatch(key: Request): Promise<ArrayBuffer | undefined>
   }
 }
 
-export async function cachePut(key: Request, png: Uint8Array<ArrayBuffer>, etag: string): Promise<void> {
+export async function cachePut(key: Request, body: Uint8Array<ArrayBuffer>, etag: string, contentType = 'image/png'): Promise<void> {
   try {
     await defaultCache()?.put(
       key,
-      new Response(png, { headers: { 'Content-Type': 'image/png', 'Cache-Control': IMMUTABLE, ETag: etag } }),
+      new Response(body, { headers: { 'Content-Type': contentType, 'Cache-Control': IMMUTABLE, ETag: etag } }),
     );
   } catch {
     // Not cached this time: the next request renders again.

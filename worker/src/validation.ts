@@ -4,7 +4,7 @@
  * version, and cache keys only from normalised parameters.
  */
 import { z } from 'zod';
-import { type ClassChoice, type Manifest, MAX_SEED_LENGTH, ModelNameSchema, ModelVersionSchema } from '@gan/core';
+import { type ClassChoice, ClassNameError, type Manifest, MAX_SEED_LENGTH, ModelNameSchema, ModelVersionSchema, WALK_DEFAULTS, cellSeed, resolveClassName } from '@gan/core';
 import { InvalidParameterError } from './errors.ts';
 
 export const LIMITS = {
@@ -23,9 +23,22 @@ export const LIMITS = {
    */
   maxGeneratedPixels: 256 * 32 * 32,
   maxSeedLength: MAX_SEED_LENGTH,
+  /** Walks: key images, frames per key-to-key transition, frames per second. */
+  maxKeys: 16,
+  maxFramesPerKey: 30,
+  maxFps: 30,
+  /**
+   * Frame pixels of a walk in all (frames · size²): bounds resizing and the GIF encoder, whose colour
+   * quantisation costs ~2.5 µs per pixel — 4× a grid's PNG — so walks get a quarter of a grid's output
+   * (RELIABILITY.md: the largest walk's CPU).
+   */
+  maxWalkPixels: 512 * 512,
+  /** Morph strips: images from `from` to `to`, both included. */
+  maxSteps: 16,
 } as const;
 
 export const DEFAULT_PADDING = 2;
+export const DEFAULT_MORPH_STEPS = 8;
 
 // ---------------------------------------------------------------------------------------------------
 // The model path segment: `name` or `name@version`.
@@ -59,10 +72,12 @@ const integer = (name: string, min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min, `${name} must be an integer from ${min} to ${max}`).max(max, `${name} must be an integer from ${min} to ${max}`));
 
-const seed = z
-  .string()
-  .min(1, 'seed must not be empty (leave it out for a random image)')
-  .refine((s) => [...s].length <= LIMITS.maxSeedLength, `seed must be at most ${LIMITS.maxSeedLength} characters`);
+const seedParam = (name: string) =>
+  z
+    .string()
+    .min(1, `${name} must not be empty (leave it out for a random image)`)
+    .refine((s) => [...s].length <= LIMITS.maxSeedLength, `${name} must be at most ${LIMITS.maxSeedLength} characters`);
+const seed = seedParam('seed');
 
 const truncation = z
   .string()
@@ -91,8 +106,30 @@ const GridQuerySchema = ImageQuerySchema.extend({
   padding: integer('padding', 0, LIMITS.maxPadding).default(String(DEFAULT_PADDING)),
 }).strict();
 
+const WalkQuerySchema = ImageQuerySchema.extend({
+  keys: integer('keys', 2, LIMITS.maxKeys).optional(),
+  frames: integer('frames', 1, LIMITS.maxFramesPerKey).optional(),
+  fps: integer('fps', 1, LIMITS.maxFps).default(String(WALK_DEFAULTS.fps)),
+}).strict();
+
+const MorphQuerySchema = z
+  .object({
+    from: seedParam('from').optional(),
+    to: seedParam('to').optional(),
+    steps: integer('steps', 2, LIMITS.maxSteps).default(String(DEFAULT_MORPH_STEPS)),
+    size: integer('size', LIMITS.minSize, LIMITS.maxSize).optional(),
+    filter: filter.default('bilinear'),
+    class: classParam.optional(),
+    to_class: z.string().min(1, 'to_class must be a class name or index').max(64, 'to_class must be a class name or index').optional(),
+    truncation: truncation.default('1'),
+    padding: integer('padding', 0, LIMITS.maxPadding).default(String(DEFAULT_PADDING)),
+  })
+  .strict();
+
 export type ImageQuery = z.output<typeof ImageQuerySchema>;
 export type GridQuery = z.output<typeof GridQuerySchema>;
+export type WalkQuery = z.output<typeof WalkQuerySchema>;
+export type MorphQuery = z.output<typeof MorphQuerySchema>;
 
 function parseQuery<S extends z.ZodTypeAny>(schema: S, url: URL): z.output<S> {
   const raw: Record<string, string> = Object.create(null); // so `__proto__` is just an unknown key
@@ -114,13 +151,14 @@ function parseQuery<S extends z.ZodTypeAny>(schema: S, url: URL): z.output<S> {
 
 export const parseImageQuery = (url: URL): ImageQuery => parseQuery(ImageQuerySchema, url);
 export const parseGridQuery = (url: URL): GridQuery => parseQuery(GridQuerySchema, url);
+export const parseWalkQuery = (url: URL): WalkQuery => parseQuery(WalkQuerySchema, url);
+export const parseMorphQuery = (url: URL): MorphQuery => parseQuery(MorphQuerySchema, url);
 
 // ---------------------------------------------------------------------------------------------------
 // Parameters resolved against the model: what the renderer runs, and what the cache key is made of.
 
-export interface RenderRequest {
-  kind: 'image' | 'grid';
-  /** The seed the images come from (given, or drawn at random). */
+interface RequestBase {
+  /** The seed the images come from (given, or drawn at random); a morph's `from`. */
   seed: string;
   seeded: boolean;
   /** Edge of one image (or grid cell) in pixels. */
@@ -132,28 +170,48 @@ export interface RenderRequest {
    * conditional models, or 'none' on unconditional ones.
    */
   classChoice: ClassChoice;
+}
+
+/** image.png (one cell) and grid.png. */
+export interface StillRequest extends RequestBase {
+  kind: 'image' | 'grid';
   rows: number;
   cols: number;
   padding: number;
 }
 
-function resolveClass(given: string | undefined, manifest: Manifest, allowEach: boolean): RenderRequest['classChoice'] {
+/** walk.gif: `keys` key images (grid cells), `frames` frames from each to the next, looping. */
+export interface WalkRequest extends RequestBase {
+  kind: 'walk';
+  keys: number;
+  frames: number;
+  fps: number;
+}
+
+/** morph.png: `steps` images from `seed` (with classChoice) to `to` (with toClassChoice). */
+export interface MorphRequest extends RequestBase {
+  kind: 'morph';
+  to: string;
+  toClassChoice: ClassChoice;
+  steps: number;
+  padding: number;
+}
+
+export type RenderRequest = StillRequest | WalkRequest | MorphRequest;
+
+function resolveClass(given: string | undefined, manifest: Manifest, allowEach: boolean, parameter = 'class'): ClassChoice {
   const classes = manifest.classes;
   if (given === undefined) return classes.length > 0 ? 'seeded' : 'none';
-  if (classes.length === 0) throw new InvalidParameterError('class', `model '${manifest.name}' is unconditional: it takes no class`);
-  if (given === 'each') {
-    if (!allowEach) throw new InvalidParameterError('class', 'class=each is only for grid.png');
+  if (given === 'each' && classes.length > 0) {
+    if (!allowEach) throw new InvalidParameterError(parameter, `${parameter}=each is only for grid.png and walk.gif`);
     return 'each';
   }
-  if (/^\d{1,4}$/.test(given)) {
-    const index = Number(given);
-    if (index < classes.length) return index;
-    throw new InvalidParameterError('class', `class index must be from 0 to ${classes.length - 1}`);
+  try {
+    return resolveClassName(manifest.name, classes, given);
+  } catch (error) {
+    if (error instanceof ClassNameError) throw new InvalidParameterError(parameter, error.message.replace(/^class /, `${parameter} `));
+    throw error;
   }
-  const index = classes.indexOf(given);
-  if (index >= 0) return index;
-  const names = classes.slice(0, 20).join(', ') + (classes.length > 20 ? ', …' : '');
-  throw new InvalidParameterError('class', `class must be an index from 0 to ${classes.length - 1} or one of: ${names}`);
 }
 
 function checkPixels(width: number, height: number, parameter: string) {
@@ -167,23 +225,23 @@ function checkPixels(width: number, height: number, parameter: string) {
 }
 
 /** Bounds the generator's work: checked with the output size, before anything is loaded or run. */
-function checkGenerated(images: number, manifest: Manifest, parameter: string) {
+function checkGenerated(images: number, manifest: Manifest, parameter: string, counted = 'rows · cols') {
   const generated = images * manifest.imageSize * manifest.imageSize;
   if (generated > LIMITS.maxGeneratedPixels) {
     const most = Math.max(1, Math.floor(LIMITS.maxGeneratedPixels / (manifest.imageSize * manifest.imageSize)));
     throw new InvalidParameterError(
       parameter,
-      `${images} images of model '${manifest.name}' (${manifest.imageSize} pixels) are too much work for one request; at most ${most} (rows · cols)`,
+      `${images} images of model '${manifest.name}' (${manifest.imageSize} pixels) are too much work for one request; at most ${most} (${counted})`,
     );
   }
 }
 
 /** At the native size nothing is resized, so the filter cannot change the bytes. */
-function effectiveFilter(query: ImageQuery, manifest: Manifest): RenderRequest['filter'] {
+function effectiveFilter(query: { size?: number; filter: RenderRequest['filter'] }, manifest: Manifest): RenderRequest['filter'] {
   return (query.size ?? manifest.imageSize) === manifest.imageSize ? 'bilinear' : query.filter;
 }
 
-export function resolveImageRequest(query: ImageQuery, manifest: Manifest, randomSeed: () => string): RenderRequest {
+export function resolveImageRequest(query: ImageQuery, manifest: Manifest, randomSeed: () => string): StillRequest {
   const classChoice = resolveClass(query.class, manifest, false);
   checkGenerated(1, manifest, 'model');
   return {
@@ -200,7 +258,7 @@ export function resolveImageRequest(query: ImageQuery, manifest: Manifest, rando
   };
 }
 
-export function resolveGridRequest(query: GridQuery, manifest: Manifest, randomSeed: () => string): RenderRequest {
+export function resolveGridRequest(query: GridQuery, manifest: Manifest, randomSeed: () => string): StillRequest {
   const classChoice = resolveClass(query.class, manifest, true);
   let rows = query.rows ?? 4;
   if (classChoice === 'each') {
@@ -232,6 +290,68 @@ export function resolveGridRequest(query: GridQuery, manifest: Manifest, randomS
   };
 }
 
+export function resolveWalkRequest(query: WalkQuery, manifest: Manifest, randomSeed: () => string): WalkRequest {
+  const classChoice = resolveClass(query.class, manifest, true);
+  let keys = query.keys ?? WALK_DEFAULTS.keys;
+  if (classChoice === 'each') {
+    const count = manifest.classes.length;
+    if (query.keys === undefined && (count < 2 || count > LIMITS.maxKeys)) {
+      throw new InvalidParameterError('class', `class=each makes key k class k; this model has ${count} classes, a walk has 2 to ${LIMITS.maxKeys} keys`);
+    }
+    if (query.keys !== undefined && query.keys > count) {
+      throw new InvalidParameterError('keys', `with class=each key k is class k: keys must be at most ${count} (the classes) or left out`);
+    }
+    keys = query.keys ?? count;
+  }
+  const frames = query.frames ?? WALK_DEFAULTS.frames;
+  const size = query.size ?? manifest.imageSize;
+  const total = keys * frames;
+  const counted = query.frames === undefined ? 'keys' : 'frames';
+  checkGenerated(total, manifest, counted, 'frames in all: keys · frames');
+  if (total * size * size > LIMITS.maxWalkPixels) {
+    throw new InvalidParameterError(
+      query.size === undefined ? counted : 'size',
+      `the walk would be ${total} frames of ${size}x${size} pixels; at most ${LIMITS.maxWalkPixels} frame pixels in all (keys · frames · size²) are allowed`,
+    );
+  }
+  return {
+    kind: 'walk',
+    seed: query.seed ?? randomSeed(),
+    seeded: query.seed !== undefined,
+    size,
+    filter: effectiveFilter(query, manifest),
+    truncation: query.truncation,
+    classChoice,
+    keys,
+    frames,
+    fps: query.fps,
+  };
+}
+
+export function resolveMorphRequest(query: MorphQuery, manifest: Manifest, randomSeed: () => string): MorphRequest {
+  const classChoice = resolveClass(query.class, manifest, false);
+  const toClassChoice = query.to_class === undefined ? classChoice : resolveClass(query.to_class, manifest, false, 'to_class');
+  const size = query.size ?? manifest.imageSize;
+  const { steps, padding } = query;
+  checkGenerated(steps, manifest, 'steps', 'steps');
+  checkPixels(steps * size + (steps + 1) * padding, size + 2 * padding, 'size');
+  const from = query.from ?? randomSeed();
+  return {
+    kind: 'morph',
+    seed: from,
+    seeded: query.from !== undefined,
+    // Without `to`, the strip goes to the next cell of a grid or walk from `from`: still one seed's picture.
+    to: query.to ?? cellSeed(from, 1),
+    size,
+    filter: effectiveFilter(query, manifest),
+    truncation: query.truncation,
+    classChoice,
+    toClassChoice,
+    steps,
+    padding,
+  };
+}
+
 /**
  * The canonical text of a request's parameters: equal for requests that must give equal bytes
  * (`?size=32` on a 32-pixel model and no size at all, `truncation=0.50` and `0.5`), different otherwise.
@@ -239,5 +359,7 @@ export function resolveGridRequest(query: GridQuery, manifest: Manifest, randomS
 export function canonicalParams(r: RenderRequest): string {
   const parts = [`seed=${encodeURIComponent(r.seed)}`, `size=${r.size}`, `filter=${r.filter}`, `truncation=${r.truncation}`, `class=${r.classChoice}`];
   if (r.kind === 'grid') parts.push(`rows=${r.rows}`, `cols=${r.cols}`, `padding=${r.padding}`);
+  if (r.kind === 'walk') parts.push(`keys=${r.keys}`, `frames=${r.frames}`, `fps=${r.fps}`);
+  if (r.kind === 'morph') parts.push(`to=${encodeURIComponent(r.to)}`, `to_class=${r.toClassChoice}`, `steps=${r.steps}`, `padding=${r.padding}`);
   return parts.join('&');
 }

@@ -1,18 +1,13 @@
-/** `gan sample`: one image from an exported model, by the worker's code path. */
+/** `gan sample`: one image from an exported model, through core's render pipeline (the worker's). */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { randomSeed, MAX_SEED_LENGTH } from '@gan/core';
+import { classOf, imagePng } from '@gan/core';
 import { loadExportedGenerator } from '../export/load.ts';
-import { ClassNameError, resolveClass, samplePng } from '../export/sample.ts';
-import { UsageError, activateBackend, backendOption, threadsOption, info, integer, type BackendFlags } from './common.ts';
+import { activateBackend, backendOption, threadsOption, info, integer, type BackendFlags } from './common.ts';
+import { type RenderFlags, classChoiceOf, filterOption, renderSettings, truncationOption } from './render-flags.ts';
 
-interface SampleFlags extends BackendFlags {
+interface SampleFlags extends BackendFlags, RenderFlags {
   model: string;
-  seed?: string;
-  class?: string;
-  size?: number;
-  filter: string;
-  truncation: string;
   out: string;
 }
 
@@ -24,30 +19,21 @@ export function register(program: Command): void {
     .option('--seed <s>', 'any text; the same seed always gives the same image (default: random, printed)')
     .option('--class <c>', 'class name or index (conditional models; default: drawn from the seed)')
     .option('--size <n>', 'output edge in pixels (default: the model\'s own)', integer(8, 1024))
-    .option('--filter <f>', 'resize filter: bilinear or nearest', 'bilinear')
-    .option('--truncation <t>', 'scale the latent by t in (0, 1]: less variety, more typical images', '1')
+    .addOption(filterOption())
+    .addOption(truncationOption())
     .requiredOption('--out <file.png>', 'where to write the PNG')
     .addOption(backendOption())
     .addOption(threadsOption())
     .action(async (flags: SampleFlags) => {
-      const seed = flags.seed ?? randomSeed();
-      if (seed.length === 0 || seed.length > MAX_SEED_LENGTH) throw new UsageError('--seed', `must be 1 to ${MAX_SEED_LENGTH} characters`);
-      if (flags.filter !== 'bilinear' && flags.filter !== 'nearest') throw new UsageError('--filter', 'must be bilinear or nearest');
-      const truncation = Number(flags.truncation);
-      if (!(truncation > 0 && truncation <= 1)) throw new UsageError('--truncation', 'must be a number in (0, 1]');
+      const { seed, filter, truncation } = renderSettings(flags);
       await activateBackend(flags, info);
       const { manifest, generator } = await loadExportedGenerator(flags.model);
       try {
-        let classIndex: number | undefined;
-        try {
-          classIndex = resolveClass(manifest, flags.class);
-        } catch (err) {
-          if (err instanceof ClassNameError) throw new UsageError('--class', err.message);
-          throw err;
-        }
-        const png = samplePng(manifest, generator, { seed, classIndex, size: flags.size, filter: flags.filter, truncation });
+        const choice = classChoiceOf(manifest, flags.class);
+        const classIndex = classOf(seed, 0, manifest.classes.length, choice);
+        const png = imagePng(generator, { seed, classIndex }, { size: flags.size, filter, truncation });
         await writeFile(flags.out, png);
-        info(`wrote ${flags.out} (${manifest.name} ${manifest.version}, seed ${JSON.stringify(seed)}${classIndex !== undefined ? `, class ${manifest.classes[classIndex]}` : ''})`);
+        info(`wrote ${flags.out} (${manifest.name} ${manifest.version}, seed ${JSON.stringify(seed)}${typeof choice === 'number' ? `, class ${manifest.classes[choice]}` : ''})`);
       } finally {
         generator.dispose();
       }

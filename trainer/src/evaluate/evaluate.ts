@@ -16,7 +16,7 @@
  * same extractor version, sample count and seed.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type FastGenerator, type ModelConfig, cellSeed, generatorInput, latentFromSeed, Sfc32 } from '@gan/core';
+import { type FastGenerator, type GridCell, type ModelConfig, cellSeed, forEachPass, pointOfCell, Sfc32 } from '@gan/core';
 import { type LabelledImages, accuracy, extractFeatures, permutation } from './classifier.ts';
 import { frechetDistance, gaussianStats } from './frechet.ts';
 import type { LoadedClassifier } from './store.ts';
@@ -63,28 +63,28 @@ export class EvaluationError extends Error {
   override name = 'EvaluationError';
 }
 
-/** The generator inputs of sample i: latent of cellSeed(seed, i), class i mod K. */
-export function sampleInputs(config: ModelConfig, seed: string, start: number, count: number): { latents: Float32Array[]; classes: number[] } {
-  const latents = Array.from({ length: count }, (_, k) => latentFromSeed(cellSeed(seed, start + k), config.latentSize));
-  const classes = Array.from({ length: count }, (_, k) => (config.numClasses > 0 ? (start + k) % config.numClasses : 0));
-  return { latents, classes };
+/** Sample i: the latent of cellSeed(seed, i) and, on conditional models, class i mod K. */
+export function sampleCells(config: ModelConfig, seed: string, start: number, count: number): GridCell[] {
+  return Array.from({ length: count }, (_, k) => ({
+    seed: cellSeed(seed, start + k),
+    classIndex: config.numClasses > 0 ? (start + k) % config.numClasses : undefined,
+  }));
 }
 
-/** Generates N images in [-1, 1] (NHWC) and their requested classes, in batches. */
+/** Generates N images in [-1, 1] (NHWC) and their requested classes, through core's render pipeline. */
 export function generateSamples(generator: FastGenerator, seed: string, samples: number, batchSize = 100): { images: Float32Array; classes: Int32Array } {
   const { config } = generator;
   const size = config.imageSize * config.imageSize * config.channels;
   const images = new Float32Array(samples * size);
-  const classes = new Int32Array(samples);
-  for (let start = 0; start < samples; start += batchSize) {
-    const n = Math.min(batchSize, samples - start);
-    const inputs = sampleInputs(config, seed, start, n);
-    const out = tf.tidy(() => generator.forward(generatorInput(config, inputs.latents, inputs.classes)));
-    images.set(out.dataSync() as Float32Array, start * size);
-    out.dispose();
-    classes.set(inputs.classes, start);
-  }
-  return { images, classes };
+  const cells = sampleCells(config, seed, 0, samples);
+  forEachPass(
+    generator,
+    cells.map((c) => pointOfCell(config, c)),
+    config.imageSize,
+    (pass, start) => images.set(pass.dataSync() as Float32Array, start * size),
+    batchSize,
+  );
+  return { images, classes: Int32Array.from(cells, (c) => c.classIndex ?? 0) };
 }
 
 export interface EvaluateInput {

@@ -18,13 +18,10 @@ import {
   type Manifest,
   ModelNameSchema,
   buildManifest,
-  composeGrid,
   encodeModelFiles,
   encodePng,
-  generatorInput,
-  latentFromSeed,
+  gridPng,
   sha256Hex,
-  toPixels,
   versionName,
 } from '@gan/core';
 import { buildGenerator } from '@gan/core/model';
@@ -158,13 +155,7 @@ async function sampleGrid(manifest: Manifest, files: Map<string, Uint8Array>): P
   });
   try {
     const { rows, cols, cells } = previewLayout(config);
-    const input = generatorInput(config, cells.map((c) => latentFromSeed(c.seed, config.latentSize)), cells.map((c) => c.classIndex));
-    const images = generator.forward(input);
-    input.dispose();
-    const pixels = toPixels(images);
-    images.dispose();
-    const grid = composeGrid(pixels, { rows, cols, padding: 2 });
-    return encodePng(grid.width, grid.height, pixels.channels, grid.data);
+    return gridPng(generator, cells, { rows, cols, padding: 2 });
   } finally {
     generator.dispose();
   }

@@ -7,7 +7,7 @@
  * (conditional: one row per class, one latent per column) shows these same images.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type ModelConfig, composeGrid, gridCells, encodePng, generatorInput, latentFromSeed, toPixels, FastGenerator } from '@gan/core';
+import { type ModelConfig, FastGenerator, gridCells, gridPng } from '@gan/core';
 
 export const PREVIEW_SEED = 'preview';
 const PREVIEW_COLS = 8;
@@ -28,18 +28,12 @@ export function previewLayout(config: ModelConfig): { rows: number; cols: number
   return { rows, cols, cells };
 }
 
-/** PNG of the preview grid for generator weights keyed by name (BN folded: the serving path). */
+/** PNG of the preview grid for generator weights keyed by name (BN folded: the serving path, core's pipeline). */
 export function renderPreview(config: ModelConfig, weights: tf.NamedTensorMap, padding = 2): Uint8Array {
   const { rows, cols, cells } = previewLayout(config);
   const generator = FastGenerator.fromWeights(config, weights);
   try {
-    const input = generatorInput(config, cells.map((c) => latentFromSeed(c.seed, config.latentSize)), cells.map((c) => c.classIndex));
-    const images = generator.forward(input);
-    input.dispose();
-    const pixels = toPixels(images);
-    images.dispose();
-    const grid = composeGrid(pixels, { rows, cols, padding });
-    return encodePng(grid.width, grid.height, pixels.channels, grid.data);
+    return gridPng(generator, cells, { rows, cols, padding });
   } finally {
     generator.dispose();
   }

@@ -1,11 +1,22 @@
-/** GET /v1/models/:model/image.png and /v1/models/:model/grid.png */
+/** GET /v1/models/:model/image.png, grid.png, walk.gif (an animated latent walk) and morph.png (a still one). */
 import { Hono, type Context } from 'hono';
 import { randomSeed } from '@gan/core';
 import type { AppEnv } from '../env.ts';
 import { CURRENT, IMMUTABLE, NO_STORE, cacheKey, cacheMatch, cachePut, etagFor, matchesIfNoneMatch } from '../http-cache.ts';
 import type { ResolvedModel } from '../model-store.ts';
-import { renderPng } from '../render.ts';
-import { type RenderRequest, parseGridQuery, parseImageQuery, parseModelRef, resolveGridRequest, resolveImageRequest } from '../validation.ts';
+import { contentTypeOf, render as renderBytes } from '../render.ts';
+import {
+  type RenderRequest,
+  parseGridQuery,
+  parseImageQuery,
+  parseModelRef,
+  parseMorphQuery,
+  parseWalkQuery,
+  resolveGridRequest,
+  resolveImageRequest,
+  resolveMorphRequest,
+  resolveWalkRequest,
+} from '../validation.ts';
 
 export const imageRoutes = new Hono<AppEnv>()
   .get('/v1/models/:model/image.png', async (c) => {
@@ -19,6 +30,18 @@ export const imageRoutes = new Hono<AppEnv>()
     const query = parseGridQuery(new URL(c.req.url));
     const seed = randomSeed();
     return serve(c, await c.var.store.resolve(ref), (model) => resolveGridRequest(query, model.manifest, () => seed));
+  })
+  .get('/v1/models/:model/walk.gif', async (c) => {
+    const ref = parseModelRef(c.req.param('model'));
+    const query = parseWalkQuery(new URL(c.req.url));
+    const seed = randomSeed();
+    return serve(c, await c.var.store.resolve(ref), (model) => resolveWalkRequest(query, model.manifest, () => seed));
+  })
+  .get('/v1/models/:model/morph.png', async (c) => {
+    const ref = parseModelRef(c.req.param('model'));
+    const query = parseMorphQuery(new URL(c.req.url));
+    const seed = randomSeed();
+    return serve(c, await c.var.store.resolve(ref), (model) => resolveMorphRequest(query, model.manifest, () => seed));
   });
 
 /**
@@ -38,7 +61,7 @@ async function serve(c: Context<AppEnv>, model: ResolvedModel, requestFor: (mode
 
 async function respond(c: Context<AppEnv>, model: ResolvedModel, request: RenderRequest): Promise<Response> {
   const headers: Record<string, string> = {
-    'Content-Type': 'image/png',
+    'Content-Type': contentTypeOf(request),
     'X-Model-Version': model.version,
     'X-Seed': encodeURIComponent(request.seed),
   };
@@ -47,14 +70,14 @@ async function respond(c: Context<AppEnv>, model: ResolvedModel, request: Render
   const render = async () => {
     const started = performance.now();
     let renderMs = 0;
-    const png = await c.var.store.use(model, (loaded) => {
+    const body = await c.var.store.use(model, (loaded) => {
       const t = performance.now();
-      const bytes = renderPng(loaded, request);
+      const bytes = renderBytes(loaded, request);
       renderMs = performance.now() - t;
       return bytes;
     });
     headers['Server-Timing'] = `render;dur=${renderMs.toFixed(1)}, total;dur=${(performance.now() - started).toFixed(1)}`;
-    return png;
+    return body;
   };
 
   if (!request.seeded) {
@@ -68,9 +91,9 @@ async function respond(c: Context<AppEnv>, model: ResolvedModel, request: Render
   const key = cacheKey(new URL(c.req.url).origin, model, request);
   const cached = await cacheMatch(key);
   if (cached) return new Response(cached, { headers: { ...headers, 'X-Cache': 'HIT' } });
-  const png = await render();
-  waitUntil(c, cachePut(key, png, headers.ETag));
-  return new Response(png, { headers: { ...headers, 'X-Cache': 'MISS' } });
+  const body = await render();
+  waitUntil(c, cachePut(key, body, headers.ETag, headers['Content-Type']));
+  return new Response(body, { headers: { ...headers, 'X-Cache': 'MISS' } });
 }
 
 /** Finishes work after the response where the platform allows it (it always does in Workers). */
