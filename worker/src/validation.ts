@@ -27,6 +27,8 @@ export const LIMITS = {
   maxKeys: 16,
   maxFramesPerKey: 30,
   maxFps: 30,
+  /** Frame edge of a walk: a GIF frame is an image to look at, not a sprite sheet. */
+  maxWalkSize: 256,
   /**
    * Frame pixels of a walk in all (frames · size²): bounds resizing and the GIF encoder, whose colour
    * quantisation costs ~2.5 µs per pixel — 4× a grid's PNG — so walks get a quarter of a grid's output
@@ -107,6 +109,7 @@ const GridQuerySchema = ImageQuerySchema.extend({
 }).strict();
 
 const WalkQuerySchema = ImageQuerySchema.extend({
+  size: integer('size', LIMITS.minSize, LIMITS.maxWalkSize).optional(),
   keys: integer('keys', 2, LIMITS.maxKeys).optional(),
   frames: integer('frames', 1, LIMITS.maxFramesPerKey).optional(),
   fps: integer('fps', 1, LIMITS.maxFps).default(String(WALK_DEFAULTS.fps)),
