@@ -1,23 +1,32 @@
-"""Trains the seed article's DCGAN in PyTorch on the trainer's MNIST split and writes samples to score.
+"""Trains the seed article's DCGAN in PyTorch on one of the trainer's data sets and writes samples to score.
 
-The quality half of the PyTorch comparison: the same images (exported by bench/export-mnist.ts),
-batch size, optimiser, initialisation, widths and number of iterations as the project's mnist run,
-then N samples as PNGs for `gan evaluate --images <dir> --classifier mnist-32`.
+The quality half of the PyTorch comparison: the same images (exported by bench/export-data.ts),
+batch size, optimiser, initialisation, widths and number of iterations as the project's run, then N
+samples as PNGs for `gan evaluate --images <dir>`.
 
+  # mnist (the defaults: .cache/bench/mnist-train-32, widths 32), scored with --classifier mnist-32
   /usr/bin/python3 bench/pytorch/train_reference.py --steps 4000 --sample-at 2000,3000 --out .cache/bench/reference-uncond
   /usr/bin/python3 bench/pytorch/train_reference.py --steps 4000 --sample-at 2000,3000 --conditional --out .cache/bench/reference-cond
+  # emoji in eight styles, 32x32 RGB (bench/export-data.ts --data emoji --image-size 32), widths 64,
+  # scored with --extractor mobilenet --data emoji --image-size 32
+  /usr/bin/python3 bench/pytorch/train_reference.py --data .cache/bench/emoji-train-32 --gwidth 64 --dwidth 64 \
+    --steps 4000 --sample-at 1000,2000,3000 --samples 2000 --conditional --out .cache/bench/reference-emoji
 
 writes <out>/step-002000/, <out>/step-003000/ and <out>/step-004000/ from one run (the first 2000
 steps of a 4000-step run are the 2000-step run: one seed drives data order, noise and classes).
 
 --conditional is the project's conditional DCGAN (core/src/model.ts): the one-hot class appended to z
-for G, and K constant class planes appended to D's input; fake classes drawn uniformly. Without it the
-model is the article's, unconditional. The models are bench/pytorch/dcgan.py's, at these widths.
+for G, and K constant class planes appended to D's input after the image channels; fake classes
+drawn uniformly; K is the number of class names the export wrote. Without it the model is the
+article's, unconditional. The models are bench/pytorch/dcgan.py's, at these widths, with as many
+image channels as the data (1 for mnist, 3 for colour data sets).
 
 Samples: G in eval mode (batch-norm moving averages), as the project's exported generator serves.
-Unconditional samples go to <step dir>/NNNN.png; conditional ones to <step dir>/<class>/NNNN.png, an equal
-number per class (the sub-folder names are the class names, as the evaluator expects). Pixels are
-round((x + 1) * 127.5), clamped, as core/src/image.ts writes them. A summary goes to <out>/summary.json.
+Unconditional samples go to <step dir>/NNNN.png; conditional ones to <step dir>/<class>/NNNN.png with
+the class of sample i being i mod K, so an equal number per class (the sub-folder names are the class
+names, which is how the evaluator reads the requested class of a folder's images). Pixels are
+round((x + 1) * 127.5), clamped, as core/src/image.ts writes them: 8-bit greyscale PNGs for one
+channel, 8-bit RGB for three. A summary goes to <out>/summary.json.
 """
 import argparse
 import json
@@ -45,9 +54,10 @@ def load_data(prefix):
     return header, torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
 
-def png_grey(path, pixels):
-    """Minimal 8-bit greyscale PNG (no extra dependency)."""
-    h, w = pixels.shape
+def write_png(path, pixels):
+    """Minimal 8-bit PNG (no extra dependency): greyscale for [H, W] pixels, RGB for [H, W, 3]."""
+    h, w = pixels.shape[:2]
+    colour_type = 0 if pixels.ndim == 2 else 2
     raw = b"".join(b"\x00" + pixels[y].tobytes() for y in range(h))
 
     def chunk(kind, data):
@@ -55,7 +65,7 @@ def png_grey(path, pixels):
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
 
     with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)))
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, colour_type, 0, 0, 0)))
         f.write(chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 
 
@@ -65,7 +75,7 @@ def to_bytes(x):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=".cache/bench/mnist-train-32", help="prefix written by bench/export-mnist.ts")
+    ap.add_argument("--data", default=".cache/bench/mnist-train-32", help="prefix written by bench/export-data.ts (default: its mnist export)")
     ap.add_argument("--steps", type=int, required=True, help="training iterations (one D step + one G step each)")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--latent", type=int, default=100)
@@ -84,6 +94,8 @@ def main():
     header, images, labels = load_data(args.data)
     n, nc = images.shape[0], images.shape[1]
     k = len(header["classNames"]) if args.conditional else 0
+    if args.conditional and k < 2:
+        sys.exit(f"--conditional needs class labels: {args.data}.json names {k} classes")
     steps_per_epoch = n // args.batch
 
     g = Generator(nz=args.latent + k, ngf=args.gwidth, nc=nc)
@@ -118,12 +130,13 @@ def main():
         for i in range(args.samples):
             folder = out if k == 0 else os.path.join(out, header["classNames"][c[i]])
             os.makedirs(folder, exist_ok=True)
-            png_grey(os.path.join(folder, f"{i:04d}.png"), x[i, 0])
+            pixels = x[i, 0] if nc == 1 else np.ascontiguousarray(x[i].transpose(1, 2, 0))  # [H, W] or [H, W, 3]
+            write_png(os.path.join(folder, f"{i:04d}.png"), pixels)
         return out
 
     sample_at = sorted({int(s) for s in args.sample_at.split(",") if s} | {args.steps})
     written = []
-    print(f"{n} images, {steps_per_epoch} steps per epoch, {args.steps} steps, conditional={k > 0}, threads {torch.get_num_threads()}", file=sys.stderr)
+    print(f"{header.get('name', 'data')}: {n} images {images.shape[2]}x{images.shape[3]}x{nc}, {steps_per_epoch} steps per epoch, {args.steps} steps, conditional={k > 0}, threads {torch.get_num_threads()}", file=sys.stderr)
     t0 = time.perf_counter()
     order = None
     for step in range(args.steps):
@@ -164,6 +177,10 @@ def main():
     train_s = time.perf_counter() - t0
 
     summary = {
+        "data": os.path.abspath(args.data),
+        "dataset": header.get("name"),
+        "channels": nc,
+        "classNames": header["classNames"] if k > 0 else [],
         "steps": args.steps,
         "epochs": args.steps / steps_per_epoch,
         "batch": args.batch,
