@@ -125,4 +125,25 @@ describe.skipIf(!CHROMIUM)('the page at /', () => {
     expect(await page.textContent('#status')).toMatch(/size must be an integer from 8 to 512/);
     await page.context().close();
   });
+
+  it('shows an animated walk that loaded, with its <img> snippet', async () => {
+    const page = await openPage();
+    await page.selectOption('#model', 'digits');
+    await page.waitForSelector('body[data-state="ready"]');
+    await page.selectOption('#class', 'each');
+    await page.click('#generate');
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+    const walk = await imageSize(page, 'walk');
+    expect(walk).toMatchObject({ complete: true, width: 16, height: 16, src: '/v1/models/digits/walk.gif?seed=hello&class=each' });
+    // What the page showed: an animated GIF that loops.
+    const served = await page.evaluate(async () => {
+      const response = await fetch((document.getElementById('walk') as HTMLImageElement).dataset.src!);
+      const text = new TextDecoder('latin1').decode(await response.arrayBuffer());
+      return { type: response.headers.get('Content-Type'), gif89a: text.startsWith('GIF89a'), loops: text.includes('NETSCAPE2.0') };
+    });
+    expect(served).toEqual({ type: 'image/gif', gif89a: true, loops: true });
+    const snippet = await page.$eval('#walk-snippet', (el) => (el as HTMLTextAreaElement).value);
+    expect(snippet).toContain(`<img src="${base}/v1/models/digits/walk.gif?seed=hello&amp;class=each"`);
+    await page.context().close();
+  });
 });

@@ -3,7 +3,8 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { RETRY_AFTER_SECONDS } from '../errors.ts';
 import { CURRENT_MAX_AGE_SECONDS } from '../http-cache.ts';
-import { DEFAULT_PADDING, LIMITS } from '../validation.ts';
+import { WALK_DEFAULTS } from '@gan/core';
+import { DEFAULT_MORPH_STEPS, DEFAULT_PADDING, LIMITS } from '../validation.ts';
 
 const errorResponse = (description: string) => ({
   description,
@@ -64,6 +65,13 @@ const pngResponses = {
   '503': errorResponse(`The model's files are missing or fail their checksum; retry after ${RETRY_AFTER_SECONDS} s (Retry-After).`),
 };
 
+const gifResponses = {
+  ...pngResponses,
+  '200': { ...pngResponses['200'], description: pngResponses['200'].description.replace('A PNG', 'An animated GIF89a that loops forever'), content: { 'image/gif': { schema: { type: 'string', format: 'binary' } } } },
+};
+
+const byName = (name: string) => imageParams.find((p) => p.name === name)!;
+
 export const openApiDocument = {
   openapi: '3.1.0',
   info: {
@@ -97,6 +105,46 @@ export const openApiDocument = {
           { name: 'rows', in: 'query', schema: { type: 'integer', minimum: 1, maximum: LIMITS.maxCells, default: 4 } },
           { name: 'cols', in: 'query', schema: { type: 'integer', minimum: 1, maximum: LIMITS.maxCells, default: 4 } },
           { name: 'padding', in: 'query', description: 'White pixels between and around cells.', schema: { type: 'integer', minimum: 0, maximum: LIMITS.maxPadding, default: DEFAULT_PADDING } },
+        ],
+        responses: pngResponses,
+      },
+    },
+    '/v1/models/{model}/walk.gif': {
+      get: {
+        summary: 'An animated walk through the latent space, looping through key images',
+        description:
+          `Key k has the seed and class of cell k of grid.png with the same seed and class (seed \`<seed>#<k>\`; with class=each, key k is class k in the style of the grid's first column). ` +
+          'Between keys the latent moves along a great circle (spherical interpolation) and the class input linearly; the last transition returns to the first key. ' +
+          `At most ${LIMITS.maxWalkPixels} frame pixels in all (keys · frames · size²) and ${LIMITS.maxGeneratedPixels} generated pixels (keys · frames · the model's imageSize²: 256 frames of a 32-pixel model).`,
+        parameters: [
+          modelParam,
+          { ...byName('seed'), description: `Key k is cell k of grid.png with this seed. Absent: a random seed, returned in X-Seed, response not cacheable.` },
+          { ...byName('size'), description: "Frame edge in pixels. Default: the model's native size.", schema: { type: 'integer', minimum: LIMITS.minSize, maximum: LIMITS.maxWalkSize } },
+          byName('filter'),
+          { ...byName('class'), description: 'Class-conditional models only: a class name or index for every key, or `each`: key k is class k (then keys defaults to the number of classes). Absent: each key\'s class follows its seed.' },
+          byName('truncation'),
+          { name: 'keys', in: 'query', description: 'Key images (default: 4; with class=each, the number of classes).', schema: { type: 'integer', minimum: 2, maximum: LIMITS.maxKeys } },
+          { name: 'frames', in: 'query', description: 'Frames per key-to-key transition, the key included.', schema: { type: 'integer', minimum: 1, maximum: LIMITS.maxFramesPerKey, default: WALK_DEFAULTS.frames } },
+          { name: 'fps', in: 'query', description: 'Frames per second (GIF delays are whole hundredths of a second).', schema: { type: 'integer', minimum: 1, maximum: LIMITS.maxFps, default: WALK_DEFAULTS.fps } },
+        ],
+        responses: gifResponses,
+      },
+    },
+    '/v1/models/{model}/morph.png': {
+      get: {
+        summary: "A still strip of the walk's interpolation from one seed to another",
+        description: `One row of \`steps\` images; the first is image.png?seed=<from>&class=<class>, the last image.png?seed=<to>&class=<to_class>. At most ${LIMITS.maxOutputPixels} output pixels.`,
+        parameters: [
+          modelParam,
+          { ...byName('seed'), name: 'from', description: 'Seed of the first image. Absent: a random seed, returned in X-Seed, response not cacheable.' },
+          { ...byName('seed'), name: 'to', description: 'Seed of the last image. Default: `<from>#1` (cell 1 of a grid with seed `from`).' },
+          { name: 'steps', in: 'query', description: 'Images in the strip, both ends included.', schema: { type: 'integer', minimum: 2, maximum: LIMITS.maxSteps, default: DEFAULT_MORPH_STEPS } },
+          byName('size'),
+          byName('filter'),
+          { ...byName('class'), description: "Class-conditional models only: the first image's class (a name or index). Absent: drawn from the `from` seed." },
+          { ...byName('class'), name: 'to_class', description: "Class-conditional models only: the last image's class. Default: `class` if given, else drawn from the `to` seed." },
+          byName('truncation'),
+          { name: 'padding', in: 'query', description: 'White pixels between and around images.', schema: { type: 'integer', minimum: 0, maximum: LIMITS.maxPadding, default: DEFAULT_PADDING } },
         ],
         responses: pngResponses,
       },

@@ -37,11 +37,14 @@ const PAGE = /* html */ `<!doctype html>
 <p id="status" role="status"></p>
 <div class="out">
   <figure><img id="image" alt="generated image"><figcaption id="image-caption"></figcaption></figure>
+  <figure><img id="walk" alt="latent walk" width="128" height="128"><figcaption>walk.gif: through the grid's first cells and back (class = each: through every class)</figcaption></figure>
   <figure><img id="grid" alt="grid of generated images"><figcaption>grid.png, 4 x 4 (one row per class with class = each)</figcaption></figure>
 </div>
 <h2>Use it</h2>
 <textarea id="snippet" rows="2" readonly></textarea>
 <button type="button" id="copy">Copy &lt;img&gt; snippet</button>
+<p>The walk, animated:</p>
+<textarea id="walk-snippet" rows="2" readonly></textarea>
 <p><a href="/v1/openapi.json">API description (OpenAPI)</a> · <a href="/v1/models">models</a> · <a href="/healthz">health</a></p>
 <script>
 (() => {
@@ -55,7 +58,7 @@ const PAGE = /* html */ `<!doctype html>
     const select = $('class');
     select.replaceChildren(new Option('(follows the seed)', ''));
     if (model && model.classes.length) {
-      select.append(new Option('each (grid: one row per class)', 'each'));
+      select.append(new Option('each (grid: one row per class; walk: through every class)', 'each'));
       model.classes.forEach((name) => select.append(new Option(name, name)));
     }
     select.disabled = !model || model.classes.length === 0;
@@ -66,11 +69,12 @@ const PAGE = /* html */ `<!doctype html>
     if ($('seed').value) params.set('seed', $('seed').value);
     if ($('size').value) params.set('size', kind === 'grid' ? String(Math.min(64, Number($('size').value))) : $('size').value);
     const cls = $('class').value;
-    if (cls && (cls !== 'each' || kind === 'grid')) params.set('class', cls);
+    if (kind === 'walk') params.delete('size'); // frames at the model's size; the page scales them
+    if (cls && (cls !== 'each' || kind !== 'image')) params.set('class', cls);
     if (kind === 'grid' && cls !== 'each') { params.set('rows', '4'); }
     if (kind === 'grid') params.set('cols', '4');
     const query = params.toString();
-    return '/v1/models/' + encodeURIComponent($('model').value) + '/' + kind + '.png' + (query ? '?' + query : '');
+    return '/v1/models/' + encodeURIComponent($('model').value) + '/' + kind + (kind === 'walk' ? '.gif' : '.png') + (query ? '?' + query : '');
   }
 
   async function show(img, src) {
@@ -96,24 +100,28 @@ const PAGE = /* html */ `<!doctype html>
     const mine = ++generation;
     const imageUrl = url('image');
     const gridUrl = url('grid');
+    const walkUrl = url('walk');
     document.body.dataset.state = 'busy';
     status('Generating…');
     try {
       const image = new Image();
       const grid = new Image();
+      const walk = new Image();
       const response = await show(image, imageUrl);
       await show(grid, gridUrl);
+      await show(walk, walkUrl);
       if (mine !== generation) return;
-      for (const [id, img] of [['image', image], ['grid', grid]]) {
+      for (const [id, img] of [['image', image], ['grid', grid], ['walk', walk]]) {
         if ($(id).src.startsWith('blob:')) URL.revokeObjectURL($(id).src);
         $(id).src = img.src;
         $(id).dataset.src = img.dataset.src;
       }
-      await Promise.all(['image', 'grid'].map((id) => $(id).decode()));
+      await Promise.all(['image', 'grid', 'walk'].map((id) => $(id).decode()));
       if (mine !== generation) return;
       $('image-caption').textContent = 'image.png, seed "' + image.dataset.seed + '", ' + image.naturalWidth + ' x ' + image.naturalHeight + ', model version ' + response.headers.get('X-Model-Version');
-      const absolute = new URL(imageUrl, location.href).href;
-      $('snippet').value = '<img src="' + absolute.replace(/&/g, '&amp;').replace(/"/g, '&quot;') + '" alt="generated image">';
+      const attribute = (u) => new URL(u, location.href).href.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
+      $('snippet').value = '<img src="' + attribute(imageUrl) + '" alt="generated image">';
+      $('walk-snippet').value = '<img src="' + attribute(walkUrl) + '" alt="latent walk" width="128" style="image-rendering: pixelated">';
       status('Done.');
       document.body.dataset.state = 'ready';
     } catch (error) {
