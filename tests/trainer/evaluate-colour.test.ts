@@ -15,6 +15,7 @@ import { JACOBI_MAX_DIM, frechetDistance } from '../../trainer/src/evaluate/frec
 import { type ImageNetExtractor, MOBILENET_ID, loadMobileNetExtractor } from '../../trainer/src/evaluate/imagenet.ts';
 import { kernelInceptionDistance, unbiasedPolynomialMmd2 } from '../../trainer/src/evaluate/kid.ts';
 import type { ClassifierInfo } from '../../trainer/src/evaluate/store.ts';
+import { withEvaluationSection } from '../../trainer/src/export/model-card.ts';
 import { main } from '../../trainer/src/cli.ts';
 
 beforeAll(async () => {
@@ -254,6 +255,20 @@ describe('evaluateImagesWithImageNet', () => {
     } finally {
       model.dispose();
     }
+  });
+
+  it('goes into the model card with KID and its floor, and the note that it is not a published FID', () => {
+    const train = images(20, 'train');
+    const heldOut = images(6, 'held');
+    const e = evaluateImagesWithImageNet({
+      extractor: colourExtractor, images: train.images, count: 20, imageSize: 8, channels: 3, classNames: [], train, heldOut, seed: 'e', backend: 'cpu',
+    });
+    const card = withEvaluationSection('# model\n', JSON.parse(JSON.stringify(e)));
+    expect(card).toContain(`| KID to held-out real images (50 subsets of 6) | ${e.kid.mean.toFixed(4)} ± ${e.kid.std.toFixed(4)} |`);
+    expect(card).toContain('| KID real-vs-real floor |');
+    expect(card).toContain(e.fd.toFixed(3));
+    expect(card).toMatch(/not comparable to published FIDs/);
+    expect(card).not.toMatch(/own classifier/);
   });
 
   it('says why style agreement is missing', () => {

@@ -27,6 +27,15 @@ export async function attachEvaluation(dir: string, evaluation: unknown): Promis
 
 const EVALUATION_HEADING = '## Evaluation';
 
+/** KID and its floor (mean ± std over subsets), for evaluations in ImageNet features (evaluate/colour.ts). */
+function kidRows(e: Record<string, unknown>): string[] {
+  const kid = e.kid as { mean: number; std: number; subsets: number; subsetSize: number } | undefined;
+  const floor = e.kidFloor as { mean: number; std: number } | undefined;
+  if (!kid || !floor) return [];
+  const f = (r: { mean: number; std: number }) => `${r.mean.toFixed(4)} ± ${r.std.toFixed(4)}`;
+  return [`| KID to held-out real images (${kid.subsets} subsets of ${kid.subsetSize}) | ${f(kid)} |`, `| KID real-vs-real floor | ${f(floor)} |`];
+}
+
 /** The card with its "Evaluation" section replaced (or appended): the numbers `gan evaluate` printed. */
 export function withEvaluationSection(card: string, evaluation: unknown): string {
   const e = (evaluation ?? {}) as Record<string, unknown>;
@@ -43,12 +52,17 @@ export function withEvaluationSection(card: string, evaluation: unknown): string
     `| Fréchet distance to held-out real images (FD) | ${num(e.fd)} |`,
     `| real-vs-real floor (training vs held-out images, same count) | ${num(e.fdFloor)} |`,
     `| FD / floor | ${num(e.fdRatio, 2)} |`,
+    ...kidRows(e),
     `| samples generated for class c that the classifier calls c | ${pct(e.classAccuracy)} |`,
     `| feature extractor | ${e.extractor ?? '?'} (version ${e.extractorVersion ?? '?'}) |`,
     '',
     ...(byClass ? [`Per class: ${Object.entries(byClass).map(([c, a]) => `${c} ${(a * 100).toFixed(0)} %`).join(', ')}.`, ''] : []),
-    'FD is measured in the feature space of this project\'s own classifier (models/classifiers), not',
-    'Inception FID: compare it only with evaluations that used the same extractor version, sample count and seed.',
+    ...(e.metric === 'imagenet-feature-distances' && typeof e.note === 'string'
+      ? [e.note]
+      : [
+          'FD is measured in the feature space of this project\'s own classifier (models/classifiers), not',
+          'Inception FID: compare it only with evaluations that used the same extractor version, sample count and seed.',
+        ]),
     '',
   ];
   const start = card.indexOf(EVALUATION_HEADING);
