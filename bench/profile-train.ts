@@ -4,9 +4,12 @@
  * reference architecture at batch 64 on WASM; then the GEMM kernels' share and their GFLOP/s.
  *
  *   node --import tsx bench/profile-train.ts [--threads N]
+ *
+ * Matrix products run on the project's GEMM as in `gan train`; GAN_KERNELS=tfjs profiles tfjs's own.
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
+import { gemmKernelVariant } from '@gan/core/kernels/gemm/index';
 import { selectBackend } from '../trainer/src/backend.ts';
 import { defaultWasmThreads } from '../trainer/src/wasm-threads.ts';
 import { table } from './lib/stats.ts';
@@ -23,7 +26,8 @@ for (const kernel of tf.getKernelsForBackend('wasm')) {
   tf.unregisterKernel(kernel.kernelName, 'wasm');
   tf.registerKernel({
     ...kernel,
-    kernelFunc: (call) => {
+    // Object.assign keeps the kernel's marks (e.g. FAST_TRANSPOSED_MATMUL), which callers consult.
+    kernelFunc: Object.assign((call: Parameters<tf.KernelFunc>[0]) => {
       stack.push(0);
       const t0 = performance.now();
       const out = run(call);
@@ -35,7 +39,7 @@ for (const kernel of tf.getKernelsForBackend('wasm')) {
       entry.calls++;
       self.set(kernel.kernelName, entry);
       return out;
-    },
+    }, run),
   });
 }
 
@@ -48,7 +52,8 @@ for (let i = 0; i < reps; i++) await iteration();
 const wall = (performance.now() - t0) / reps;
 const rows = [...self].sort((a, b) => b[1].ms - a[1].ms);
 const inKernels = rows.reduce((sum, [, e]) => sum + e.ms, 0) / reps;
-console.log(`WASM, ${threads} thread(s): ${wall.toFixed(0)} ms per iteration, ${inKernels.toFixed(0)} ms in kernels\n`);
+const products = gemmKernelVariant('BatchMatMul') ? `matrix products on the ${gemmKernelVariant('BatchMatMul')} GEMM` : "tfjs's matrix products";
+console.log(`WASM, ${threads} thread(s), ${products}: ${wall.toFixed(0)} ms per iteration, ${inKernels.toFixed(0)} ms in kernels\n`);
 console.log(
   table(
     ['kernel', 'ms / iteration (self)', 'share', 'calls / iteration'],

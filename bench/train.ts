@@ -1,11 +1,13 @@
 /**
  * Training throughput at batch 64 for the reference architecture: one iteration is the trainer's
  * discriminatorStep then generatorStep (trainer/src/train/step.ts), on tfjs WASM with our kernels and
+ * matrix products (as `gan train`), with our kernels only (GAN_KERNELS=tfjs: the before of the GEMM),
  * with the backend's own kernels (plus the filter gradient, without which it cannot train), and the
  * same iteration in PyTorch; optionally pure JS at a small batch. Interleaved rounds, medians.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmKernels, restoreWasmKernels } from '@gan/core/kernels/index';
+import { bestGemmVariant, enableRelaxedSimd, registerGemmKernels, restoreGemmKernels } from '@gan/core/kernels/gemm/index';
 import { defaultWasmThreads } from '../trainer/src/wasm-threads.ts';
 import type { PyTorch } from './lib/pytorch.ts';
 import { ThreadedTrainer } from './lib/threaded-trainer.ts';
@@ -18,24 +20,34 @@ export interface TrainResult {
 
 export async function benchTrain(opts: { py?: PyTorch; quick: boolean; cpu: boolean; torchVersion: string }): Promise<{ text: string; results: TrainResult }> {
   const batch = 64;
+  enableRelaxedSimd();
+  const withGemm = await trainer('wasm', batch);
   const ours = await trainer('wasm', batch);
   const theirs = await trainer('wasm', batch);
-  const withKernels = async (set: 'ours' | 'original', fn: () => Promise<void>) => {
+  /** 'gemm': as `gan train` (our kernels and matrix products); 'ours': GAN_KERNELS=tfjs; 'original': tfjs's + the filter gradient. */
+  const withKernels = async (set: 'gemm' | 'ours' | 'original', fn: () => Promise<void>) => {
     await tf.setBackend('wasm');
+    restoreGemmKernels(); // placed over ours: off first
     restoreWasmKernels();
-    registerWasmKernels('wasm', set === 'ours' ? undefined : ['Conv2DBackpropFilter']);
+    registerWasmKernels('wasm', set === 'original' ? ['Conv2DBackpropFilter'] : undefined);
+    if (set === 'gemm') registerGemmKernels();
     return fn();
   };
+  await withKernels('gemm', withGemm);
   await withKernels('ours', ours);
   await withKernels('original', theirs);
+  const names = { gemm: 'tfjs WASM, our kernels + GEMM', ours: 'tfjs WASM, our kernels (GAN_KERNELS=tfjs)' };
   const contenders: { name: string; batch: number; run: () => Promise<number[]> }[] = [
-    { name: 'tfjs WASM, our kernels', batch, run: () => timeAsync(() => withKernels('ours', ours), 1) },
+    { name: names.gemm, batch, run: () => timeAsync(() => withKernels('gemm', withGemm), 1) },
+    { name: names.ours, batch, run: () => timeAsync(() => withKernels('ours', ours), 1) },
     { name: "tfjs WASM, backend's kernels + filter gradient", batch, run: () => timeAsync(() => withKernels('original', theirs), 1) },
   ];
   const threads = defaultWasmThreads();
   const threaded = threads > 1 ? await ThreadedTrainer.start(threads, batch) : undefined;
-  if (threaded) {
-    contenders.push({ name: `tfjs WASM, our kernels, ${threaded.threads} threads`, batch, run: () => threaded.time(1) });
+  const threadedTfjs = threads > 1 ? await ThreadedTrainer.start(threads, batch, { GAN_KERNELS: 'tfjs' }) : undefined;
+  if (threaded && threadedTfjs) {
+    contenders.push({ name: `${names.gemm}, ${threaded.threads} threads`, batch, run: () => threaded.time(1) });
+    contenders.push({ name: `${names.ours}, ${threadedTfjs.threads} threads`, batch, run: () => threadedTfjs.time(1) });
   }
   const cpuBatch = 4;
   if (opts.cpu) {
@@ -59,9 +71,11 @@ export async function benchTrain(opts: { py?: PyTorch; quick: boolean; cpu: bool
   const samples = await interleaved(contenders, opts.quick ? 2 : 3);
   // What the GEMMs alone would take at the best rate WASM reaches here: the floor of an iteration.
   const iterationGflop = (await gemmFlops(() => withKernels('ours', ours))) / 1e9;
+  restoreGemmKernels();
   const ceilings: [string, number][] = [['1 thread', gemmGflops()]];
   if (threaded) ceilings.push([`${threaded.threads} threads`, await threaded.gemmGflops()]);
   threaded?.stop();
+  threadedTfjs?.stop();
   const imagesPerSecond = new Map<string, number>();
   const rows = contenders.map((c) => {
     const ms = median(samples.get(c.name)!);
@@ -76,10 +90,16 @@ export async function benchTrain(opts: { py?: PyTorch; quick: boolean; cpu: bool
       ['implementation', 'batch', 'ms / iteration', 'images/s', 'vs best PyTorch'],
       rows.map((r, i) => [...r, Number.isFinite(best) ? `${(imagesPerSecond.get(contenders[i].name)! / best).toFixed(3)}×` : '–']),
     );
+  const speedUp = (suffix: string) => median(samples.get(names.ours + suffix)!) / median(samples.get(names.gemm + suffix)!);
+  const gemmLine =
+    `\n\nThe project's GEMM for matrix products (core/src/kernels/gemm, ${bestGemmVariant()}) against tfjs's (GAN_KERNELS=tfjs), same run: ` +
+    `${speedUp('').toFixed(2)}× on 1 thread` +
+    (threaded ? `, ${speedUp(`, ${threaded.threads} threads`).toFixed(2)}× on ${threaded.threads} threads` : '') +
+    '.';
   const floor =
     `\n\nThe iteration's convolutions and matrix products are ${iterationGflop.toFixed(1)} GFLOP. A 1024² float32 matrix product on ` +
     `WASM reaches ${ceilings.map(([t, g]) => `${g.toFixed(1)} GFLOP/s on ${t}`).join(', ')}; at that rate the GEMMs alone take ` +
     ceilings.map(([t, g]) => `${fmtMs((iterationGflop / g) * 1000)} ms (${t}, ${((batch * g) / iterationGflop).toFixed(0)} images/s at most)`).join(', ') +
     '.';
-  return { text: text + floor, results: { imagesPerSecond } };
+  return { text: text + gemmLine + floor, results: { imagesPerSecond } };
 }

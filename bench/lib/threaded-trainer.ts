@@ -22,8 +22,13 @@ export class ThreadedTrainer {
     readonly threads: number,
   ) {}
 
-  static async start(threads: number, batch: number): Promise<ThreadedTrainer> {
-    const proc = fork(child, [String(threads), String(batch)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  /** `env` adds to the child's environment (e.g. GAN_KERNELS=tfjs for tfjs's own matrix products). */
+  static async start(threads: number, batch: number, env: Record<string, string> = {}): Promise<ThreadedTrainer> {
+    const proc = fork(child, [String(threads), String(batch)], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, ...env },
+    });
     const ready = await ThreadedTrainer.reply(proc);
     return new ThreadedTrainer(proc, ready.threads!);
   }

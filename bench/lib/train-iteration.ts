@@ -49,7 +49,8 @@ export async function gemmFlops(run: () => Promise<void>, backendName = 'wasm'):
     tf.unregisterKernel(kernel.kernelName, backendName);
     tf.registerKernel({
       ...kernel,
-      kernelFunc: (call) => {
+      // Object.assign keeps the kernel's marks (e.g. FAST_TRANSPOSED_MATMUL), which callers consult.
+      kernelFunc: Object.assign((call: Parameters<tf.KernelFunc>[0]) => {
         const out = kernel.kernelFunc(call) as tf.TensorInfo;
         const inputs = call.inputs as Record<string, tf.TensorInfo>;
         const outputs = out.shape.reduce((p, d) => p * d, 1);
@@ -62,7 +63,7 @@ export async function gemmFlops(run: () => Promise<void>, backendName = 'wasm'):
           flops += 2 * outputs * (transposeA ? a[a.length - 2] : a[a.length - 1]);
         }
         return out;
-      },
+      }, kernel.kernelFunc),
     });
   }
   try {

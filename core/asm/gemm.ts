@@ -4,7 +4,9 @@
  *   C[m×n] = A[m×k] · B[k×n]   (+ C when `accumulate`)
  *
  * A's element (i, p) is at a + 4·(i·aRow + p·aCol), B's (p, j) at b + 4·(p·bRow + j·bCol), so
- * transposed operands are just other strides; C is row-major with `ldc` floats per row.
+ * transposed operands are just other strides; C is row-major with `ldc` floats per row. With
+ * `aDepthOffsets` (a table of k i32, or 0 for none) A is gathered instead: A(i, p) = a[offsets[p] + i],
+ * zero where the offset is negative.
  *
  * The module imports the memory of tfjs's backend module (env.memory) and works on its tensors in
  * place. It allocates nothing: `scratch` (SCRATCH_BYTES, from the backend's malloc) holds the packed
@@ -90,6 +92,28 @@ function packA(dst: usize, a: usize, aRow: i32, aCol: i32, i0: i32, mc: i32, p0:
           store<f32>(d + <usize>r * 4, v);
         }
       }
+    }
+  }
+}
+
+/**
+ * packA for a gathered Aᵀ: A(i, p) = a[depthOffsets[p] + i] (floats), or 0 where the offset is
+ * negative (a patch position outside the image): a convolution's patches read straight from the image.
+ */
+function packAGathered(dst: usize, a: usize, depthOffsets: usize, i0: i32, mc: i32, p0: i32, kc: i32): void {
+  const full = mc & ~(MR - 1);
+  for (let p = 0; p < kc; p++) {
+    const offset = load<i32>(depthOffsets + <usize>(p0 + p) * 4);
+    const d = dst + <usize>p * 16;
+    if (offset < 0) {
+      for (let ir = 0; ir < mc; ir += MR) v128.store(d + <usize>(ir * kc) * 4, f32x4.splat(0));
+      continue;
+    }
+    const s = a + (<usize>offset + <usize>i0) * 4;
+    for (let ir = 0; ir < full; ir += MR) v128.store(d + <usize>(ir * kc) * 4, v128.load(s + <usize>ir * 4));
+    if (full < mc) {
+      const panel = d + <usize>(full * kc) * 4;
+      for (let r = 0; r < MR; r++) store<f32>(panel + <usize>r * 4, full + r < mc ? load<f32>(s + <usize>(full + r) * 4) : 0);
     }
   }
 }
@@ -186,6 +210,7 @@ export function gemm(
   b: usize, bRow: i32, bCol: i32,
   c: usize, ldc: i32, accumulate: i32,
   scratch: usize,
+  aDepthOffsets: usize,
 ): void {
   const packedA = scratch;
   const packedB = packedA + <usize>(MC * KC) * 4;
@@ -203,7 +228,8 @@ export function gemm(
       packB(packedB, b, bRow, bCol, p0, kc, j0, nc);
       for (let i0 = 0; i0 < m; i0 += MC) {
         const mc = min(MC, m - i0);
-        packA(packedA, a, aRow, aCol, i0, mc, p0, kc);
+        if (aDepthOffsets) packAGathered(packedA, a, aDepthOffsets, i0, mc, p0, kc);
+        else packA(packedA, a, aRow, aCol, i0, mc, p0, kc);
         for (let jr = 0; jr < nc; jr += NR) {
           const cols = min(NR, nc - jr);
           const bp = packedB + <usize>(jr * kc) * 4;

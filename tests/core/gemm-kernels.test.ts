@@ -112,6 +112,7 @@ function fakeBackend(shared: boolean): WasmBackendInternals & { heap: () => Floa
   return {
     wasm: {
       wasmMemory: memory,
+      _free: () => {},
       _malloc: (bytes: number) => {
         const at = top;
         top += Math.ceil(bytes / 16) * 16;
@@ -234,19 +235,26 @@ describe('BatchMatMul on the GEMM', () => {
     const original = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
     registerGemmKernels();
     registerGemmKernels();
-    expect(restoreGemmKernels()).toEqual(['BatchMatMul']);
+    expect(restoreGemmKernels()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter']);
     expect(tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc).toBe(original);
     expect(gemmKernelVariant('BatchMatMul')).toBeUndefined();
   });
 });
 
 type Shape4 = [number, number, number, number];
+type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
 
 describe('convolution gradients handing the GEMM transposed operands', () => {
-  // The filter gradient's patch and dense forms and the input gradient's dense form.
-  const cases: [string, Shape4, Shape4, number, 'same' | 'valid'][] = [
+  // The filter gradient's gathered form (16+ input channels), the composed kernel's patch and dense
+  // forms under it, and the input gradient's dense form.
+  const cases: [string, Shape4, Shape4, number | [number, number], Pad][] = [
     ['4x4 s2 same, 3 channels (patches)', [3, 8, 8, 3], [4, 4, 3, 5], 2, 'same'],
     ['4x4 s1 valid to 1x1 (dense)', [5, 4, 4, 6], [4, 4, 6, 7], 1, 'valid'],
+    ['4x4 s2 same, 16 channels (gathered)', [3, 8, 8, 16], [4, 4, 16, 9], 2, 'same'],
+    ['3x3 s2 valid, odd sizes, 17 channels (gathered)', [2, 9, 7, 17], [3, 3, 17, 5], 2, 'valid'],
+    ['explicit pads, 20 channels (gathered)', [2, 8, 6, 20], [4, 4, 20, 4], 2, [[0, 0], [1, 2], [0, 1], [0, 0]]],
+    ['strides 2x1, 5x3 filter, 16 channels (gathered)', [2, 9, 6, 16], [5, 3, 16, 3], [2, 1], 'same'],
+    ['4x4 s1 valid to 1x1, 32 channels (gathered)', [3, 4, 4, 32], [4, 4, 32, 1], 1, 'valid'],
   ];
   it.each(cases)('filter and input gradients equal the cpu backend: %s', async (_, xShape, filterShape, strides, pad) => {
     const outShape = tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad).outShape;
@@ -272,7 +280,8 @@ describe('convolution gradients handing the GEMM transposed operands', () => {
 });
 
 describe('a whole DCGAN step with the GEMM', () => {
-  const config: ModelConfig = { imageSize: 16, channels: 3, latentSize: 8, generatorWidth: 4, discriminatorWidth: 4, numClasses: 0 };
+  // Wide enough that the inner layers take the filter gradient's gathered form.
+  const config: ModelConfig = { imageSize: 16, channels: 3, latentSize: 8, generatorWidth: 16, discriminatorWidth: 16, numClasses: 0 };
 
   /** Gradients of D's loss (real + fake) and G's loss w.r.t. every trainable weight, by name. */
   async function gradients(backend: 'cpu' | 'wasm', init: Map<string, Float32Array> | undefined) {

@@ -23,6 +23,7 @@ export interface WasmBackendInternals {
     wasmMemory?: WebAssembly.Memory; // threaded build: the glue creates the shared memory
     asm?: { memory?: WebAssembly.Memory }; // single-threaded build: the module exports it
     _malloc(bytes: number): number;
+    _free(offset: number): void;
   };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): tf.TensorInfo;
@@ -36,6 +37,7 @@ interface GemmExports {
     b: number, bRow: number, bCol: number,
     c: number, ldc: number, accumulate: number,
     scratch: number,
+    aDepthOffsets: number,
   ): void;
 }
 
@@ -73,6 +75,8 @@ export class Gemm {
 
   private constructor(
     readonly variant: GemmVariant,
+    private readonly backend: WasmBackendInternals,
+    private readonly memory: WebAssembly.Memory,
     private readonly exports: GemmExports,
     private readonly scratch: number,
   ) {}
@@ -92,12 +96,33 @@ export class Gemm {
     const exports = instance.exports as unknown as GemmExports;
     // Never freed: it lives as long as the backend.
     const scratch = backend.wasm._malloc(exports.SCRATCH_BYTES.value as number) >>> 0;
-    forBackend.set(variant, (gemm = new Gemm(variant, exports, scratch)));
+    forBackend.set(variant, (gemm = new Gemm(variant, backend, memory, exports, scratch)));
     return gemm;
   }
 
   /** C[m×n] (row-major, `ldc` floats per row, at byte offset `c`) = A·B, or C + A·B when `accumulate`. */
   run(m: number, n: number, k: number, a: Operand, b: Operand, c: number, ldc: number, accumulate = false): void {
-    this.exports.gemm(m, n, k, a.offset, a.row, a.col, b.offset, b.row, b.col, c, ldc, accumulate ? 1 : 0, this.scratch);
+    this.exports.gemm(m, n, k, a.offset, a.row, a.col, b.offset, b.row, b.col, c, ldc, accumulate ? 1 : 0, this.scratch, 0);
+  }
+
+  /**
+   * Runs `body` with a table of `length` int32s in the backend's memory (freed afterwards): `set`
+   * writes it, `offset` is its byte offset.
+   */
+  withTable(length: number, body: (table: { offset: number; set(values: Int32Array): void }) => void): void {
+    const offset = this.backend.wasm._malloc(length * 4) >>> 0;
+    try {
+      body({ offset, set: (values) => new Int32Array(this.memory.buffer, offset, length).set(values) });
+    } finally {
+      this.backend.wasm._free(offset);
+    }
+  }
+
+  /**
+   * C[m×n] = Aᵀ·B with A gathered: A(i, p) is the float at byte offset `a` + 4·(depthOffsets[p] + i),
+   * zero where depthOffsets[p] < 0. `depthOffsets` is the byte offset of k int32s in the memory.
+   */
+  runGathered(m: number, n: number, k: number, a: number, depthOffsets: number, b: Operand, c: number, ldc: number, accumulate = false): void {
+    this.exports.gemm(m, n, k, a, 1, 0, b.offset, b.row, b.col, c, ldc, accumulate ? 1 : 0, this.scratch, depthOffsets);
   }
 }

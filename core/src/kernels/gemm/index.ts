@@ -11,12 +11,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FAST_TRANSPOSED_MATMUL } from '../kernel-scope.ts';
 import { type MatMulPolicy, batchMatMulKernel } from './batch-mat-mul.ts';
+import { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
 import { type GemmVariant, bestGemmVariant } from './gemm.ts';
 
 export { type MatMulPolicy, type MatMulShape, batchMatMulKernel } from './batch-mat-mul.ts';
+export { GATHERED_MIN_CHANNELS, conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
 export { Gemm, GemmUnavailableError, type GemmVariant, type WasmBackendInternals, bestGemmVariant, enableRelaxedSimd } from './gemm.ts';
 
-export const GEMM_KERNEL_NAMES = ['BatchMatMul'] as const;
+export const GEMM_KERNEL_NAMES = ['BatchMatMul', 'Conv2DBackpropFilter'] as const;
+export type GemmKernelName = (typeof GEMM_KERNEL_NAMES)[number];
 
 /**
  * Plain single products of at least this many multiply-adds (512³) stay on XNNPACK: there its thread
@@ -50,18 +53,31 @@ export interface GemmKernelOptions {
   backendName?: string;
   variant?: GemmVariant;
   matMulPolicy?: MatMulPolicy;
+  /** The kernels to place (default: all). */
+  only?: readonly GemmKernelName[];
 }
 
-/** Places the kernels (replacing any earlier placement of ours); returns the names placed. */
+/**
+ * Places the kernels (replacing any earlier placement of ours), each over the kernel registered now
+ * (call after registerWasmKernels: the filter gradient falls back to the project's composed one).
+ * Returns the names placed.
+ */
 export function registerGemmKernels(options: GemmKernelOptions = {}): string[] {
-  const { backendName = 'wasm', variant = bestGemmVariant(), matMulPolicy = DEFAULT_MATMUL_POLICY } = options;
+  const { backendName = 'wasm', variant = bestGemmVariant(), matMulPolicy = DEFAULT_MATMUL_POLICY, only = GEMM_KERNEL_NAMES } = options;
   restoreGemmKernels(backendName);
-  const current = tf.getKernel('BatchMatMul', backendName);
-  if (current) tf.unregisterKernel('BatchMatMul', backendName);
-  originals.set(`${backendName}/BatchMatMul`, current);
-  const kernelFunc: Marked = Object.assign(batchMatMulKernel(current?.kernelFunc, matMulPolicy, variant), { [MARK]: variant, [FAST_TRANSPOSED_MATMUL]: true as const });
-  tf.registerKernel({ kernelName: 'BatchMatMul', backendName, setupFunc: current?.setupFunc, kernelFunc });
-  return ['BatchMatMul'];
+  const placed: string[] = [];
+  const place = (name: GemmKernelName, make: (original?: tf.KernelFunc) => tf.KernelFunc, marks: object = {}) => {
+    if (!only.includes(name)) return;
+    const current = tf.getKernel(name, backendName);
+    if (current) tf.unregisterKernel(name, backendName);
+    originals.set(`${backendName}/${name}`, current);
+    const kernelFunc: Marked = Object.assign(make(current?.kernelFunc), { [MARK]: variant }, marks);
+    tf.registerKernel({ kernelName: name, backendName, setupFunc: current?.setupFunc, kernelFunc });
+    placed.push(name);
+  };
+  place('BatchMatMul', (original) => batchMatMulKernel(original, matMulPolicy, variant), { [FAST_TRANSPOSED_MATMUL]: true });
+  place('Conv2DBackpropFilter', (original) => conv2dBackpropFilterKernel(original, variant));
+  return placed;
 }
 
 /** Puts back what `registerGemmKernels` replaced; returns the names restored. */

@@ -1,0 +1,63 @@
+/**
+ * Conv2DBackpropFilter as one gathered GEMM per filter tap, on the AssemblyScript kernel:
+ *
+ *   dW[kh, kw] (Ci × Co) = Σ_p x[pixel(p; kh, kw)]ᵀ · dy[p],  p = (n, oh, ow),
+ *   pixel(p; kh, kw) = (n, oh·sh + kh − top, ow·sw + kw − left), zero outside the image.
+ *
+ * The GEMM reads x's pixel rows in place through a table of offsets (no patch matrix, no transposes)
+ * and dy as it is, and writes each tap's block of dW directly. With few input channels a tap's product
+ * is too thin to pay for packing dy once per tap: those layers, other layouts and dilations go to the
+ * kernel this one replaces (the project's composed kernel, which gathers their patches once).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Gemm, type GemmVariant, type WasmBackendInternals } from './gemm.ts';
+
+/** Fewest input channels for the per-tap form (below, dy's packing per tap outweighs the product). */
+export const GATHERED_MIN_CHANNELS = 16;
+
+export function conv2dBackpropFilterKernel(original: tf.KernelFunc | undefined, variant?: GemmVariant): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filterShape,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+    );
+    const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co } = info;
+    const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
+    if (dataFormat === 'NCHW' || ci < GATHERED_MIN_CHANNELS || x.dtype !== 'float32' || dy.dtype !== 'float32') {
+      if (!original) throw new Error('Conv2DBackpropFilter: no original kernel for this layout');
+      return original(args);
+    }
+    const wasm = backend as unknown as WasmBackendInternals;
+    const gemm = Gemm.of(wasm, variant);
+    const out = wasm.makeOutput([kh, kw, ci, co], 'float32');
+    const xAt = wasm.dataIdMap.get(x.dataId)!.memoryOffset;
+    const dyAt = wasm.dataIdMap.get(dy.dataId)!.memoryOffset;
+    const outAt = wasm.dataIdMap.get(out.dataId)!.memoryOffset;
+    const p = n * oh * ow;
+    const offsets = new Int32Array(p);
+    gemm.withTable(p, (table) => {
+      for (let fh = 0; fh < kh; fh++)
+        for (let fw = 0; fw < kw; fw++) {
+          let at = 0;
+          for (let b = 0; b < n; b++)
+            for (let r = 0; r < oh; r++) {
+              const ih = r * sh + fh - info.padInfo.top;
+              for (let c = 0; c < ow; c++) {
+                const iw = c * sw + fw - info.padInfo.left;
+                offsets[at++] = ih >= 0 && ih < h && iw >= 0 && iw < w ? ((b * h + ih) * w + iw) * ci : -1;
+              }
+            }
+          table.set(offsets);
+          gemm.runGathered(ci, co, p, xAt, table.offset, { offset: dyAt, row: co, col: 1 }, outAt + (fh * kw + fw) * ci * co * 4, co);
+        }
+    });
+    return out;
+  };
+}
