@@ -10,9 +10,10 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { writeFileAtomically } from '../atomic-write.ts';
 import { DEFAULT_EMOJI_GROUPS, EMOJI_SOURCE_VERSION, EmojiGroupError, type EmojiGroup, emojiSpecName, loadEmoji, parseEmojiGroups } from './emoji.ts';
 import { loadFolder, listFolder } from './folder.ts';
 import { loadMnist } from './mnist.ts';
@@ -142,11 +143,8 @@ async function readCache(file: string): Promise<{ header: CacheHeader; bytes: Ui
 
 async function writeCache(file: string, header: CacheHeader, bytes: Uint8Array): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(`${tmp}.bin`, bytes);
-  await rename(`${tmp}.bin`, `${file}.bin`);
-  await writeFile(`${tmp}.json`, JSON.stringify(header));
-  await rename(`${tmp}.json`, `${file}.json`);
+  await writeFileAtomically(`${file}.bin`, bytes);
+  await writeFileAtomically(`${file}.json`, JSON.stringify(header));
 }
 
 async function loadRaw(spec: DataSpec, opts: LoadOptions & { channels: 1 | 3; labels: boolean; background: string; cacheDir: string }): Promise<RawDataset> {

@@ -13,10 +13,11 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { ModelConfigSchema } from '@gan/core/config';
+import { writeDirectoryAtomically, writeFileAtomically } from '../atomic-write.ts';
 
 export const CHECKPOINT_FORMAT = 1;
 const KEEP = 2;
@@ -69,16 +70,6 @@ export class CheckpointError extends Error {
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 export const checkpointDirName = (step: number) => `step-${String(step).padStart(6, '0')}`;
 
-async function writeDurably(file: string, bytes: Uint8Array | string): Promise<void> {
-  const handle = await open(file, 'w');
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 export type CheckpointInput = Omit<CheckpointState, 'format' | 'tensors' | 'tensorsSha256' | 'createdAt'> & { tensors: NamedArray[] };
 
 /** Writes a checkpoint atomically and makes it the newest; keeps the previous one, removes older ones. */
@@ -106,21 +97,21 @@ export async function saveCheckpoint(runDir: string, input: CheckpointInput): Pr
   const stateBytes = new TextEncoder().encode(JSON.stringify(state));
 
   const name = checkpointDirName(input.step);
-  const tmp = path.join(root, `.tmp-${name}-${process.pid}`);
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp);
-  await writeDurably(path.join(tmp, 'tensors.bin'), tensorBytes);
-  await writeDurably(path.join(tmp, 'state.json'), stateBytes);
   const final = path.join(root, name);
-  await rm(final, { recursive: true, force: true });
-  await rename(tmp, final);
+  await writeDirectoryAtomically(
+    final,
+    [
+      ['tensors.bin', tensorBytes],
+      ['state.json', stateBytes],
+    ],
+    { durable: true },
+  );
 
   const previous = (await readIndex(root))?.checkpoints.filter((c) => c.dir !== name) ?? [];
   const index = {
     checkpoints: [{ dir: name, step: input.step, sha256: { 'tensors.bin': state.tensorsSha256, 'state.json': sha256(stateBytes) } }, ...previous].slice(0, KEEP),
   };
-  await writeDurably(path.join(root, 'index.json.tmp'), JSON.stringify(index, null, 1));
-  await rename(path.join(root, 'index.json.tmp'), path.join(root, 'index.json'));
+  await writeFileAtomically(path.join(root, 'index.json'), JSON.stringify(index, null, 1), { durable: true });
 
   const keep = new Set(index.checkpoints.map((c) => c.dir));
   for (const entry of await readdir(root)) {

@@ -3,7 +3,8 @@
  * failures (NaN, a discriminator that has won).
  */
 import { existsSync } from 'node:fs';
-import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, readFile } from 'node:fs/promises';
+import { writeFileAtomically } from '../atomic-write.ts';
 
 export interface MetricsRow {
   step: number;
@@ -63,9 +64,7 @@ export class MetricsLog {
       }
     }
     if (kept.length !== all.length || existsSync(file)) {
-      const tmp = `${file}.tmp`;
-      await writeFile(tmp, kept.map((r) => JSON.stringify(r) + '\n').join(''));
-      await rename(tmp, file);
+      await writeFileAtomically(file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
     }
     return new MetricsLog(file, kept);
   }

@@ -1,5 +1,6 @@
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomically } from '../atomic-write.ts';
 import { z } from 'zod';
 import { FileEntrySchema, ModelNameSchema, sha256Hex } from '@gan/core/manifest';
 import { contentTypeFor, type ObjectStorage } from '@gan/registry';
@@ -116,8 +117,7 @@ export async function pullCheckpoint(storage: ObjectStorage, name: string, runDi
     if ((await sha(bytes)) !== f.sha256) throw new CheckpointIntegrityError(`${key} does not match its sha256`);
     const target = path.join(runDir, f.path);
     await mkdir(path.dirname(target), { recursive: true });
-    await writeFile(`${target}.tmp`, bytes);
-    await rename(`${target}.tmp`, target);
+    await writeFileAtomically(target, bytes);
     options.log?.(`downloaded ${key} (${bytes.byteLength} bytes)`);
   }
   return index;
