@@ -20,7 +20,8 @@ import {
 } from '../../trainer/src/train/augment.ts';
 import { EMA_PREFIX, GeneratorAverage, emaDecay } from '../../trainer/src/train/ema.ts';
 import { loadLatestCheckpoint } from '../../trainer/src/train/checkpoint.ts';
-import { ARTICLE_RECIPE, type TrainOptions, runTraining } from '../../trainer/src/train/run.ts';
+import { type TrainOptions, runTraining } from '../../trainer/src/train/run.ts';
+import { ARTICLE_RECIPE } from '../../trainer/src/train/settings.ts';
 import { ARTICLE_ADAM } from '../../trainer/src/train/step.ts';
 import { exportRun } from '../../trainer/src/export/export.ts';
 

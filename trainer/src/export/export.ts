@@ -11,7 +11,7 @@
  * The directory is assembled beside the target and renamed into place.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { decode as decodePng } from 'fast-png';
 import path from 'node:path';
 import {
@@ -28,9 +28,10 @@ import { buildGenerator } from '@gan/core/model';
 import { loadLatestCheckpoint } from '../train/checkpoint.ts';
 import { readMetrics } from '../train/metrics.ts';
 import { previewLayout } from '../train/preview.ts';
-import { ARTICLE_RECIPE, type RunSettings } from '../train/run.ts';
+import { type RunSettings, type TrainingRecipe, readRunSettings } from '../train/settings.ts';
 import { EMA_PREFIX } from '../train/ema.ts';
 import { generatorFromFiles } from './load.ts';
+import { writeDirectoryAtomically } from '../atomic-write.ts';
 
 export class ExportError extends Error {
   override name = 'ExportError';
@@ -65,7 +66,7 @@ function mean(values: number[]): number {
   return values.reduce((s, v) => s + v, 0) / Math.max(1, values.length);
 }
 
-function recipeText(recipe: NonNullable<RunSettings['recipe']>): string {
+function recipeText(recipe: TrainingRecipe): string {
   const loss = recipe.loss === 'hinge' ? 'hinge loss' : 'BCE with the non-saturating generator loss';
   const augment = recipe.diffAugment.length ? `; DiffAugment (${recipe.diffAugment.join(', ')}) on every image D sees` : '';
   const ema = recipe.ema !== null ? `; the exported weights are a moving average of G's (decay ${recipe.ema}, batch-norm statistics recomputed for them)` : '';
@@ -74,7 +75,7 @@ function recipeText(recipe: NonNullable<RunSettings['recipe']>): string {
 
 function modelCard(manifest: Manifest, settings: RunSettings, progressSteps: number[], hasLoss: boolean): string {
   const a = manifest.architecture;
-  const recipe = settings.recipe ?? ARTICLE_RECIPE;
+  const recipe = settings.recipe;
   const m = manifest.metrics as Record<string, number>;
   const fmt = (v: unknown) => (typeof v === 'number' ? v.toFixed(4) : String(v));
   return `# ${manifest.name} — ${manifest.version}
@@ -167,14 +168,14 @@ export async function exportRun(runDir: string, outDir: string, options: ExportO
     const why = rejected.length ? `: ${rejected.map((r) => r.reason).join('; ')}` : '';
     throw new ExportError(`${runDir} has no usable checkpoint${why}`);
   }
-  const settings = checkpoint.state.settings as unknown as RunSettings;
+  const settings = readRunSettings(checkpoint.state.settings, checkpoint.dir);
   const config = checkpoint.state.config;
   const name = options.name ?? defaultModelName(settings.dataset.name);
   if (!ModelNameSchema.safeParse(name).success) throw new ExportError(`model name "${name}" must be a lower-case slug (a-z, 0-9, -)`);
 
   // The generator as a layers model: its topology is what tf.loadLayersModel reads.
   const generator = buildGenerator(config);
-  const recipe = settings.recipe ?? ARTICLE_RECIPE;
+  const recipe = settings.recipe;
   // With a moving average the exported network is the averaged one (standing statistics included).
   const prefix = recipe.ema !== null ? EMA_PREFIX : 'generator';
   let files: Map<string, Uint8Array>;
@@ -244,12 +245,6 @@ export async function exportRun(runDir: string, outDir: string, options: ExportO
       throw new ExportError(`${target} exists and is not an earlier export (no manifest.json): choose an empty or new --out`);
     }
   }
-  const tmp = `${target}.tmp-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
-  for (const [file, bytes] of files) await writeFile(path.join(tmp, file), bytes);
-  await writeFile(path.join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2));
-  await rm(target, { recursive: true, force: true });
-  await rename(tmp, target);
+  await writeDirectoryAtomically(target, [...files, ['manifest.json', JSON.stringify(manifest, null, 2)]]);
   return { outDir: target, manifest, files: [...files.keys(), 'manifest.json'] };
 }

@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { z } from 'zod';
 import type { ModelConfig } from '@gan/core/config';
 import { type AugmentationDraw, applyAugmentation } from './augment.ts';
 
@@ -21,12 +22,13 @@ export interface GanModels {
   discriminator: tfl.LayersModel;
 }
 
-export interface AdamSettings {
-  learningRate: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-}
+export const AdamSettingsSchema = z.object({
+  learningRate: z.number().positive(),
+  beta1: z.number().min(0).lt(1),
+  beta2: z.number().min(0).lt(1),
+  epsilon: z.number().positive(),
+});
+export type AdamSettings = z.infer<typeof AdamSettingsSchema>;
 
 /** The article's optimiser: Adam, lr 2e-4, betas (0.5, 0.999); PyTorch's epsilon. */
 export const ARTICLE_ADAM: AdamSettings = { learningRate: 2e-4, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
@@ -37,7 +39,8 @@ export const ARTICLE_ADAM: AdamSettings = { learningRate: 2e-4, beta1: 0.5, beta
  * D minimises mean(relu(1 − D(x))) + mean(relu(1 + D(G(z)))) and G minimises −mean(D(G(z))); D stops
  * pushing on samples it already separates by a margin, which keeps its gradients to G informative.
  */
-export type GanLoss = 'bce' | 'hinge';
+export const GanLossSchema = z.enum(['bce', 'hinge']);
+export type GanLoss = z.infer<typeof GanLossSchema>;
 
 export function createAdam(settings: AdamSettings): tf.AdamOptimizer {
   return tf.train.adam(settings.learningRate, settings.beta1, settings.beta2, settings.epsilon);

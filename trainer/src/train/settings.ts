@@ -1,0 +1,112 @@
+/**
+ * A run's settings: what the run is, fixed when it starts. They are written into run.json and every
+ * checkpoint, and read back (validated) when the run resumes and when it is exported, so a run stays
+ * the run it started as whatever the command line says later.
+ */
+import { z } from 'zod';
+import { ModelConfigSchema } from '@gan/core/config';
+import type { Dataset } from '../data/index.ts';
+import { AugmentationSchema } from './augment.ts';
+import { AdamSettingsSchema, GanLossSchema } from './step.ts';
+
+/**
+ * How the two networks are trained, beyond the optimiser: the article's recipe (BCE, no augmentation,
+ * the raw G exported) or any of the data-efficient additions, each opt-in.
+ */
+export const TrainingRecipeSchema = z.object({
+  loss: GanLossSchema,
+  /** DiffAugment policy applied to everything D sees; [] = off. */
+  diffAugment: z.array(AugmentationSchema),
+  /** Decay of the exported moving average of G's weights; null = export the raw G. */
+  ema: z.number().min(0).lt(1).nullable(),
+});
+export type TrainingRecipe = z.infer<typeof TrainingRecipeSchema>;
+
+export const ARTICLE_RECIPE: TrainingRecipe = { loss: 'bce', diffAugment: [], ema: null };
+
+/** Fields in the order the trainer has always written them (run.json is read by people). */
+export const RunSettingsSchema = z.object({
+  /** The data set spec (mnist, twemoji, emoji:…, folder:…). */
+  data: z.string().min(1),
+  imageSize: ModelConfigSchema.shape.imageSize,
+  channels: ModelConfigSchema.shape.channels,
+  labels: z.boolean(),
+  background: z.string(),
+  batchSize: z.number().int().positive(),
+  seed: z.string(),
+  generatorAdam: AdamSettingsSchema,
+  discriminatorAdam: AdamSettingsSchema,
+  /** Runs started before recipes existed have none: they trained with the article's. */
+  recipe: TrainingRecipeSchema.default(() => structuredClone(ARTICLE_RECIPE)),
+  config: ModelConfigSchema,
+  classNames: z.array(z.string()),
+  dataset: z.object({
+    name: z.string(),
+    images: z.number().int().nonnegative(),
+    licence: z.string(),
+    attribution: z.string().optional(),
+  }),
+  /** The backend the run last trained on. */
+  backend: z.string(),
+});
+export type RunSettings = z.infer<typeof RunSettingsSchema>;
+
+/** Settings read back from a checkpoint that are not a run's settings. */
+export class RunSettingsError extends Error {
+  override name = 'RunSettingsError';
+}
+
+/** Validates settings read back from `source` (a checkpoint directory); older runs' lack of a recipe reads as ARTICLE_RECIPE. */
+export function readRunSettings(saved: unknown, source: string): RunSettings {
+  const parsed = RunSettingsSchema.safeParse(saved);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'settings'}: ${i.message}`).join('; ');
+    throw new RunSettingsError(`${source} holds settings this trainer cannot read (${issues})`);
+  }
+  return parsed.data;
+}
+
+/** What starting a run asks for; the data set supplies the rest. */
+export interface NewRunOptions {
+  data: string;
+  imageSize: RunSettings['imageSize'];
+  labels?: boolean;
+  background?: string;
+  batchSize: number;
+  latentSize: number;
+  generatorWidth: number;
+  discriminatorWidth: number;
+  generatorAdam: RunSettings['generatorAdam'];
+  discriminatorAdam: RunSettings['discriminatorAdam'];
+  recipe?: TrainingRecipe;
+  seed: string;
+  backend: string;
+}
+
+/** The settings of a new run on `dataset`, validated as they will be read back. */
+export function newRunSettings(options: NewRunOptions, dataset: Dataset): RunSettings {
+  const config = ModelConfigSchema.parse({
+    imageSize: options.imageSize,
+    channels: dataset.channels,
+    latentSize: options.latentSize,
+    generatorWidth: options.generatorWidth,
+    discriminatorWidth: options.discriminatorWidth,
+    numClasses: dataset.classNames.length,
+  });
+  return RunSettingsSchema.parse({
+    data: options.data,
+    imageSize: options.imageSize,
+    channels: dataset.channels,
+    labels: options.labels ?? true,
+    background: options.background ?? 'white',
+    batchSize: options.batchSize,
+    seed: options.seed,
+    generatorAdam: options.generatorAdam,
+    discriminatorAdam: options.discriminatorAdam,
+    recipe: options.recipe ?? ARTICLE_RECIPE,
+    config,
+    classNames: dataset.classNames,
+    dataset: { name: dataset.name, images: dataset.count, ...dataset.licence },
+    backend: options.backend,
+  });
+}

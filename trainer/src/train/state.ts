@@ -1,0 +1,159 @@
+/**
+ * Everything a run changes as it trains: the weights of both networks (batch-norm statistics
+ * included), both Adam states, the generator's moving average when the recipe keeps one, the noise
+ * stream, the step and the seconds trained. A checkpoint is this state on disk (checkpoint.ts), so
+ * restoring one and training on matches an uninterrupted run.
+ *
+ * Checkpoint tensor names: `generator/<weight>`, `discriminator/<weight>`, `adam_g/NNNN`, `adam_d/NNNN`
+ * (Adam's slots by position) and `generator_ema/<weight>` (the averaged generator as served).
+ */
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { Sfc32, cyrb128 } from '@gan/core';
+import { buildDiscriminator, buildGenerator } from '@gan/core/model';
+import { type Checkpoint, type NamedArray, saveCheckpoint } from './checkpoint.ts';
+import { EMA_PREFIX, GeneratorAverage } from './ema.ts';
+import type { RunSettings } from './settings.ts';
+import { type GanModels, createAdam } from './step.ts';
+
+/** A checkpoint that does not fit the run resuming from it. */
+export class ResumeMismatchError extends Error {
+  override name = 'ResumeMismatchError';
+}
+
+/** An integer seed for the tfjs initialisers, from the run's seed string. */
+export function initialiserSeed(seed: string): number {
+  return cyrb128(new TextEncoder().encode(seed))[0] % 1_000_000;
+}
+
+/** Generator weights of a model as the name → tensor map FastGenerator and the exporter take. */
+export function generatorWeightMap(model: tfl.LayersModel): tf.NamedTensorMap {
+  return Object.fromEntries(model.weights.map((w) => [w.originalName, w.read()]));
+}
+
+function weightsOf(model: tfl.LayersModel, prefix: string): NamedArray[] {
+  return model.weights.map((w) => ({ name: `${prefix}/${w.originalName}`, shape: w.shape as number[], data: w.read().dataSync() as Float32Array }));
+}
+
+async function optimizerWeights(optimizer: tf.Optimizer, prefix: string): Promise<NamedArray[]> {
+  const weights = await optimizer.getWeights();
+  const out = await Promise.all(
+    // By position: Adam matches its slots to variables by order, and variable names vary between processes.
+    weights.map(async (w, i) => ({ name: `${prefix}/${String(i).padStart(4, '0')}`, shape: w.tensor.shape, data: (await w.tensor.data()) as Float32Array })),
+  );
+  weights[0]?.tensor.dispose(); // the iteration count is a fresh scalar; the rest are the optimiser's own variables
+  return out;
+}
+
+function restoreModel(model: tfl.LayersModel, prefix: string, tensors: Map<string, NamedArray>): void {
+  for (const w of model.weights) {
+    const saved = tensors.get(`${prefix}/${w.originalName}`);
+    if (!saved || saved.shape.join() !== (w.shape as number[]).join()) throw new ResumeMismatchError(`checkpoint has no matching ${prefix}/${w.originalName}`);
+    const t = tf.tensor(saved.data, saved.shape);
+    w.write(t);
+    t.dispose();
+  }
+}
+
+async function restoreOptimizer(optimizer: tf.Optimizer, prefix: string, tensors: Map<string, NamedArray>): Promise<void> {
+  const entries = [...tensors.values()].filter((t) => t.name.startsWith(`${prefix}/`)).sort((a, b) => a.name.localeCompare(b.name));
+  if (entries.length === 0) return;
+  const named = entries.map((e) => ({ name: e.name, tensor: tf.tensor(e.data, e.shape) }));
+  await optimizer.setWeights(named);
+  tf.dispose(named.map((n) => n.tensor));
+}
+
+export class TrainingState {
+  private constructor(
+    readonly models: GanModels,
+    readonly generatorOptimizer: tf.Optimizer,
+    readonly discriminatorOptimizer: tf.Optimizer,
+    /** The moving average of G's weights, when the recipe exports one. */
+    readonly average: GeneratorAverage | undefined,
+    /** Every random draw of the steps (noise, fake labels, augmentations), in a fixed order. */
+    public noiseRng: Sfc32,
+    /** Steps completed. */
+    public step: number,
+    /** Seconds spent training so far, over all resumes. */
+    public seconds: number,
+  ) {}
+
+  /** A run's state before its first step: initialisers and the noise stream seeded from the run's seed. */
+  static initial(settings: RunSettings): TrainingState {
+    const { config, seed, recipe } = settings;
+    const models: GanModels = {
+      config,
+      generator: buildGenerator(config, initialiserSeed(seed)),
+      discriminator: buildDiscriminator(config, initialiserSeed(seed)),
+    };
+    const average = recipe.ema !== null ? new GeneratorAverage(models.generator, recipe.ema) : undefined;
+    return new TrainingState(
+      models,
+      createAdam(settings.generatorAdam),
+      createAdam(settings.discriminatorAdam),
+      average,
+      Sfc32.fromSeed(`${seed}/noise`),
+      0,
+      0,
+    );
+  }
+
+  /** Takes over the state a checkpoint saved; throws ResumeMismatchError when it lacks any of it. */
+  async restore(checkpoint: Checkpoint): Promise<void> {
+    const { tensors, state } = checkpoint;
+    restoreModel(this.models.generator, 'generator', tensors);
+    restoreModel(this.models.discriminator, 'discriminator', tensors);
+    await restoreOptimizer(this.generatorOptimizer, 'adam_g', tensors);
+    await restoreOptimizer(this.discriminatorOptimizer, 'adam_d', tensors);
+    if (this.average && !this.average.restore(tensors)) {
+      throw new ResumeMismatchError(`${path.basename(checkpoint.dir)} has no ${EMA_PREFIX} weights for this run's moving average`);
+    }
+    this.noiseRng = new Sfc32(state.noiseRng);
+    this.step = state.step;
+    this.seconds = state.seconds;
+  }
+
+  /** Writes the state as the run's newest checkpoint, with the run's settings and where the data order stands. */
+  async save(runDir: string, settings: RunSettings, stepsPerEpoch: number): Promise<void> {
+    const { step } = this;
+    await saveCheckpoint(runDir, {
+      step,
+      config: settings.config,
+      settings,
+      noiseRng: this.noiseRng.getState(),
+      data: { epoch: Math.floor(step / stepsPerEpoch), position: step % stepsPerEpoch },
+      seconds: this.seconds,
+      tensors: [
+        ...weightsOf(this.models.generator, 'generator'),
+        ...weightsOf(this.models.discriminator, 'discriminator'),
+        ...(await optimizerWeights(this.generatorOptimizer, 'adam_g')),
+        ...(await optimizerWeights(this.discriminatorOptimizer, 'adam_d')),
+        ...(this.average
+          ? this.withServedWeights((weights) =>
+              Object.entries(weights).map(([name, t]) => ({ name: `${EMA_PREFIX}/${name}`, shape: t.shape, data: t.dataSync() as Float32Array })),
+            )
+          : []),
+      ],
+    });
+  }
+
+  /** Runs `fn` on the generator that is previewed and exported: the moving average when the recipe keeps one. */
+  withServedWeights<T>(fn: (weights: tf.NamedTensorMap) => T): T {
+    if (!this.average) return fn(generatorWeightMap(this.models.generator));
+    const weights = this.average.servingWeights(this.models.config);
+    try {
+      return fn(weights);
+    } finally {
+      tf.dispose(Object.values(weights));
+    }
+  }
+
+  dispose(): void {
+    this.models.generator.dispose();
+    this.models.discriminator.dispose();
+    this.generatorOptimizer.dispose();
+    this.discriminatorOptimizer.dispose();
+    this.average?.dispose();
+  }
+}
