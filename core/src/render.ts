@@ -145,7 +145,12 @@ function gridOf(pixels: PixelBatch, layout: GridLayout): Uint8Array<ArrayBuffer>
 }
 
 /** PNG of cells laid out row by row (grid.png, the trainer's previews, the export's sample). */
-export function gridPng(generator: FastGenerator, cells: readonly GridCell[], layout: GridLayout, options: RenderOptions = {}): Uint8Array<ArrayBuffer> {
+export function gridPng(
+  generator: FastGenerator,
+  cells: readonly GridCell[],
+  layout: GridLayout,
+  options: RenderOptions = {},
+): Uint8Array<ArrayBuffer> {
   return gridOf(renderCells(generator, cells, options), layout);
 }
 
@@ -230,6 +235,7 @@ export interface MorphOptions extends RenderOptions {
 /** One row of `steps` images from `from` to `to` (both included), by the walk's interpolation. */
 export function morphPng(generator: FastGenerator, from: GridCell, to: GridCell, options: MorphOptions): Uint8Array<ArrayBuffer> {
   const [a, b] = [from, to].map((c) => pointOfCell(generator.config, c, options.truncation));
-  const points = Array.from({ length: options.steps }, (_, i) => (i === 0 ? a : i === options.steps - 1 ? b : interpolate(a, b, i / (options.steps - 1))));
+  const last = options.steps - 1;
+  const points = Array.from({ length: options.steps }, (_, i) => (i === 0 ? a : i === last ? b : interpolate(a, b, i / last)));
   return gridOf(renderPoints(generator, points, options), { rows: 1, cols: options.steps, padding: options.padding });
 }
