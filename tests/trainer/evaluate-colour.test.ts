@@ -10,7 +10,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Sfc32 } from '@gan/core/prng';
 import { defaultCacheDir } from '../../trainer/src/data/index.ts';
 import { type LabelledImages, buildClassifier } from '../../trainer/src/evaluate/classifier.ts';
-import { defaultExtractor, evaluateImagesWithImageNet } from '../../trainer/src/evaluate/colour.ts';
+import { classSubset, defaultExtractor, evaluateImagesWithImageNet } from '../../trainer/src/evaluate/colour.ts';
 import { JACOBI_MAX_DIM, frechetDistance } from '../../trainer/src/evaluate/frechet.ts';
 import { type ImageNetExtractor, MOBILENET_ID, loadMobileNetExtractor } from '../../trainer/src/evaluate/imagenet.ts';
 import { kernelInceptionDistance, unbiasedPolynomialMmd2 } from '../../trainer/src/evaluate/kid.ts';
@@ -269,6 +269,15 @@ describe('evaluateImagesWithImageNet', () => {
     expect(card).toContain(e.fd.toFixed(3));
     expect(card).toMatch(/not comparable to published FIDs/);
     expect(card).not.toMatch(/own classifier/);
+  });
+
+  it('keeps one class of the real data for per-class scoring, and names a missing class', () => {
+    const data = images(9, 'subset');
+    const blue = classSubset(data, 'blue');
+    expect(blue.count).toBe(4);
+    expect(Array.from(blue.labels)).toEqual([1, 1, 1, 1]);
+    expect(Array.from(blue.images.subarray(0, 192))).toEqual(Array.from(data.images.subarray(192, 384)));
+    expect(() => classSubset(data, 'green')).toThrow(/no class "green"/);
   });
 
   it('says why style agreement is missing', () => {

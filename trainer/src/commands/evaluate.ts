@@ -34,6 +34,7 @@ interface EvaluateFlags extends BackendFlags {
   extractor?: ExtractorChoice;
   data?: string;
   imageSize?: 8 | 16 | 32 | 64;
+  class?: string;
 }
 
 /** The extractor asked for; else the classifier when one is named; else what suits the model's images. */
@@ -73,6 +74,7 @@ export function register(program: Command): void {
       ).choices([...EXTRACTORS]),
     )
     .option('--data <spec>', 'with --images and mobilenet: the real data set to compare with (mnist, twemoji, emoji, folder:<path>)')
+    .option('--class <name>', 'with --model and mobilenet: score only this class of a conditional model, against the real images of that class')
     .option('--image-size <n>', 'with --images and mobilenet: the size to score at (the images are resized to it)', oneOf(8, 16, 32, 64))
     .addOption(backendOption())
     .addOption(threadsOption())
@@ -84,6 +86,9 @@ export function register(program: Command): void {
       if (flags.images !== undefined && extractor === 'classifier' && classifier === undefined) {
         throw new UsageError('--classifier', 'is required with --images (e.g. --classifier mnist-32), or give --extractor mobilenet --data <spec> --image-size <n>');
       }
+      if (flags.class !== undefined && (extractor !== 'mobilenet' || flags.model === undefined)) {
+        throw new UsageError('--class', 'works with --model and --extractor mobilenet');
+      }
       if (flags.images !== undefined && extractor === 'mobilenet' && (flags.data === undefined || flags.imageSize === undefined)) {
         throw new UsageError('--data', 'and --image-size are required with --images and --extractor mobilenet (the real data to compare with)');
       }
@@ -93,7 +98,7 @@ export function register(program: Command): void {
       let text: string;
       if (extractor === 'mobilenet') {
         const e = flags.model
-          ? await evaluateExportWithImageNet(flags.model, { samples: flags.samples, seed: flags.seed, backend, classifier, log })
+          ? await evaluateExportWithImageNet(flags.model, { samples: flags.samples, seed: flags.seed, backend, classifier, className: flags.class, log })
           : await evaluateImageFolderWithImageNet(flags.images!, { seed: flags.seed, backend, classifier, data: flags.data!, imageSize: flags.imageSize!, log });
         [evaluation, text] = [e, formatImageNetEvaluation(e)];
       } else {

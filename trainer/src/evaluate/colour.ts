@@ -16,6 +16,8 @@
  * with the same extractor version, sample count and seed.
  */
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { type FastGenerator, cellSeed, generatorInput, latentFromSeed } from '@gan/core';
 import { Sfc32 } from '@gan/core/prng';
 import { type Dataset, loadDataset } from '../data/index.ts';
 import { loadExportedGenerator } from '../export/load.ts';
@@ -58,6 +60,8 @@ export interface ImageNetEvaluation
   styleClassifier?: { id: string; version: string; heldOutAccuracy: number; heldOutAccuracyByClass: Record<string, number> };
   /** Images per second of feature extraction, on this run's backend. */
   featuresPerSecond: number;
+  /** With --class: every sample was generated for this class, and the real images are this class's only. */
+  class?: string;
 }
 
 /** The class-conditional judge of an ImageNet evaluation, or why there is none. */
@@ -228,6 +232,36 @@ export interface ImageNetExportOptions extends ImageNetAccess {
   backend: string;
   /** Style classifier directory (default: models/classifiers/<dataset>-<imageSize>, when it exists). */
   classifier?: string;
+  /**
+   * Score one class of a conditional model against the real images of that class only (e.g. the
+   * twemoji style of a multi-style model against real twemoji): sample i is the latent of
+   * cellSeed(seed, i) with this class.
+   */
+  className?: string;
+}
+
+/** N images in [-1, 1] of one class: sample i is the latent of cellSeed(seed, i). Leaves no tensors behind. */
+export function generateClassSamples(generator: FastGenerator, seed: string, samples: number, classIndex: number, batchSize = 100): Float32Array {
+  const { config } = generator;
+  const size = config.imageSize * config.imageSize * config.channels;
+  const images = new Float32Array(samples * size);
+  for (let start = 0; start < samples; start += batchSize) {
+    const n = Math.min(batchSize, samples - start);
+    const latents = Array.from({ length: n }, (_, k) => latentFromSeed(cellSeed(seed, start + k), config.latentSize));
+    const out = tf.tidy(() => generator.forward(generatorInput(config, latents, latents.map(() => classIndex))));
+    images.set(out.dataSync() as Float32Array, start * size);
+    out.dispose();
+  }
+  return images;
+}
+
+/** The images of one class (by name) of a labelled set. */
+export function classSubset<T extends LabelledImages>(data: T, className: string): T {
+  const label = data.classNames.indexOf(className);
+  if (label < 0) throw new EvaluationError(`the real data has no class ${JSON.stringify(className)} (classes: ${data.classNames.join(', ')})`);
+  const indices = Array.from(data.labels).flatMap((l, i) => (l === label ? [i] : []));
+  const size = data.imageSize * data.imageSize * data.channels;
+  return { ...data, images: pick(data.images, indices, size), labels: Int32Array.from(indices, () => label), count: indices.length };
 }
 
 /** Evaluates an exported model directory with ImageNet features. */
@@ -239,9 +273,17 @@ export async function evaluateExportWithImageNet(modelDir: string, options: Imag
   const extractor = await loadMobileNetExtractor({ cacheDir: options.cacheDir ?? path.resolve('.cache'), packageDir: options.nsfwjsDir, log: options.log });
   try {
     if (options.samples < 2) throw new EvaluationError('at least 2 samples are needed');
-    const { train, heldOut } = await realSplits(manifest.dataset.name, manifest.imageSize, manifest.channels as 1 | 3, options);
-    const generated = generateSamples(generator, options.seed, options.samples);
-    return evaluateImagesWithImageNet({
+    const splits = await realSplits(manifest.dataset.name, manifest.imageSize, manifest.channels as 1 | 3, options);
+    let { train, heldOut } = splits;
+    let generated: { images: Float32Array; classes: Int32Array };
+    if (options.className !== undefined) {
+      const classIndex = manifest.classes.indexOf(options.className);
+      if (classIndex < 0) throw new EvaluationError(`${manifest.name} has no class ${JSON.stringify(options.className)} (classes: ${manifest.classes.join(', ') || 'none'})`);
+      [train, heldOut] = [classSubset(train, options.className), classSubset(heldOut, options.className)];
+      options.log?.(`class ${options.className}: ${train.count} training and ${heldOut.count} held-out real images`);
+      generated = { images: generateClassSamples(generator, options.seed, options.samples, classIndex), classes: new Int32Array(options.samples).fill(classIndex) };
+    } else generated = generateSamples(generator, options.seed, options.samples);
+    const evaluation = evaluateImagesWithImageNet({
       extractor,
       images: generated.images,
       count: options.samples,
@@ -258,6 +300,7 @@ export async function evaluateExportWithImageNet(modelDir: string, options: Imag
       started,
       log: options.log,
     });
+    return options.className !== undefined ? { ...evaluation, class: options.className } : evaluation;
   } finally {
     extractor.dispose();
     generator.dispose();
@@ -326,7 +369,7 @@ export function formatImageNetEvaluation(e: ImageNetEvaluation): string {
   const k = (r: KidResult) => `${f(r.mean)} ± ${f(r.std)}`;
   const pct = (a: number) => `${(a * 100).toFixed(1)} %`;
   const lines = [
-    e.model ? `model: ${e.model.name} ${e.model.version}` : undefined,
+    e.model ? `model: ${e.model.name} ${e.model.version}${e.class !== undefined ? `, class ${e.class} only (against real images of that class)` : ''}` : undefined,
     e.images ? `images: ${e.images}` : undefined,
     `extractor: ${e.extractor} version ${e.extractorVersion} (${e.extractorSource}, ${e.featureSize} features, inputs upscaled to ${e.extractorInputSize} px; ${e.featuresPerSecond} images/s)`,
     `samples: ${e.samples}, seed ${JSON.stringify(e.seed)}, against ${e.referenceImages} held-out real images, backend ${e.backend}`,
