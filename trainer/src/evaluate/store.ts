@@ -8,13 +8,14 @@
  * The version is the first 12 hex digits of the sha256 of weights.bin: an evaluation names the exact
  * extractor it used, and two evaluations compare only when their versions agree.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import { sha256Hex } from '@gan/core/manifest';
 import { FEATURE_LAYER } from './classifier.ts';
+import { writeFileAtomically } from '../atomic-write.ts';
 
 export const ClassifierInfoSchema = z.object({
   formatVersion: z.literal(1),
@@ -109,14 +110,9 @@ export async function saveClassifier(
   const version = (await sha256Hex(weights! as Uint8Array<ArrayBuffer>)).slice(0, 12);
   const featureSize = (model.getLayer(FEATURE_LAYER).outputShape as number[])[1];
   const full = ClassifierInfoSchema.parse({ formatVersion: 1, version, featureSize, ...info });
-  const write = async (name: string, data: string | Uint8Array) => {
-    const tmp = path.join(dir, `.${name}.${process.pid}.tmp`);
-    await writeFile(tmp, data);
-    await rename(tmp, path.join(dir, name));
-  };
-  await write(WEIGHTS_FILE, weights!);
-  await write('model.json', JSON.stringify(modelJson));
-  await write('classifier.json', `${JSON.stringify(full, null, 2)}\n`);
+  await writeFileAtomically(path.join(dir, WEIGHTS_FILE), weights!);
+  await writeFileAtomically(path.join(dir, 'model.json'), JSON.stringify(modelJson));
+  await writeFileAtomically(path.join(dir, 'classifier.json'), `${JSON.stringify(full, null, 2)}\n`);
   return full;
 }
 
