@@ -5,6 +5,7 @@ export * from './weights.ts';
 export * from './inference.ts';
 export * from './image.ts';
 export * from './export-format.ts';
+export * from './load-generator.ts';
 export { registerWasmKernels } from './kernels/index.ts';
 export * from './render.ts';
 export * from './gif.ts';

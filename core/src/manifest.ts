@@ -71,6 +71,10 @@ export const ManifestSchema = z
     if (!m.files.some((f) => f.path === 'model.json')) {
       ctx.addIssue({ code: 'custom', message: 'files must list model.json' });
     }
+    if (m.files.some((f) => f.path === 'manifest.json')) {
+      // Its own sha256 cannot be inside it: a manifest that lists itself was not written by an export.
+      ctx.addIssue({ code: 'custom', message: 'files must not list manifest.json itself' });
+    }
   });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
@@ -79,3 +83,108 @@ export async function sha256Hex(data: ArrayBuffer | Uint8Array<ArrayBuffer>): Pr
   const digest = await crypto.subtle.digest('SHA-256', data);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Reading a published or exported model, the one way every reader does it (the worker from R2, the
+// trainer and the registry from a directory or a bucket): manifest.json parsed and checked against
+// where it was found, then every file checked against the size and sha256 it lists before anything is
+// decoded. The readers differ only in where the bytes come from and how they report.
+
+export const MANIFEST_FILE = 'manifest.json';
+
+/**
+ * A model's files cannot be used. `model` names what was read (a directory, `name@version`);
+ * `reason` says what is wrong with it, in words a 503 body or a CLI line can show as they are.
+ */
+export abstract class ModelFilesError extends Error {
+  constructor(
+    readonly model: string,
+    readonly reason: string,
+  ) {
+    super(`${model}: ${reason}`);
+  }
+}
+
+/** manifest.json is not JSON, not a valid manifest, or describes another model or version. */
+export class InvalidManifestError extends ModelFilesError {
+  override name = 'InvalidManifestError';
+}
+
+/** A file the manifest lists (or manifest.json itself) is not there. */
+export class MissingModelFileError extends ModelFilesError {
+  override name = 'MissingModelFileError';
+  constructor(
+    model: string,
+    readonly path: string,
+  ) {
+    super(model, path === MANIFEST_FILE ? `${MANIFEST_FILE} is missing` : `file ${path} is missing`);
+  }
+}
+
+/** A file's bytes do not match the size or sha256 the manifest lists for it. */
+export class ModelFileMismatchError extends ModelFilesError {
+  override name = 'ModelFileMismatchError';
+  constructor(
+    model: string,
+    readonly path: string,
+  ) {
+    super(model, `file ${path} fails its size or sha256 check`);
+  }
+}
+
+/** model.json names a file the manifest does not list, so nothing vouches for its bytes. */
+export class UnlistedModelFileError extends ModelFilesError {
+  override name = 'UnlistedModelFileError';
+  constructor(
+    model: string,
+    readonly path: string,
+  ) {
+    super(model, `model.json names ${path.slice(0, 80)}, which the manifest does not list`);
+  }
+}
+
+/** A file's bytes as a store returns them: `undefined` or `null` when it is not there. */
+export type ModelFileBytes = Uint8Array | ArrayBuffer | null | undefined;
+/** Where a model's files come from: a directory, a bucket, files in memory. */
+export type ModelFileSource = (path: string) => Promise<ModelFileBytes>;
+
+/**
+ * Parses manifest.json's bytes or text. With `expected`, the manifest must describe that name and
+ * version (a manifest copied under another key must not be served as this one).
+ */
+export function parseManifest(data: string | Uint8Array, model: string, expected?: { name: string; version: string }): Manifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(typeof data === 'string' ? data : new TextDecoder().decode(data));
+  } catch {
+    throw new InvalidManifestError(model, `${MANIFEST_FILE} is invalid (not JSON)`);
+  }
+  const parsed = ManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidManifestError(model, `${MANIFEST_FILE} is invalid (${issue.path.join('.') || 'root'}: ${issue.message})`);
+  }
+  const manifest = parsed.data;
+  if (expected && (manifest.name !== expected.name || manifest.version !== expected.version)) {
+    throw new InvalidManifestError(model, `${MANIFEST_FILE} describes ${manifest.name}@${manifest.version}`);
+  }
+  return manifest;
+}
+
+/** The bytes of a listed file if they are there and match its entry; else the error that says why not. */
+export async function verifyModelFile(model: string, entry: FileEntry, data: ModelFileBytes): Promise<Uint8Array> {
+  if (data == null) throw new MissingModelFileError(model, entry.path);
+  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+  if (bytes.byteLength !== entry.bytes || (await sha256Hex(bytes as Uint8Array<ArrayBuffer>)) !== entry.sha256) {
+    throw new ModelFileMismatchError(model, entry.path);
+  }
+  return bytes;
+}
+
+/** Reads one file the manifest lists from `source` and verifies it. */
+export async function readVerifiedFile(model: string, manifest: Manifest, path: string, source: ModelFileSource): Promise<Uint8Array> {
+  const entry = manifest.files.find((f) => f.path === path);
+  if (!entry) throw new UnlistedModelFileError(model, path);
+  return verifyModelFile(model, entry, await source(path));
+}
+

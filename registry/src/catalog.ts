@@ -1,4 +1,4 @@
-import { type Manifest, ManifestSchema, sha256Hex } from '@gan/core/manifest';
+import { MANIFEST_FILE, type Manifest, MissingModelFileError, ModelFilesError, parseManifest, verifyModelFile } from '@gan/core/manifest';
 import { type CurrentPointer, registryKeys } from './layout.ts';
 import { readCurrentWithEtag } from './publish.ts';
 import type { ObjectStorage } from './storage.ts';
@@ -56,9 +56,10 @@ export async function listVersions(storage: ObjectStorage, name: string): Promis
   for (const [version, entry] of byVersion) {
     let manifest: Manifest | undefined;
     if (entry.manifestAt) {
-      const bytes = await storage.get(registryKeys.manifest(name, version));
-      const parsed = bytes ? ManifestSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes))) : undefined;
-      if (parsed?.success && parsed.data.name === name && parsed.data.version === version) manifest = parsed.data;
+      manifest = await readStoredManifest(storage, name, version).catch((error: unknown) => {
+        if (error instanceof ModelFilesError) return undefined; // listed as incomplete
+        throw error;
+      });
     }
     versions.push({
       version,
@@ -75,27 +76,28 @@ export async function listVersions(storage: ObjectStorage, name: string): Promis
   return { name, current, currentEtag: currentRead?.etag ?? null, versions };
 }
 
-/** A version that is not there, or not whole. */
+/** A version that is not in the bucket. */
 export class VersionUnavailableError extends Error {
   override name = 'VersionUnavailableError';
 }
 
+/** A stored version's manifest, checked to describe that version; core's ModelFilesError if it cannot be used. */
+export async function readStoredManifest(storage: ObjectStorage, name: string, version: string): Promise<Manifest> {
+  const label = `${name}@${version}`;
+  const bytes = await storage.get(registryKeys.manifest(name, version));
+  if (!bytes) throw new MissingModelFileError(label, MANIFEST_FILE);
+  return parseManifest(bytes, label, { name, version });
+}
+
 /**
  * Checks that a stored version is whole: its manifest is valid and every file it lists is in the
- * bucket with the listed sha256. Run before current.json is pointed at a version that was not just
- * uploaded (rollback).
+ * bucket with the listed size and sha256 (else core's ModelFilesError says what is wrong). Run before
+ * current.json is pointed at a version that was not just uploaded (rollback).
  */
 export async function verifyStoredVersion(storage: ObjectStorage, name: string, version: string): Promise<Manifest> {
-  const bytes = await storage.get(registryKeys.manifest(name, version));
-  if (!bytes) throw new VersionUnavailableError(`${name}@${version} has no manifest.json in the bucket`);
-  const parsed = ManifestSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes)));
-  if (!parsed.success) throw new VersionUnavailableError(`${name}@${version}: manifest.json is invalid`);
-  for (const f of parsed.data.files) {
-    const data = await storage.get(registryKeys.file(name, version, f.path));
-    if (!data) throw new VersionUnavailableError(`${name}@${version}: ${f.path} is missing`);
-    if ((await sha256Hex(data as Uint8Array<ArrayBuffer>)) !== f.sha256) {
-      throw new VersionUnavailableError(`${name}@${version}: ${f.path} does not match its sha256`);
-    }
+  const manifest = await readStoredManifest(storage, name, version);
+  for (const entry of manifest.files) {
+    await verifyModelFile(`${name}@${version}`, entry, await storage.get(registryKeys.file(name, version, entry.path)));
   }
-  return parsed.data;
+  return manifest;
 }

@@ -5,7 +5,8 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { ExportIntegrityError, type ExportedModel, readExportedModel } from './exported-model.ts';
+import { ModelFilesError } from '@gan/core/manifest';
+import { type ExportedModel, readExportedModel } from './exported-model.ts';
 import { openLocalR2 } from './local-r2.ts';
 import { VersionConflictError, publishModel } from './publish.ts';
 
@@ -44,7 +45,7 @@ export async function fillLocalR2(options: FillLocalR2Options): Promise<string[]
       models.push(await readExportedModel(dir));
     } catch (error) {
       // models/ also holds things that are not generator exports (the evaluation classifier).
-      if (error instanceof ExportIntegrityError) log(`skipping ${path.relative(process.cwd(), dir)}: ${error.message}`);
+      if (error instanceof ModelFilesError) log(`skipping ${path.relative(process.cwd(), dir)}: ${error.message}`);
       else throw error;
     }
   }
