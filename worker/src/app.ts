@@ -6,6 +6,7 @@
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
+import { RATE_LIMIT_PERIOD_SECONDS, parseWorkerConfig } from './config.ts';
 import type { AppEnv, Env } from './env.ts';
 import { ApiError, MethodNotAllowedError, RouteNotFoundError } from './errors.ts';
 import { NO_STORE } from './http-cache.ts';
@@ -22,19 +23,10 @@ export interface AppOptions {
   storeFor?: (env: Env) => ModelStore;
 }
 
-function positiveNumber(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return value !== undefined && value !== '' && Number.isFinite(n) && n >= 0 ? n : fallback;
-}
-
 /** One store per isolate: the bucket binding and vars are the same for every request of an isolate. */
 export function isolateStore(): (env: Env) => ModelStore {
   let store: ModelStore | undefined;
-  return (env) =>
-    (store ??= new ModelStore(env.MODELS_BUCKET, {
-      pointerTtlMs: positiveNumber(env.CURRENT_POINTER_TTL_SECONDS, 30) * 1000,
-      byteBudget: positiveNumber(env.MODEL_MEMORY_BUDGET_MB, 48) * 1024 * 1024,
-    }));
+  return (env) => (store ??= new ModelStore(env.MODELS_BUCKET, parseWorkerConfig(env)));
 }
 
 export function createApp(options: AppOptions = {}) {
@@ -55,15 +47,15 @@ export function createApp(options: AppOptions = {}) {
     await next();
     c.res.headers.set('X-Content-Type-Options', 'nosniff');
   });
-  // Before anything that reads R2 or renders. The periods match wrangler.toml's [[ratelimits]].
-  app.use('*', rateLimit({ binding: (env) => env.RATE_LIMITER, periodSeconds: 60, what: 'requests' }));
+  // Before anything that reads R2 or renders.
+  app.use('*', rateLimit({ binding: (env) => env.RATE_LIMITER, periodSeconds: RATE_LIMIT_PERIOD_SECONDS.requests, what: 'requests' }));
   app.use(
     '/v1/models/:model/grid.png',
-    rateLimit({ binding: (env) => env.GRID_RATE_LIMITER, periodSeconds: 60, what: 'grid requests' }),
+    rateLimit({ binding: (env) => env.GRID_RATE_LIMITER, periodSeconds: RATE_LIMIT_PERIOD_SECONDS.grids, what: 'grid requests' }),
   );
   // A walk or a morph strip is up to a grid's work: they count against the same per-client limit.
   for (const path of ['/v1/models/:model/walk.gif', '/v1/models/:model/morph.png']) {
-    app.use(path, rateLimit({ binding: (env) => env.GRID_RATE_LIMITER, periodSeconds: 60, what: 'grid, walk or morph requests' }));
+    app.use(path, rateLimit({ binding: (env) => env.GRID_RATE_LIMITER, periodSeconds: RATE_LIMIT_PERIOD_SECONDS.grids, what: 'grid, walk or morph requests' }));
   }
 
   app.route('/', pageRoutes);
