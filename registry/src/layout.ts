@@ -6,6 +6,14 @@
 import { z } from 'zod';
 import { ModelVersionSchema } from '@gan/core/manifest';
 
+/**
+ * Version files never change once published: caches may keep them for good. The worker's responses
+ * for a pinned `name@version` say the same.
+ */
+export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
+/** current.json moves: never cache it without revalidating. */
+export const POINTER_CACHE_CONTROL = 'no-cache';
+
 /** `models/<name>/current.json`: which version `models/<name>` means now. Written last on publish. */
 export const CurrentPointerSchema = z
   .object({

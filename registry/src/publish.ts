@@ -1,12 +1,7 @@
 import { sha256Hex } from '@gan/core/manifest';
-import { type CurrentPointer, CurrentPointerSchema, registryKeys } from './layout.ts';
+import { type CurrentPointer, CurrentPointerSchema, IMMUTABLE_CACHE_CONTROL, POINTER_CACHE_CONTROL, registryKeys } from './layout.ts';
 import type { ExportedModel } from './exported-model.ts';
 import { contentTypeFor, type ObjectStorage, PreconditionFailedError } from './storage.ts';
-
-/** Version files never change once published: caches may keep them for good. */
-export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
-/** current.json moves: never cache it without revalidating. */
-export const POINTER_CACHE_CONTROL = 'no-cache';
 
 /** The version already exists in the bucket with other bytes; versions are immutable. */
 export class VersionConflictError extends Error {

@@ -8,10 +8,12 @@
  * The ETag hashes the model version and the normalised parameters, so it names the bytes exactly.
  */
 import { sha256Hex } from '@gan/core';
+import { IMMUTABLE_CACHE_CONTROL } from '@gan/registry/layout';
 import type { ResolvedModel } from './model-store.ts';
 import { type RenderRequest, canonicalParams } from './validation.ts';
 
-export const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** Pinned versions never change: the same Cache-Control as their files in R2. */
+export const IMMUTABLE = IMMUTABLE_CACHE_CONTROL;
 export const CURRENT_MAX_AGE_SECONDS = 60;
 export const CURRENT = `public, max-age=${CURRENT_MAX_AGE_SECONDS}`;
 export const NO_STORE = 'no-store';
