@@ -23,7 +23,7 @@ import {
   bestGemmVariant,
   enableRelaxedSimd,
   gemmKernelVariant,
-  gemmKernelsEnabled,
+  gemmKernelsWanted,
   registerGemmKernels,
   restoreGemmKernels,
 } from '@gan/core/kernels/gemm/index';
@@ -221,13 +221,14 @@ describe('BatchMatMul on the GEMM', () => {
     }
   });
 
-  it('the default policy leaves large plain products to XNNPACK; GAN_KERNELS=tfjs turns the kernels off', () => {
+  it('the default policy leaves large plain products to XNNPACK; GAN_KERNELS chooses the kernels', () => {
     const shape = { batch: 1, m: 1024, n: 1024, k: 1024, transposeA: false, transposeB: false };
     expect(DEFAULT_MATMUL_POLICY(shape)).toBe(false);
     expect(DEFAULT_MATMUL_POLICY({ ...shape, transposeA: true })).toBe(true);
     expect(DEFAULT_MATMUL_POLICY({ ...shape, m: 48, n: 64, k: 16384 })).toBe(true);
-    expect(gemmKernelsEnabled({ GAN_KERNELS: 'tfjs' })).toBe(false);
-    expect(gemmKernelsEnabled({})).toBe(true);
+    expect(gemmKernelsWanted({ GAN_KERNELS: 'tfjs' })).toEqual([]);
+    expect(gemmKernelsWanted({ GAN_KERNELS: 'matmul' })).toEqual(['BatchMatMul']);
+    expect(gemmKernelsWanted({})).toEqual(['BatchMatMul', 'Conv2DBackpropFilter']);
   });
 
   it('restoring puts the original back, and registering twice keeps one wrapper', async () => {

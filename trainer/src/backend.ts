@@ -103,20 +103,22 @@ async function activateWasm(threads: number, log: (line: string) => void): Promi
 
 /**
  * The matrix products on this project's AssemblyScript GEMM (core/src/kernels/gemm), relaxed SIMD
- * where the engine has it (Node 20 after a V8 flag); GAN_KERNELS=tfjs keeps tfjs's own. It runs on
+ * where the engine has it (Node 20 after a V8 flag); GAN_KERNELS=tfjs keeps tfjs's own, GAN_KERNELS=matmul
+ * leaves the filter gradient on XNNPACK's convolution. It runs on
  * one thread, computes each product the same way on any thread count, and leaves XNNPACK the
  * convolutions and large plain products.
  */
 async function registerGemm(log: (line: string) => void): Promise<void> {
   const gemm = await import('@gan/core/kernels/gemm/index');
-  if (!gemm.gemmKernelsEnabled()) {
+  const only = gemm.gemmKernelsWanted();
+  if (only.length === 0) {
     log('wasm: matrix products on tfjs kernels (GAN_KERNELS=tfjs)');
     return;
   }
   gemm.enableRelaxedSimd();
   const variant = gemm.bestGemmVariant();
-  gemm.registerGemmKernels({ variant });
-  log(`wasm: matrix products on the project's ${variant} GEMM`);
+  const placed = gemm.registerGemmKernels({ variant, only });
+  log(`wasm: ${placed.join(', ')} on the project's ${variant} GEMM`);
 }
 
 /**

@@ -6,7 +6,7 @@
  * but large plain products: see DEFAULT_MATMUL_POLICY), and marks it as taking transposed operands at
  * full speed, so the convolution-gradient kernels hand it theirs instead of transposing first;
  * `restoreGemmKernels()` puts the original back. GAN_KERNELS=tfjs in the environment turns them off
- * in the trainer (`gemmKernelsEnabled`).
+ * in the trainer, GAN_KERNELS=matmul keeps only BatchMatMul (`gemmKernelsWanted`).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FAST_TRANSPOSED_MATMUL } from '../kernel-scope.ts';
@@ -95,7 +95,13 @@ export function restoreGemmKernels(backendName = 'wasm'): string[] {
   return restored;
 }
 
-/** Whether the environment asks for the GEMM kernels (GAN_KERNELS=tfjs turns them off). */
-export function gemmKernelsEnabled(env: Record<string, string | undefined> = process.env): boolean {
-  return (env.GAN_KERNELS ?? '').toLowerCase() !== 'tfjs';
+/**
+ * The GEMM kernels the environment asks for: GAN_KERNELS=tfjs none, GAN_KERNELS=matmul BatchMatMul
+ * only (the filter gradient on XNNPACK's convolution), anything else all.
+ */
+export function gemmKernelsWanted(env: Record<string, string | undefined> = process.env): readonly GemmKernelName[] {
+  const choice = (env.GAN_KERNELS ?? '').toLowerCase();
+  if (choice === 'tfjs') return [];
+  if (choice === 'matmul') return ['BatchMatMul'];
+  return GEMM_KERNEL_NAMES;
 }
