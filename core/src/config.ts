@@ -4,18 +4,33 @@ import { z } from 'zod';
  * The one description of a DCGAN's architecture. It is saved with the weights (in the manifest and
  * in checkpoints), so whatever loads the weights rebuilds the same networks from it.
  */
+/** Output edges in pixels a generator can have: 4 · 2^n, one stride-2 transposed convolution per doubling. */
+export const IMAGE_SIZES = [8, 16, 32, 64] as const;
+/** 1 = greyscale, 3 = RGB. */
+export const CHANNEL_COUNTS = [1, 3] as const;
+/** Largest latent (noise vector) length. */
+export const MAX_LATENT_SIZE = 512;
+/** Largest generator or discriminator width (channels of its widest end). */
+export const MAX_NETWORK_WIDTH = 256;
+
+/** A zod schema accepting exactly these numbers, typed as their union. */
+function oneOfNumbers<T extends readonly [number, number, ...number[]]>(values: T) {
+  const literals = values.map((v) => z.literal(v)) as unknown as [z.ZodLiteral<T[number]>, z.ZodLiteral<T[number]>, ...z.ZodLiteral<T[number]>[]];
+  return z.union(literals);
+}
+
 export const ModelConfigSchema = z
   .object({
     /** Output edge in pixels: 4 · 2^n, one stride-2 transposed convolution per doubling. */
-    imageSize: z.union([z.literal(8), z.literal(16), z.literal(32), z.literal(64)]),
+    imageSize: oneOfNumbers(IMAGE_SIZES),
     /** 1 = greyscale, 3 = RGB. */
-    channels: z.union([z.literal(1), z.literal(3)]),
+    channels: oneOfNumbers(CHANNEL_COUNTS),
     /** Length of the noise vector z (the article uses 100). */
-    latentSize: z.number().int().min(1).max(512),
+    latentSize: z.number().int().min(1).max(MAX_LATENT_SIZE),
     /** Generator width: channels of the last hidden layer (ngf); earlier layers double it. */
-    generatorWidth: z.number().int().min(1).max(256),
+    generatorWidth: z.number().int().min(1).max(MAX_NETWORK_WIDTH),
     /** Discriminator width: channels of the first layer (ndf); later layers double it. */
-    discriminatorWidth: z.number().int().min(1).max(256),
+    discriminatorWidth: z.number().int().min(1).max(MAX_NETWORK_WIDTH),
     /** 0 = unconditional. Otherwise a conditional DCGAN over this many classes. */
     numClasses: z.number().int().min(0).max(1000),
   })

@@ -21,6 +21,8 @@ export interface EncodeOptions {
 }
 
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
+/** Smallest shard size accepted. */
+export const MIN_SHARD_BYTES = 1024;
 
 /** Nearest IEEE 754 half float (round half to even), as its 16 bits. */
 export function float32ToFloat16Bits(value: number): number {
@@ -51,7 +53,7 @@ export function float32ToFloat16Bits(value: number): number {
 /** Encodes weights into shards and the `weightsManifest` that describes them. */
 export function encodeWeightShards(weights: NamedWeight[], options: EncodeOptions = {}) {
   const shardBytes = options.shardBytes ?? DEFAULT_SHARD_BYTES;
-  if (!(shardBytes >= 1024)) throw new RangeError('shardBytes must be at least 1024');
+  if (!(shardBytes >= MIN_SHARD_BYTES)) throw new RangeError(`shardBytes must be at least ${MIN_SHARD_BYTES}`);
   const parts: Uint8Array[] = [];
   const specs: tf.io.WeightsManifestEntry[] = [];
   for (const w of weights) {

@@ -1,5 +1,6 @@
 /** `gan train-classifier`: train and save the feature extractor that `gan evaluate` uses for a data set. */
 import { type Command, Option } from 'commander';
+import { IMAGE_SIZES } from '@gan/core';
 import { trainExtractor } from '../evaluate/run.ts';
 import { activateBackend, backendOption, threadsOption, info, integer, oneOf, positiveNumber, type BackendFlags } from './common.ts';
 
@@ -24,7 +25,7 @@ export function register(program: Command): void {
         'saved with its accuracy and version in models/classifiers/<dataset>-<image size>.',
     )
     .requiredOption('--data <spec>', 'mnist, twemoji (categories as labels) or folder:<path> (sub-folders as labels)')
-    .option('--image-size <n>', 'image edge in pixels: the size of the models it will evaluate', oneOf(8, 16, 32, 64), 32)
+    .option('--image-size <n>', 'image edge in pixels: the size of the models it will evaluate', oneOf(...IMAGE_SIZES), 32)
     .option('--epochs <n>', 'passes over the training split', integer(1, 1000), 8)
     .option('--batch-size <n>', 'images per step', integer(1, 4096), 64)
     .option('--lr <x>', 'Adam learning rate', positiveNumber, 1e-3)

@@ -1,6 +1,6 @@
 /** `gan export`: a run's generator → model.json + shards + manifest + card, as the worker loads it. */
 import type { Command } from 'commander';
-import { ModelNameSchema } from '@gan/core';
+import { DEFAULT_SHARD_BYTES, MIN_SHARD_BYTES, ModelNameSchema } from '@gan/core';
 import { exportRun } from '../export/export.ts';
 import { UsageError, activateBackend, backendOption, threadsOption, info, integer, type BackendFlags } from './common.ts';
 
@@ -21,14 +21,13 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'directory to write (created; an earlier export there is replaced)')
     .option('--name <name>', 'model name, a lower-case slug (default: from the data set)')
     .option('--version <version>', 'version name (default: UTC time and the weights sha256)')
-    .option('--shard-bytes <n>', 'largest weight shard in bytes', integer(1024), 4 * 1024 * 1024)
+    .option('--shard-bytes <n>', 'largest weight shard in bytes', integer(MIN_SHARD_BYTES), DEFAULT_SHARD_BYTES)
     .option('--float16', 'store weights as half floats (half the size)', false)
     .addOption(backendOption())
     .addOption(threadsOption())
     .action(async (flags: ExportFlags) => {
-      if (flags.name !== undefined && !ModelNameSchema.safeParse(flags.name).success) {
-        throw new UsageError('--name', 'must be a lower-case slug: a-z, 0-9 and -, at most 64 characters');
-      }
+      const name = flags.name === undefined ? undefined : ModelNameSchema.safeParse(flags.name);
+      if (name && !name.success) throw new UsageError('--name', `must be ${name.error.issues[0].message}`);
       await activateBackend(flags, info);
       const result = await exportRun(flags.run, flags.out, { name: flags.name, version: flags.version, shardBytes: flags.shardBytes, float16: flags.float16 });
       const m = result.manifest;

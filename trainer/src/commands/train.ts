@@ -1,6 +1,7 @@
 /** `gan train`: trains a DCGAN on a data set into a run directory. */
 import path from 'node:path';
 import type { Command } from 'commander';
+import { CHANNEL_COUNTS, IMAGE_SIZES, MAX_LATENT_SIZE, MAX_NETWORK_WIDTH } from '@gan/core';
 import { parseDataSpec, DataSpecError } from '../data/index.ts';
 import { MissingDataError, RunExistsError, runTraining } from '../train/run.ts';
 import { ARTICLE_ADAM, type GanLoss } from '../train/step.ts';
@@ -51,14 +52,14 @@ export function register(program: Command): void {
     .command('train')
     .description('Train a DCGAN (the seed article\'s alternating D/G optimisation) on a data set.')
     .option('--data <spec>', 'data set: mnist, twemoji, emoji[:all|<group>,…] (eight emoji styles are the classes) or folder:<path> (sub-folders are classes); required unless --resume')
-    .option('--image-size <n>', 'image edge in pixels: 8, 16, 32 or 64', oneOf(8, 16, 32, 64), 32)
-    .option('--channels <n>', "1 (grey) or 3 (RGB); default: the data set's own", oneOf(1, 3))
+    .option('--image-size <n>', `image edge in pixels: ${IMAGE_SIZES.join(', ')}`, oneOf(...IMAGE_SIZES), 32)
+    .option('--channels <n>', "1 (grey) or 3 (RGB); default: the data set's own", oneOf(...CHANNEL_COUNTS))
     .option('--batch-size <n>', 'images per step', integer(1, 4096), 64)
     .option('--steps <n>', "the run's total number of steps (a resumed run continues up to it)", integer(1))
     .option('--epochs <n>', 'alternative to --steps: passes over the training split', integer(1))
-    .option('--latent-size <n>', 'length of the noise vector z', integer(1, 512), 100)
-    .option('--generator-width <n>', "channels of G's last hidden layer (doubling towards the input)", integer(1, 256), 64)
-    .option('--discriminator-width <n>', "channels of D's first layer (doubling with depth)", integer(1, 256), 64)
+    .option('--latent-size <n>', 'length of the noise vector z', integer(1, MAX_LATENT_SIZE), 100)
+    .option('--generator-width <n>', "channels of G's last hidden layer (doubling towards the input)", integer(1, MAX_NETWORK_WIDTH), 64)
+    .option('--discriminator-width <n>', "channels of D's first layer (doubling with depth)", integer(1, MAX_NETWORK_WIDTH), 64)
     .option('--lr-g <rate>', "generator's Adam learning rate", positiveNumber, ARTICLE_ADAM.learningRate)
     .option('--lr-d <rate>', "discriminator's Adam learning rate", positiveNumber, ARTICLE_ADAM.learningRate)
     .option('--loss <kind>', 'bce (the article: non-saturating BCE) or hinge', 'bce')
