@@ -3,6 +3,8 @@
  * network off), KID's estimator against known answers, Fréchet distance on the large-dimension path,
  * and style agreement.
  */
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -289,6 +291,33 @@ describe('evaluateImagesWithImageNet', () => {
     });
     expect(e.classAccuracy).toBeUndefined();
     expect(e.classAccuracySkipped).toBe('no classifier');
+  });
+
+  it('keeps the real images’ features between evaluations, and extracts them again for other pixels', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gan-features-'));
+    const train = images(20, 'train');
+    const heldOut = images(6, 'held');
+    let extracted = 0;
+    const counting: ImageNetExtractor = {
+      ...colourExtractor,
+      extract(...args) {
+        extracted += args[1];
+        return colourExtractor.extract(...args);
+      },
+    };
+    const run = (held: LabelledImages) =>
+      evaluateImagesWithImageNet({
+        extractor: counting, images: train.images, count: 20, imageSize: 8, channels: 3, classNames: [],
+        train, heldOut: held, seed: 'e', backend: 'cpu', realFeatureCache: dir,
+      });
+    const first = run(heldOut);
+    expect(extracted).toBe(20 + 6 + 20);
+    const second = run(heldOut);
+    expect(extracted).toBe(20 + 6 + 20 + 20); // only the images to score
+    expect(second.fd).toBe(first.fd);
+    expect(second.fdFloor).toBe(first.fdFloor);
+    run(images(6, 'other held-out'));
+    expect(extracted).toBe(20 + 6 + 20 + 20 + 20 + 6);
   });
 });
 

@@ -15,11 +15,13 @@
  * so these are not FIDs and do not compare to published FIDs; they compare only with evaluations made
  * with the same extractor version, sample count and seed.
  */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type FastGenerator, cellSeed, generatorInput, latentFromSeed } from '@gan/core';
 import { Sfc32 } from '@gan/core/prng';
-import { type Dataset, loadDataset } from '../data/index.ts';
+import { type Dataset, defaultCacheDir, loadDataset } from '../data/index.ts';
 import { loadExportedGenerator } from '../export/load.ts';
 import { type LabelledImages, accuracy, extractFeatures, permutation } from './classifier.ts';
 import { type Evaluation, EvaluationError, generateSamples } from './evaluate.ts';
@@ -87,6 +89,33 @@ export interface ImageNetImagesInput {
   source?: string;
   started?: number;
   log?: (line: string) => void;
+  /**
+   * Directory where the real images' features are kept between evaluations (they are most of an
+   * evaluation's work and the same for every model scored against one data set); none: always extracted.
+   */
+  realFeatureCache?: string;
+}
+
+/** The features of a real image set, from the cache when this extractor has seen exactly these pixels. */
+function cachedFeatures(dir: string | undefined, extractor: ImageNetExtractor, images: Float32Array, n: number, extract: () => Float32Array): Float32Array {
+  if (!dir) return extract();
+  const key = createHash('sha256')
+    .update(`${extractor.id}:${extractor.version}:${extractor.inputSize}:${n}:`)
+    .update(new Uint8Array(images.buffer, images.byteOffset, images.byteLength))
+    .digest('hex')
+    .slice(0, 32);
+  const file = path.join(dir, `${key}.f32`);
+  const expected = n * extractor.featureSize * 4;
+  if (existsSync(file)) {
+    const bytes = readFileSync(file);
+    if (bytes.byteLength === expected) return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  }
+  const features = extract();
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, new Uint8Array(features.buffer, features.byteOffset, features.byteLength));
+  renameSync(tmp, file);
+  return features;
 }
 
 /** Rows `indices` of an image set. */
@@ -128,12 +157,14 @@ export function evaluateImagesWithImageNet(input: ImageNetImagesInput): ImageNet
   };
   const dim = extractor.featureSize;
   const fake = features('images to score', input.images, count);
-  const real = features('held-out real images', heldOut.images, heldOut.count);
+  const realFeatures = (what: string, images: Float32Array, n: number) =>
+    cachedFeatures(input.realFeatureCache, extractor, images, n, () => features(what, images, n));
+  const real = realFeatures('held-out real images', heldOut.images, heldOut.count);
   // The floor: N training images (a seeded subset; all of them if there are fewer) against held-out.
   const floorCount = Math.min(count, train.count);
   const size = input.imageSize * input.imageSize * input.channels;
   const order = permutation(train.count, Sfc32.fromSeed(`floor:${seed}`)).subarray(0, floorCount);
-  const floor = features('real training images (floor)', pick(train.images, order, size), floorCount);
+  const floor = realFeatures('real training images (floor)', pick(train.images, order, size), floorCount);
 
   const realStats = gaussianStats(real, heldOut.count, dim);
   const fd = frechetDistance(gaussianStats(fake, count, dim), realStats);
@@ -299,6 +330,7 @@ export async function evaluateExportWithImageNet(modelDir: string, options: Imag
       model: { name: manifest.name, version: manifest.version },
       started,
       log: options.log,
+      realFeatureCache: path.join(options.cacheDir ?? defaultCacheDir(), 'features'),
     });
     return options.className !== undefined ? { ...evaluation, class: options.className } : evaluation;
   } finally {
@@ -356,6 +388,7 @@ export async function evaluateImageFolderWithImageNet(dir: string, options: Imag
       source: path.resolve(dir),
       started,
       log: options.log,
+      realFeatureCache: path.join(options.cacheDir ?? defaultCacheDir(), 'features'),
     });
   } finally {
     extractor.dispose();
