@@ -2,8 +2,13 @@
  * The `gan` command line. Each subcommand lives in commands/<name>.ts and exports `register(program)`;
  * adding one is one line in COMMANDS.
  *
+ * Errors: a subcommand's action throws; main() prints one line `error: <message>` and returns the
+ * exit code. Bad usage is a commander error (a flag's parser throws InvalidArgumentError) or, for
+ * what only the action can see, common.ts's UsageError naming the flag; integers are parsed by
+ * common.ts's `integer(min, max)`.
+ *
  * Exit codes: 0 done; 2 bad usage (the message names the flag); 1 anything else failed;
- * 130 training stopped by ^C after writing a checkpoint.
+ * 3 the quality gate failed (gan gate); 130 training stopped by ^C after writing a checkpoint.
  */
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './commands/common.ts';
@@ -53,16 +58,15 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
+    // The one error path of every subcommand: actions throw, nothing else prints errors or sets codes.
     if (err instanceof CommanderError) {
       // Commander has printed its message (unknown option, missing or invalid value: all name the flag).
       return err.exitCode === 0 ? 0 : 2;
     }
-    if (err instanceof UsageError) {
-      process.stderr.write(`error: ${err.message}\n`);
-      return 2;
-    }
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`error: ${message}\n`);
+    if (err instanceof UsageError) return 2;
+    // The message says what went wrong; a stack trace is for developers who ask for it.
     if (process.env.GAN_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     return 1;
   }

@@ -1,6 +1,6 @@
 import { type Command } from 'commander';
 import { pullCheckpoint, pushCheckpoint } from '../train/remote-checkpoint.ts';
-import { action, type StorageFlags, withStorage, withStorageOptions } from './registry-options.ts';
+import { type StorageFlags, withStorage, withStorageOptions } from './registry-options.ts';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -15,12 +15,10 @@ export function register(program: Command): Command {
       .argument('<name>', 'model name'),
   )
     .requiredOption('--run <dir>', 'run directory (gan train --out)')
-    .action(
-      action(async (name: string, flags: StorageFlags & { run: string }) => {
-        const index = await withStorage(flags, (storage) => pushCheckpoint(storage, name, flags.run, { log }));
-        process.stdout.write(`${name}: checkpoint ${index.id} pushed (${index.files.length} files)\n`);
-      }),
-    );
+    .action(async (name: string, flags: StorageFlags & { run: string }) => {
+      const index = await withStorage(flags, (storage) => pushCheckpoint(storage, name, flags.run, { log }));
+      process.stdout.write(`${name}: checkpoint ${index.id} pushed (${index.files.length} files)\n`);
+    });
   withStorageOptions(
     checkpoint
       .command('pull')
@@ -28,11 +26,9 @@ export function register(program: Command): Command {
       .argument('<name>', 'model name'),
   )
     .requiredOption('--run <dir>', 'run directory to fill (gan train --resume --out)')
-    .action(
-      action(async (name: string, flags: StorageFlags & { run: string }) => {
-        const index = await withStorage(flags, (storage) => pullCheckpoint(storage, name, flags.run, { log }));
-        process.stdout.write(index ? `${name}: checkpoint ${index.id} pulled into ${flags.run} (${index.files.length} files)\n` : `${name}: no checkpoint yet; training starts fresh\n`);
-      }),
-    );
+    .action(async (name: string, flags: StorageFlags & { run: string }) => {
+      const index = await withStorage(flags, (storage) => pullCheckpoint(storage, name, flags.run, { log }));
+      process.stdout.write(index ? `${name}: checkpoint ${index.id} pulled into ${flags.run} (${index.files.length} files)\n` : `${name}: no checkpoint yet; training starts fresh\n`);
+    });
   return checkpoint;
 }

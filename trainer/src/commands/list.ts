@@ -1,6 +1,6 @@
 import { type Command } from 'commander';
 import { listModelNames, listVersions, type ModelVersions } from '@gan/registry';
-import { action, type StorageFlags, withStorage, withStorageOptions } from './registry-options.ts';
+import { type StorageFlags, withStorage, withStorageOptions } from './registry-options.ts';
 
 /** The headline numbers of a manifest's metrics, flattened for one table cell. */
 export function metricsCell(metrics: Record<string, unknown> | undefined): string {
@@ -52,32 +52,30 @@ export function register(program: Command): Command {
       .argument('[name]', 'only this model'),
   )
     .option('--json', 'print JSON')
-    .action(
-      action(async (name: string | undefined, flags: StorageFlags & { json?: boolean }) => {
-        const models = await withStorage(flags, async (storage) => {
-          const names = name ? [name] : await listModelNames(storage);
-          return Promise.all(names.map((n) => listVersions(storage, n)));
-        });
-        if (flags.json) {
-          const plain = models.map((m) => ({
-            name: m.name,
-            current: m.current?.version ?? null,
-            versions: m.versions.map((v) => ({
-              version: v.version,
-              current: v.isCurrent,
-              complete: v.complete,
-              createdAt: v.manifest?.createdAt ?? null,
-              publishedAt: v.publishedAt.toISOString(),
-              bytes: v.bytes,
-              metrics: v.manifest?.metrics ?? null,
-            })),
-          }));
-          process.stdout.write(`${JSON.stringify(plain, null, 2)}\n`);
-        } else if (models.every((m) => m.versions.length === 0)) {
-          process.stdout.write(name ? `${name}: no versions\n` : 'no models\n');
-        } else {
-          process.stdout.write(`${table(models)}\n`);
-        }
-      }),
-    );
+    .action(async (name: string | undefined, flags: StorageFlags & { json?: boolean }) => {
+      const models = await withStorage(flags, async (storage) => {
+        const names = name ? [name] : await listModelNames(storage);
+        return Promise.all(names.map((n) => listVersions(storage, n)));
+      });
+      if (flags.json) {
+        const plain = models.map((m) => ({
+          name: m.name,
+          current: m.current?.version ?? null,
+          versions: m.versions.map((v) => ({
+            version: v.version,
+            current: v.isCurrent,
+            complete: v.complete,
+            createdAt: v.manifest?.createdAt ?? null,
+            publishedAt: v.publishedAt.toISOString(),
+            bytes: v.bytes,
+            metrics: v.manifest?.metrics ?? null,
+          })),
+        }));
+        process.stdout.write(`${JSON.stringify(plain, null, 2)}\n`);
+      } else if (models.every((m) => m.versions.length === 0)) {
+        process.stdout.write(name ? `${name}: no versions\n` : 'no models\n');
+      } else {
+        process.stdout.write(`${table(models)}\n`);
+      }
+    });
 }

@@ -2,7 +2,8 @@ import { appendFile, readFile } from 'node:fs/promises';
 import { type Command } from 'commander';
 import { publishModel, readExportedModel } from '@gan/registry';
 import { attachEvaluation } from '../export/model-card.ts';
-import { action, type StorageFlags, UsageError, withStorage, withStorageOptions } from './registry-options.ts';
+import { UsageError } from './common.ts';
+import { type StorageFlags, withStorage, withStorageOptions } from './registry-options.ts';
 
 /**
  * Test hook: `GAN_PUBLISH_KILL_AFTER_UPLOADS=K` kills the process (SIGKILL, no clean-up) right after
@@ -51,37 +52,35 @@ export function register(program: Command): Command {
     .option('--json', 'print the result as JSON')
     .option('--summary <file>', 'append what was published to this Markdown file (e.g. $GITHUB_STEP_SUMMARY)')
     .option('--base-url <url>', "the worker's public URL, for the image links in --summary")
-    .action(
-      action(async (dir: string, flags: PublishFlags) => {
-        if (flags.metrics) {
-          let evaluation: unknown;
-          try {
-            evaluation = JSON.parse(await readFile(flags.metrics, 'utf8'));
-          } catch {
-            throw new UsageError(`--metrics ${flags.metrics} is not a readable JSON file`);
-          }
-          await attachEvaluation(dir, evaluation);
+    .action(async (dir: string, flags: PublishFlags) => {
+      if (flags.metrics) {
+        let evaluation: unknown;
+        try {
+          evaluation = JSON.parse(await readFile(flags.metrics, 'utf8'));
+        } catch {
+          throw new UsageError('--metrics', `${flags.metrics} is not a readable JSON file`);
         }
-        const model = await readExportedModel(dir);
-        const killAfter = Number(process.env[KILL_AFTER_ENV] ?? 0);
-        const result = await withStorage(flags, async (storage) => {
-          const log = (line: string) => process.stderr.write(`${line}\n`);
-          log(`publishing ${model.manifest.name}@${model.manifest.version} to ${storage.description}`);
-          return publishModel(storage, model, {
-            log,
-            onUpload: (_key, count) => {
-              if (killAfter > 0 && count >= killAfter) process.kill(process.pid, 'SIGKILL');
-            },
-          });
+        await attachEvaluation(dir, evaluation);
+      }
+      const model = await readExportedModel(dir);
+      const killAfter = Number(process.env[KILL_AFTER_ENV] ?? 0);
+      const result = await withStorage(flags, async (storage) => {
+        const log = (line: string) => process.stderr.write(`${line}\n`);
+        log(`publishing ${model.manifest.name}@${model.manifest.version} to ${storage.description}`);
+        return publishModel(storage, model, {
+          log,
+          onUpload: (_key, count) => {
+            if (killAfter > 0 && count >= killAfter) process.kill(process.pid, 'SIGKILL');
+          },
         });
-        if (flags.summary) await appendFile(flags.summary, `\n${publishSummary(result, flags.baseUrl)}`);
-        if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-        else {
-          process.stdout.write(
-            `${result.name}@${result.version}: ${result.uploaded.length} uploaded, ${result.alreadyPresent.length} already present; ` +
-              `current ${result.currentChanged ? `${result.previous ?? '(none)'} → ${result.version}` : `unchanged (${result.version})`}\n`,
-          );
-        }
-      }),
-    );
+      });
+      if (flags.summary) await appendFile(flags.summary, `\n${publishSummary(result, flags.baseUrl)}`);
+      if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      else {
+        process.stdout.write(
+          `${result.name}@${result.version}: ${result.uploaded.length} uploaded, ${result.alreadyPresent.length} already present; ` +
+            `current ${result.currentChanged ? `${result.previous ?? '(none)'} → ${result.version}` : `unchanged (${result.version})`}\n`,
+        );
+      }
+    });
 }

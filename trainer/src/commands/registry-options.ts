@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { type ObjectStorage, openRegistryStorage, type StorageChoice } from '@gan/registry';
 
 export interface StorageFlags {
@@ -29,33 +29,4 @@ export async function withStorage<T>(flags: StorageFlags, work: (storage: Object
   } finally {
     await storage.close();
   }
-}
-
-/**
- * Runs a command's action and turns its errors into one line on stderr and exit code 1 (2 for bad
- * usage): the registry's errors say what went wrong; a stack trace would not help the reader.
- */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await fn(...args);
-    } catch (error) {
-      const e = error as Error;
-      process.stderr.write(`error: ${e.message ?? String(error)}\n`);
-      process.exitCode = e instanceof InvalidArgumentError || e instanceof UsageError ? 2 : 1;
-    }
-  };
-}
-
-/** Bad usage that commander cannot see (flags that depend on each other, values out of range). */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-export function parseNonNegativeInt(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${flag} must be a whole number ≥ 0`);
-    return n;
-  };
 }

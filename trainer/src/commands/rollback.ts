@@ -1,6 +1,6 @@
 import { type Command } from 'commander';
 import { rollback } from '@gan/registry';
-import { action, type StorageFlags, withStorage, withStorageOptions } from './registry-options.ts';
+import { type StorageFlags, withStorage, withStorageOptions } from './registry-options.ts';
 
 export function register(program: Command): Command {
   return withStorageOptions(
@@ -10,10 +10,8 @@ export function register(program: Command): Command {
       .argument('<name>', 'model name'),
   )
     .option('--to <version>', 'the version to serve (default: the one published before the current one)')
-    .action(
-      action(async (name: string, flags: StorageFlags & { to?: string }) => {
-        const result = await withStorage(flags, (storage) => rollback(storage, name, { to: flags.to }));
-        process.stdout.write(`${result.name}: current ${result.from} → ${result.to}\n`);
-      }),
-    );
+    .action(async (name: string, flags: StorageFlags & { to?: string }) => {
+      const result = await withStorage(flags, (storage) => rollback(storage, name, { to: flags.to }));
+      process.stdout.write(`${result.name}: current ${result.from} → ${result.to}\n`);
+    });
 }
