@@ -28,7 +28,11 @@ export function register(program: Command): Command {
     .requiredOption('--run <dir>', 'run directory to fill (gan train --resume --out)')
     .action(async (name: string, flags: StorageFlags & { run: string }) => {
       const index = await withStorage(flags, (storage) => pullCheckpoint(storage, name, flags.run, { log }));
-      process.stdout.write(index ? `${name}: checkpoint ${index.id} pulled into ${flags.run} (${index.files.length} files)\n` : `${name}: no checkpoint yet; training starts fresh\n`);
+      process.stdout.write(
+        index
+          ? `${name}: checkpoint ${index.id} pulled into ${flags.run} (${index.files.length} files)\n`
+          : `${name}: no checkpoint yet; training starts fresh\n`,
+      );
     });
   return checkpoint;
 }

@@ -34,8 +34,7 @@ export function register(program: Command): Command {
   return withStorageOptions(
     program
       .command('gate')
-      .description("Quality gate before publishing: compare a new model's evaluation with the current version's (exit 0 pass, 3 worse)",
-      )
+      .description("Quality gate before publishing: compare a new model's evaluation with the current version's (exit 0 pass, 3 worse)")
       .argument('<name>', 'model name'),
   )
     .requiredOption('--candidate <file>', 'the new model’s evaluation (gan evaluate --json)')

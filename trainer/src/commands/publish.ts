@@ -19,7 +19,10 @@ interface PublishFlags extends StorageFlags {
 }
 
 /** Markdown for a job summary: what was published, and the image URLs it now answers. */
-export function publishSummary(result: { name: string; version: string; previous?: string; currentChanged: boolean }, baseUrl?: string): string {
+export function publishSummary(
+  result: { name: string; version: string; previous?: string; currentChanged: boolean },
+  baseUrl?: string,
+): string {
   const lines = [
     '### Published',
     '',
@@ -44,8 +47,7 @@ export function register(program: Command): Command {
   return withStorageOptions(
     program
       .command('publish')
-      .description('Publish an exported model to R2: upload its files, verify each by sha256, then point models/<name>/current.json at it',
-      )
+      .description('Publish an exported model to R2: upload its files, verify each by sha256, then point models/<name>/current.json at it')
       .argument('<dir>', 'exported model directory (gan export --out)'),
   )
     .option('--metrics <file>', "record this evaluation (gan evaluate --json) in the manifest's metrics.evaluation first")

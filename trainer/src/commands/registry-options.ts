@@ -11,8 +11,11 @@ export interface StorageFlags {
 /** The flags that choose the bucket, shared by publish, rollback, list, prune, checkpoint and gate. */
 export function withStorageOptions(command: Command): Command {
   return command
-    .option('--local', "the local R2 that `wrangler dev` serves instead of the real bucket")
-    .option('--persist-to <dir>', 'with --local: the directory given to `wrangler dev --persist-to` (default .wrangler/state beside wrangler.toml)')
+    .option('--local', 'the local R2 that `wrangler dev` serves instead of the real bucket')
+    .option(
+      '--persist-to <dir>',
+      'with --local: the directory given to `wrangler dev --persist-to` (default .wrangler/state beside wrangler.toml)',
+    )
     .option('--config <path>', 'wrangler configuration naming the bucket (default: nearest wrangler.toml)')
     .option('--bucket <name>', 'remote bucket name (default: R2_BUCKET, else the MODELS_BUCKET binding of wrangler.toml)');
 }
