@@ -36,13 +36,27 @@ if (channels !== undefined && channels !== 1 && channels !== 3) throw new Error(
 const split = values.split as Split;
 if (!['train', 'heldout', 'all'].includes(split)) throw new Error(`--split must be train, heldout or all, not ${values.split}`);
 
-const data = await loadDataset(values.data, { imageSize, channels, labels: true, background: values.background, split, log: (line) => console.error(line) });
+const data = await loadDataset(values.data, {
+  imageSize,
+  channels,
+  labels: true,
+  background: values.background,
+  split,
+  log: (line) => console.error(line),
+});
 const fileName = `${data.name.replace(/[^A-Za-z0-9_-]/g, '-')}-${split}-${imageSize}`;
 const prefix = path.resolve(positionals[0] ?? path.join('.cache/bench', fileName));
 await mkdir(path.dirname(prefix), { recursive: true });
 await writeFile(`${prefix}.f32`, new Uint8Array(data.images.buffer, data.images.byteOffset, data.images.byteLength));
 await writeFile(`${prefix}.labels`, new Uint8Array(data.labels.buffer, data.labels.byteOffset, data.labels.byteLength));
-const header = { count: data.count, imageSize: data.imageSize, channels: data.channels, classNames: data.classNames, split: data.split, name: data.name };
+const header = {
+  count: data.count,
+  imageSize: data.imageSize,
+  channels: data.channels,
+  classNames: data.classNames,
+  split: data.split,
+  name: data.name,
+};
 await writeFile(`${prefix}.json`, JSON.stringify(header));
 console.log(
   `${data.count} ${split} images of ${data.name} (${data.imageSize}x${data.imageSize}x${data.channels}, ${data.classNames.length} classes) → ${prefix}.{f32,labels,json}`,

@@ -30,7 +30,15 @@ export interface ForwardResult {
 }
 
 function inputs(batches: number[]): Map<number, tf.Tensor2D> {
-  return new Map(batches.map((n) => [n, generatorInput(CONFIG, Array.from({ length: n }, (_, i) => latentFromSeed(`bench-${i}`, CONFIG.latentSize)))]));
+  return new Map(
+    batches.map((n) => [
+      n,
+      generatorInput(
+        CONFIG,
+        Array.from({ length: n }, (_, i) => latentFromSeed(`bench-${i}`, CONFIG.latentSize)),
+      ),
+    ]),
+  );
 }
 
 async function use(c: Pick<Contender, 'backend' | 'kernels'>) {
@@ -41,7 +49,11 @@ async function use(c: Pick<Contender, 'backend' | 'kernels'>) {
   }
 }
 
-export async function benchForward(opts: { py?: PyTorch; quick: boolean; cpu: boolean }): Promise<{ text: string; results: ForwardResult[] }> {
+export async function benchForward(opts: {
+  py?: PyTorch;
+  quick: boolean;
+  cpu: boolean;
+}): Promise<{ text: string; results: ForwardResult[] }> {
   const batches = [1, 64];
   await tf.setBackend('cpu');
   const weights = referenceWeights();
@@ -55,10 +67,27 @@ export async function benchForward(opts: { py?: PyTorch; quick: boolean; cpu: bo
     const ins = inputs(batches);
     const label = backend === 'wasm' ? 'tfjs WASM' : 'tfjs pure JS';
     contenders.push({ name: `${label}: fast generator (2x2 phases)`, backend, forward: (x) => fast.forward(x), inputs: ins });
-    contenders.push({ name: `${label}: fast generator as first written (3x3 + DepthToSpace)`, backend, forward: (x) => before.forward(x), inputs: ins });
+    contenders.push({
+      name: `${label}: fast generator as first written (3x3 + DepthToSpace)`,
+      backend,
+      forward: (x) => before.forward(x),
+      inputs: ins,
+    });
     if (backend === 'wasm') {
-      contenders.push({ name: `${label}: layers model, backend's kernels`, backend, kernels: 'original', forward: (x) => layers.predict(x) as tf.Tensor, inputs: ins });
-      contenders.push({ name: `${label}: layers model, our kernels`, backend, kernels: 'ours', forward: (x) => layers.predict(x) as tf.Tensor, inputs: ins });
+      contenders.push({
+        name: `${label}: layers model, backend's kernels`,
+        backend,
+        kernels: 'original',
+        forward: (x) => layers.predict(x) as tf.Tensor,
+        inputs: ins,
+      });
+      contenders.push({
+        name: `${label}: layers model, our kernels`,
+        backend,
+        kernels: 'ours',
+        forward: (x) => layers.predict(x) as tf.Tensor,
+        inputs: ins,
+      });
     } else {
       contenders.push({ name: `${label}: layers model`, backend, forward: (x) => layers.predict(x) as tf.Tensor, inputs: ins });
     }
@@ -69,7 +98,7 @@ export async function benchForward(opts: { py?: PyTorch; quick: boolean; cpu: bo
   const outputs = new Map<string, Float32Array>();
   for (const c of contenders) {
     await use(c);
-    outputs.set(c.name, await tf.tidy(() => c.forward(tf.tensor2d(check, [4, CONFIG.latentSize]))).data() as Float32Array);
+    outputs.set(c.name, (await tf.tidy(() => c.forward(tf.tensor2d(check, [4, CONFIG.latentSize]))).data()) as Float32Array);
   }
   const reference = outputs.get(contenders[0].name)!;
   if (opts.py) {
@@ -124,13 +153,18 @@ export async function benchForward(opts: { py?: PyTorch; quick: boolean; cpu: bo
     const rows = [...medians].map(([name, ms]) => [
       name,
       fmtMs(ms),
-      (1000 / ms * n).toFixed(n === 1 ? 0 : 0),
+      ((1000 / ms) * n).toFixed(n === 1 ? 0 : 0),
       Number.isFinite(torchBest) ? `${(ms / torchBest).toFixed(2)}×` : '–',
     ]);
-    sections.push(`Generator forward, batch ${n} (median of ${samples.values().next().value!.length} runs each, ${rounds} interleaved rounds)\n\n` +
-      table(['implementation', 'ms', 'images/s', 'time vs best PyTorch'], rows));
+    sections.push(
+      `Generator forward, batch ${n} (median of ${samples.values().next().value!.length} runs each, ${rounds} interleaved rounds)\n\n` +
+        table(['implementation', 'ms', 'images/s', 'time vs best PyTorch'], rows),
+    );
   }
-  const text = [...sections, `Largest difference from "${contenders[0].name}" on 4 seeds\n\n${table(['implementation', 'max abs difference', 'max abs output'], agreement)}`].join('\n\n');
+  const text = [
+    ...sections,
+    `Largest difference from "${contenders[0].name}" on 4 seeds\n\n${table(['implementation', 'max abs difference', 'max abs output'], agreement)}`,
+  ].join('\n\n');
   return { text, results };
 }
 

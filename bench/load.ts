@@ -70,7 +70,17 @@ async function wranglerDev(config: string, state: string, vars: Record<string, s
   const inspectorPort = nextPort + 1;
   nextPort += 2;
   const varArgs = Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
-  const dev = await startWranglerDev(port, ['--config', config, '--persist-to', state, '--inspector-port', String(inspectorPort), '--log-level', 'error', ...varArgs]);
+  const dev = await startWranglerDev(port, [
+    '--config',
+    config,
+    '--persist-to',
+    state,
+    '--inspector-port',
+    String(inspectorPort),
+    '--log-level',
+    'error',
+    ...varArgs,
+  ]);
   // wrangler runs two workerd processes: its proxy, and the worker's own (the one with an inspector).
   return { url: dev.url, inspectorPort, stop: dev.stop, workerdPid: () => descendant(dev.child.pid!, 'workerd', 'inspector-addr') };
 }
@@ -168,7 +178,12 @@ function sampleMemory(dev: Dev) {
       try {
         const h = await health(dev);
         const pid = dev.workerdPid();
-        samples.push({ wasmMb: (h.memory.wasmHeapBytes ?? NaN) / 2 ** 20, tensors: h.memory.tensors, v8Mb: await v8HeapMb(dev.inspectorPort), rssMb: pid ? rssMb(pid) : NaN });
+        samples.push({
+          wasmMb: (h.memory.wasmHeapBytes ?? NaN) / 2 ** 20,
+          tensors: h.memory.tensors,
+          v8Mb: await v8HeapMb(dev.inspectorPort),
+          rssMb: pid ? rssMb(pid) : NaN,
+        });
       } catch {}
       await new Promise((r) => setTimeout(r, 1000));
     }
@@ -190,7 +205,9 @@ function memorySummary(samples: MemorySample[]): string[] {
   const first = samples[0];
   const last = samples.at(-1)!;
   const max = (f: (s: MemorySample) => number | undefined) => Math.max(...samples.map((s) => f(s) ?? NaN).filter((x) => !Number.isNaN(x)));
-  const v8 = samples.some((s) => s.v8Mb !== undefined) ? `${mb(first.v8Mb)} → ${mb(last.v8Mb)} (max ${mb(max((s) => s.v8Mb))})` : 'not read';
+  const v8 = samples.some((s) => s.v8Mb !== undefined)
+    ? `${mb(first.v8Mb)} → ${mb(last.v8Mb)} (max ${mb(max((s) => s.v8Mb))})`
+    : 'not read';
   return [
     `${mb(first.wasmMb)} → ${mb(last.wasmMb)}`,
     v8,
@@ -270,7 +287,10 @@ async function main() {
   const config = benchConfig(work);
   const state = join(work, 'state');
   const out: string[] = [];
-  const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ');
   out.push(`# Reliability figures — ${new Date().toISOString()}`);
   out.push(`${cpus().length}× ${cpus()[0]?.model}, Node ${process.version}; load average at start: ${load()}`);
 
@@ -320,7 +340,15 @@ async function main() {
           status = response.status;
           render.push(Number(/render;dur=([\d.]+)/.exec(response.headers.get('Server-Timing') ?? '')?.[1] ?? NaN));
         }
-        rows.push([label, status, (bytes / 1024).toFixed(0), fmtMs(median(render)), fmtMs(Math.max(...render)), fmtMs(median(cpu)), fmtMs(Math.max(...cpu))]);
+        rows.push([
+          label,
+          status,
+          (bytes / 1024).toFixed(0),
+          fmtMs(median(render)),
+          fmtMs(Math.max(...render)),
+          fmtMs(median(cpu)),
+          fmtMs(Math.max(...cpu)),
+        ]);
       }
       out.push(
         `## Work bounds: the largest allowed requests, one at a time (reference generator; ${reps} distinct seeds each; load average ${load()})\n\n` +
@@ -331,18 +359,35 @@ async function main() {
       // 2 and 3: distinct and repeated seeds.
       let i = 0;
       const sizes = [32, 64, 128];
-      const distinct = await phase(dev, 'distinct seeds, image.png, sizes 32/64/128', () => `/v1/models/ref/image.png?seed=d${i}&size=${sizes[i++ % 3]}`);
+      const distinct = await phase(
+        dev,
+        'distinct seeds, image.png, sizes 32/64/128',
+        () => `/v1/models/ref/image.png?seed=d${i}&size=${sizes[i++ % 3]}`,
+      );
       for (let s = 0; s < 8; s++) await (await fetch(`${dev.url}/v1/models/ref/image.png?seed=r${s}`)).arrayBuffer();
       let j = 0;
       const repeated = await phase(dev, 'repeated seeds (8), image.png: Cache API', () => `/v1/models/ref/image.png?seed=r${j++ % 8}`);
       const phases = [distinct, repeated];
       if (SOAK_S > 0) {
-        const shapes = ['image.png?size=32', 'image.png?size=256', 'grid.png?rows=4&cols=4&size=32', 'image.png?size=64', 'grid.png?rows=8&cols=8&size=48'];
+        const shapes = [
+          'image.png?size=32',
+          'image.png?size=256',
+          'grid.png?rows=4&cols=4&size=32',
+          'image.png?size=64',
+          'grid.png?rows=8&cols=8&size=48',
+        ];
         let k = 0;
-        phases.push(await phase(dev, `soak, ${SOAK_S} s: distinct seeds, images 32–256 px and grids up to 8x8`, () => {
-          const [path, q] = shapes[k % shapes.length].split('?');
-          return `/v1/models/ref/${path}?${q}&seed=soak${k++}`;
-        }, SOAK_S));
+        phases.push(
+          await phase(
+            dev,
+            `soak, ${SOAK_S} s: distinct seeds, images 32–256 px and grids up to 8x8`,
+            () => {
+              const [path, q] = shapes[k % shapes.length].split('?');
+              return `/v1/models/ref/${path}?${q}&seed=soak${k++}`;
+            },
+            SOAK_S,
+          ),
+        );
       }
       out.push(phaseTable('One model', phases));
     } finally {
@@ -378,7 +423,13 @@ async function main() {
         reference.set(path, { sha: sha(await response.arrayBuffer()), version: response.headers.get('X-Model-Version')! });
       }
       const models = ['ref', 'ref@v1', 'ref@v2', 'other', 'other@v1', 'digits'];
-      const shapes = ['image.png?size=32', 'image.png?size=96', 'grid.png?rows=2&cols=2&size=32', 'grid.png?rows=4&cols=4&size=32', 'grid.png?rows=3&cols=5&size=48&padding=4'];
+      const shapes = [
+        'image.png?size=32',
+        'image.png?size=96',
+        'grid.png?rows=2&cols=2&size=32',
+        'grid.png?rows=4&cols=4&size=32',
+        'grid.png?rows=3&cols=5&size=48&padding=4',
+      ];
       let k = 0;
       const check = checker(dev, reference);
       const mixed = await phase(dev, `mixed: 3 models, current + pinned, images and grids; budget ${budgetMb} MB (2.5 generators)`, () => {
@@ -424,7 +475,19 @@ function phaseTable(title: string, phases: Phase[]): string {
   return (
     `## ${title} (autocannon, ${CONNECTIONS} connections, ${PHASE_S} s (unless stated) or ${MAX_REQUESTS} requests per phase)\n\n` +
     table(
-      ['phase', 'requests', 'non-2xx', 'errors', 'req/s', 'p50 ms', 'p99 ms', 'WASM heap MB', 'V8 heap after GC MB', 'workerd RSS MB', 'tensors'],
+      [
+        'phase',
+        'requests',
+        'non-2xx',
+        'errors',
+        'req/s',
+        'p50 ms',
+        'p99 ms',
+        'WASM heap MB',
+        'V8 heap after GC MB',
+        'workerd RSS MB',
+        'tensors',
+      ],
       phases.map((p) => [p.name, p.requests, p.non2xx, p.errors, p.rps.toFixed(1), p.p50, p.p99, ...p.memory]),
     )
   );

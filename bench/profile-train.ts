@@ -52,12 +52,16 @@ for (let i = 0; i < reps; i++) await iteration();
 const wall = (performance.now() - t0) / reps;
 const rows = [...self].sort((a, b) => b[1].ms - a[1].ms);
 const inKernels = rows.reduce((sum, [, e]) => sum + e.ms, 0) / reps;
-const products = gemmKernelVariant('BatchMatMul') ? `matrix products on the ${gemmKernelVariant('BatchMatMul')} GEMM` : "tfjs's matrix products";
+const products = gemmKernelVariant('BatchMatMul')
+  ? `matrix products on the ${gemmKernelVariant('BatchMatMul')} GEMM`
+  : "tfjs's matrix products";
 console.log(`WASM, ${threads} thread(s), ${products}: ${wall.toFixed(0)} ms per iteration, ${inKernels.toFixed(0)} ms in kernels\n`);
 console.log(
   table(
     ['kernel', 'ms / iteration (self)', 'share', 'calls / iteration'],
-    rows.filter(([, e]) => e.ms / reps >= 0.5).map(([name, e]) => [name, (e.ms / reps).toFixed(1), `${((100 * e.ms) / reps / wall).toFixed(1)} %`, e.calls / reps]),
+    rows
+      .filter(([, e]) => e.ms / reps >= 0.5)
+      .map(([name, e]) => [name, (e.ms / reps).toFixed(1), `${((100 * e.ms) / reps / wall).toFixed(1)} %`, e.calls / reps]),
   ),
 );
 

@@ -32,8 +32,13 @@ const sections = args.only ? args.only.split(',') : ['forward', 'train', 'worker
 tf.env().set('PROD', true);
 await tf.setBackend('wasm');
 console.log(`# gan-edge benchmarks — ${new Date().toISOString()}`);
-const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
-console.log(`${cpus().length}× ${cpus()[0]?.model}, Node ${process.version}, tfjs ${tf.version_core}, WASM SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')}`);
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+console.log(
+  `${cpus().length}× ${cpus()[0]?.model}, Node ${process.version}, tfjs ${tf.version_core}, WASM SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')}`,
+);
 console.log(`load average at start: ${load()} (other work on these cores slows every contender; rounds are interleaved)\n`);
 
 let py: PyTorch | undefined;

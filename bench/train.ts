@@ -18,7 +18,12 @@ export interface TrainResult {
   imagesPerSecond: Map<string, number>;
 }
 
-export async function benchTrain(opts: { py?: PyTorch; quick: boolean; cpu: boolean; torchVersion: string }): Promise<{ text: string; results: TrainResult }> {
+export async function benchTrain(opts: {
+  py?: PyTorch;
+  quick: boolean;
+  cpu: boolean;
+  torchVersion: string;
+}): Promise<{ text: string; results: TrainResult }> {
   const batch = 64;
   enableRelaxedSimd();
   const withGemm = await trainer('wasm', batch);
@@ -99,7 +104,9 @@ export async function benchTrain(opts: { py?: PyTorch; quick: boolean; cpu: bool
   const floor =
     `\n\nThe iteration's convolutions and matrix products are ${iterationGflop.toFixed(1)} GFLOP. A 1024² float32 matrix product on ` +
     `WASM reaches ${ceilings.map(([t, g]) => `${g.toFixed(1)} GFLOP/s on ${t}`).join(', ')}; at that rate the GEMMs alone take ` +
-    ceilings.map(([t, g]) => `${fmtMs((iterationGflop / g) * 1000)} ms (${t}, ${((batch * g) / iterationGflop).toFixed(0)} images/s at most)`).join(', ') +
+    ceilings
+      .map(([t, g]) => `${fmtMs((iterationGflop / g) * 1000)} ms (${t}, ${((batch * g) / iterationGflop).toFixed(0)} images/s at most)`)
+      .join(', ') +
     '.';
   return { text: text + gemmLine + floor, results: { imagesPerSecond } };
 }

@@ -51,7 +51,14 @@ for (const c of CASES) {
     let gif!: Uint8Array;
     const render = cpuMs(() => {
       const keys = walkKeys(`bench-${run}`, c.keys, numClasses, c.each ? 'each' : numClasses ? 'seeded' : 'none');
-      pixels = renderPoints(generator, walkPoints(keys.map((k) => pointOfCell(generator.config, k)), c.frames), { size: c.size });
+      pixels = renderPoints(
+        generator,
+        walkPoints(
+          keys.map((k) => pointOfCell(generator.config, k)),
+          c.frames,
+        ),
+        { size: c.size },
+      );
     });
     const encode = cpuMs(() => {
       gif = encodeAnimatedGif(pixels, { fps: 12 });
@@ -60,14 +67,24 @@ for (const c of CASES) {
   }
   const render = median(runs.map((r) => r.render));
   const encode = median(runs.map((r) => r.encode));
-  console.log(`| ${c.label} | ${c.model} | ${(render + encode).toFixed(0)} | ${render.toFixed(0)} | ${encode.toFixed(0)} | ${((100 * encode) / (render + encode)).toFixed(0)} % | ${(runs[0].bytes / 1024).toFixed(0)} |`);
+  console.log(
+    `| ${c.label} | ${c.model} | ${(render + encode).toFixed(0)} | ${render.toFixed(0)} | ${encode.toFixed(0)} | ${((100 * encode) / (render + encode)).toFixed(0)} % | ${(runs[0].bytes / 1024).toFixed(0)} |`,
+  );
 }
 
 // Palette per frame or one for the animation, on the colour model: error against the true pixels.
 const { generator } = models.get('twemoji')!;
 const keys = walkKeys('palette', 16, 0, 'none');
-const pixels = renderPoints(generator, walkPoints(keys.map((k) => pointOfCell(generator.config, k)), 12));
-console.log('\n| colour palette (twemoji, 16 keys × 12 frames, 32 px) | mean error (levels per channel) | worst frame | encode CPU ms | KiB |');
+const pixels = renderPoints(
+  generator,
+  walkPoints(
+    keys.map((k) => pointOfCell(generator.config, k)),
+    12,
+  ),
+);
+console.log(
+  '\n| colour palette (twemoji, 16 keys × 12 frames, 32 px) | mean error (levels per channel) | worst frame | encode CPU ms | KiB |',
+);
 console.log('| --- | --- | --- | --- | --- |');
 for (const mode of ['per-frame', 'global'] as PaletteMode[]) {
   let gif!: Uint8Array;
@@ -85,5 +102,7 @@ for (const mode of ['per-frame', 'global'] as PaletteMode[]) {
     errors.push(sum / (pixels.size * pixels.size * 3));
   }
   const mean = errors.reduce((a, b) => a + b, 0) / errors.length;
-  console.log(`| ${mode} | ${mean.toFixed(2)} | ${Math.max(...errors).toFixed(2)} | ${encode.toFixed(0)} | ${(gif.byteLength / 1024).toFixed(0)} |`);
+  console.log(
+    `| ${mode} | ${mean.toFixed(2)} | ${Math.max(...errors).toFixed(2)} | ${encode.toFixed(0)} | ${(gif.byteLength / 1024).toFixed(0)} |`,
+  );
 }

@@ -30,7 +30,11 @@ function filesUnder(dir: string): string[] {
 
 function bundleSize(work: string): string {
   const out = join(work, 'bundle');
-  const log = execFileSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', out], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = execFileSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', out], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const reported = /Total Upload:\s*([\d.]+ KiB)\s*\/\s*gzip:\s*([\d.]+ KiB)/.exec(log);
   const rows = filesUnder(out)
     // What is uploaded: code and WASM (wrangler also writes source maps and a README.md there).
@@ -85,7 +89,8 @@ function wranglerDev(args: string[]): Promise<WranglerDev> {
   return startWranglerDev(nextPort++, ['--log-level', 'warn', ...args], { readyPath: '/__bench_probe_404', timeoutMs: 60_000 });
 }
 
-const serverTiming = (res: Response, name: string) => Number(new RegExp(`${name};dur=([\\d.]+)`).exec(res.headers.get('Server-Timing') ?? '')?.[1] ?? NaN);
+const serverTiming = (res: Response, name: string) =>
+  Number(new RegExp(`${name};dur=([\\d.]+)`).exec(res.headers.get('Server-Timing') ?? '')?.[1] ?? NaN);
 
 async function load(url: string, seconds: number, distinct: boolean) {
   let i = 0;
@@ -93,7 +98,15 @@ async function load(url: string, seconds: number, distinct: boolean) {
     url,
     connections: 4,
     duration: seconds,
-    requests: [{ method: 'GET', setupRequest: (req: Record<string, unknown>) => ({ ...req, path: `/v1/models/${MODEL}/image.png?seed=${distinct ? `load-${i++}` : 'cached'}` }) }],
+    requests: [
+      {
+        method: 'GET',
+        setupRequest: (req: Record<string, unknown>) => ({
+          ...req,
+          path: `/v1/models/${MODEL}/image.png?seed=${distinct ? `load-${i++}` : 'cached'}`,
+        }),
+      },
+    ],
   });
   const statuses = Object.entries((result as unknown as { statusCodeStats?: Record<string, { count: number }> }).statusCodeStats ?? {})
     .map(([code, v]) => `${code}: ${v.count}`)
@@ -126,7 +139,11 @@ export async function benchWorker(opts: { quick: boolean; py?: PyTorch; torchVer
           const reps = batch === 1 ? 100 : 2;
           const res = (await (await fetch(`${fwd.url}/?batch=${batch}&reps=${reps}`)).json()) as { ms: number[] };
           add(`workerd, batch ${batch}`, res.ms);
-          if (opts.py) add(`PyTorch 1 thread, batch ${batch}`, (await opts.py.send<{ ms: number[] }>({ cmd: 'time_forward', batch, reps, threads: 1 })).ms);
+          if (opts.py)
+            add(
+              `PyTorch 1 thread, batch ${batch}`,
+              (await opts.py.send<{ ms: number[] }>({ cmd: 'time_forward', batch, reps, threads: 1 })).ms,
+            );
         }
       }
       const rows = [1, 64].map((b) => {
@@ -202,8 +219,24 @@ export async function benchWorker(opts: { quick: boolean; py?: PyTorch; torchVer
           table(
             ['requests', 'req/s', 'p50 ms', 'p99 ms', 'total', 'errors', 'status codes'],
             [
-              ['distinct seeds (no cache)', distinct.rps.toFixed(0), distinct.p50, distinct.p99, distinct.requests, distinct.errors, distinct.statuses],
-              ['one repeated seed (Cache API)', cached.rps.toFixed(0), cached.p50, cached.p99, cached.requests, cached.errors, cached.statuses],
+              [
+                'distinct seeds (no cache)',
+                distinct.rps.toFixed(0),
+                distinct.p50,
+                distinct.p99,
+                distinct.requests,
+                distinct.errors,
+                distinct.statuses,
+              ],
+              [
+                'one repeated seed (Cache API)',
+                cached.rps.toFixed(0),
+                cached.p50,
+                cached.p99,
+                cached.requests,
+                cached.errors,
+                cached.statuses,
+              ],
             ],
           ),
       );

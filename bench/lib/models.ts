@@ -92,9 +92,17 @@ export class SubPixel3x3Generator {
     return tf.tidy(() => {
       const n = input.shape[0];
       const c0 = p.projectBias.shape[0] / 16;
-      let x = tf.reshape(tf.fused.matMul({ a: input, b: p.projectWeight, bias: p.projectBias, activation: 'relu' }), [n, 4, 4, c0]) as tf.Tensor4D;
+      let x = tf.reshape(tf.fused.matMul({ a: input, b: p.projectWeight, bias: p.projectBias, activation: 'relu' }), [
+        n,
+        4,
+        4,
+        c0,
+      ]) as tf.Tensor4D;
       for (const s of this.stages) {
-        x = tf.depthToSpace(tf.fused.conv2d({ x, filter: s.filter, strides: 1, pad: 'same', bias: s.bias, activation: s.relu ? 'relu' : 'linear' }), 2);
+        x = tf.depthToSpace(
+          tf.fused.conv2d({ x, filter: s.filter, strides: 1, pad: 'same', bias: s.bias, activation: s.relu ? 'relu' : 'linear' }),
+          2,
+        );
       }
       return tf.tanh(x);
     });

@@ -49,7 +49,6 @@ export async function interleaved(
   rounds: number,
 ): Promise<Map<string, number[]>> {
   const samples = new Map(contenders.map((c) => [c.name, [] as number[]]));
-  for (let r = 0; r < rounds; r++)
-    for (const c of contenders) samples.get(c.name)!.push(...(await c.run()));
+  for (let r = 0; r < rounds; r++) for (const c of contenders) samples.get(c.name)!.push(...(await c.run()));
   return samples;
 }

@@ -15,7 +15,11 @@ export interface WranglerDev {
  * Starts `wrangler dev` on 127.0.0.1:`port` in its own process group (wrangler runs workerd children)
  * and resolves once `readyPath` answers at all.
  */
-export async function startWranglerDev(port: number, args: string[], options: { readyPath?: string; timeoutMs?: number } = {}): Promise<WranglerDev> {
+export async function startWranglerDev(
+  port: number,
+  args: string[],
+  options: { readyPath?: string; timeoutMs?: number } = {},
+): Promise<WranglerDev> {
   const child = spawn('npx', ['wrangler', 'dev', '--port', String(port), '--ip', '127.0.0.1', ...args], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],

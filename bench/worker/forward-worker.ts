@@ -47,7 +47,10 @@ export default {
     const url = new URL(request.url);
     const batch = Number(url.searchParams.get('batch') ?? 1);
     const reps = Number(url.searchParams.get('reps') ?? 10);
-    const input = generatorInput(REFERENCE_CONFIG, Array.from({ length: batch }, (_, i) => latentFromSeed(`w${i}`, REFERENCE_CONFIG.latentSize)));
+    const input = generatorInput(
+      REFERENCE_CONFIG,
+      Array.from({ length: batch }, (_, i) => latentFromSeed(`w${i}`, REFERENCE_CONFIG.latentSize)),
+    );
     generator.forward(input).dispose();
     // workerd's clock is coarse (whole milliseconds): time groups of calls and report the mean of each.
     const group = Math.max(1, Math.min(reps, Math.ceil(20 / batch)));

@@ -15,7 +15,11 @@ export const MAX_NETWORK_WIDTH = 256;
 
 /** A zod schema accepting exactly these numbers, typed as their union. */
 function oneOfNumbers<T extends readonly [number, number, ...number[]]>(values: T) {
-  const literals = values.map((v) => z.literal(v)) as unknown as [z.ZodLiteral<T[number]>, z.ZodLiteral<T[number]>, ...z.ZodLiteral<T[number]>[]];
+  const literals = values.map((v) => z.literal(v)) as unknown as [
+    z.ZodLiteral<T[number]>,
+    z.ZodLiteral<T[number]>,
+    ...z.ZodLiteral<T[number]>[],
+  ];
   return z.union(literals);
 }
 

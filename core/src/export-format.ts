@@ -113,7 +113,10 @@ export async function describeFiles(files: Map<string, Uint8Array>): Promise<Fil
   return entries.sort((a, b) => a.path.localeCompare(b.path));
 }
 
-export type ManifestInput = Omit<Manifest, 'formatVersion' | 'imageSize' | 'channels' | 'latentSize' | 'files' | 'architecture' | 'metrics'> & {
+export type ManifestInput = Omit<
+  Manifest,
+  'formatVersion' | 'imageSize' | 'channels' | 'latentSize' | 'files' | 'architecture' | 'metrics'
+> & {
   architecture: ModelConfig;
   metrics?: Record<string, unknown>;
 };
@@ -133,6 +136,9 @@ export async function buildManifest(input: ManifestInput, files: Map<string, Uin
 
 /** A new version name: UTC time and the first 8 hex digits of the weights' sha256. Sorts by time. */
 export function versionName(date: Date, weightsSha256: string): string {
-  const stamp = date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z'); // 20261127T121500Z
+  const stamp = date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z'); // 20261127T121500Z
   return `${stamp.toLowerCase()}-${weightsSha256.slice(0, 8)}`;
 }

@@ -173,7 +173,9 @@ export class FastGenerator {
         const rows = [0, 1].map((a) =>
           (narrow ? [[0, 1]] : [[0], [1]]).map((cols): PhaseConv => {
             const bias = new Float32Array(cols.length * cout);
-            cols.forEach((_, i) => bias.set(shift, i * cout));
+            cols.forEach((_, i) => {
+              bias.set(shift, i * cout);
+            });
             const width = cols.length === 1 ? 2 : 3;
             return {
               filter: keep(tf.tensor4d(phaseKernel(k, cin, cout, a, cols, bn?.scale), [2, width, cin, cols.length * cout])),
@@ -184,12 +186,7 @@ export class FastGenerator {
         );
         return { rows, cout, relu: !isOutput };
       });
-      return new FastGenerator(
-        config,
-        keep(tf.tensor2d(w0, [inputSize, 16 * c0])),
-        keep(tf.tensor1d(b0)),
-        stages,
-      );
+      return new FastGenerator(config, keep(tf.tensor2d(w0, [inputSize, 16 * c0])), keep(tf.tensor1d(b0)), stages);
     }
   }
 
@@ -206,7 +203,14 @@ export class FastGenerator {
         // Row phase a: [N, H, W, 2·Cout] with column phase b at channels b·Cout…, viewed as [N, H, 1, W, 2·Cout].
         const rows = stage.rows.map((convs) => {
           const phases = convs.map((c) =>
-            tf.fused.conv2d({ x: input, filter: c.filter, strides: 1, pad: c.pad, bias: c.bias, activation: stage.relu ? 'relu' : 'linear' }),
+            tf.fused.conv2d({
+              x: input,
+              filter: c.filter,
+              strides: 1,
+              pad: c.pad,
+              bias: c.bias,
+              activation: stage.relu ? 'relu' : 'linear',
+            }),
           );
           return tf.reshape(phases.length === 1 ? phases[0] : tf.concat(phases, 3), [n, h, 1, w, 2 * stage.cout]);
         });

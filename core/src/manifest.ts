@@ -187,4 +187,3 @@ export async function readVerifiedFile(model: string, manifest: Manifest, path: 
   if (!entry) throw new UnlistedModelFileError(model, path);
   return verifyModelFile(model, entry, await source(path));
 }
-

@@ -104,7 +104,17 @@ export function buildDiscriminator(config: ModelConfig, seed = 0): tfl.Sequentia
     model.add(tfl.layers.leakyReLU({ name: `down${i + 1}_lrelu`, alpha: 0.2 }));
   });
   const init = initializers(seed + 7919, channels.length);
-  model.add(tfl.layers.conv2d({ name: 'score', filters: 1, kernelSize: 4, strides: 1, padding: 'valid', useBias: false, kernelInitializer: init.kernel }));
+  model.add(
+    tfl.layers.conv2d({
+      name: 'score',
+      filters: 1,
+      kernelSize: 4,
+      strides: 1,
+      padding: 'valid',
+      useBias: false,
+      kernelInitializer: init.kernel,
+    }),
+  );
   model.add(tfl.layers.flatten({ name: 'logit' }));
   return model;
 }

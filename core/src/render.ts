@@ -130,7 +130,11 @@ export function renderPoints(generator: FastGenerator, points: readonly InputPoi
 
 /** 8-bit pixels of every cell, in order. */
 export function renderCells(generator: FastGenerator, cells: readonly GridCell[], options: RenderOptions = {}): PixelBatch {
-  return renderPoints(generator, cells.map((c) => pointOfCell(generator.config, c, options.truncation)), options);
+  return renderPoints(
+    generator,
+    cells.map((c) => pointOfCell(generator.config, c, options.truncation)),
+    options,
+  );
 }
 
 /** PNG of one image. */
@@ -222,7 +226,10 @@ export interface WalkOptions extends RenderOptions {
 
 /** Animated GIF looping forever through the keys (cells) along walkPoints. */
 export function walkGif(generator: FastGenerator, keys: readonly GridCell[], options: WalkOptions): Uint8Array<ArrayBuffer> {
-  const points = walkPoints(keys.map((c) => pointOfCell(generator.config, c, options.truncation)), options.frames);
+  const points = walkPoints(
+    keys.map((c) => pointOfCell(generator.config, c, options.truncation)),
+    options.frames,
+  );
   return encodeAnimatedGif(renderPoints(generator, points, options), { fps: options.fps }) as Uint8Array<ArrayBuffer>;
 }
 

@@ -35,10 +35,7 @@ export function shardPaths(modelJson: ModelJson): string[] {
  * Decodes the weights of a tfjs layers-format model from its shards (float32, or float16-quantised)
  * into tensors keyed by weight name, e.g. `up1/kernel`. `readShard` returns a shard's bytes by path.
  */
-export async function decodeWeights(
-  modelJson: ModelJson,
-  readShard: (path: string) => Promise<ArrayBuffer>,
-): Promise<tf.NamedTensorMap> {
+export async function decodeWeights(modelJson: ModelJson, readShard: (path: string) => Promise<ArrayBuffer>): Promise<tf.NamedTensorMap> {
   const result: tf.NamedTensorMap = {};
   for (const group of modelJson.weightsManifest) {
     const buffers = await Promise.all(group.paths.map(readShard));

@@ -194,8 +194,14 @@ describe('BatchMatMul on the GEMM', () => {
           async ({ m, n, k, batch, broadcast, transposeA, transposeB }) => {
             const aShape = [broadcast === 'a' ? 1 : batch, ...(transposeA ? [k, m] : [m, k])];
             const bShape = [broadcast === 'b' ? 1 : batch, ...(transposeB ? [n, k] : [k, n])];
-            const av = values(aShape.reduce((p, d) => p * d), m + k);
-            const bv = values(bShape.reduce((p, d) => p * d), n + 3 * k);
+            const av = values(
+              aShape.reduce((p, d) => p * d),
+              m + k,
+            );
+            const bv = values(
+              bShape.reduce((p, d) => p * d),
+              n + 3 * k,
+            );
             const run = () => tf.matMul(tf.tensor(av, aShape), tf.tensor(bv, bShape), transposeA, transposeB);
             const expected = await on('cpu', () => tf.tidy(run));
             expect(worstRelative(await on('wasm', () => tf.tidy(run)), expected)).toBeLessThan(1e-5);
@@ -253,21 +259,42 @@ describe('convolution gradients handing the GEMM transposed operands', () => {
     ['4x4 s1 valid to 1x1 (dense)', [5, 4, 4, 6], [4, 4, 6, 7], 1, 'valid'],
     ['4x4 s2 same, 16 channels (gathered)', [3, 8, 8, 16], [4, 4, 16, 9], 2, 'same'],
     ['3x3 s2 valid, odd sizes, 17 channels (gathered)', [2, 9, 7, 17], [3, 3, 17, 5], 2, 'valid'],
-    ['explicit pads, 20 channels (gathered)', [2, 8, 6, 20], [4, 4, 20, 4], 2, [[0, 0], [1, 2], [0, 1], [0, 0]]],
+    [
+      'explicit pads, 20 channels (gathered)',
+      [2, 8, 6, 20],
+      [4, 4, 20, 4],
+      2,
+      [
+        [0, 0],
+        [1, 2],
+        [0, 1],
+        [0, 0],
+      ],
+    ],
     ['strides 2x1, 5x3 filter, 16 channels (gathered)', [2, 9, 6, 16], [5, 3, 16, 3], [2, 1], 'same'],
     ['4x4 s1 valid to 1x1, 32 channels (gathered)', [3, 4, 4, 32], [4, 4, 32, 1], 1, 'valid'],
   ];
   it.each(cases)('filter and input gradients equal the cpu backend: %s', async (_, xShape, filterShape, strides, pad) => {
     const outShape = tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad).outShape;
-    const x = values(xShape.reduce((a, b) => a * b), 1);
-    const dy = values(outShape.reduce((a, b) => a * b), 2);
-    const filter = values(filterShape.reduce((a, b) => a * b), 3);
+    const x = values(
+      xShape.reduce((a, b) => a * b),
+      1,
+    );
+    const dy = values(
+      outShape.reduce((a, b) => a * b),
+      2,
+    );
+    const filter = values(
+      filterShape.reduce((a, b) => a * b),
+      3,
+    );
     const filterGrad = () =>
-      tf.engine().runKernel(
-        'Conv2DBackpropFilter',
-        { x: tf.tensor4d(x, xShape), dy: tf.tensor4d(dy, outShape) },
-        { strides, pad, dataFormat: 'NHWC', filterShape } as unknown as tf.NamedAttrMap,
-      ) as tf.Tensor;
+      tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(x, xShape), dy: tf.tensor4d(dy, outShape) }, {
+        strides,
+        pad,
+        dataFormat: 'NHWC',
+        filterShape,
+      } as unknown as tf.NamedAttrMap) as tf.Tensor;
     const inputGrad = () => tf.conv2dTranspose(tf.tensor4d(dy, outShape), tf.tensor4d(filter, filterShape), xShape, strides, pad);
     const expected = [await on('cpu', () => tf.tidy(filterGrad)), await on('cpu', () => tf.tidy(inputGrad))];
     registerGemmKernels();
@@ -294,17 +321,24 @@ describe('a whole DCGAN step with the GEMM', () => {
     const z = tf.tensor2d(values(4 * config.latentSize, 5), [4, config.latentSize]);
     const real = tf.tensor4d(values(4 * 16 * 16 * 3, 6), [4, 16, 16, 3]);
     const bce = (logits: tf.Tensor, label: number) => tf.losses.sigmoidCrossEntropy(tf.fill(logits.shape, label), logits);
-    const dGrads = tf.variableGrads(() => {
-      const fake = g.apply(z, { training: true }) as tf.Tensor;
-      return tf.add(bce(d.apply(real, { training: true }) as tf.Tensor, 1), bce(d.apply(fake, { training: true }) as tf.Tensor, 0)) as tf.Scalar;
-    }, d.trainableWeights.map((w) => w.read() as tf.Variable));
+    const dGrads = tf.variableGrads(
+      () => {
+        const fake = g.apply(z, { training: true }) as tf.Tensor;
+        return tf.add(
+          bce(d.apply(real, { training: true }) as tf.Tensor, 1),
+          bce(d.apply(fake, { training: true }) as tf.Tensor, 0),
+        ) as tf.Scalar;
+      },
+      d.trainableWeights.map((w) => w.read() as tf.Variable),
+    );
     const gGrads = tf.variableGrads(
       () => bce(d.apply(g.apply(z, { training: true }) as tf.Tensor, { training: true }) as tf.Tensor, 1) as tf.Scalar,
       g.trainableWeights.map((w) => w.read() as tf.Variable),
     );
     const byVariable = new Map(weights.map((w) => [(w.read() as tf.Variable).name, w.originalName]));
     const out = new Map<string, Float32Array>();
-    for (const [name, t] of [...Object.entries(dGrads.grads), ...Object.entries(gGrads.grads)]) out.set(byVariable.get(name)!, t.dataSync() as Float32Array);
+    for (const [name, t] of [...Object.entries(dGrads.grads), ...Object.entries(gGrads.grads)])
+      out.set(byVariable.get(name)!, t.dataSync() as Float32Array);
     const initial = new Map(weights.map((w) => [w.originalName, w.read().dataSync() as Float32Array]));
     tf.dispose([dGrads.value, gGrads.value, ...Object.values(dGrads.grads), ...Object.values(gGrads.grads), z, real]);
     g.dispose();

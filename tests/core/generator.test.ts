@@ -54,7 +54,11 @@ describe('generator architecture', () => {
     randomiseBatchNorm(g);
     const weights = Object.fromEntries(g.weights.map((w) => [w.originalName, w.read()]));
     const fast = FastGenerator.fromWeights(config, weights);
-    const input = generatorInput(config, ['a', 'b', 'c'].map((s) => latentFromSeed(s, config.latentSize)), [0, 1, 2].map((c) => c % Math.max(1, config.numClasses)));
+    const input = generatorInput(
+      config,
+      ['a', 'b', 'c'].map((s) => latentFromSeed(s, config.latentSize)),
+      [0, 1, 2].map((c) => c % Math.max(1, config.numClasses)),
+    );
     const expected = g.predict(input) as tf.Tensor4D;
     const before = tf.memory().numTensors;
     const actual = fast.forward(input);
@@ -72,6 +76,8 @@ describe('export format', () => {
     const data = new Float32Array([0, 1, -2.5, 0.0001, 65504, 1e-8, 0.3333]);
     const { weightsManifest, shards } = encodeWeightShards([{ name: 'w', shape: [7], data }], { float16: true });
     const decoded = tf.io.decodeWeights(shards[0].bytes.buffer as ArrayBuffer, weightsManifest[0].weights).w.dataSync();
-    data.forEach((v, i) => expect(Math.abs(decoded[i] - v)).toBeLessThanOrEqual(Math.abs(v) / 1024 + 6e-8));
+    data.forEach((v, i) => {
+      expect(Math.abs(decoded[i] - v)).toBeLessThanOrEqual(Math.abs(v) / 1024 + 6e-8);
+    });
   });
 });

@@ -62,12 +62,34 @@ const cases: [string, Shape4, Shape4, number | [number, number], Pad][] = [
   ['3x3 s1 same', [2, 5, 6, 4], [3, 3, 4, 3], 1, 'same'],
   ['3x3 s2 valid, odd sizes', [2, 9, 7, 2], [3, 3, 2, 3], 2, 'valid'],
   ['4x4 s2 same, odd sizes', [1, 7, 5, 3], [4, 4, 3, 2], 2, 'same'],
-  ['explicit pads, s2', [2, 8, 6, 3], [4, 4, 3, 4], 2, [[0, 0], [1, 2], [0, 1], [0, 0]]],
+  [
+    'explicit pads, s2',
+    [2, 8, 6, 3],
+    [4, 4, 3, 4],
+    2,
+    [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+  ],
   ['strides 2x1, 5x3 filter', [2, 9, 6, 2], [5, 3, 2, 3], [2, 1], 'same'],
   ['stride 3, 2x2 filter (phases without taps)', [1, 9, 9, 2], [2, 2, 2, 3], 3, 'valid'],
   ['1x1 s2', [2, 6, 6, 3], [1, 1, 3, 4], 2, 'same'],
   // Over 64 taps·channels: the filter gradient's dilated-convolution form (smaller ones gather patches).
-  ['explicit pads, s2, 8 channels', [2, 8, 6, 8], [4, 4, 8, 4], 2, [[0, 0], [1, 2], [0, 1], [0, 0]]],
+  [
+    'explicit pads, s2, 8 channels',
+    [2, 8, 6, 8],
+    [4, 4, 8, 4],
+    2,
+    [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+  ],
   ['strides 2x1, 5x3 filter, 8 channels', [2, 9, 6, 8], [5, 3, 8, 3], [2, 1], 'same'],
   ['3x3 s2 valid, odd sizes, 8 channels', [2, 9, 7, 8], [3, 3, 8, 3], 2, 'valid'],
 ];
@@ -75,30 +97,41 @@ const cases: [string, Shape4, Shape4, number | [number, number], Pad][] = [
 describe('Conv2DBackpropFilter on WASM', () => {
   it.each(cases)('equals the cpu backend: %s', async (_, xShape, filterShape, strides, pad) => {
     const outShape = tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad).outShape;
-    const x = values(xShape.reduce((a, b) => a * b), 1);
-    const dy = values(outShape.reduce((a, b) => a * b), 2);
+    const x = values(
+      xShape.reduce((a, b) => a * b),
+      1,
+    );
+    const dy = values(
+      outShape.reduce((a, b) => a * b),
+      2,
+    );
     const run = () =>
-      tf.engine().runKernel(
-        'Conv2DBackpropFilter',
-        { x: tf.tensor4d(x, xShape), dy: tf.tensor4d(dy, outShape) },
-        { strides, pad, dataFormat: 'NHWC', filterShape } as unknown as tf.NamedAttrMap,
-      ) as tf.Tensor;
+      tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(x, xShape), dy: tf.tensor4d(dy, outShape) }, {
+        strides,
+        pad,
+        dataFormat: 'NHWC',
+        filterShape,
+      } as unknown as tf.NamedAttrMap) as tf.Tensor;
     const expected = await on('cpu', () => tf.tidy(run));
     expectClose(await on('wasm', () => tf.tidy(run)), expected);
   });
 });
 
 describe('Conv2DBackpropFilter on the cpu backend (its own is a slow loop)', () => {
-  it('equals the cpu backend\'s kernel', async () => {
-    const [xShape, filterShape]: Shape4[] = [[2, 8, 8, 3], [4, 4, 3, 5]];
+  it("equals the cpu backend's kernel", async () => {
+    const [xShape, filterShape]: Shape4[] = [
+      [2, 8, 8, 3],
+      [4, 4, 3, 5],
+    ];
     const x = values(2 * 8 * 8 * 3, 11);
     const dy = values(2 * 4 * 4 * 5, 12);
     const run = () =>
-      tf.engine().runKernel(
-        'Conv2DBackpropFilter',
-        { x: tf.tensor4d(x, xShape), dy: tf.tensor4d(dy, [2, 4, 4, 5]) },
-        { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape } as unknown as tf.NamedAttrMap,
-      ) as tf.Tensor;
+      tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(x, xShape), dy: tf.tensor4d(dy, [2, 4, 4, 5]) }, {
+        strides: 2,
+        pad: 'same',
+        dataFormat: 'NHWC',
+        filterShape,
+      } as unknown as tf.NamedAttrMap) as tf.Tensor;
     const expected = await on('cpu', () => tf.tidy(run));
     expect(registerWasmKernels('cpu', ['Conv2DBackpropFilter'])).toEqual(['Conv2DBackpropFilter']);
     try {
@@ -112,8 +145,14 @@ describe('Conv2DBackpropFilter on the cpu backend (its own is a slow loop)', () 
 describe('Conv2DBackpropInput on WASM', () => {
   it.each(cases)('equals the cpu backend: %s', async (_, xShape, filterShape, strides, pad) => {
     const outShape = tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad).outShape;
-    const filter = values(filterShape.reduce((a, b) => a * b), 3);
-    const dy = values(outShape.reduce((a, b) => a * b), 4);
+    const filter = values(
+      filterShape.reduce((a, b) => a * b),
+      3,
+    );
+    const dy = values(
+      outShape.reduce((a, b) => a * b),
+      4,
+    );
     const run = () => tf.conv2dTranspose(tf.tensor4d(dy, outShape), tf.tensor4d(filter, filterShape), xShape, strides, pad);
     const expected = await on('cpu', () => tf.tidy(run));
     expectClose(await on('wasm', () => tf.tidy(run)), expected);
@@ -158,7 +197,10 @@ describe('Tile on WASM', () => {
     ['middle axis', [3, 1, 2], [1, 4, 1]],
     ['inner axis of many rows (original kernel)', [20000, 1], [1, 3]],
   ] as [string, number[], number[]][])('equals the cpu backend: %s', async (_, shape, reps) => {
-    const x = values(shape.reduce((a, b) => a * b), 7);
+    const x = values(
+      shape.reduce((a, b) => a * b),
+      7,
+    );
     const run = () => tf.tile(tf.tensor(x, shape), reps);
     expectClose(await on('wasm', () => tf.tidy(run)), await on('cpu', () => tf.tidy(run)), 0);
   });
@@ -183,10 +225,16 @@ describe('a whole DCGAN step', () => {
     const z = tf.tensor2d(values(4 * config.latentSize, 5), [4, config.latentSize]);
     const real = tf.tensor4d(values(4 * 16 * 16 * 3, 6), [4, 16, 16, 3]);
     const bce = (logits: tf.Tensor, label: number) => tf.losses.sigmoidCrossEntropy(tf.fill(logits.shape, label), logits);
-    const dGrads = tf.variableGrads(() => {
-      const fake = g.apply(z, { training: true }) as tf.Tensor; // only D's weights are differentiated
-      return tf.add(bce(d.apply(real, { training: true }) as tf.Tensor, 1), bce(d.apply(fake, { training: true }) as tf.Tensor, 0)) as tf.Scalar;
-    }, d.trainableWeights.map((w) => w.read() as tf.Variable));
+    const dGrads = tf.variableGrads(
+      () => {
+        const fake = g.apply(z, { training: true }) as tf.Tensor; // only D's weights are differentiated
+        return tf.add(
+          bce(d.apply(real, { training: true }) as tf.Tensor, 1),
+          bce(d.apply(fake, { training: true }) as tf.Tensor, 0),
+        ) as tf.Scalar;
+      },
+      d.trainableWeights.map((w) => w.read() as tf.Variable),
+    );
     const gGrads = tf.variableGrads(
       () => bce(d.apply(g.apply(z, { training: true }) as tf.Tensor, { training: true }) as tf.Tensor, 1) as tf.Scalar,
       g.trainableWeights.map((w) => w.read() as tf.Variable),
@@ -194,7 +242,8 @@ describe('a whole DCGAN step', () => {
     // Variable names get unique suffixes per model instance; key the gradients by layer weight name.
     const byVariable = new Map(weights.map((w) => [(w.read() as tf.Variable).name, w.originalName]));
     const out = new Map<string, Float32Array>();
-    for (const [name, t] of [...Object.entries(dGrads.grads), ...Object.entries(gGrads.grads)]) out.set(byVariable.get(name)!, t.dataSync() as Float32Array);
+    for (const [name, t] of [...Object.entries(dGrads.grads), ...Object.entries(gGrads.grads)])
+      out.set(byVariable.get(name)!, t.dataSync() as Float32Array);
     const values0 = new Map(weights.map((w) => [w.originalName, w.read().dataSync() as Float32Array]));
     tf.dispose([dGrads.value, gGrads.value, ...Object.values(dGrads.grads), ...Object.values(gGrads.grads), z, real]);
     const leaked = tf.memory().numTensors - before;
@@ -210,7 +259,10 @@ describe('a whole DCGAN step', () => {
     expect([...wasm.grads.keys()].sort()).toEqual([...cpu.grads.keys()].sort());
     expect(cpu.grads.size).toBeGreaterThan(8);
     for (const [name, expected] of cpu.grads) {
-      expect(expected.some((v) => v !== 0), name).toBe(true);
+      expect(
+        expected.some((v) => v !== 0),
+        name,
+      ).toBe(true);
       expectClose(wasm.grads.get(name)!, expected, 1e-4);
     }
   });

@@ -10,8 +10,7 @@ describe('seed → latent', () => {
 
   it('gives the pinned latents', () => {
     expect(Array.from(latentFromSeed('alice', 6))).toEqual([
-      0.6994419693946838, 0.6390451192855835, -0.09853542596101761, 0.27526143193244934, 0.9013962149620056,
-      1.8028403520584106,
+      0.6994419693946838, 0.6390451192855835, -0.09853542596101761, 0.27526143193244934, 0.9013962149620056, 1.8028403520584106,
     ]);
     expect(Array.from(latentFromSeed('', 3))).toEqual([1.7175087928771973, 0.07950688898563385, 2.4423184394836426]);
     expect(Array.from(latentFromSeed('ünï🙂', 3))).toEqual([-0.044356536120176315, -0.07892916351556778, 1.4256349802017212]);
@@ -20,7 +19,9 @@ describe('seed → latent', () => {
   it('scales by the truncation factor', () => {
     const full = latentFromSeed('alice', 4);
     const half = latentFromSeed('alice', 4, 0.5);
-    half.forEach((v, i) => expect(v).toBeCloseTo(full[i] * 0.5, 6));
+    half.forEach((v, i) => {
+      expect(v).toBeCloseTo(full[i] * 0.5, 6);
+    });
     expect(() => latentFromSeed('alice', 4, 0)).toThrow(RangeError);
     expect(() => latentFromSeed('alice', 4, 1.5)).toThrow(RangeError);
   });
@@ -60,9 +61,12 @@ describe('seed → latent', () => {
     expect(gridCells('s', 2, 3, 0, 'none')).toEqual([0, 1, 2, 3, 4, 5].map((i) => ({ seed: `s#${i}`, classIndex: undefined })));
     const each = gridCells('s', 3, 2, 3, 'each');
     expect(each.map((c) => [c.seed, c.classIndex])).toEqual([
-      ['s#0', 0], ['s#1', 0],
-      ['s#0', 1], ['s#1', 1],
-      ['s#0', 2], ['s#1', 2],
+      ['s#0', 0],
+      ['s#1', 0],
+      ['s#0', 1],
+      ['s#1', 1],
+      ['s#0', 2],
+      ['s#1', 2],
     ]);
     expect(gridCells('s', 1, 4, 10, 'seeded').map((c) => c.classIndex)).toEqual([0, 1, 2, 3].map((i) => classForSeed(`s#${i}`, 10)));
     expect(gridCells('s', 1, 2, 10, 7).map((c) => c.classIndex)).toEqual([7, 7]);

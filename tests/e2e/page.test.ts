@@ -67,7 +67,14 @@ describe.skipIf(!CHROMIUM)('the page at /', () => {
     base = `http://127.0.0.1:${worker.port}`;
     browser = await chromium.launch({
       executablePath: CHROMIUM!,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   }, 180_000);
 
@@ -87,7 +94,9 @@ describe.skipIf(!CHROMIUM)('the page at /', () => {
     expect(grid.complete).toBe(true);
     expect(grid.width).toBeGreaterThan(128);
     const snippet = await page.$eval('#snippet', (el) => (el as HTMLTextAreaElement).value);
-    expect(snippet).toMatch(new RegExp(`^<img src="${base}/v1/models/[a-z]+/image\\.png\\?seed=hello&amp;size=128" alt="generated image">$`));
+    expect(snippet).toMatch(
+      new RegExp(`^<img src="${base}/v1/models/[a-z]+/image\\.png\\?seed=hello&amp;size=128" alt="generated image">$`),
+    );
     await page.click('#copy');
     await page.waitForFunction(() => document.getElementById('status')?.textContent === 'Snippet copied.');
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(snippet);

@@ -9,7 +9,14 @@ import type { ModelConfig } from '@gan/core';
 import { buildFixture } from '../worker/fixtures.ts';
 
 /** A small generator: 6.4 KiB of weights, in four shards by default. */
-export const TINY_CONFIG: ModelConfig = { imageSize: 16, channels: 1, latentSize: 8, generatorWidth: 4, discriminatorWidth: 4, numClasses: 0 };
+export const TINY_CONFIG: ModelConfig = {
+  imageSize: 16,
+  channels: 1,
+  latentSize: 8,
+  generatorWidth: 4,
+  discriminatorWidth: 4,
+  numClasses: 0,
+};
 
 export interface FixtureExportOptions {
   /** Default `tiny`. */

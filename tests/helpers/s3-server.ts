@@ -42,7 +42,10 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 
 async function signatureMatches(req: IncomingMessage, body: Buffer): Promise<boolean> {
   const auth = req.headers.authorization ?? '';
-  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+  const m =
+    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(
+      auth,
+    );
   if (!m) return false;
   const [, accessKeyId, , region, signedHeaderList, signature] = m;
   if (accessKeyId !== S3_ACCESS_KEY_ID) return false;
@@ -61,7 +64,16 @@ async function signatureMatches(req: IncomingMessage, body: Buffer): Promise<boo
   const amzDate = String(req.headers['x-amz-date'] ?? '');
   const signingDate = new Date(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
   const signed = await signer.sign(
-    { method: req.method ?? 'GET', protocol: 'http:', hostname: url.hostname, port: url.port ? Number(url.port) : undefined, path: url.pathname, query, headers, body: body.length ? body : undefined },
+    {
+      method: req.method ?? 'GET',
+      protocol: 'http:',
+      hostname: url.hostname,
+      port: url.port ? Number(url.port) : undefined,
+      path: url.pathname,
+      query,
+      headers,
+      body: body.length ? body : undefined,
+    },
     { signingDate, signableHeaders: new Set(signedHeaderList.split(';')) },
   );
   const expected = /Signature=([0-9a-f]{64})/.exec(String(signed.headers.authorization))?.[1];

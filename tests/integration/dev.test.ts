@@ -63,7 +63,12 @@ describe('npm run dev', () => {
     dev = spawn(
       process.execPath,
       ['--import', 'tsx', 'worker/scripts/dev.ts', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', path.join(work, 'state')],
-      { cwd: repoRoot, env: { ...process.env, GAN_MODELS_DIR: models, WRANGLER_SEND_METRICS: 'false' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+      {
+        cwd: repoRoot,
+        env: { ...process.env, GAN_MODELS_DIR: models, WRANGLER_SEND_METRICS: 'false' },
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     dev.stdout!.on('data', (d) => (output += d));
     dev.stderr!.on('data', (d) => (output += d));
@@ -105,7 +110,10 @@ describe('npm run dev', () => {
     const text = await list.text();
     expect(text).toContain('digits');
     expect(text).toContain('blobs');
-    for (const [model, version, channels] of [['digits', 'v1', 1], ['blobs', 'b1', 3]] as const) {
+    for (const [model, version, channels] of [
+      ['digits', 'v1', 1],
+      ['blobs', 'b1', 3],
+    ] as const) {
       const response = await fetch(`${base}/v1/models/${model}/image.png?seed=alice`);
       expect(response.status, await response.clone().text()).toBe(200);
       expect(response.headers.get('content-type')).toBe('image/png');

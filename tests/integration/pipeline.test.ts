@@ -15,7 +15,19 @@ import { type GanRun, repoRoot, runGan } from '../helpers/gan.ts';
 
 const NAME = 'pipeline-tiny';
 const TRAIN = ['--data', 'mnist', '--image-size', '32', '--batch-size', '8', '--latent-size', '8'];
-const TRAIN_TINY = [...TRAIN, '--generator-width', '4', '--discriminator-width', '4', '--checkpoint-every', '1', '--preview-every', '100', '--progress', 'quiet'];
+const TRAIN_TINY = [
+  ...TRAIN,
+  '--generator-width',
+  '4',
+  '--discriminator-width',
+  '4',
+  '--checkpoint-every',
+  '1',
+  '--preview-every',
+  '100',
+  '--progress',
+  'quiet',
+];
 
 let work: string;
 let local: string[];
@@ -59,7 +71,17 @@ describe('retrain pipeline, locally', () => {
     await ok(['evaluate', '--model', path.join(work, 'export-v2'), '--samples', '40', '--out', path.join(work, 'eval-v2.json')]);
     // Two training steps change little; a generous tolerance keeps this test about the plumbing,
     // while the numbers compared must be printed.
-    gate2 = await gan(['gate', NAME, '--candidate', path.join(work, 'eval-v2.json'), '--rule', 'fd:lower:10', '--rule', 'classAccuracy:higher:10', ...local]);
+    gate2 = await gan([
+      'gate',
+      NAME,
+      '--candidate',
+      path.join(work, 'eval-v2.json'),
+      '--rule',
+      'fd:lower:10',
+      '--rule',
+      'classAccuracy:higher:10',
+      ...local,
+    ]);
     expect(gate2.code, gate2.stderr).toBe(0);
     await ok(['publish', path.join(work, 'export-v2'), '--metrics', path.join(work, 'eval-v2.json'), ...local]);
 
@@ -80,7 +102,10 @@ describe('retrain pipeline, locally', () => {
   it('resumed from the checkpoint in R2: the second run trained steps 3 and 4 only', async () => {
     const manifest2 = JSON.parse(await readFile(path.join(work, 'export-v2', 'manifest.json'), 'utf8'));
     expect(manifest2.training.steps).toBe(4);
-    const metrics = (await readFile(path.join(work, 'run-second-machine', 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).step);
+    const metrics = (await readFile(path.join(work, 'run-second-machine', 'metrics.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).step);
     expect(metrics).toEqual([1, 2, 3, 4]); // steps 1-2 came with the checkpoint's metrics file
   });
 

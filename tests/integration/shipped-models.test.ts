@@ -27,20 +27,34 @@ describe('shipped models', () => {
     expect(dirs.map((d) => path.basename(d)).sort()).toEqual(['mnist', 'twemoji']);
   });
 
-  it.each(dirs.map((d) => [path.basename(d), d]))('%s is a complete export with its evaluation in the manifest and the card', async (_, dir) => {
-    const model = await readExportedModel(dir);
-    const evaluation = model.manifest.metrics.evaluation as RecordedEvaluation;
-    expect(evaluation.fd).toBeGreaterThan(0);
-    const card = await readFile(path.join(dir, 'README.md'), 'utf8');
-    expect(card).toContain('## Evaluation');
-    expect(card).toContain(evaluation.fd.toFixed(3));
-    expect(model.files.has('sample.png') && model.files.has('progress.png') && model.files.has('loss.svg')).toBe(true);
-  });
+  it.each(dirs.map((d) => [path.basename(d), d]))(
+    '%s is a complete export with its evaluation in the manifest and the card',
+    async (_, dir) => {
+      const model = await readExportedModel(dir);
+      const evaluation = model.manifest.metrics.evaluation as RecordedEvaluation;
+      expect(evaluation.fd).toBeGreaterThan(0);
+      const card = await readFile(path.join(dir, 'README.md'), 'utf8');
+      expect(card).toContain('## Evaluation');
+      expect(card).toContain(evaluation.fd.toFixed(3));
+      expect(model.files.has('sample.png') && model.files.has('progress.png') && model.files.has('loss.svg')).toBe(true);
+    },
+  );
 
   it('gan evaluate reproduces the mnist card, and conditional samples are the digit asked for', async () => {
     const dir = path.join(modelsDir, 'mnist');
     const recorded = (await readExportedModel(dir)).manifest.metrics.evaluation as RecordedEvaluation;
-    const run = await runGan(['evaluate', '--model', dir, '--json', '--backend', 'wasm', '--samples', String(recorded.samples), '--seed', recorded.seed]);
+    const run = await runGan([
+      'evaluate',
+      '--model',
+      dir,
+      '--json',
+      '--backend',
+      'wasm',
+      '--samples',
+      String(recorded.samples),
+      '--seed',
+      recorded.seed,
+    ]);
     expect(run.code, run.stderr).toBe(0);
     const fresh = JSON.parse(run.stdout) as RecordedEvaluation;
     expect(fresh.extractorVersion).toBe(recorded.extractorVersion);

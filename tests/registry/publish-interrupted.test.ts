@@ -45,7 +45,13 @@ const targets: Target[] = [
       return { args: [], env: s3.env };
     },
     async open() {
-      return openS3Storage({ endpoint: s3.endpoint, bucket: s3.bucket, accessKeyId: S3_ACCESS_KEY_ID, secretAccessKey: S3_SECRET_ACCESS_KEY, retries: 0 });
+      return openS3Storage({
+        endpoint: s3.endpoint,
+        bucket: s3.bucket,
+        accessKeyId: S3_ACCESS_KEY_ID,
+        secretAccessKey: S3_SECRET_ACCESS_KEY,
+        retries: 0,
+      });
     },
     async tearDown() {
       await s3.close();

@@ -19,7 +19,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManifestSchema, sha256Hex } from '@gan/core/manifest';
 import { Sfc32 } from '@gan/core';
-import { type ExportedModel, type ObjectStorage, openLocalR2, publishModel, readCurrent, readExportedModel, registryKeys } from '@gan/registry';
+import {
+  type ExportedModel,
+  type ObjectStorage,
+  openLocalR2,
+  publishModel,
+  readCurrent,
+  readExportedModel,
+  registryKeys,
+} from '@gan/registry';
 import { writeTestWranglerConfig, writeFixtureExport } from '../helpers/fixtures.ts';
 
 let storage: ObjectStorage;
@@ -86,7 +94,8 @@ async function observe(name: string): Promise<Observation> {
   const manifestBytes = await storage.get(registryKeys.manifest(name, version));
   if (!manifestBytes) return { broken: `${version}: current.json names a version without manifest.json` };
   const manifest = ManifestSchema.parse(JSON.parse(new TextDecoder().decode(manifestBytes)));
-  if (manifest.name !== name || manifest.version !== version) return { broken: `${version}: manifest describes ${manifest.name}@${manifest.version}` };
+  if (manifest.name !== name || manifest.version !== version)
+    return { broken: `${version}: manifest describes ${manifest.name}@${manifest.version}` };
   for (const file of manifest.files) {
     const bytes = await storage.get(registryKeys.file(name, version, file.path));
     if (!bytes) return { broken: `${version}: ${file.path} is missing` };

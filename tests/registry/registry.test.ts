@@ -78,7 +78,13 @@ const backends: Backend[] = [
     label: 'R2 S3 API (s3rver behind a SigV4 check)',
     async open() {
       s3 = await startTestS3Server();
-      return openS3Storage({ endpoint: s3.endpoint, bucket: s3.bucket, accessKeyId: S3_ACCESS_KEY_ID, secretAccessKey: S3_SECRET_ACCESS_KEY, retries: 0 });
+      return openS3Storage({
+        endpoint: s3.endpoint,
+        bucket: s3.bucket,
+        accessKeyId: S3_ACCESS_KEY_ID,
+        secretAccessKey: S3_SECRET_ACCESS_KEY,
+        retries: 0,
+      });
     },
     async close() {
       expect(s3.rejectedSignatures).toBe(0);
@@ -108,7 +114,9 @@ describe('the S3 client', () => {
       secretAccessKey: 's',
       region: 'auto',
     });
-    expect(s3OptionsFromEnv({ R2_ENDPOINT: 'http://127.0.0.1:9000', AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's' }, 'b').endpoint).toBe('http://127.0.0.1:9000');
+    expect(
+      s3OptionsFromEnv({ R2_ENDPOINT: 'http://127.0.0.1:9000', AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's' }, 'b').endpoint,
+    ).toBe('http://127.0.0.1:9000');
     expect(() => s3OptionsFromEnv({ CLOUDFLARE_ACCOUNT_ID: 'abc' }, 'b')).toThrow(CredentialsError);
     expect(() => s3OptionsFromEnv({ CLOUDFLARE_ACCOUNT_ID: 'abc' }, 'b')).toThrow(/R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY/);
   });
@@ -124,18 +132,33 @@ describe('the S3 client', () => {
       { key: 'models/a&b/x<1>.json', size: 12, uploaded: new Date('2026-11-27T12:00:00.000Z') },
       { key: 'models/c', size: 0, uploaded: new Date('2026-11-27T12:00:01.000Z') },
     ]);
-    expect(parseListObjectsV2('<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>')).toEqual({ objects: [], nextToken: undefined });
+    expect(parseListObjectsV2('<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>')).toEqual({
+      objects: [],
+      nextToken: undefined,
+    });
   });
 
   it('is refused by the server with a wrong secret (the signature is really checked)', async () => {
     const server = await startTestS3Server();
     try {
-      const wrong = openS3Storage({ endpoint: server.endpoint, bucket: server.bucket, accessKeyId: S3_ACCESS_KEY_ID, secretAccessKey: 'wrong', retries: 0 });
+      const wrong = openS3Storage({
+        endpoint: server.endpoint,
+        bucket: server.bucket,
+        accessKeyId: S3_ACCESS_KEY_ID,
+        secretAccessKey: 'wrong',
+        retries: 0,
+      });
       await expect(wrong.put('k', new Uint8Array([1]))).rejects.toThrow(StorageError);
       await expect(wrong.get('k')).rejects.toThrow(/403 SignatureDoesNotMatch/);
       expect(server.rejectedSignatures).toBe(2);
       // Keys with characters SigV4 encodes specially still sign correctly.
-      const right = openS3Storage({ endpoint: server.endpoint, bucket: server.bucket, accessKeyId: S3_ACCESS_KEY_ID, secretAccessKey: S3_SECRET_ACCESS_KEY, retries: 0 });
+      const right = openS3Storage({
+        endpoint: server.endpoint,
+        bucket: server.bucket,
+        accessKeyId: S3_ACCESS_KEY_ID,
+        secretAccessKey: S3_SECRET_ACCESS_KEY,
+        retries: 0,
+      });
       await right.put("odd/a b+c~(1)!'*.json", new Uint8Array([7]));
       expect([...(await right.get("odd/a b+c~(1)!'*.json"))!]).toEqual([7]);
       expect((await right.list('odd/')).map((o) => o.key)).toEqual(["odd/a b+c~(1)!'*.json"]);
@@ -156,8 +179,18 @@ describe.each(backends)('registry on $label', (backend) => {
   beforeAll(async () => {
     storage = await backend.open();
     exportsDir = await mkdtemp(path.join(work, 'exports-'));
-    v1 = await writeFixtureExport(exportsDir, { version: 'v1', seed: 1, createdAt: '2026-11-01T00:00:00.000Z', metrics: { evaluation: { fd: 12.5 } } });
-    v2 = await writeFixtureExport(exportsDir, { version: 'v2', seed: 2, createdAt: '2026-11-08T00:00:00.000Z', metrics: { evaluation: { fd: 10.25 } } });
+    v1 = await writeFixtureExport(exportsDir, {
+      version: 'v1',
+      seed: 1,
+      createdAt: '2026-11-01T00:00:00.000Z',
+      metrics: { evaluation: { fd: 12.5 } },
+    });
+    v2 = await writeFixtureExport(exportsDir, {
+      version: 'v2',
+      seed: 2,
+      createdAt: '2026-11-08T00:00:00.000Z',
+      metrics: { evaluation: { fd: 10.25 } },
+    });
     v3 = await writeFixtureExport(exportsDir, { version: 'v3', seed: 3, createdAt: '2026-11-15T00:00:00.000Z' });
   });
   afterAll(async () => {
@@ -270,7 +303,12 @@ describe.each(backends)('registry on $label', (backend) => {
     // Dry run: says, deletes nothing.
     const before = await snapshot(storage, 'models/');
     const dry = await pruneVersions(storage, 'tiny', { keep: 0, minAgeMs: DAY, now, dryRun: true });
-    expect(dry.filter((d) => d.action === 'delete').map((d) => d.version).sort()).toEqual(['v1', 'v2']);
+    expect(
+      dry
+        .filter((d) => d.action === 'delete')
+        .map((d) => d.version)
+        .sort(),
+    ).toEqual(['v1', 'v2']);
     expect(await snapshot(storage, 'models/')).toEqual(before);
     // Current is v1 after a rollback: keep 1 keeps v3 (newest) and v1 (current), deletes v2.
     await rollback(storage, 'tiny', { to: 'v1' });
@@ -292,7 +330,10 @@ describe.each(backends)('registry on $label', (backend) => {
     await writeFile(path.join(run, 'samples', 'step-3.png'), new Uint8Array([1, 2, 3]));
     expect(await pullCheckpoint(storage, 'tiny', path.join(work, 'nothing'))).toBeNull();
     let t = Date.parse('2026-11-20T00:00:00Z');
-    const clock = () => new Date((t += 60_000));
+    const clock = () => {
+      t += 60_000;
+      return new Date(t);
+    };
     const first = await pushCheckpoint(storage, 'tiny', run, { now: clock });
     await writeFile(path.join(run, 'checkpoint.json'), '{"step":6}');
     const second = await pushCheckpoint(storage, 'tiny', run, { now: clock });
@@ -329,7 +370,7 @@ describe.each(backends)('registry on $label', (backend) => {
     await storage.delete([key]);
   });
 
-  it('a publish overtaken at the pointer fails with PointerMovedError and leaves the other run\'s choice', async () => {
+  it("a publish overtaken at the pointer fails with PointerMovedError and leaves the other run's choice", async () => {
     const dir = await mkdtemp(path.join(work, 'moved-'));
     const [a, b, c] = await Promise.all(
       ['a', 'b', 'c'].map(async (v, i) => readExportedModel(await writeFixtureExport(dir, { name: 'moved', version: v, seed: 40 + i }))),
@@ -339,7 +380,8 @@ describe.each(backends)('registry on $label', (backend) => {
     const overtaken = (other: string): ObjectStorage => ({
       ...storage,
       async put(key, bytes, options) {
-        if (key === registryKeys.current('moved')) await writeCurrent(storage, 'moved', other, new Date(), await readCurrentWithEtag(storage, 'moved'));
+        if (key === registryKeys.current('moved'))
+          await writeCurrent(storage, 'moved', other, new Date(), await readCurrentWithEtag(storage, 'moved'));
         await storage.put(key, bytes, options);
       },
     });

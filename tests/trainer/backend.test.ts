@@ -29,16 +29,19 @@ afterEach(() => {
 });
 
 describe('automatic backend choice', () => {
-  it.skipIf(nodeBackendInstalled)('without tfjs-node (the default install) picks wasm, saying why the node backends were skipped', async () => {
-    const { selectBackend } = await loadBackendModule();
-    const selection = await selectBackend('auto', { threads: 1 });
-    expect(selection.name).toBe('wasm');
-    expect(tf.getBackend()).toBe('wasm');
-    expect(selection.skipped).toEqual([
-      { name: 'tensorflow-gpu', reason: 'not installed' },
-      { name: 'tensorflow', reason: 'not installed' },
-    ]);
-  });
+  it.skipIf(nodeBackendInstalled)(
+    'without tfjs-node (the default install) picks wasm, saying why the node backends were skipped',
+    async () => {
+      const { selectBackend } = await loadBackendModule();
+      const selection = await selectBackend('auto', { threads: 1 });
+      expect(selection.name).toBe('wasm');
+      expect(tf.getBackend()).toBe('wasm');
+      expect(selection.skipped).toEqual([
+        { name: 'tensorflow-gpu', reason: 'not installed' },
+        { name: 'tensorflow', reason: 'not installed' },
+      ]);
+    },
+  );
 
   it('with tfjs-node present but unusable (no native addon) falls through to wasm with the reason', async () => {
     vi.doMock('@tensorflow/tfjs-node', () => {

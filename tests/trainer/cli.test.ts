@@ -11,7 +11,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { decode as decodePng } from 'fast-png';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FastGenerator, ManifestSchema, decodeWeights, encodePng, generatorInput, latentFromSeed, parseModelJson, toPixels } from '@gan/core';
+import {
+  FastGenerator,
+  ManifestSchema,
+  decodeWeights,
+  encodePng,
+  generatorInput,
+  latentFromSeed,
+  parseModelJson,
+  toPixels,
+} from '@gan/core';
 import { selectBackend } from '../../trainer/src/backend.ts';
 import { loadLatestCheckpoint } from '../../trainer/src/train/checkpoint.ts';
 import { readMetrics } from '../../trainer/src/train/metrics.ts';
@@ -38,7 +47,22 @@ function start(args: string[]): { child: ChildProcess; done: Promise<Run> } {
 }
 const gan = (...args: string[]) => start(args).done;
 
-const TINY = ['--data', 'mnist', '--image-size', '16', '--batch-size', '8', '--latent-size', '8', '--generator-width', '4', '--discriminator-width', '4', '--seed', 'cli'];
+const TINY = [
+  '--data',
+  'mnist',
+  '--image-size',
+  '16',
+  '--batch-size',
+  '8',
+  '--latent-size',
+  '8',
+  '--generator-width',
+  '4',
+  '--discriminator-width',
+  '4',
+  '--seed',
+  'cli',
+];
 
 async function waitFor(condition: () => boolean, timeoutMs = 60_000) {
   const until = Date.now() + timeoutMs;
@@ -50,7 +74,11 @@ async function waitFor(condition: () => boolean, timeoutMs = 60_000) {
 
 const metricLines = (dir: string) => {
   const file = path.join(dir, 'metrics.jsonl');
-  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.endsWith('}')).length : 0;
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.endsWith('}')).length
+    : 0;
 };
 
 /** The latest checkpoints of two runs hold the same weights, to float tolerance. */
@@ -99,7 +127,17 @@ describe('usage and exit codes', () => {
   });
 
   it('exits 1 with a plain message when the work fails', async () => {
-    const r = await gan('sample', '--model', path.join(root, 'missing'), '--seed', 'a', '--out', path.join(root, 'x.png'), '--backend', 'cpu');
+    const r = await gan(
+      'sample',
+      '--model',
+      path.join(root, 'missing'),
+      '--seed',
+      'a',
+      '--out',
+      path.join(root, 'x.png'),
+      '--backend',
+      'cpu',
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/error: .*manifest\.json/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
@@ -213,7 +251,11 @@ describe('export and sample', () => {
 
   it('gan sample writes the same PNG bytes as the serving path for the same seeds', async () => {
     const { manifest, generator, weights } = await servingGenerator(exported);
-    for (const [seed, cls] of [['alice', '3'], ['bob', '7'], ['zoë 🦊', '0']]) {
+    for (const [seed, cls] of [
+      ['alice', '3'],
+      ['bob', '7'],
+      ['zoë 🦊', '0'],
+    ]) {
       const out = path.join(root, `${seed}.png`);
       const r = await gan('sample', '--model', exported, '--seed', seed, '--class', cls, '--out', out, '--backend', 'wasm');
       expect(r.code).toBe(0);
@@ -232,13 +274,29 @@ describe('export and sample', () => {
     const images = generator.forward(input);
     const pixels = toPixels(images);
     tf.dispose([input, images]);
-    expect(Buffer.from(await readFile(free)).equals(Buffer.from(encodePng(pixels.size, pixels.size, pixels.channels, pixels.data)))).toBe(true);
+    expect(Buffer.from(await readFile(free)).equals(Buffer.from(encodePng(pixels.size, pixels.size, pixels.channels, pixels.data)))).toBe(
+      true,
+    );
     // A larger size.
     const big = path.join(root, 'big.png');
-    expect((await gan('sample', '--model', exported, '--seed', 'alice', '--class', '3', '--size', '64', '--out', big, '--backend', 'wasm')).code).toBe(0);
+    expect(
+      (await gan('sample', '--model', exported, '--seed', 'alice', '--class', '3', '--size', '64', '--out', big, '--backend', 'wasm')).code,
+    ).toBe(0);
     expect(decodePng(await readFile(big)).width).toBe(64);
     // An empty seed is refused as the worker refuses seed= (1 to 128 characters), and nothing is written.
-    const empty = await gan('sample', '--model', exported, '--seed', '', '--class', '0', '--out', path.join(root, 'empty.png'), '--backend', 'wasm');
+    const empty = await gan(
+      'sample',
+      '--model',
+      exported,
+      '--seed',
+      '',
+      '--class',
+      '0',
+      '--out',
+      path.join(root, 'empty.png'),
+      '--backend',
+      'wasm',
+    );
     expect(empty.code).toBe(2);
     expect(empty.stderr).toMatch(/--seed.*1 to 128 characters/);
     expect(existsSync(path.join(root, 'empty.png'))).toBe(false);
@@ -261,7 +319,11 @@ describe('export and sample', () => {
         weightData: joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength),
       }),
     );
-    const input = generatorInput(manifest.architecture, ['a', 'b'].map((s) => latentFromSeed(s, 8)), [1, 2]);
+    const input = generatorInput(
+      manifest.architecture,
+      ['a', 'b'].map((s) => latentFromSeed(s, 8)),
+      [1, 2],
+    );
     const viaLayers = layers.predict(input) as tf.Tensor;
     const viaServing = generator.forward(input);
     expect(tf.max(tf.abs(tf.sub(viaLayers, viaServing))).dataSync()[0]).toBeLessThan(1e-4);
@@ -299,7 +361,10 @@ describe('export and sample', () => {
         const [, name, version, file] = key.split('/');
         if (!file) return; // current.json
         await mkdir(path.join(bucketDir, `${name}@${version}`), { recursive: true });
-        await writeFile(path.join(bucketDir, `${name}@${version}`, file), typeof value === 'string' ? value : new Uint8Array(value as ArrayBuffer));
+        await writeFile(
+          path.join(bucketDir, `${name}@${version}`, file),
+          typeof value === 'string' ? value : new Uint8Array(value as ArrayBuffer),
+        );
       },
       delete: async () => {},
     };
@@ -307,8 +372,14 @@ describe('export and sample', () => {
     await publishFixture(exportDirs, FLOAT16_FIXTURE);
     const float16Dir = path.join(bucketDir, `${FLOAT16_FIXTURE.name}@${FLOAT16_FIXTURE.version}`);
     const cases: [string, string[]][] = [
-      ['/v1/models/digits/image.png?seed=golden&class=two', ['--model', path.join(bucketDir, 'digits@v1'), '--seed', 'golden', '--class', 'two']],
-      ['/v1/models/blobs/image.png?seed=golden&size=50&truncation=0.7', ['--model', path.join(bucketDir, 'blobs@v1'), '--seed', 'golden', '--size', '50', '--truncation', '0.7']],
+      [
+        '/v1/models/digits/image.png?seed=golden&class=two',
+        ['--model', path.join(bucketDir, 'digits@v1'), '--seed', 'golden', '--class', 'two'],
+      ],
+      [
+        '/v1/models/blobs/image.png?seed=golden&size=50&truncation=0.7',
+        ['--model', path.join(bucketDir, 'blobs@v1'), '--seed', 'golden', '--size', '50', '--truncation', '0.7'],
+      ],
       // What ships: float16 weights.
       ['/v1/models/digits16/image.png?seed=golden&class=one', ['--model', float16Dir, '--seed', 'golden', '--class', 'one']],
       [

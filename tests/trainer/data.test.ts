@@ -28,7 +28,9 @@ function jpg(w: number, h: number, rgb: [number, number, number]): Uint8Array {
 }
 
 const pixel = (images: Float32Array, index: number, size: number, channels: number) =>
-  Array.from(images.subarray(index * size * size * channels, index * size * size * channels + channels), (v) => Math.round((v + 1) * 127.5));
+  Array.from(images.subarray(index * size * size * channels, index * size * size * channels + channels), (v) =>
+    Math.round((v + 1) * 127.5),
+  );
 
 describe('data specs', () => {
   it('parses mnist, twemoji and folder:<path>, and names what is wrong otherwise', () => {

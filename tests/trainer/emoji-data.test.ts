@@ -70,7 +70,13 @@ async function fakePackages(dir: string, leaveOut?: string): Promise<string> {
         author: { name: `Author ${i}`, url: `https://example.com/${style.name}` },
         license: i % 2 ? { title: 'CC BY 4.0', spdx: 'CC-BY-4.0' } : { title: 'MIT', spdx: 'MIT' },
       }),
-      'icons.json': JSON.stringify({ prefix: style.name, width: 16, height: 16, icons, aliases: { grinning: { parent: 'grinning-face' } } }),
+      'icons.json': JSON.stringify({
+        prefix: style.name,
+        width: 16,
+        height: 16,
+        icons,
+        aliases: { grinning: { parent: 'grinning-face' } },
+      }),
     });
   }
   await writePackage(dir, RESVG_PACKAGE, RESVG_VERSION, { 'index.js': RESVG_FAKE });
@@ -80,7 +86,9 @@ async function fakePackages(dir: string, leaveOut?: string): Promise<string> {
 /** The distinct colours of each class's images (one colour per fake icon). */
 function coloursByClass(images: Uint8Array[], labels: number[]): string[][] {
   const out: string[][] = EMOJI_STYLES.map(() => []);
-  images.forEach((img, i) => out[labels[i]].push(Array.from(img.subarray(0, 3)).join(',')));
+  images.forEach((img, i) => {
+    out[labels[i]].push(Array.from(img.subarray(0, 3)).join(','));
+  });
   return out;
 }
 
@@ -101,7 +109,15 @@ describe('emoji data specs', () => {
 
   it('leaves out skin-tone variants, and keeps names that only contain "tone", "light" or "dark"', () => {
     const names = new Set(['boy', 'handshake', 'vertical-traffic-light', 'stone', 'headstone', 'dark-sunglasses', 'crescent-moon']);
-    for (const variant of ['waving-hand-medium-dark-skin-tone', 'light-skin-tone', 'man-light-skin-tone-beard', 'thumbsup-tone3', 'boy-dark', 'boy-medium-light', 'handshake-light-dark'])
+    for (const variant of [
+      'waving-hand-medium-dark-skin-tone',
+      'light-skin-tone',
+      'man-light-skin-tone-beard',
+      'thumbsup-tone3',
+      'boy-dark',
+      'boy-medium-light',
+      'handshake-light-dark',
+    ])
       expect(isSkinToneVariant(variant, names), variant).toBe(true);
     for (const name of [...names, 'man-medium']) expect(isSkinToneVariant(name, names), name).toBe(false);
   });
@@ -137,7 +153,9 @@ describe('emoji from fake packages', () => {
     expect(raw.images.every((img) => img.length === 8 * 8 * 3)).toBe(true);
     expect(raw.licence.licence).toBe('MIT AND CC-BY-4.0');
     for (const [i, style] of EMOJI_STYLES.entries()) {
-      expect(raw.licence.attribution).toContain(`${style.name} set by Author ${i} (https://example.com/${style.name}), ${i % 2 ? 'CC-BY-4.0' : 'MIT'}`);
+      expect(raw.licence.attribution).toContain(
+        `${style.name} set by Author ${i} (https://example.com/${style.name}), ${i % 2 ? 'CC-BY-4.0' : 'MIT'}`,
+      );
       expect(raw.licence.attribution).toContain(`${style.package}@${style.version}`);
     }
     expect(raw.sourceVersion).toContain('groups:smileys-emotion,animals-nature');
@@ -159,7 +177,14 @@ describe('emoji from fake packages', () => {
     expect(raw.classNames).toEqual([]);
     expect(new Set(raw.labels)).toEqual(new Set([0]));
     // boy, dog, grinning-face (on black), handshake, headstone, vertical-traffic-light
-    expect(coloursByClass(raw.images, raw.labels)[0].slice(0, 6)).toEqual(['0,0,200', '0,200,0', '128,0,0', '0,100,100', '100,100,0', '100,0,100']);
+    expect(coloursByClass(raw.images, raw.labels)[0].slice(0, 6)).toEqual([
+      '0,0,200',
+      '0,200,0',
+      '128,0,0',
+      '0,100,100',
+      '100,100,0',
+      '100,0,100',
+    ]);
   });
 
   it('loads through loadDataset, cached under its groups', async () => {
@@ -176,7 +201,14 @@ describe('emoji from fake packages', () => {
 
   it('names the package that is missing', async () => {
     const partial = await fakePackages(path.join(root, 'partial'), '@iconify-json/fxemoji');
-    const load = loadEmoji({ imageSize: 8, groups: DEFAULT_EMOJI_GROUPS, background: [255, 255, 255], labels: true, cacheDir: root, packagesDir: partial });
+    const load = loadEmoji({
+      imageSize: 8,
+      groups: DEFAULT_EMOJI_GROUPS,
+      background: [255, 255, 255],
+      labels: true,
+      cacheDir: root,
+      packagesDir: partial,
+    });
     await expect(load).rejects.toThrow(DatasetUnavailableError);
     await expect(load).rejects.toThrow(/@iconify-json\/fxemoji/);
   });
@@ -185,7 +217,9 @@ describe('emoji from fake packages', () => {
     const broken = path.join(root, 'broken-resvg');
     await writePackage(broken, RESVG_PACKAGE, RESVG_VERSION, { 'index.js': 'throw new Error("no binary for this platform")' });
     const renderer = path.join(broken, 'node_modules', RESVG_PACKAGE);
-    await expect(renderSvgs(renderer, ['<svg width="8"/>', '<svg width="8"/>'])).rejects.toThrow(/could not be loaded.*no binary for this platform/);
+    await expect(renderSvgs(renderer, ['<svg width="8"/>', '<svg width="8"/>'])).rejects.toThrow(
+      /could not be loaded.*no binary for this platform/,
+    );
   });
 });
 
@@ -205,7 +239,9 @@ describe.skipIf(Boolean(process.env.GAN_OFFLINE))('emoji with the real resvg-js 
     const b = await renderSvgs(dir(RESVG_PACKAGE), some);
     expect(a.skipped).toEqual([]);
     expect(a.rendered.every((r) => r?.width === 16 && r.height === 16)).toBe(true);
-    expect(a.rendered.map((r) => Buffer.from(r!.pixels).toString('base64'))).toEqual(b.rendered.map((r) => Buffer.from(r!.pixels).toString('base64')));
+    expect(a.rendered.map((r) => Buffer.from(r!.pixels).toString('base64'))).toEqual(
+      b.rendered.map((r) => Buffer.from(r!.pixels).toString('base64')),
+    );
     // Half-transparent red comes back premultiplied, which compositePremultiplied expects.
     const half = await renderSvgs(dir(RESVG_PACKAGE), [
       '<svg xmlns="http://www.w3.org/2000/svg" width="2" height="2" viewBox="0 0 16 16"><rect width="16" height="16" fill="#ff0000" fill-opacity="0.5"/></svg>',

@@ -120,7 +120,9 @@ describe('Fréchet distance over ImageNet-sized features', () => {
     // A random Householder reflection Q = I − 2vvᵀ makes Q diag(a) Qᵀ dense.
     const v = Float64Array.from({ length: n }, () => rng.next() - 0.5);
     const norm = Math.hypot(...v);
-    v.forEach((x, i) => (v[i] = x / norm));
+    v.forEach((x, i) => {
+      v[i] = x / norm;
+    });
     const rotated = (d: Float64Array) => {
       const out = new Float64Array(n * n);
       // (I − 2vvᵀ) D (I − 2vvᵀ) = D − 2 v (Dv)ᵀ − 2 (Dv) vᵀ + 4 (vᵀDv) vvᵀ
@@ -159,7 +161,9 @@ describe('the ImageNet extractor', () => {
       expect(extractor.source).toMatch(/^nsfwjs@4\.\d+\.\d+ MobileNetV2$/);
       const tensors = tf.memory().numTensors;
       // A white and a red-and-blue 8×8 colour image, and a grey one (tiled to RGB).
-      const colour = Float32Array.from({ length: 2 * 8 * 8 * 3 }, (_, i) => (i < 192 ? 1 : i % 3 === 0 ? 1 : i % 3 === 2 ? (i % 2) * 2 - 1 : -1));
+      const colour = Float32Array.from({ length: 2 * 8 * 8 * 3 }, (_, i) =>
+        i < 192 ? 1 : i % 3 === 0 ? 1 : i % 3 === 2 ? (i % 2) * 2 - 1 : -1,
+      );
       const features = extractor.extract(colour, 2, 8, 3);
       const grey = extractor.extract(new Float32Array(8 * 8).fill(0.2), 1, 8, 1);
       expect(tf.memory().numTensors).toBe(tensors);
@@ -229,13 +233,28 @@ describe('evaluateImagesWithImageNet', () => {
     const train = images(40, 'train');
     const heldOut = images(10, 'held');
     const model = buildClassifier({ imageSize: 8, channels: 3, numClasses: 2 }, 1);
-    const info = { id: 'test-8', version: '111111111111', classNames: ['red', 'blue'], labels: 'classes', imageSize: 8, channels: 3 } as ClassifierInfo;
+    const info = {
+      id: 'test-8',
+      version: '111111111111',
+      classNames: ['red', 'blue'],
+      labels: 'classes',
+      imageSize: 8,
+      channels: 3,
+    } as ClassifierInfo;
     try {
       const samples = images(20, 'samples');
       const tensors = tf.memory().numTensors;
       const common = {
-        extractor: colourExtractor, count: 20, imageSize: 8, channels: 3, classNames: ['red', 'blue'],
-        train, heldOut, seed: 'e', backend: 'cpu', judge: { classifier: { model, info } },
+        extractor: colourExtractor,
+        count: 20,
+        imageSize: 8,
+        channels: 3,
+        classNames: ['red', 'blue'],
+        train,
+        heldOut,
+        seed: 'e',
+        backend: 'cpu',
+        judge: { classifier: { model, info } },
       };
       const real = evaluateImagesWithImageNet({ ...common, images: samples.images, classes: samples.labels });
       expect(tf.memory().numTensors).toBe(tensors);
@@ -263,7 +282,16 @@ describe('evaluateImagesWithImageNet', () => {
     const train = images(20, 'train');
     const heldOut = images(6, 'held');
     const e = evaluateImagesWithImageNet({
-      extractor: colourExtractor, images: train.images, count: 20, imageSize: 8, channels: 3, classNames: [], train, heldOut, seed: 'e', backend: 'cpu',
+      extractor: colourExtractor,
+      images: train.images,
+      count: 20,
+      imageSize: 8,
+      channels: 3,
+      classNames: [],
+      train,
+      heldOut,
+      seed: 'e',
+      backend: 'cpu',
     });
     const card = withEvaluationSection('# model\n', JSON.parse(JSON.stringify(e)));
     expect(card).toContain(`| KID to held-out real images (50 subsets of 6) | ${e.kid.mean.toFixed(4)} ± ${e.kid.std.toFixed(4)} |`);
@@ -286,8 +314,18 @@ describe('evaluateImagesWithImageNet', () => {
     const train = images(20, 'train');
     const heldOut = images(6, 'held');
     const e = evaluateImagesWithImageNet({
-      extractor: colourExtractor, images: train.images, count: 20, imageSize: 8, channels: 3, classes: train.labels, classNames: ['red', 'blue'],
-      judge: { skipped: 'no classifier' }, train, heldOut, seed: 'e', backend: 'cpu',
+      extractor: colourExtractor,
+      images: train.images,
+      count: 20,
+      imageSize: 8,
+      channels: 3,
+      classes: train.labels,
+      classNames: ['red', 'blue'],
+      judge: { skipped: 'no classifier' },
+      train,
+      heldOut,
+      seed: 'e',
+      backend: 'cpu',
     });
     expect(e.classAccuracy).toBeUndefined();
     expect(e.classAccuracySkipped).toBe('no classifier');
@@ -307,8 +345,17 @@ describe('evaluateImagesWithImageNet', () => {
     };
     const run = (held: LabelledImages) =>
       evaluateImagesWithImageNet({
-        extractor: counting, images: train.images, count: 20, imageSize: 8, channels: 3, classNames: [],
-        train, heldOut: held, seed: 'e', backend: 'cpu', realFeatureCache: dir,
+        extractor: counting,
+        images: train.images,
+        count: 20,
+        imageSize: 8,
+        channels: 3,
+        classNames: [],
+        train,
+        heldOut: held,
+        seed: 'e',
+        backend: 'cpu',
+        realFeatureCache: dir,
       });
     const first = run(heldOut);
     expect(extracted).toBe(20 + 6 + 20);

@@ -17,7 +17,13 @@ import {
   nearestNeighbourAccuracy,
   trainClassifier,
 } from '../../trainer/src/evaluate/classifier.ts';
-import { type GaussianStats, frechetDistance, gaussianStats, symmetricEigen, traceSqrtProduct } from '../../trainer/src/evaluate/frechet.ts';
+import {
+  type GaussianStats,
+  frechetDistance,
+  gaussianStats,
+  symmetricEigen,
+  traceSqrtProduct,
+} from '../../trainer/src/evaluate/frechet.ts';
 import { evaluateImages } from '../../trainer/src/evaluate/evaluate.ts';
 import { evaluateExport, evaluateImageFolder, trainExtractor } from '../../trainer/src/evaluate/run.ts';
 import { type ClassifierInfo, ClassifierNotFoundError, loadClassifier, saveClassifier } from '../../trainer/src/evaluate/store.ts';
@@ -122,9 +128,21 @@ function meanPixelExtractor() {
   const model = tfl.model({ inputs: input, outputs: [features, logits] });
   model.getLayer('logits').setWeights([tf.tensor2d([[-1, 1]]), tf.zeros([2])]);
   const info: ClassifierInfo = {
-    formatVersion: 1, id: 'mean-2', version: '000000000000', dataset: 'constructed', imageSize: 2, channels: 1, classNames: ['a', 'b'],
-    background: 'white', featureSize: 1, labels: 'classes', heldOutAccuracy: 1, trainCount: 4, heldOutCount: 4,
-    training: { epochs: 0, batchSize: 1, learningRate: 0, maxShift: 0, seed: '', backend: 'cpu', seconds: 0 }, createdAt: new Date(0).toISOString(),
+    formatVersion: 1,
+    id: 'mean-2',
+    version: '000000000000',
+    dataset: 'constructed',
+    imageSize: 2,
+    channels: 1,
+    classNames: ['a', 'b'],
+    background: 'white',
+    featureSize: 1,
+    labels: 'classes',
+    heldOutAccuracy: 1,
+    trainCount: 4,
+    heldOutCount: 4,
+    training: { epochs: 0, batchSize: 1, learningRate: 0, maxShift: 0, seed: '', backend: 'cpu', seconds: 0 },
+    createdAt: new Date(0).toISOString(),
   };
   return { model, info };
 }
@@ -132,7 +150,9 @@ function meanPixelExtractor() {
 /** 2x2 grey images, each of one constant value (so its feature under meanPixelExtractor is that value). */
 function constantImages(values: number[], labels: number[] = values.map(() => 0)): LabelledImages {
   const images = new Float32Array(values.length * 4);
-  values.forEach((v, i) => images.fill(v, i * 4, i * 4 + 4));
+  values.forEach((v, i) => {
+    images.fill(v, i * 4, i * 4 + 4);
+  });
   return { images, labels: Int32Array.from(labels), count: values.length, imageSize: 2, channels: 1, classNames: ['a', 'b'] };
 }
 
@@ -148,8 +168,15 @@ describe('evaluation of a constructed case with a known answer', () => {
     const samples = constantImages([1, 3, 1, 3]);
     const tensors = tf.memory().numTensors;
     const evaluation = evaluateImages({
-      classifier, classNames: ['a', 'b'], train, heldOut, images: samples.images, count: 4,
-      classes: Int32Array.from([1, 1, 0, 1]), seed: 'known', backend: 'cpu',
+      classifier,
+      classNames: ['a', 'b'],
+      train,
+      heldOut,
+      images: samples.images,
+      count: 4,
+      classes: Int32Array.from([1, 1, 0, 1]),
+      seed: 'known',
+      backend: 'cpu',
     });
     expect(tf.memory().numTensors).toBe(tensors);
     expect(evaluation.fd).toBeCloseTo(4, 5);
@@ -171,7 +198,7 @@ function halves(count: number, size: number, seed: string): LabelledImages {
     labels[i] = i % 2;
     for (let y = 0; y < size; y++)
       for (let x = 0; x < size; x++) {
-        const bright = (x < size / 2) === (labels[i] === 0);
+        const bright = x < size / 2 === (labels[i] === 0);
         images[(i * size + y) * size + x] = (bright ? 0.6 : -0.6) + (rng.next() - 0.5) * 0.6;
       }
   }
@@ -213,7 +240,9 @@ describe('feature-extractor classifier', () => {
     const loss = classifierTrainStep(model, optimizer, x, y, 2);
     expect(tf.memory().numTensors).toBe(tensors);
     expect(Number.isFinite(loss)).toBe(true);
-    model.getWeights().forEach((w, i) => expect(w.dataSync()).not.toEqual(before[i]));
+    model.getWeights().forEach((w, i) => {
+      expect(w.dataSync()).not.toEqual(before[i]);
+    });
     tf.dispose([x, y]);
     optimizer.dispose();
     model.dispose();
@@ -229,8 +258,15 @@ describe('feature-extractor classifier', () => {
 
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gan-classifier-'));
     const info = await saveClassifier(dir, model, {
-      id: 'halves-8', dataset: 'halves', imageSize: 8, channels: 1, classNames: ['left', 'right'], heldOutAccuracy: 1,
-      trainCount: 32, heldOutCount: 20, createdAt: new Date(0).toISOString(),
+      id: 'halves-8',
+      dataset: 'halves',
+      imageSize: 8,
+      channels: 1,
+      classNames: ['left', 'right'],
+      heldOutAccuracy: 1,
+      trainCount: 32,
+      heldOutCount: 20,
+      createdAt: new Date(0).toISOString(),
       training: { epochs: 3, batchSize: 16, learningRate: 3e-3, maxShift: 1, seed: 's', backend: 'cpu', seconds: 0 },
     });
     expect(info.version).toMatch(/^[0-9a-f]{12}$/);
@@ -251,11 +287,15 @@ describe('feature-extractor classifier', () => {
 /** A folder data set of 8x8 RGB PNGs in two classes (sub-folders), 24 images each. */
 async function makeFolderDataset(root: string): Promise<string> {
   const rng = Sfc32.fromSeed('folder');
-  for (const [className, colour] of [['blue', [40, 60, 220]], ['red', [220, 50, 40]]] as const) {
+  for (const [className, colour] of [
+    ['blue', [40, 60, 220]],
+    ['red', [220, 50, 40]],
+  ] as const) {
     await mkdir(path.join(root, className), { recursive: true });
     for (let i = 0; i < 24; i++) {
       const data = new Uint8Array(8 * 8 * 3);
-      for (let p = 0; p < 64; p++) for (let c = 0; c < 3; c++) data[p * 3 + c] = Math.max(0, Math.min(255, colour[c] + Math.round((rng.next() - 0.5) * 120)));
+      for (let p = 0; p < 64; p++)
+        for (let c = 0; c < 3; c++) data[p * 3 + c] = Math.max(0, Math.min(255, colour[c] + Math.round((rng.next() - 0.5) * 120)));
       await writeFile(path.join(root, className, `${i}.png`), encodePng({ width: 8, height: 8, data, channels: 3, depth: 8 }));
     }
   }
@@ -264,7 +304,14 @@ async function makeFolderDataset(root: string): Promise<string> {
 
 /** Exports an (untrained) conditional 8x8 RGB generator the way gan export lays it out. */
 async function exportTinyGenerator(dir: string, dataset: string, classes: string[]): Promise<void> {
-  const config: ModelConfig = { imageSize: 8, channels: 3, latentSize: 6, generatorWidth: 4, discriminatorWidth: 4, numClasses: classes.length };
+  const config: ModelConfig = {
+    imageSize: 8,
+    channels: 3,
+    latentSize: 6,
+    generatorWidth: 4,
+    discriminatorWidth: 4,
+    numClasses: classes.length,
+  };
   const g = buildGenerator(config, 11);
   const weights = g.weights.map((w) => ({ name: w.originalName, shape: w.shape as number[], data: w.read().dataSync() as Float32Array }));
   const files = encodeModelFiles({ weights, modelTopology: g.toJSON(null, false) });
@@ -297,8 +344,16 @@ describe('gan evaluate', () => {
     const data = `folder:${await makeFolderDataset(path.join(root, 'data'))}`;
     classifierDir = path.join(root, 'classifier');
     const trained = await trainExtractor({
-      data, imageSize: 8, epochs: 2, batchSize: 16, learningRate: 3e-3, maxShift: 0, seed: 't', backend: 'cpu',
-      out: classifierDir, cacheDir: path.join(root, 'cache'),
+      data,
+      imageSize: 8,
+      epochs: 2,
+      batchSize: 16,
+      learningRate: 3e-3,
+      maxShift: 0,
+      seed: 't',
+      backend: 'cpu',
+      out: classifierDir,
+      cacheDir: path.join(root, 'cache'),
     });
     expect(trained.info.classNames).toEqual(['blue', 'red']);
     expect(trained.info.heldOutCount).toBe(4); // the last 10 % of each class, rounded down
@@ -313,7 +368,13 @@ describe('gan evaluate', () => {
     expect(tf.memory().numTensors).toBe(tensors);
     const second = await evaluateExport(modelDir, options);
     expect({ ...second, seconds: 0 }).toEqual({ ...first, seconds: 0 });
-    expect(first).toMatchObject({ extractor: 'folder-data-8', samples: 12, seed: 'e', referenceImages: 4, model: { name: 'tiny', version: 'v1' } });
+    expect(first).toMatchObject({
+      extractor: 'folder-data-8',
+      samples: 12,
+      seed: 'e',
+      referenceImages: 4,
+      model: { name: 'tiny', version: 'v1' },
+    });
     expect(first.note).toMatch(/not Inception FID/);
     expect(first.fd).toBeGreaterThan(0);
     expect(first.fdFloor).toBeGreaterThanOrEqual(0);
@@ -329,20 +390,46 @@ describe('gan evaluate', () => {
   it('an instance-discrimination extractor reports 1-NN class accuracy and skips class accuracy', async () => {
     const dir = path.join(root, 'instances');
     const { info } = await trainExtractor({
-      data: `folder:${path.join(root, 'data')}`, imageSize: 8, labels: 'instances', epochs: 1, batchSize: 16, learningRate: 3e-3, maxShift: 1,
-      seed: 't', backend: 'cpu', out: dir, cacheDir: path.join(root, 'cache'),
+      data: `folder:${path.join(root, 'data')}`,
+      imageSize: 8,
+      labels: 'instances',
+      epochs: 1,
+      batchSize: 16,
+      learningRate: 3e-3,
+      maxShift: 1,
+      seed: 't',
+      backend: 'cpu',
+      out: dir,
+      cacheDir: path.join(root, 'cache'),
     });
     expect(info.labels).toBe('instances');
     expect(info.heldOutAccuracy).toBe(info.heldOutNearestNeighbourAccuracy);
-    const evaluation = await evaluateExport(modelDir, { samples: 6, seed: 'e', backend: 'cpu', classifier: dir, cacheDir: path.join(root, 'cache') });
+    const evaluation = await evaluateExport(modelDir, {
+      samples: 6,
+      seed: 'e',
+      backend: 'cpu',
+      classifier: dir,
+      cacheDir: path.join(root, 'cache'),
+    });
     expect(evaluation.classAccuracy).toBeUndefined();
     expect(evaluation.classAccuracySkipped).toMatch(/not classes/);
     expect(evaluation.fd).toBeGreaterThan(0);
   });
 
   it('scores a folder of images made elsewhere, with class accuracy from sub-folder names', async () => {
-    const fromModel = await evaluateExport(modelDir, { samples: 48, seed: 'e', backend: 'cpu', classifier: classifierDir, cacheDir: path.join(root, 'cache') });
-    const real = await evaluateImageFolder(path.join(root, 'data'), { seed: 'e', backend: 'cpu', classifier: classifierDir, cacheDir: path.join(root, 'cache') });
+    const fromModel = await evaluateExport(modelDir, {
+      samples: 48,
+      seed: 'e',
+      backend: 'cpu',
+      classifier: classifierDir,
+      cacheDir: path.join(root, 'cache'),
+    });
+    const real = await evaluateImageFolder(path.join(root, 'data'), {
+      seed: 'e',
+      backend: 'cpu',
+      classifier: classifierDir,
+      cacheDir: path.join(root, 'cache'),
+    });
     expect(real).toMatchObject({ images: path.join(root, 'data'), samples: 48, extractor: 'folder-data-8' });
     expect(real.model).toBeUndefined();
     expect(Object.keys(real.classAccuracyByClass ?? {})).toEqual(['blue', 'red']);
@@ -354,10 +441,28 @@ describe('gan evaluate', () => {
     const out = path.join(root, 'evaluation.json');
     const write = process.stdout.write;
     let printed = '';
-    process.stdout.write = ((chunk: string) => ((printed += chunk), true)) as typeof process.stdout.write;
+    process.stdout.write = ((chunk: string) => {
+      printed += chunk;
+      return true;
+    }) as typeof process.stdout.write;
     let code: number;
     try {
-      code = await main(['node', 'gan', 'evaluate', '--model', modelDir, '--classifier', classifierDir, '--samples', '6', '--json', '--out', out, '--backend', 'cpu']);
+      code = await main([
+        'node',
+        'gan',
+        'evaluate',
+        '--model',
+        modelDir,
+        '--classifier',
+        classifierDir,
+        '--samples',
+        '6',
+        '--json',
+        '--out',
+        out,
+        '--backend',
+        'cpu',
+      ]);
     } finally {
       process.stdout.write = write;
     }
@@ -366,8 +471,24 @@ describe('gan evaluate', () => {
     expect(JSON.parse(await readFile(out, 'utf8'))).toEqual(json);
     expect(Object.keys(json).sort()).toEqual(
       [
-        'backend', 'classAccuracy', 'classAccuracyByClass', 'extractor', 'extractorAccuracyMeasure', 'extractorHeldOutAccuracy', 'extractorVersion', 'fd', 'fdFloor',
-        'fdRatio', 'featureSize', 'metric', 'model', 'note', 'referenceImages', 'samples', 'seconds', 'seed',
+        'backend',
+        'classAccuracy',
+        'classAccuracyByClass',
+        'extractor',
+        'extractorAccuracyMeasure',
+        'extractorHeldOutAccuracy',
+        'extractorVersion',
+        'fd',
+        'fdFloor',
+        'fdRatio',
+        'featureSize',
+        'metric',
+        'model',
+        'note',
+        'referenceImages',
+        'samples',
+        'seconds',
+        'seed',
       ].sort(),
     );
     expect(typeof json.fd).toBe('number');

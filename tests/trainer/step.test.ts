@@ -27,13 +27,22 @@ function setup(config = tiny) {
   const rng = Sfc32.fromSeed('step-test');
   const noise = () => rng.fillNormal(new Float32Array(N * config.latentSize));
   const labels = () => Array.from({ length: N }, () => rng.nextInt(Math.max(1, config.numClasses)));
-  const real = tf.tidy(() => tf.tanh(tf.randomNormal([N, config.imageSize, config.imageSize, config.channels], 0, 1, 'float32', 7))) as tf.Tensor4D;
+  const real = tf.tidy(() =>
+    tf.tanh(tf.randomNormal([N, config.imageSize, config.imageSize, config.channels], 0, 1, 'float32', 7)),
+  ) as tf.Tensor4D;
   return { models, noise, labels, real, dOpt: createAdam(ARTICLE_ADAM), gOpt: createAdam(ARTICLE_ADAM) };
 }
 
 const snapshot = (model: tfl.LayersModel) => model.weights.map((w) => Array.from(w.read().dataSync()));
 const changed = (before: number[][], model: tfl.LayersModel) =>
-  model.weights.filter((w, i) => w.read().dataSync().some((v, k) => v !== before[i][k])).map((w) => w.originalName);
+  model.weights
+    .filter((w, i) =>
+      w
+        .read()
+        .dataSync()
+        .some((v, k) => v !== before[i][k]),
+    )
+    .map((w) => w.originalName);
 
 function dispose(s: ReturnType<typeof setup>) {
   s.real.dispose();
@@ -70,7 +79,12 @@ describe('training steps', () => {
     const s = setup();
     const g = snapshot(s.models.generator);
     const d = snapshot(s.models.discriminator);
-    const result = await discriminatorStep(s.models, s.dOpt, { real: s.real, realLabels: s.labels(), noise: s.noise(), fakeLabels: s.labels() });
+    const result = await discriminatorStep(s.models, s.dOpt, {
+      real: s.real,
+      realLabels: s.labels(),
+      noise: s.noise(),
+      fakeLabels: s.labels(),
+    });
     for (const v of Object.values(result)) expect(Number.isFinite(v)).toBe(true);
     expect(result.d_x).toBeGreaterThan(0);
     expect(result.d_x).toBeLessThan(1);

@@ -87,7 +87,8 @@ describe.each(['cpu', 'wasm'])('training on the %s backend', (backend) => {
     const rows = await readMetrics(path.join(full, 'metrics.jsonl'));
     expect(rows.map((r) => r.step)).toEqual([1, 2, 3, 4, 5]);
     for (const r of rows) {
-      for (const k of ['d_loss', 'g_loss', 'd_x', 'd_g_z', 'd_g_z2', 'images_per_s', 'cpu_s'] as const) expect(Number.isFinite(r[k])).toBe(true);
+      for (const k of ['d_loss', 'g_loss', 'd_x', 'd_g_z', 'd_g_z2', 'images_per_s', 'cpu_s'] as const)
+        expect(Number.isFinite(r[k])).toBe(true);
       expect(r.d_x).toBeGreaterThan(0);
       expect(r.d_x).toBeLessThan(1);
     }

@@ -21,7 +21,10 @@ beforeAll(async () => {
       const [, name, version, file] = key.split('/');
       if (!file) return; // current.json
       await mkdir(path.join(root, `${name}@${version}`), { recursive: true });
-      await writeFile(path.join(root, `${name}@${version}`, file), typeof value === 'string' ? value : new Uint8Array(value as ArrayBuffer));
+      await writeFile(
+        path.join(root, `${name}@${version}`, file),
+        typeof value === 'string' ? value : new Uint8Array(value as ArrayBuffer),
+      );
     },
     delete: async () => {},
   });
@@ -47,7 +50,19 @@ describe('gan walk', () => {
   });
 
   it('refuses more keys than classes with class each, naming the flag', async () => {
-    const run = await runGan(['walk', '--model', path.join(root, 'digits@v1'), '--class', 'each', '--keys', '4', '--out', path.join(root, 'x.gif'), '--backend', 'wasm']);
+    const run = await runGan([
+      'walk',
+      '--model',
+      path.join(root, 'digits@v1'),
+      '--class',
+      'each',
+      '--keys',
+      '4',
+      '--out',
+      path.join(root, 'x.gif'),
+      '--backend',
+      'wasm',
+    ]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/--keys: with --class each key k is class k: at most 3 keys/);
   });

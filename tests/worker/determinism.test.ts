@@ -40,7 +40,13 @@ describe('determinism in a fresh isolate', () => {
     expect(await sha256(bytes)).toBe(expected);
     // The pinned bytes are a PNG to another decoder too, with the same size, channels and pixels.
     const second = decodeIndependently(bytes);
-    expect({ ...second, data: undefined }).toEqual({ width: image.width, height: image.height, depth: 8, channels: image.channels, data: undefined });
+    expect({ ...second, data: undefined }).toEqual({
+      width: image.width,
+      height: image.height,
+      depth: 8,
+      channels: image.channels,
+      data: undefined,
+    });
     expect(second.data).toEqual(new Uint8Array(image.data));
     expect(new Set(second.data).size).toBeGreaterThan(10); // a generated picture, not a blank
   });

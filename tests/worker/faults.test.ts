@@ -57,7 +57,12 @@ function faultyBucket(inner: R2Bucket): { bucket: R2Bucket; faults: Faults } {
 /** A worker with its own store over a faulty view of the test bucket. */
 function worker(options: { r2TimeoutMs?: number; pointerTtlMs?: number; now?: () => number } = {}) {
   const { bucket: faulty, faults } = faultyBucket(bucket());
-  const store = new ModelStore(faulty, { pointerTtlMs: options.pointerTtlMs ?? 0, byteBudget: 64 << 20, r2TimeoutMs: options.r2TimeoutMs, now: options.now });
+  const store = new ModelStore(faulty, {
+    pointerTtlMs: options.pointerTtlMs ?? 0,
+    byteBudget: 64 << 20,
+    r2TimeoutMs: options.r2TimeoutMs,
+    now: options.now,
+  });
   const app = createApp({ storeFor: () => store });
   const get = async (path: string) => {
     const ctx = createExecutionContext();
@@ -135,7 +140,9 @@ describe('slow and stalled R2', () => {
     const w = worker();
     let n = 0;
     w.faults.fail = () => n++ % 3 === 1;
-    const responses = await Promise.all(Array.from({ length: 24 }, (_, i) => w.get(`/v1/models/flaky/${i % 2 ? 'grid' : 'image'}.png?seed=f${i}`)));
+    const responses = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => w.get(`/v1/models/flaky/${i % 2 ? 'grid' : 'image'}.png?seed=f${i}`)),
+    );
     const statuses = new Set<number>();
     for (const response of responses) {
       statuses.add(response.status);

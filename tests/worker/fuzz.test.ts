@@ -51,7 +51,11 @@ let watchedEnv: Env;
 let tensorsBefore: number;
 
 /** One request of each servable model: loads every generator a fuzzed request can reach. */
-const WARM_UP = ['/v1/models/digits/grid.png?seed=warm', '/v1/models/blobs/image.png?seed=warm&size=40', '/v1/models/digits@v2/image.png?seed=warm'];
+const WARM_UP = [
+  '/v1/models/digits/grid.png?seed=warm',
+  '/v1/models/blobs/image.png?seed=warm&size=40',
+  '/v1/models/digits@v2/image.png?seed=warm',
+];
 
 async function unwatchedFetch(path: string): Promise<Response> {
   const ctx = createExecutionContext();
@@ -78,7 +82,13 @@ const statuses = new Map<number, number>();
 beforeAll(async () => {
   await publishStandardFixtures(env.MODELS_BUCKET);
   // A second, pinned-only version: `digits@v2` exists but is not current.
-  await publishFixture(env.MODELS_BUCKET, { name: 'digits', version: 'v2', config: DIGITS_CONFIG, classes: DIGITS_CLASSES, makeCurrent: false });
+  await publishFixture(env.MODELS_BUCKET, {
+    name: 'digits',
+    version: 'v2',
+    config: DIGITS_CONFIG,
+    classes: DIGITS_CLASSES,
+    makeCurrent: false,
+  });
   watchedEnv = { ...env, MODELS_BUCKET: watchedBucket(env.MODELS_BUCKET) };
   // Every model the fuzzing can reach is loaded first: from here on, only the loaded generators'
   // folded weights may stay alive between requests, whatever path a request took.
@@ -87,7 +97,10 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  const byStatus = [...statuses].sort(([a], [b]) => a - b).map(([status, n]) => `${status}: ${n}`).join(', ');
+  const byStatus = [...statuses]
+    .sort(([a], [b]) => a - b)
+    .map(([status, n]) => `${status}: ${n}`)
+    .join(', ');
   console.log(`fuzz: ${cases} requests (${byStatus}), ${r2.keys.length} R2 reads checked`);
 });
 
@@ -157,7 +170,10 @@ async function checkResponse(r: FuzzRequest, response: Response, keys: string[])
     expect(type, label).toMatch(/^application\/json/);
     const body = JSON.parse(new TextDecoder().decode(bytes)) as { error: Record<string, unknown> };
     expect(Object.keys(body), label).toEqual(['error']);
-    expect(Object.keys(body.error).every((k) => ['code', 'message', 'parameter'].includes(k)), label).toBe(true);
+    expect(
+      Object.keys(body.error).every((k) => ['code', 'message', 'parameter'].includes(k)),
+      label,
+    ).toBe(true);
     expect(ERROR_CODES, label).toContain(body.error.code);
     expect(typeof body.error.message, label).toBe('string');
     expect(body.error.message as string, label).not.toMatch(/\n\s+at |Error:/);
@@ -195,12 +211,75 @@ const encode = (s: string) => {
 };
 
 const NASTY = [
-  '', ' ', '-0', '+0', '0', '-1', 'NaN', 'nan', 'Infinity', '-Infinity', '1e308', '1e309', '-1e308', '5e-324',
-  '0x10', '0o20', '0b10000', '1_6', ' 16', '16 ', '+16', '16.0', '16.', '.16', '016', '00000000016', '1,6',
-  '\u0661\u0666', '\uFF11\uFF16', '16\u0000', '\u0000', '\uFFFF', '\uFEFF16', '\u202E61', '%', '%%', '%00', '%0', '%zz',
-  '9'.repeat(400), '-' + '9'.repeat(400), '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty',
-  'each', 'EACH', 'nearest', 'NEAREST', 'bilinear', 'true', 'null', 'undefined', '[]', '{}', '../..', '..\\..', '<script>',
-  "'; DROP TABLE", '${7*7}', '{{7*7}}', '\r\nX-Injected: 1', '😀', '🏳️‍🌈', 'ǅ', 'ß', 'İ', '\u0300',
+  '',
+  ' ',
+  '-0',
+  '+0',
+  '0',
+  '-1',
+  'NaN',
+  'nan',
+  'Infinity',
+  '-Infinity',
+  '1e308',
+  '1e309',
+  '-1e308',
+  '5e-324',
+  '0x10',
+  '0o20',
+  '0b10000',
+  '1_6',
+  ' 16',
+  '16 ',
+  '+16',
+  '16.0',
+  '16.',
+  '.16',
+  '016',
+  '00000000016',
+  '1,6',
+  '\u0661\u0666',
+  '\uFF11\uFF16',
+  '16\u0000',
+  '\u0000',
+  '\uFFFF',
+  '\uFEFF16',
+  '\u202E61',
+  '%',
+  '%%',
+  '%00',
+  '%0',
+  '%zz',
+  '9'.repeat(400),
+  '-' + '9'.repeat(400),
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'each',
+  'EACH',
+  'nearest',
+  'NEAREST',
+  'bilinear',
+  'true',
+  'null',
+  'undefined',
+  '[]',
+  '{}',
+  '../..',
+  '..\\..',
+  '<script>',
+  "'; DROP TABLE",
+  '${7*7}',
+  '{{7*7}}',
+  '\r\nX-Injected: 1',
+  '😀',
+  '🏳️‍🌈',
+  'ǅ',
+  'ß',
+  'İ',
+  '\u0300',
 ];
 
 const hostile = fc.oneof(
@@ -238,23 +317,74 @@ const param = fc.oneof(
 );
 
 /** A query string: parameters encoded (mostly) or raw, sometimes repeated, sometimes without `=`. */
-const query = fc
-  .array(fc.tuple(param, fc.constantFrom('encoded', 'encoded', 'encoded', 'raw', 'bare')), { maxLength: 7 })
-  .map((pairs) => {
-    if (pairs.length === 0) return '';
-    const parts = pairs.map(([[k, v], how]) => (how === 'encoded' ? `${encode(k)}=${encode(v)}` : how === 'raw' ? `${k}=${v}` : encode(k)));
-    return `?${parts.join('&')}`;
-  });
+const query = fc.array(fc.tuple(param, fc.constantFrom('encoded', 'encoded', 'encoded', 'raw', 'bare')), { maxLength: 7 }).map((pairs) => {
+  if (pairs.length === 0) return '';
+  const parts = pairs.map(([[k, v], how]) => (how === 'encoded' ? `${encode(k)}=${encode(v)}` : how === 'raw' ? `${k}=${v}` : encode(k)));
+  return `?${parts.join('&')}`;
+});
 
 const PATH_TRICKS = [
-  '..', '.', '%2e%2e', '%2E%2E', '%2e', '..%2F..%2Fsecret', '%2F', '%2f', 'digits%2F..%2F..%2Fetc', 'digits%2Fv1',
-  'digits%00', '%00', 'digits%2500', '%252e%252e%252f', 'digits@..', 'digits@..%2F..%2Fblobs', 'digits@v1%2F..%2F..',
-  'digits@v1%00', 'digits@%2e%2e', '..%5C..%5Cx', 'digits%5C..', 'digits%5Cv1', '%C0%AE%C0%AE', '%EF%BC%8E%EF%BC%8E',
-  'models%2Fdigits', 'digits%2Fcurrent.json', 'digits@current.json', 'digits@manifest.json', 'digits@v1%2Fmodel.json',
-  'a'.repeat(64), 'a'.repeat(65), `digits@${'v'.repeat(64)}`, `digits@${'v'.repeat(65)}`, 'DIGITS', 'Digits', 'digits%20',
-  '%20digits', 'digits%0A', 'digits%0D%0AX:1', 'd%C3%ADgits', '@v1', 'digits@', 'digits@@v1', 'digits@v1@v2', 'digits@.hidden',
-  'digits@v1.', 'digits@-v1', 'digits@_', 'digits@v1..', '-digits', 'digits-', '%40', 'digits%40v1', 'blobs%40v1',
-  '%F0%9F%98%80', '%FF', '%ZZ', '%', 'digits;v1', 'digits?x', 'digits%23x',
+  '..',
+  '.',
+  '%2e%2e',
+  '%2E%2E',
+  '%2e',
+  '..%2F..%2Fsecret',
+  '%2F',
+  '%2f',
+  'digits%2F..%2F..%2Fetc',
+  'digits%2Fv1',
+  'digits%00',
+  '%00',
+  'digits%2500',
+  '%252e%252e%252f',
+  'digits@..',
+  'digits@..%2F..%2Fblobs',
+  'digits@v1%2F..%2F..',
+  'digits@v1%00',
+  'digits@%2e%2e',
+  '..%5C..%5Cx',
+  'digits%5C..',
+  'digits%5Cv1',
+  '%C0%AE%C0%AE',
+  '%EF%BC%8E%EF%BC%8E',
+  'models%2Fdigits',
+  'digits%2Fcurrent.json',
+  'digits@current.json',
+  'digits@manifest.json',
+  'digits@v1%2Fmodel.json',
+  'a'.repeat(64),
+  'a'.repeat(65),
+  `digits@${'v'.repeat(64)}`,
+  `digits@${'v'.repeat(65)}`,
+  'DIGITS',
+  'Digits',
+  'digits%20',
+  '%20digits',
+  'digits%0A',
+  'digits%0D%0AX:1',
+  'd%C3%ADgits',
+  '@v1',
+  'digits@',
+  'digits@@v1',
+  'digits@v1@v2',
+  'digits@.hidden',
+  'digits@v1.',
+  'digits@-v1',
+  'digits@_',
+  'digits@v1..',
+  '-digits',
+  'digits-',
+  '%40',
+  'digits%40v1',
+  'blobs%40v1',
+  '%F0%9F%98%80',
+  '%FF',
+  '%ZZ',
+  '%',
+  'digits;v1',
+  'digits?x',
+  'digits%23x',
 ];
 
 const modelSegment = fc.oneof(
@@ -268,7 +398,11 @@ const imageKind = fc.constantFrom('image.png', 'grid.png');
 
 const headerArb = fc.record(
   {
-    'If-None-Match': fc.oneof(fc.constant('*'), fc.constant('"0"'), hostile.map((s) => s.replace(/[^\x20-\x7e]/g, ''))),
+    'If-None-Match': fc.oneof(
+      fc.constant('*'),
+      fc.constant('"0"'),
+      hostile.map((s) => s.replace(/[^\x20-\x7e]/g, '')),
+    ),
     Origin: fc.constantFrom('https://elsewhere.example', 'null', 'http://localhost'),
     'CF-Connecting-IP': fc.oneof(fc.ipV4(), fc.ipV6()),
     Accept: fc.constantFrom('*/*', 'image/webp', 'application/json', 'text/html'),
@@ -280,7 +414,12 @@ const GET = fc.constant('GET');
 const anyMethod = fc.constantFrom('GET', 'GET', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'DELETE', 'PATCH');
 
 const imageRequest = fc
-  .record({ method: fc.oneof({ weight: 9, arbitrary: GET }, { weight: 1, arbitrary: fc.constant('HEAD') }), model: fc.constantFrom('digits', 'blobs', 'digits@v1', 'digits@v2'), kind: imageKind, query })
+  .record({
+    method: fc.oneof({ weight: 9, arbitrary: GET }, { weight: 1, arbitrary: fc.constant('HEAD') }),
+    model: fc.constantFrom('digits', 'blobs', 'digits@v1', 'digits@v2'),
+    kind: imageKind,
+    query,
+  })
   .map(({ method, model, kind, query }): FuzzRequest => ({ method, path: `/v1/models/${model}/${kind}${query}`, headers: {} }));
 
 const trickRequest = fc
@@ -291,8 +430,20 @@ const anyRequest = fc
   .record({
     method: anyMethod,
     path: fc.oneof(
-      fc.constantFrom('/', '/healthz', '/v1/models', '/v1/openapi.json', '/v1/models/digits/image.png', '/v1/models/blobs/grid.png', '/v1/models/digits'),
-      fc.array(fc.oneof(hostile.map(encode), fc.constantFrom('v1', 'models', 'digits', 'image.png', '..', '%2e%2e', '%2F', '')), { maxLength: 6 }).map((s) => `/${s.join('/')}`),
+      fc.constantFrom(
+        '/',
+        '/healthz',
+        '/v1/models',
+        '/v1/openapi.json',
+        '/v1/models/digits/image.png',
+        '/v1/models/blobs/grid.png',
+        '/v1/models/digits',
+      ),
+      fc
+        .array(fc.oneof(hostile.map(encode), fc.constantFrom('v1', 'models', 'digits', 'image.png', '..', '%2e%2e', '%2F', '')), {
+          maxLength: 6,
+        })
+        .map((s) => `/${s.join('/')}`),
     ),
     query,
     headers: headerArb,
@@ -331,22 +482,22 @@ describe('fuzzing every route and parameter', () => {
 
   it('very long URLs through the HTTP entry point', async () => {
     await fc.assert(
-      fc.asyncProperty(
-        fc.integer({ min: 1_000, max: 60_000 }),
-        fc.constantFrom('seed', 'size', 'x', 'model'),
-        async (length, where) => {
-          const filler = 'a'.repeat(length);
-          const path =
-            where === 'model' ? `/v1/models/${filler}/image.png` : where === 'x' ? `/v1/models/digits/image.png?${filler}=1` : `/v1/models/digits/image.png?${where}=${filler}`;
-          const response = await withinTime(SELF.fetch(`${ORIGIN}${path}`), `long ${where} ${length}`);
-          cases++;
-          expect(response.status).toBeGreaterThanOrEqual(400);
-          expect(response.status).toBeLessThan(500);
-          const body = await response.text();
-          expect(body.length).toBeLessThan(2048);
-          expect(JSON.parse(body).error.code).toBeTypeOf('string');
-        },
-      ),
+      fc.asyncProperty(fc.integer({ min: 1_000, max: 60_000 }), fc.constantFrom('seed', 'size', 'x', 'model'), async (length, where) => {
+        const filler = 'a'.repeat(length);
+        const path =
+          where === 'model'
+            ? `/v1/models/${filler}/image.png`
+            : where === 'x'
+              ? `/v1/models/digits/image.png?${filler}=1`
+              : `/v1/models/digits/image.png?${where}=${filler}`;
+        const response = await withinTime(SELF.fetch(`${ORIGIN}${path}`), `long ${where} ${length}`);
+        cases++;
+        expect(response.status).toBeGreaterThanOrEqual(400);
+        expect(response.status).toBeLessThan(500);
+        const body = await response.text();
+        expect(body.length).toBeLessThan(2048);
+        expect(JSON.parse(body).error.code).toBeTypeOf('string');
+      }),
       { numRuns: 60 },
     );
     // 10 000 parameters in one query.
@@ -365,12 +516,22 @@ describe('fuzzing every route and parameter', () => {
 
     // Loads that fail with 503: a corrupt shard (refused before any tensor exists), and weights that
     // do not fit the manifest's architecture (refused after the weights became tensors).
-    const corrupt = await publishFixture(env.MODELS_BUCKET, { name: 'corrupt', version: 'v1', config: DIGITS_CONFIG, classes: DIGITS_CLASSES });
+    const corrupt = await publishFixture(env.MODELS_BUCKET, {
+      name: 'corrupt',
+      version: 'v1',
+      config: DIGITS_CONFIG,
+      classes: DIGITS_CLASSES,
+    });
     const shard = corrupt.shardPaths[0];
     const bad = corrupt.files.get(shard)!.slice();
     bad[10] ^= 0xff;
     await env.MODELS_BUCKET.put(registryKeys.file('corrupt', 'v1', shard), bad);
-    const misfit = await publishFixture(env.MODELS_BUCKET, { name: 'misfit', version: 'v1', config: DIGITS_CONFIG, classes: DIGITS_CLASSES });
+    const misfit = await publishFixture(env.MODELS_BUCKET, {
+      name: 'misfit',
+      version: 'v1',
+      config: DIGITS_CONFIG,
+      classes: DIGITS_CLASSES,
+    });
     const wider = { ...misfit.manifest, architecture: { ...misfit.manifest.architecture, generatorWidth: 8 } };
     await env.MODELS_BUCKET.put(registryKeys.manifest('misfit', 'v1'), JSON.stringify(wider));
     for (const name of ['corrupt', 'misfit']) {

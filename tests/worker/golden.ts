@@ -19,7 +19,10 @@ export const GOLDEN: [path: string, sha256: string][] = [
   ['/v1/models/digits/image.png?seed=golden&class=two', '5f85a3009e1a8eb283267c035f5c4fd88aaaebd1d1f01cbbe551ef63e9f21354'],
   ['/v1/models/blobs/image.png?seed=golden&size=50&truncation=0.7', 'dade350bd62ce413acaaaaab068441f09058c0ed10e2a942abafc79d6c0a9770'],
   ['/v1/models/digits/grid.png?seed=golden&class=each&cols=3', '24c5ebef59e6833cc76f5e1a465e6bce1605c2258642a4f4e0943f74c9aeda61'],
-  ['/v1/models/blobs/grid.png?seed=golden&rows=5&cols=5&size=24&filter=nearest', '35e0c70d9e6a8acfdfde833c0533fcf9f9c44bdd965229c8baf7928e8bee7df1'],
+  [
+    '/v1/models/blobs/grid.png?seed=golden&rows=5&cols=5&size=24&filter=nearest',
+    '35e0c70d9e6a8acfdfde833c0533fcf9f9c44bdd965229c8baf7928e8bee7df1',
+  ],
 ];
 
 /**
@@ -37,5 +40,8 @@ export const FLOAT16_FIXTURE: PublishOptions = {
 
 export const GOLDEN_FLOAT16: [path: string, sha256: string][] = [
   ['/v1/models/digits16/image.png?seed=golden&class=one', '9ae7281197a7d25ce4d4bdde38c540ca1748dabac453c0dd9426fd7ee22dc3b4'],
-  ['/v1/models/digits16/image.png?seed=golden&size=40&truncation=0.8&filter=nearest', '71526722b3c2ba59dcb61351838ae728f4fed6ecbf4e78595b4e9472c4e2ea79'],
+  [
+    '/v1/models/digits16/image.png?seed=golden&size=40&truncation=0.8&filter=nearest',
+    '71526722b3c2ba59dcb61351838ae728f4fed6ecbf4e78595b4e9472c4e2ea79',
+  ],
 ];

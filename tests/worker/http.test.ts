@@ -95,7 +95,15 @@ describe('caching', () => {
 
 describe('CORS and HEAD', () => {
   it('every response allows any origin and exposes the custom headers', async () => {
-    for (const path of ['/', '/healthz', '/v1/models', '/v1/openapi.json', '/v1/models/digits/image.png?seed=c', '/nope', '/v1/models/digits/image.png?size=0']) {
+    for (const path of [
+      '/',
+      '/healthz',
+      '/v1/models',
+      '/v1/openapi.json',
+      '/v1/models/digits/image.png?seed=c',
+      '/nope',
+      '/v1/models/digits/image.png?size=0',
+    ]) {
       const response = await get(path, { headers: { Origin: 'https://elsewhere.example' } });
       expect(response.headers.get('Access-Control-Allow-Origin'), path).toBe('*');
       expect(response.headers.get('Access-Control-Expose-Headers'), path).toMatch(/X-Seed/);
@@ -161,7 +169,13 @@ describe('JSON endpoints', () => {
     const doc = await (await get('/v1/openapi.json')).json<{ openapi: string; paths: Record<string, unknown> }>();
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/v1/models', '/v1/models/{model}', '/v1/models/{model}/image.png', '/v1/models/{model}/grid.png', '/healthz']),
+      expect.arrayContaining([
+        '/v1/models',
+        '/v1/models/{model}',
+        '/v1/models/{model}/image.png',
+        '/v1/models/{model}/grid.png',
+        '/healthz',
+      ]),
     );
   });
 

@@ -41,7 +41,11 @@ describe('image.png', () => {
   it('nearest upscaling repeats pixels exactly (pixel art)', async () => {
     const native = (await png(await get('/v1/models/blobs/image.png?seed=px'))).image;
     const big = (await png(await get('/v1/models/blobs/image.png?seed=px&size=64&filter=nearest'))).image;
-    for (const [y, x] of [[0, 0], [5, 9], [15, 15]]) {
+    for (const [y, x] of [
+      [0, 0],
+      [5, 9],
+      [15, 15],
+    ]) {
       for (let dy = 0; dy < 4; dy++)
         for (let dx = 0; dx < 4; dx++)
           for (let ch = 0; ch < 3; ch++) {
@@ -112,7 +116,8 @@ describe('grid.png', () => {
     // Same latent, different batch: equal up to float rounding in the last bit.
     let maxDiff = 0;
     for (let y = 0; y < 16; y++)
-      for (let x = 0; x < 16 * 3; x++) maxDiff = Math.max(maxDiff, Math.abs(grid.data[y * 32 * 3 + 16 * 3 + x] - cell1.data[y * 16 * 3 + x]));
+      for (let x = 0; x < 16 * 3; x++)
+        maxDiff = Math.max(maxDiff, Math.abs(grid.data[y * 32 * 3 + 16 * 3 + x] - cell1.data[y * 16 * 3 + x]));
     expect(maxDiff).toBeLessThanOrEqual(1);
   });
 

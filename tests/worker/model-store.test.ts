@@ -160,7 +160,12 @@ describe('the model store', () => {
     await store.load(b);
     await store.load(a); // a is now more recent than b
     await store.load(c); // over budget: b goes
-    expect(store.status().models.map((m) => m.name).sort()).toEqual(['lru-a', 'lru-c']);
+    expect(
+      store
+        .status()
+        .models.map((m) => m.name)
+        .sort(),
+    ).toEqual(['lru-a', 'lru-c']);
     expect(store.status().usedBytes).toBeLessThanOrEqual(2 * size);
     const reloadedB = await store.use(b, (m) => m.name);
     expect(reloadedB).toBe('lru-b');

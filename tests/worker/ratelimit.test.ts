@@ -168,7 +168,9 @@ describe('per-client rate limits', () => {
     await png(await worker.fetch('/v1/models/digits/grid.png?seed=g2&rows=2&cols=2', client));
     const third = await worker.fetch('/v1/models/digits/grid.png?seed=g3&rows=2&cols=2', client);
     await expectLimited(third);
-    expect((await errorBody(await worker.fetch('/v1/models/digits/grid.png?seed=g4', client))).error.message).toMatch(/too many grid requests/);
+    expect((await errorBody(await worker.fetch('/v1/models/digits/grid.png?seed=g4', client))).error.message).toMatch(
+      /too many grid requests/,
+    );
     // 4 of the 5 requests are spent; the image route still answers.
     await png(await worker.fetch('/v1/models/digits/image.png?seed=after-grids', client));
   });

@@ -40,20 +40,25 @@ describe('the shipped models serve in workerd', () => {
     expect(listing.models).toContainEqual(expect.objectContaining({ name: model, version: manifest.version }));
   });
 
-  it.each(SHIPPED)('%s: image.png at the native size and resized, with the model\'s channels', async (model) => {
+  it.each(SHIPPED)("%s: image.png at the native size and resized, with the model's channels", async (model) => {
     const { architecture, version, classes } = manifests.get(model)!;
     const classParam = classes.length > 0 ? `&class=${classes[7]}` : '';
     const native = await get(`/v1/models/${model}/image.png?seed=alice${classParam}`);
     expect(native.headers.get('X-Model-Version')).toBe(version);
     const { image } = await png(native);
-    expect(image).toMatchObject({ width: architecture.imageSize, height: architecture.imageSize, channels: architecture.channels, depth: 8 });
+    expect(image).toMatchObject({
+      width: architecture.imageSize,
+      height: architecture.imageSize,
+      channels: architecture.channels,
+      depth: 8,
+    });
     // A generated picture, not a constant.
     expect(new Set(image.data).size).toBeGreaterThan(16);
     const big = (await png(await get(`/v1/models/${model}/image.png?seed=alice${classParam}&size=128`))).image;
     expect([big.width, big.height]).toEqual([128, 128]);
   });
 
-  it.each(SHIPPED)('%s: the README\'s grid.png?seed=preview, 4 x 4 native cells', async (model) => {
+  it.each(SHIPPED)("%s: the README's grid.png?seed=preview, 4 x 4 native cells", async (model) => {
     const { architecture } = manifests.get(model)!;
     const { image } = await png(await get(`/v1/models/${model}/grid.png?seed=preview`));
     const edge = 4 * architecture.imageSize + 5 * 2;

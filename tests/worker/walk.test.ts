@@ -36,14 +36,21 @@ async function gif(response: Response) {
 }
 
 /** Cell `index` of a decoded PNG grid as RGBA. */
-function cellOf(image: { width: number; channels: number; data: ArrayLike<number> }, size: number, padding: number, cols: number, index: number): Uint8Array {
+function cellOf(
+  image: { width: number; channels: number; data: ArrayLike<number> },
+  size: number,
+  padding: number,
+  cols: number,
+  index: number,
+): Uint8Array {
   const out = new Uint8Array(size * size * 4);
   const top = padding + Math.floor(index / cols) * (size + padding);
   const left = padding + (index % cols) * (size + padding);
   for (let y = 0; y < size; y++)
     for (let x = 0; x < size; x++) {
       const at = ((top + y) * image.width + left + x) * image.channels;
-      const rgb = image.channels === 1 ? [image.data[at], image.data[at], image.data[at]] : [image.data[at], image.data[at + 1], image.data[at + 2]];
+      const rgb =
+        image.channels === 1 ? [image.data[at], image.data[at], image.data[at]] : [image.data[at], image.data[at + 1], image.data[at + 2]];
       out.set([...rgb, 255], (y * size + x) * 4);
     }
   return out;
@@ -176,7 +183,10 @@ describe('walk.gif', () => {
   });
 
   it('refuses classes the model does not have', async () => {
-    expect((await errorBody(await get('/v1/models/blobs/walk.gif?seed=c&class=each'))).error).toMatchObject({ parameter: 'class', message: expect.stringMatching(/unconditional/) });
+    expect((await errorBody(await get('/v1/models/blobs/walk.gif?seed=c&class=each'))).error).toMatchObject({
+      parameter: 'class',
+      message: expect.stringMatching(/unconditional/),
+    });
     expect((await errorBody(await get('/v1/models/digits/walk.gif?seed=c&class=9'))).error.parameter).toBe('class');
     const tooMany = (await errorBody(await get('/v1/models/digits/walk.gif?seed=c&class=each&keys=4'))).error;
     expect(tooMany).toMatchObject({ parameter: 'keys', message: expect.stringMatching(/at most 3/) });
@@ -266,7 +276,9 @@ describe('morph.png', () => {
 
 describe('OpenAPI', () => {
   it.each(['walk.gif', 'morph.png'])('documents exactly the parameters %s accepts', async (route) => {
-    const doc = await (await get('/v1/openapi.json')).json<{ paths: Record<string, { get: { parameters: { name: string; in: string }[] } }> }>();
+    const doc = await (await get('/v1/openapi.json')).json<{
+      paths: Record<string, { get: { parameters: { name: string; in: string }[] } }>;
+    }>();
     const documented = doc.paths[`/v1/models/{model}/${route}`].get.parameters.filter((p) => p.in === 'query').map((p) => p.name);
     const refused = await errorBody(await get(`/v1/models/blobs/${route}?unknown=1`));
     const accepted = refused.error.message.replace(/^.*allowed: /, '').split(', ');

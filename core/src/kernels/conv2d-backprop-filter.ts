@@ -55,7 +55,18 @@ export function conv2dBackpropFilterKernel(backendName: string): tf.KernelFunc {
       if (patch <= SMALL_PATCH) {
         const onehot = new Float32Array(patch * patch);
         for (let k = 0; k < patch; k++) onehot[k * patch + k] = 1; // [KH, KW, Ci] → column (kh·KW + kw)·Ci + ci
-        const patches = s.conv2d(x, s.constant(onehot, [kh, kw, ci, patch]), [[0, 0], [top, padBottom], [left, padRight], [0, 0]], [1, 1], [sh, sw]);
+        const patches = s.conv2d(
+          x,
+          s.constant(onehot, [kh, kw, ci, patch]),
+          [
+            [0, 0],
+            [top, padBottom],
+            [left, padRight],
+            [0, 0],
+          ],
+          [1, 1],
+          [sh, sw],
+        );
         const p = n * oh * ow;
         if (s.transposedMatMulIsFast) {
           const grad = s.matMulTransposed(s.reshape(patches, [1, p, patch]), s.reshape(dy, [1, p, co]), true, false);
@@ -75,7 +86,12 @@ export function conv2dBackpropFilterKernel(backendName: string): tf.KernelFunc {
       const grad = s.conv2d(
         image,
         filter,
-        [[0, 0], [top, Math.max(0, bottom)], [left, Math.max(0, right)], [0, 0]],
+        [
+          [0, 0],
+          [top, Math.max(0, bottom)],
+          [left, Math.max(0, right)],
+          [0, 0],
+        ],
         [sh, sw],
       ); // [Ci, KH, KW, Co]
       return s.transpose(grad, [1, 2, 0, 3]);

@@ -89,7 +89,15 @@ function phaseFilters(
     const taps = d.reshape(d.transpose(filter, [0, 1, 3, 2]), [kh * kw, co * ci]);
     if (!narrow) {
       return plan.rows.flatMap((a) =>
-        plan.cols.map((b) => d.reshape(d.rows(taps, a.taps.flatMap((i) => b.taps.map((j) => i * kw + j))), [a.taps.length, b.taps.length, co, ci])),
+        plan.cols.map((b) =>
+          d.reshape(
+            d.rows(
+              taps,
+              a.taps.flatMap((i) => b.taps.map((j) => i * kw + j)),
+            ),
+            [a.taps.length, b.taps.length, co, ci],
+          ),
+        ),
       );
     }
     const m = mergedColumns(plan.cols);
@@ -137,10 +145,20 @@ function subPixel(
   for (const [ia, a] of plan.rows.entries()) {
     // [N, M, L, sw·Ci]: column phase b of channel c at b·Ci + c.
     const joined = narrow
-      ? s.conv2d(dy, filters[ia], [[0, 0], [a.padBefore, a.padAfter], [merged.padBefore, merged.padAfter], [0, 0]])
+      ? s.conv2d(dy, filters[ia], [
+          [0, 0],
+          [a.padBefore, a.padAfter],
+          [merged.padBefore, merged.padAfter],
+          [0, 0],
+        ])
       : s.concat(
           plan.cols.map((b, ib) =>
-            s.conv2d(dy, filters[ia * plan.cols.length + ib], [[0, 0], [a.padBefore, a.padAfter], [b.padBefore, b.padAfter], [0, 0]]),
+            s.conv2d(dy, filters[ia * plan.cols.length + ib], [
+              [0, 0],
+              [a.padBefore, a.padAfter],
+              [b.padBefore, b.padAfter],
+              [0, 0],
+            ]),
           ),
           3,
         );

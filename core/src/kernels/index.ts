@@ -40,10 +40,9 @@ export type WasmKernelName = (typeof WASM_KERNEL_NAMES)[number];
 
 /** What each placed kernel replaced, per backend and kernel name (global: one per tfjs registry). */
 const ORIGINALS_KEY = Symbol.for('gan-edge.kernel.originals');
-const originals: Map<string, tf.KernelConfig | undefined> = ((globalThis as Record<symbol, unknown>)[ORIGINALS_KEY] ??= new Map()) as Map<
-  string,
-  tf.KernelConfig | undefined
->;
+const registries = globalThis as Record<symbol, Map<string, tf.KernelConfig | undefined> | undefined>;
+registries[ORIGINALS_KEY] ??= new Map();
+const originals = registries[ORIGINALS_KEY];
 
 /**
  * Registers the kernels on `backendName` (default 'wasm'): all of them, or those named in `only`.

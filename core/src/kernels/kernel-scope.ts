@@ -166,7 +166,10 @@ export class DerivedCache {
 
   static of(backend: tf.KernelBackend): DerivedCache {
     let cache = DerivedCache.perBackend.get(backend);
-    if (!cache) DerivedCache.perBackend.set(backend, (cache = new DerivedCache(backend)));
+    if (!cache) {
+      cache = new DerivedCache(backend);
+      DerivedCache.perBackend.set(backend, cache);
+    }
     return cache;
   }
 
@@ -183,7 +186,10 @@ export class DerivedCache {
       scope.disposeAll();
       throw e;
     }
-    if (!forSource) this.entries.set(source.dataId, (forSource = new Map()));
+    if (!forSource) {
+      forSource = new Map();
+      this.entries.set(source.dataId, forSource);
+    }
     forSource.set(key, made);
     return made;
   }

@@ -37,7 +37,10 @@ export function tileKernel(backendName: string, original?: tf.KernelFunc): tf.Ke
         const before = shape.slice(0, i).reduce((a, b) => a * b, 1);
         const inner = shape.slice(i).reduce((a, b) => a * b, 1);
         const flat = s.reshape(current, [before, inner]);
-        const tiled = s.concat(Array.from({ length: reps[i] }, () => flat), 1);
+        const tiled = s.concat(
+          Array.from({ length: reps[i] }, () => flat),
+          1,
+        );
         shape[i] *= reps[i];
         current = s.reshape(tiled, shape);
       }

@@ -32,7 +32,10 @@ export function register(program: Command): void {
     .option('--max-shift <n>', 'augmentation: random translations of up to n pixels', integer(0, 8), 2)
     .option('--seed <s>', 'seed of the initial weights, batch order and augmentation', 'classifier')
     .addOption(
-      new Option('--labels <kind>', "what the classifier learns: the data set's classes, or instances (each training image its own class; for weakly labelled data such as twemoji)")
+      new Option(
+        '--labels <kind>',
+        "what the classifier learns: the data set's classes, or instances (each training image its own class; for weakly labelled data such as twemoji)",
+      )
         .choices(['classes', 'instances'])
         .default('classes'),
     )

@@ -19,7 +19,9 @@ export const integer =
   (value: string): number => {
     const n = Number(value);
     if (!/^-?\d+$/.test(value.trim()) || n < min || n > max) {
-      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `must be an integer ≥ ${min}` : `must be an integer from ${min} to ${max}`);
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER ? `must be an integer ≥ ${min}` : `must be an integer from ${min} to ${max}`,
+      );
     }
     return n;
   };
@@ -45,7 +47,12 @@ export const oneOf =
   };
 
 export function backendOption(): Option {
-  return new Option('--backend <name>', `TensorFlow.js backend: auto (best present: tensorflow-gpu, tensorflow, wasm, cpu) or one of ${Object.keys(BACKEND_ALIASES).filter((n) => n !== 'auto').join(', ')}`)
+  return new Option(
+    '--backend <name>',
+    `TensorFlow.js backend: auto (best present: tensorflow-gpu, tensorflow, wasm, cpu) or one of ${Object.keys(BACKEND_ALIASES)
+      .filter((n) => n !== 'auto')
+      .join(', ')}`,
+  )
     .default('auto')
     .argParser((value: string) => {
       const choice = parseBackendChoice(value);
@@ -70,7 +77,9 @@ export interface BackendFlags {
 export async function activateBackend(flags: BackendFlags, log: (line: string) => void): Promise<string> {
   const selection = await selectBackend(flags.backend, { threads: flags.threads }, log);
   for (const s of selection.skipped) log(`backend ${s.name} unavailable: ${s.reason}`);
-  log(`backend: ${selection.name}${selection.name === 'wasm' ? ` (${selection.threads} thread${selection.threads === 1 ? '' : 's'})` : ''}`);
+  log(
+    `backend: ${selection.name}${selection.name === 'wasm' ? ` (${selection.threads} thread${selection.threads === 1 ? '' : 's'})` : ''}`,
+  );
   return selection.name;
 }
 

@@ -42,7 +42,10 @@ async function chooseExtractor(flags: EvaluateFlags): Promise<ExtractorChoice> {
   if (flags.extractor) return flags.extractor;
   if (flags.classifier !== undefined) return 'classifier';
   if (flags.model === undefined) return flags.data !== undefined ? 'mobilenet' : 'classifier'; // --images: as the flags describe
-  const manifest = JSON.parse(await readFile(path.join(flags.model, 'manifest.json'), 'utf8').catch(() => '{}')) as { channels?: number; imageSize?: number };
+  const manifest = JSON.parse(await readFile(path.join(flags.model, 'manifest.json'), 'utf8').catch(() => '{}')) as {
+    channels?: number;
+    imageSize?: number;
+  };
   return defaultExtractor(manifest.channels ?? 1, manifest.imageSize ?? 0);
 }
 
@@ -55,11 +58,19 @@ export function register(program: Command): void {
         'requested class. Not comparable to published FIDs.',
     )
     .option('--model <dir>', 'exported model directory (written by gan export)')
-    .option('--images <dir>', 'instead of a model: a folder of PNG/JPEG images made elsewhere (sub-folders named like classes count as generated for that class)')
+    .option(
+      '--images <dir>',
+      'instead of a model: a folder of PNG/JPEG images made elsewhere (sub-folders named like classes count as generated for that class)',
+    )
     .option('--json', 'print the evaluation as JSON (the input of gan gate)', false)
     .option('--out <file>', 'also write the JSON evaluation to this file')
-    .option('--record', "with --model: record the evaluation in the export (manifest metrics.evaluation and the model card)", false)
-    .option('--samples <n>', 'number of generated images (the floor uses as many real ones; with --images: all of them)', integer(2, 100_000), DEFAULT_SAMPLES)
+    .option('--record', 'with --model: record the evaluation in the export (manifest metrics.evaluation and the model card)', false)
+    .option(
+      '--samples <n>',
+      'number of generated images (the floor uses as many real ones; with --images: all of them)',
+      integer(2, 100_000),
+      DEFAULT_SAMPLES,
+    )
     .option('--seed <s>', 'seed of the samples: image i uses the latent of "<seed>#i"', DEFAULT_EVAL_SEED)
     .option(
       '--classifier <dir|id>',
@@ -74,23 +85,36 @@ export function register(program: Command): void {
       ).choices([...EXTRACTORS]),
     )
     .option('--data <spec>', 'with --images and mobilenet: the real data set to compare with (mnist, twemoji, emoji, folder:<path>)')
-    .option('--class <name>', 'with --model and mobilenet: score only this class of a conditional model, against the real images of that class')
+    .option(
+      '--class <name>',
+      'with --model and mobilenet: score only this class of a conditional model, against the real images of that class',
+    )
     .option('--image-size <n>', 'with --images and mobilenet: the size to score at (the images are resized to it)', oneOf(8, 16, 32, 64))
     .addOption(backendOption())
     .addOption(threadsOption())
     .action(async (flags: EvaluateFlags) => {
-      if (flags.seed.length === 0 || flags.seed.length > MAX_SEED_LENGTH) throw new UsageError('--seed', `must be 1 to ${MAX_SEED_LENGTH} characters`);
+      if (flags.seed.length === 0 || flags.seed.length > MAX_SEED_LENGTH)
+        throw new UsageError('--seed', `must be 1 to ${MAX_SEED_LENGTH} characters`);
       if ((flags.model === undefined) === (flags.images === undefined)) throw new UsageError('--model', 'give either --model or --images');
-      const classifier = flags.classifier === undefined || existsSync(flags.classifier) ? flags.classifier : path.join(defaultClassifiersDir(), flags.classifier);
+      const classifier =
+        flags.classifier === undefined || existsSync(flags.classifier)
+          ? flags.classifier
+          : path.join(defaultClassifiersDir(), flags.classifier);
       const extractor = await chooseExtractor(flags);
       if (flags.images !== undefined && extractor === 'classifier' && classifier === undefined) {
-        throw new UsageError('--classifier', 'is required with --images (e.g. --classifier mnist-32), or give --extractor mobilenet --data <spec> --image-size <n>');
+        throw new UsageError(
+          '--classifier',
+          'is required with --images (e.g. --classifier mnist-32), or give --extractor mobilenet --data <spec> --image-size <n>',
+        );
       }
       if (flags.class !== undefined && (extractor !== 'mobilenet' || flags.model === undefined)) {
         throw new UsageError('--class', 'works with --model and --extractor mobilenet');
       }
       if (flags.images !== undefined && extractor === 'mobilenet' && (flags.data === undefined || flags.imageSize === undefined)) {
-        throw new UsageError('--data', 'and --image-size are required with --images and --extractor mobilenet (the real data to compare with)');
+        throw new UsageError(
+          '--data',
+          'and --image-size are required with --images and --extractor mobilenet (the real data to compare with)',
+        );
       }
       const log = flags.json ? warn : info;
       const backend = await activateBackend(flags, log);
@@ -98,8 +122,22 @@ export function register(program: Command): void {
       let text: string;
       if (extractor === 'mobilenet') {
         const e = flags.model
-          ? await evaluateExportWithImageNet(flags.model, { samples: flags.samples, seed: flags.seed, backend, classifier, className: flags.class, log })
-          : await evaluateImageFolderWithImageNet(flags.images!, { seed: flags.seed, backend, classifier, data: flags.data!, imageSize: flags.imageSize!, log });
+          ? await evaluateExportWithImageNet(flags.model, {
+              samples: flags.samples,
+              seed: flags.seed,
+              backend,
+              classifier,
+              className: flags.class,
+              log,
+            })
+          : await evaluateImageFolderWithImageNet(flags.images!, {
+              seed: flags.seed,
+              backend,
+              classifier,
+              data: flags.data!,
+              imageSize: flags.imageSize!,
+              log,
+            });
         [evaluation, text] = [e, formatImageNetEvaluation(e)];
       } else {
         const e = flags.model

@@ -16,7 +16,9 @@ interface ExportFlags extends BackendFlags {
 export function register(program: Command): void {
   program
     .command('export')
-    .description("Export a run's generator (newest valid checkpoint) in the tfjs layers format with manifest.json, model card and sample grid.")
+    .description(
+      "Export a run's generator (newest valid checkpoint) in the tfjs layers format with manifest.json, model card and sample grid.",
+    )
     .requiredOption('--run <dir>', 'run directory written by gan train')
     .requiredOption('--out <dir>', 'directory to write (created; an earlier export there is replaced)')
     .option('--name <name>', 'model name, a lower-case slug (default: from the data set)')
@@ -29,8 +31,15 @@ export function register(program: Command): void {
       const name = flags.name === undefined ? undefined : ModelNameSchema.safeParse(flags.name);
       if (name && !name.success) throw new UsageError('--name', `must be ${name.error.issues[0].message}`);
       await activateBackend(flags, info);
-      const result = await exportRun(flags.run, flags.out, { name: flags.name, version: flags.version, shardBytes: flags.shardBytes, float16: flags.float16 });
+      const result = await exportRun(flags.run, flags.out, {
+        name: flags.name,
+        version: flags.version,
+        shardBytes: flags.shardBytes,
+        float16: flags.float16,
+      });
       const m = result.manifest;
-      info(`exported ${m.name} ${m.version} (step ${m.training.steps}, ${m.weightsFormat}) to ${result.outDir}: ${result.files.join(', ')}`);
+      info(
+        `exported ${m.name} ${m.version} (step ${m.training.steps}, ${m.weightsFormat}) to ${result.outDir}: ${result.files.join(', ')}`,
+      );
     });
 }

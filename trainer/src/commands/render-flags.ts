@@ -1,6 +1,14 @@
 /** The flags `gan sample` and `gan walk` share with the worker's query parameters, checked by the worker's rules. */
 import { Option } from 'commander';
-import { type ClassChoice, ClassNameError, type Manifest, MAX_SEED_LENGTH, type ResizeFilter, randomSeed, resolveClassName } from '@gan/core';
+import {
+  type ClassChoice,
+  ClassNameError,
+  type Manifest,
+  MAX_SEED_LENGTH,
+  type ResizeFilter,
+  randomSeed,
+  resolveClassName,
+} from '@gan/core';
 import { UsageError } from './common.ts';
 
 export interface RenderFlags {
@@ -12,7 +20,8 @@ export interface RenderFlags {
 }
 
 export const filterOption = () => new Option('--filter <f>', 'resize filter: bilinear or nearest').default('bilinear');
-export const truncationOption = () => new Option('--truncation <t>', 'scale the latent by t in (0, 1]: less variety, more typical images').default('1');
+export const truncationOption = () =>
+  new Option('--truncation <t>', 'scale the latent by t in (0, 1]: less variety, more typical images').default('1');
 
 /** The seed (given, or random), filter and truncation, or a UsageError naming the flag. */
 export function renderSettings(flags: RenderFlags): { seed: string; filter: ResizeFilter; truncation: number } {

@@ -18,7 +18,7 @@ export function register(program: Command): void {
     .requiredOption('--model <dir>', 'exported model directory (written by gan export)')
     .option('--seed <s>', 'any text; the same seed always gives the same image (default: random, printed)')
     .option('--class <c>', 'class name or index (conditional models; default: drawn from the seed)')
-    .option('--size <n>', 'output edge in pixels (default: the model\'s own)', integer(8, 1024))
+    .option('--size <n>', "output edge in pixels (default: the model's own)", integer(8, 1024))
     .addOption(filterOption())
     .addOption(truncationOption())
     .requiredOption('--out <file.png>', 'where to write the PNG')
@@ -33,7 +33,9 @@ export function register(program: Command): void {
         const classIndex = classOf(seed, 0, manifest.classes.length, choice);
         const png = imagePng(generator, { seed, classIndex }, { size: flags.size, filter, truncation });
         await writeFile(flags.out, png);
-        info(`wrote ${flags.out} (${manifest.name} ${manifest.version}, seed ${JSON.stringify(seed)}${typeof choice === 'number' ? `, class ${manifest.classes[choice]}` : ''})`);
+        info(
+          `wrote ${flags.out} (${manifest.name} ${manifest.version}, seed ${JSON.stringify(seed)}${typeof choice === 'number' ? `, class ${manifest.classes[choice]}` : ''})`,
+        );
       } finally {
         generator.dispose();
       }

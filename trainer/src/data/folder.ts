@@ -2,6 +2,7 @@
  * `folder:<path>`: every PNG and JPEG under a folder. Images directly in sub-folders become classes
  * named after the sub-folder (sorted); images at the top level alone make an unlabelled data set.
  */
+import type { Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -20,7 +21,7 @@ export interface FolderOptions {
 
 /** The images a folder data set reads, as [relative path, class] in a stable order. */
 export async function listFolder(root: string): Promise<{ files: { file: string; className: string | null }[]; digest: string }> {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await readdir(root, { withFileTypes: true });
   } catch {
@@ -52,7 +53,9 @@ export async function loadFolder(root: string, options: FolderOptions): Promise<
   const images: Uint8Array[] = [];
   const labels: number[] = [];
   for (const f of files) {
-    images.push(toSquare(decodeImage(await readFile(path.join(root, f.file)), f.file), options.imageSize, options.channels, options.background));
+    images.push(
+      toSquare(decodeImage(await readFile(path.join(root, f.file)), f.file), options.imageSize, options.channels, options.background),
+    );
     labels.push(labelled ? classNames.indexOf(f.className ?? 'unlabelled') : 0);
   }
   return {
@@ -61,7 +64,10 @@ export async function loadFolder(root: string, options: FolderOptions): Promise<
     classNames,
     images,
     labels,
-    licence: { licence: 'unknown', attribution: `Images from the folder ${path.basename(path.resolve(root))}; check their licence before publishing.` },
+    licence: {
+      licence: 'unknown',
+      attribution: `Images from the folder ${path.basename(path.resolve(root))}; check their licence before publishing.`,
+    },
     sourceVersion: `folder:${path.resolve(root)}:${digest}`,
   };
 }

@@ -14,7 +14,15 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { writeFileAtomically } from '../atomic-write.ts';
-import { DEFAULT_EMOJI_GROUPS, EMOJI_SOURCE_VERSION, EmojiGroupError, type EmojiGroup, emojiSpecName, loadEmoji, parseEmojiGroups } from './emoji.ts';
+import {
+  DEFAULT_EMOJI_GROUPS,
+  EMOJI_SOURCE_VERSION,
+  EmojiGroupError,
+  type EmojiGroup,
+  emojiSpecName,
+  loadEmoji,
+  parseEmojiGroups,
+} from './emoji.ts';
 import { loadFolder, listFolder } from './folder.ts';
 import { loadMnist } from './mnist.ts';
 import { parseBackground } from './pixels.ts';
@@ -147,11 +155,21 @@ async function writeCache(file: string, header: CacheHeader, bytes: Uint8Array):
   await writeFileAtomically(`${file}.json`, JSON.stringify(header));
 }
 
-async function loadRaw(spec: DataSpec, opts: LoadOptions & { channels: 1 | 3; labels: boolean; background: string; cacheDir: string }): Promise<RawDataset> {
+async function loadRaw(
+  spec: DataSpec,
+  opts: LoadOptions & { channels: 1 | 3; labels: boolean; background: string; cacheDir: string },
+): Promise<RawDataset> {
   const background = parseBackground(opts.background);
   if (spec.kind === 'mnist') return loadMnist(opts.imageSize);
   if (spec.kind === 'twemoji') {
-    return loadTwemoji({ imageSize: opts.imageSize, background, labels: opts.labels, cacheDir: opts.cacheDir, packageDir: opts.twemojiDir, log: opts.log });
+    return loadTwemoji({
+      imageSize: opts.imageSize,
+      background,
+      labels: opts.labels,
+      cacheDir: opts.cacheDir,
+      packageDir: opts.twemojiDir,
+      log: opts.log,
+    });
   }
   if (spec.kind === 'emoji') {
     return loadEmoji({
@@ -193,7 +211,11 @@ export async function loadDataset(specText: string | DataSpec, options: LoadOpti
   const background = options.background ?? 'white';
   parseBackground(background);
   const cacheDir = options.cacheDir ?? defaultCacheDir();
-  const file = path.join(cacheDir, 'datasets', await cacheKey(spec, { imageSize: options.imageSize, channels, labels, background }, options.emojiPackagesDir));
+  const file = path.join(
+    cacheDir,
+    'datasets',
+    await cacheKey(spec, { imageSize: options.imageSize, channels, labels, background }, options.emojiPackagesDir),
+  );
 
   let cached = await readCache(file);
   const fromCache = cached !== undefined;

@@ -135,9 +135,11 @@ function bilinearWeights(from: number, to: number): [number, number][][] {
     const lo = Math.floor(pos);
     const hi = Math.min(from - 1, lo + 1);
     const t = pos - lo;
-    return hi === lo ? [[lo, 1]] : [
-      [lo, 1 - t],
-      [hi, t],
-    ];
+    return hi === lo
+      ? [[lo, 1]]
+      : [
+          [lo, 1 - t],
+          [hi, t],
+        ];
   });
 }

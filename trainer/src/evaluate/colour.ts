@@ -46,8 +46,7 @@ export const IMAGENET_EVALUATION_NOTE =
   'on images upscaled bilinearly to 224 px: not comparable to published FIDs; compare only with evaluations that used the same ' +
   'extractor version, sample count and seed.';
 
-export interface ImageNetEvaluation
-  extends Omit<Evaluation, 'metric' | 'note' | 'extractorHeldOutAccuracy' | 'extractorAccuracyMeasure'> {
+export interface ImageNetEvaluation extends Omit<Evaluation, 'metric' | 'note' | 'extractorHeldOutAccuracy' | 'extractorAccuracyMeasure'> {
   metric: 'imagenet-feature-distances';
   note: string;
   /** Where the extractor's weights come from, e.g. nsfwjs@4.4.0 MobileNetV2. */
@@ -97,7 +96,13 @@ export interface ImageNetImagesInput {
 }
 
 /** The features of a real image set, from the cache when this extractor has seen exactly these pixels. */
-function cachedFeatures(dir: string | undefined, extractor: ImageNetExtractor, images: Float32Array, n: number, extract: () => Float32Array): Float32Array {
+function cachedFeatures(
+  dir: string | undefined,
+  extractor: ImageNetExtractor,
+  images: Float32Array,
+  n: number,
+  extract: () => Float32Array,
+): Float32Array {
   if (!dir) return extract();
   const key = createHash('sha256')
     .update(`${extractor.id}:${extractor.version}:${extractor.inputSize}:${n}:`)
@@ -130,7 +135,13 @@ function agreement(predictions: Int32Array, requested: ArrayLike<number>, wanted
   const byClass = Object.fromEntries(
     names.map((name, c) => {
       const idx = Array.from(requested).flatMap((r, i) => (r === c ? [i] : []));
-      return [name, accuracy(idx.map((i) => predictions[i]), idx.map((i) => wanted[i]))];
+      return [
+        name,
+        accuracy(
+          idx.map((i) => predictions[i]),
+          idx.map((i) => wanted[i]),
+        ),
+      ];
     }),
   );
   return { overall: accuracy(predictions, wanted), byClass };
@@ -143,7 +154,9 @@ export function evaluateImagesWithImageNet(input: ImageNetImagesInput): ImageNet
   const log = input.log ?? (() => {});
   if (count < 2 || heldOut.count < 2) throw new EvaluationError('at least 2 images and 2 held-out real images are needed');
   if (input.imageSize !== heldOut.imageSize || input.channels !== heldOut.channels) {
-    throw new EvaluationError(`the images are ${input.imageSize}x${input.imageSize}x${input.channels}, the real data ${heldOut.imageSize}x${heldOut.imageSize}x${heldOut.channels}`);
+    throw new EvaluationError(
+      `the images are ${input.imageSize}x${input.imageSize}x${input.channels}, the real data ${heldOut.imageSize}x${heldOut.imageSize}x${heldOut.channels}`,
+    );
   }
   let extracted = 0;
   let extractSeconds = 0;
@@ -210,14 +223,24 @@ export function evaluateImagesWithImageNet(input: ImageNetImagesInput): ImageNet
         evaluation.classAccuracySkipped = `the classifier ${info.id} reads ${info.imageSize}x${info.imageSize}x${info.channels} images`;
       } else {
         const judged = extractFeatures(model, input.images, count, info.imageSize, info.channels).predictions;
-        const { overall, byClass } = agreement(judged, input.classes, Array.from(input.classes, (c) => mapped[c]), input.classNames);
+        const { overall, byClass } = agreement(
+          judged,
+          input.classes,
+          Array.from(input.classes, (c) => mapped[c]),
+          input.classNames,
+        );
         evaluation.classAccuracy = overall;
         evaluation.classAccuracyByClass = byClass;
         // Its own accuracy on real held-out images of each class: what agreement can be read against.
         const held = extractFeatures(model, heldOut.images, heldOut.count, info.imageSize, info.channels).predictions;
         const heldWanted = Array.from(heldOut.labels, (l) => info.classNames.indexOf(heldOut.classNames[l]));
         const own = agreement(held, heldOut.labels, heldWanted, heldOut.classNames);
-        evaluation.styleClassifier = { id: info.id, version: info.version, heldOutAccuracy: own.overall, heldOutAccuracyByClass: own.byClass };
+        evaluation.styleClassifier = {
+          id: info.id,
+          version: info.version,
+          heldOutAccuracy: own.overall,
+          heldOutAccuracyByClass: own.byClass,
+        };
       }
     }
   }
@@ -236,8 +259,21 @@ export interface ImageNetAccess {
 }
 
 /** The real data's training and held-out splits at the evaluation's size (labels kept: they define the held-out split). */
-export async function realSplits(data: string, imageSize: number, channels: 1 | 3, access: ImageNetAccess): Promise<{ train: Dataset; heldOut: Dataset }> {
-  const common = { imageSize, channels, background: 'white', labels: true, cacheDir: access.cacheDir, twemojiDir: access.twemojiDir, log: access.log };
+export async function realSplits(
+  data: string,
+  imageSize: number,
+  channels: 1 | 3,
+  access: ImageNetAccess,
+): Promise<{ train: Dataset; heldOut: Dataset }> {
+  const common = {
+    imageSize,
+    channels,
+    background: 'white',
+    labels: true,
+    cacheDir: access.cacheDir,
+    twemojiDir: access.twemojiDir,
+    log: access.log,
+  };
   const train = await loadDataset(data, { ...common, split: 'train' });
   const heldOut = await loadDataset(data, { ...common, split: 'heldout' });
   if (heldOut.count < 2) throw new EvaluationError(`${data} has too few held-out images (${heldOut.count}) to evaluate against`);
@@ -251,7 +287,9 @@ async function styleJudge(dataset: string, imageSize: number, explicit: string |
     return { classifier: await loadClassifier(dir) };
   } catch (err) {
     if (err instanceof ClassifierNotFoundError && !explicit) {
-      return { skipped: `no classifier for ${dataset} at ${imageSize} px; train it with: gan train-classifier --data ${dataset} --image-size ${imageSize}` };
+      return {
+        skipped: `no classifier for ${dataset} at ${imageSize} px; train it with: gan train-classifier --data ${dataset} --image-size ${imageSize}`,
+      };
     }
     throw err;
   }
@@ -272,14 +310,28 @@ export interface ImageNetExportOptions extends ImageNetAccess {
 }
 
 /** N images in [-1, 1] of one class: sample i is the latent of cellSeed(seed, i). Leaves no tensors behind. */
-export function generateClassSamples(generator: FastGenerator, seed: string, samples: number, classIndex: number, batchSize = 100): Float32Array {
+export function generateClassSamples(
+  generator: FastGenerator,
+  seed: string,
+  samples: number,
+  classIndex: number,
+  batchSize = 100,
+): Float32Array {
   const { config } = generator;
   const size = config.imageSize * config.imageSize * config.channels;
   const images = new Float32Array(samples * size);
   for (let start = 0; start < samples; start += batchSize) {
     const n = Math.min(batchSize, samples - start);
     const latents = Array.from({ length: n }, (_, k) => latentFromSeed(cellSeed(seed, start + k), config.latentSize));
-    const out = tf.tidy(() => generator.forward(generatorInput(config, latents, latents.map(() => classIndex))));
+    const out = tf.tidy(() =>
+      generator.forward(
+        generatorInput(
+          config,
+          latents,
+          latents.map(() => classIndex),
+        ),
+      ),
+    );
     images.set(out.dataSync() as Float32Array, start * size);
     out.dispose();
   }
@@ -289,7 +341,8 @@ export function generateClassSamples(generator: FastGenerator, seed: string, sam
 /** The images of one class (by name) of a labelled set. */
 export function classSubset<T extends LabelledImages>(data: T, className: string): T {
   const label = data.classNames.indexOf(className);
-  if (label < 0) throw new EvaluationError(`the real data has no class ${JSON.stringify(className)} (classes: ${data.classNames.join(', ')})`);
+  if (label < 0)
+    throw new EvaluationError(`the real data has no class ${JSON.stringify(className)} (classes: ${data.classNames.join(', ')})`);
   const indices = Array.from(data.labels).flatMap((l, i) => (l === label ? [i] : []));
   const size = data.imageSize * data.imageSize * data.channels;
   return { ...data, images: pick(data.images, indices, size), labels: Int32Array.from(indices, () => label), count: indices.length };
@@ -301,7 +354,11 @@ export async function evaluateExportWithImageNet(modelDir: string, options: Imag
   const { manifest, generator } = await loadExportedGenerator(modelDir);
   const conditional = manifest.classes.length > 0;
   const judge = conditional ? await styleJudge(manifest.dataset.name, manifest.imageSize, options.classifier) : undefined;
-  const extractor = await loadMobileNetExtractor({ cacheDir: options.cacheDir ?? path.resolve('.cache'), packageDir: options.nsfwjsDir, log: options.log });
+  const extractor = await loadMobileNetExtractor({
+    cacheDir: options.cacheDir ?? path.resolve('.cache'),
+    packageDir: options.nsfwjsDir,
+    log: options.log,
+  });
   try {
     if (options.samples < 2) throw new EvaluationError('at least 2 samples are needed');
     const splits = await realSplits(manifest.dataset.name, manifest.imageSize, manifest.channels as 1 | 3, options);
@@ -309,10 +366,16 @@ export async function evaluateExportWithImageNet(modelDir: string, options: Imag
     let generated: { images: Float32Array; classes: Int32Array };
     if (options.className !== undefined) {
       const classIndex = manifest.classes.indexOf(options.className);
-      if (classIndex < 0) throw new EvaluationError(`${manifest.name} has no class ${JSON.stringify(options.className)} (classes: ${manifest.classes.join(', ') || 'none'})`);
+      if (classIndex < 0)
+        throw new EvaluationError(
+          `${manifest.name} has no class ${JSON.stringify(options.className)} (classes: ${manifest.classes.join(', ') || 'none'})`,
+        );
       [train, heldOut] = [classSubset(train, options.className), classSubset(heldOut, options.className)];
       options.log?.(`class ${options.className}: ${train.count} training and ${heldOut.count} held-out real images`);
-      generated = { images: generateClassSamples(generator, options.seed, options.samples, classIndex), classes: new Int32Array(options.samples).fill(classIndex) };
+      generated = {
+        images: generateClassSamples(generator, options.seed, options.samples, classIndex),
+        classes: new Int32Array(options.samples).fill(classIndex),
+      };
     } else generated = generateSamples(generator, options.seed, options.samples);
     const evaluation = evaluateImagesWithImageNet({
       extractor,
@@ -369,7 +432,11 @@ export async function evaluateImageFolderWithImageNet(dir: string, options: Imag
   });
   const conditional = images.classNames.length > 0;
   const judge = conditional ? await styleJudge(options.data, options.imageSize, options.classifier) : undefined;
-  const extractor = await loadMobileNetExtractor({ cacheDir: options.cacheDir ?? path.resolve('.cache'), packageDir: options.nsfwjsDir, log: options.log });
+  const extractor = await loadMobileNetExtractor({
+    cacheDir: options.cacheDir ?? path.resolve('.cache'),
+    packageDir: options.nsfwjsDir,
+    log: options.log,
+  });
   try {
     const { train, heldOut } = await realSplits(options.data, options.imageSize, channels, options);
     return evaluateImagesWithImageNet({
@@ -402,7 +469,9 @@ export function formatImageNetEvaluation(e: ImageNetEvaluation): string {
   const k = (r: KidResult) => `${f(r.mean)} ± ${f(r.std)}`;
   const pct = (a: number) => `${(a * 100).toFixed(1)} %`;
   const lines = [
-    e.model ? `model: ${e.model.name} ${e.model.version}${e.class !== undefined ? `, class ${e.class} only (against real images of that class)` : ''}` : undefined,
+    e.model
+      ? `model: ${e.model.name} ${e.model.version}${e.class !== undefined ? `, class ${e.class} only (against real images of that class)` : ''}`
+      : undefined,
     e.images ? `images: ${e.images}` : undefined,
     `extractor: ${e.extractor} version ${e.extractorVersion} (${e.extractorSource}, ${e.featureSize} features, inputs upscaled to ${e.extractorInputSize} px; ${e.featuresPerSecond} images/s)`,
     `samples: ${e.samples}, seed ${JSON.stringify(e.seed)}, against ${e.referenceImages} held-out real images, backend ${e.backend}`,
@@ -410,7 +479,9 @@ export function formatImageNetEvaluation(e: ImageNetEvaluation): string {
     `KID: ${k(e.kid)}   floor: ${k(e.kidFloor)}   (mean ± std over ${e.kid.subsets} subsets of ${e.kid.subsetSize})`,
   ];
   if (e.classAccuracy !== undefined) {
-    lines.push(`style agreement: ${pct(e.classAccuracy)} of samples classified as the requested class by ${e.styleClassifier?.id} (its own held-out accuracy ${pct(e.styleClassifier?.heldOutAccuracy ?? 0)})`);
+    lines.push(
+      `style agreement: ${pct(e.classAccuracy)} of samples classified as the requested class by ${e.styleClassifier?.id} (its own held-out accuracy ${pct(e.styleClassifier?.heldOutAccuracy ?? 0)})`,
+    );
     lines.push(
       `  per class (samples / classifier on held-out real): ${Object.entries(e.classAccuracyByClass ?? {})
         .map(([name, a]) => `${name} ${pct(a)} / ${pct(e.styleClassifier?.heldOutAccuracyByClass[name] ?? 0)}`)

@@ -72,7 +72,12 @@ export function sampleCells(config: ModelConfig, seed: string, start: number, co
 }
 
 /** Generates N images in [-1, 1] (NHWC) and their requested classes, through core's render pipeline. */
-export function generateSamples(generator: FastGenerator, seed: string, samples: number, batchSize = 100): { images: Float32Array; classes: Int32Array } {
+export function generateSamples(
+  generator: FastGenerator,
+  seed: string,
+  samples: number,
+  batchSize = 100,
+): { images: Float32Array; classes: Int32Array } {
   const { config } = generator;
   const size = config.imageSize * config.imageSize * config.channels;
   const images = new Float32Array(samples * size);
@@ -155,7 +160,9 @@ export function evaluateImages(input: EvaluateImagesInput): Evaluation {
   const order = permutation(train.count, Sfc32.fromSeed(`floor:${seed}`)).subarray(0, floorCount);
   const size = info.imageSize * info.imageSize * info.channels;
   const subset = new Float32Array(floorCount * size);
-  order.forEach((src, i) => subset.set(train.images.subarray(src * size, (src + 1) * size), i * size));
+  order.forEach((src, i) => {
+    subset.set(train.images.subarray(src * size, (src + 1) * size), i * size);
+  });
   const floorFeatures = features(subset, floorCount);
   const fdFloor = frechetDistance(gaussianStats(floorFeatures.features, floorCount, floorFeatures.featureSize), realStats);
 
@@ -194,7 +201,13 @@ export function evaluateImages(input: EvaluateImagesInput): Evaluation {
       evaluation.classAccuracyByClass = Object.fromEntries(
         input.classNames.map((name, c) => {
           const idx = wanted.flatMap((_, i) => (requested[i] === c ? [i] : []));
-          return [name, accuracy(idx.map((i) => fake.predictions[i]), idx.map((i) => wanted[i]))];
+          return [
+            name,
+            accuracy(
+              idx.map((i) => fake.predictions[i]),
+              idx.map((i) => wanted[i]),
+            ),
+          ];
         }),
       );
     }

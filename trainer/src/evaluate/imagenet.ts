@@ -75,12 +75,24 @@ export async function locateNsfwjs(options: LocateOptions): Promise<string> {
   const dir = path.join(prefix, 'node_modules', NSFWJS_PACKAGE);
   if (hasModel(dir)) return dir;
   await mkdir(prefix, { recursive: true });
-  options.log?.(`installing ${NSFWJS_PACKAGE}@${NSFWJS_VERSION} (about 25 MB; its MobileNetV2 weights are the feature extractor) into ${prefix}`);
+  options.log?.(
+    `installing ${NSFWJS_PACKAGE}@${NSFWJS_VERSION} (about 25 MB; its MobileNetV2 weights are the feature extractor) into ${prefix}`,
+  );
   try {
     // --legacy-peer-deps: the package's peer @tensorflow/tfjs is not needed, only its weight files are read.
     await promisify(execFile)(
       'npm',
-      ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--legacy-peer-deps', '--prefix', prefix, `${NSFWJS_PACKAGE}@${NSFWJS_VERSION}`],
+      [
+        'install',
+        '--no-save',
+        '--no-package-lock',
+        '--no-audit',
+        '--no-fund',
+        '--legacy-peer-deps',
+        '--prefix',
+        prefix,
+        `${NSFWJS_PACKAGE}@${NSFWJS_VERSION}`,
+      ],
       { maxBuffer: 16 * 1024 * 1024 },
     );
   } catch (err) {
@@ -146,7 +158,8 @@ export async function loadMobileNetExtractor(options: LocateOptions): Promise<Im
     // Batches of 8 measured fastest on the WASM backend (2 cores): larger batches of 224 px activations fall out of cache.
     extract(images, count, imageSize, channels, batchSize = 8) {
       const size = imageSize * imageSize * channels;
-      if (images.length < count * size) throw new RangeError(`expected ${count}×${imageSize}×${imageSize}×${channels} values, got ${images.length}`);
+      if (images.length < count * size)
+        throw new RangeError(`expected ${count}×${imageSize}×${imageSize}×${channels} values, got ${images.length}`);
       const out = new Float32Array(count * featureSize);
       for (let start = 0; start < count; start += batchSize) {
         const n = Math.min(batchSize, count - start);

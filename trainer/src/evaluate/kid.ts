@@ -80,7 +80,14 @@ export interface KidOptions {
 }
 
 /** KID between feature sets x [m, dim] and y [n, dim]: mean and std of the unbiased MMD² over random subsets. */
-export function kernelInceptionDistance(x: Float32Array, m: number, y: Float32Array, n: number, dim: number, options: KidOptions): KidResult {
+export function kernelInceptionDistance(
+  x: Float32Array,
+  m: number,
+  y: Float32Array,
+  n: number,
+  dim: number,
+  options: KidOptions,
+): KidResult {
   const subsetSize = Math.min(options.maxSubsetSize ?? DEFAULT_KID_SUBSET_SIZE, m, n);
   if (subsetSize < 2) throw new RangeError('KID needs at least 2 vectors in each set');
   // Subsets as large as both sets are the sets themselves: one is enough.

@@ -52,7 +52,12 @@ function fieldAt(value: unknown, dotted: string): unknown {
  * Compares a candidate evaluation with the current version's. With no current version (or one
  * published without an evaluation) the gate passes: there is nothing to be worse than.
  */
-export function runQualityGate(candidate: unknown, current: unknown | undefined, rules: GateRule[], comparability = COMPARABILITY_FIELDS): GateResult {
+export function runQualityGate(
+  candidate: unknown,
+  current: unknown | undefined,
+  rules: GateRule[],
+  comparability = COMPARABILITY_FIELDS,
+): GateResult {
   if (current === undefined || current === null) {
     return {
       pass: true,
@@ -86,7 +91,10 @@ export function runQualityGate(candidate: unknown, current: unknown | undefined,
   const failing = rows.filter((r) => r.verdict === 'worse' || r.verdict === 'missing');
   return {
     pass: failing.length === 0,
-    summary: failing.length === 0 ? 'not worse than the current version' : `worse than the current version on ${failing.map((r) => r.metric).join(', ')}`,
+    summary:
+      failing.length === 0
+        ? 'not worse than the current version'
+        : `worse than the current version on ${failing.map((r) => r.metric).join(', ')}`,
     rows,
   };
 }
@@ -126,5 +134,9 @@ export function formatMetricsTable(candidate: unknown, current: unknown | undefi
   const keys = [...new Set([...Object.keys(cand), ...Object.keys(cur)])];
   if (keys.length === 0) return '';
   const fmt = (n?: number) => (n === undefined ? '–' : Number.isInteger(n) ? String(n) : n.toPrecision(5));
-  return ['| metric | current | candidate |', '| --- | --- | --- |', ...keys.map((k) => `| ${k} | ${fmt(cur[k])} | ${fmt(cand[k])} |`)].join('\n');
+  return [
+    '| metric | current | candidate |',
+    '| --- | --- | --- |',
+    ...keys.map((k) => `| ${k} | ${fmt(cur[k])} | ${fmt(cand[k])} |`),
+  ].join('\n');
 }

@@ -7,7 +7,14 @@ import path from 'node:path';
 import { Sfc32 } from '@gan/core/prng';
 import { type Dataset, loadDataset } from '../data/index.ts';
 import { loadExportedGenerator } from '../export/load.ts';
-import { type LabelledImages, accuracy, buildClassifier, extractFeatures, nearestNeighbourAccuracy, trainClassifier } from './classifier.ts';
+import {
+  type LabelledImages,
+  accuracy,
+  buildClassifier,
+  extractFeatures,
+  nearestNeighbourAccuracy,
+  trainClassifier,
+} from './classifier.ts';
 import { type Evaluation, EvaluationError, evaluateGenerator, evaluateImages } from './evaluate.ts';
 import {
   type ClassifierInfo,
@@ -53,7 +60,15 @@ async function splits(
   background: string | undefined,
   access: DataAccess,
 ): Promise<{ train: Dataset; heldOut: Dataset }> {
-  const common = { imageSize, channels, background, labels: true, cacheDir: access.cacheDir, twemojiDir: access.twemojiDir, log: access.log };
+  const common = {
+    imageSize,
+    channels,
+    background,
+    labels: true,
+    cacheDir: access.cacheDir,
+    twemojiDir: access.twemojiDir,
+    log: access.log,
+  };
   const train = await loadDataset(data, { ...common, split: 'train' });
   const heldOut = await loadDataset(data, { ...common, split: 'heldout' });
   if (train.classNames.length < 2) throw new EvaluationError(`${data} has no class labels: the feature extractor is trained on labels`);
@@ -79,13 +94,22 @@ export async function trainExtractor(options: TrainExtractorOptions): Promise<{ 
   const log = options.log ?? (() => {});
   const labels = options.labels ?? 'classes';
   const { train, heldOut } = await splits(options.data, options.imageSize, options.channels, options.background, options);
-  log(`${options.data}: ${train.count} training and ${heldOut.count} held-out images, ${train.classNames.length} classes, ${train.imageSize}x${train.imageSize}x${train.channels}; labels: ${labels}`);
+  log(
+    `${options.data}: ${train.count} training and ${heldOut.count} held-out images, ${train.classNames.length} classes, ${train.imageSize}x${train.imageSize}x${train.channels}; labels: ${labels}`,
+  );
   const trainingSet: LabelledImages =
     labels === 'instances'
-      ? { ...train, labels: Int32Array.from({ length: train.count }, (_, i) => i), classNames: Array.from({ length: train.count }, (_, i) => `#${i}`) }
+      ? {
+          ...train,
+          labels: Int32Array.from({ length: train.count }, (_, i) => i),
+          classNames: Array.from({ length: train.count }, (_, i) => `#${i}`),
+        }
       : train;
   const weightSeed = Sfc32.fromSeed(`weights:${options.seed}`).nextInt(1 << 20);
-  const model = buildClassifier({ imageSize: train.imageSize, channels: train.channels, numClasses: trainingSet.classNames.length }, weightSeed);
+  const model = buildClassifier(
+    { imageSize: train.imageSize, channels: train.channels, numClasses: trainingSet.classNames.length },
+    weightSeed,
+  );
   const started = performance.now();
   /** Held-out argmax accuracy ('classes' only) and 1-NN class accuracy against the training images. */
   const measure = () => {
@@ -169,7 +193,13 @@ export async function evaluateExport(modelDir: string, options: EvaluateExportOp
       throw err;
     }
     try {
-      const { train, heldOut } = await splits(classifier.info.dataset, classifier.info.imageSize, classifier.info.channels as 1 | 3, classifier.info.background, options);
+      const { train, heldOut } = await splits(
+        classifier.info.dataset,
+        classifier.info.imageSize,
+        classifier.info.channels as 1 | 3,
+        classifier.info.background,
+        options,
+      );
       return evaluateGenerator({
         generator,
         classNames: manifest.classes,

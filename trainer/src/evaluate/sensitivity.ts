@@ -47,8 +47,11 @@ export async function sensitivity(dir: string, samples = 1000): Promise<{ label:
   const base = new Float32Array(n * size);
   permutation(train.count, Sfc32.fromSeed('sensitivity'))
     .subarray(0, n)
-    .forEach((src, i) => base.set(train.images.subarray(src * size, (src + 1) * size), i * size));
-  const stats = (images: Float32Array, count: number) => gaussianStats(extractFeatures(model, images, count, s, c).features, count, info.featureSize);
+    .forEach((src, i) => {
+      base.set(train.images.subarray(src * size, (src + 1) * size), i * size);
+    });
+  const stats = (images: Float32Array, count: number) =>
+    gaussianStats(extractFeatures(model, images, count, s, c).features, count, info.featureSize);
   const reference = stats(held.images, held.count);
   const noise = Sfc32.fromSeed('sensitivity-noise');
   const noisy = (sigma: number) => {

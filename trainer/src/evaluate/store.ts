@@ -134,7 +134,8 @@ export async function loadClassifier(dir: string): Promise<LoadedClassifier> {
     throw new ClassifierNotFoundError(`no usable feature extractor in ${dir} (${err instanceof Error ? err.message.split('\n')[0] : err})`);
   }
   const version = (await sha256Hex(weights as Uint8Array<ArrayBuffer>)).slice(0, 12);
-  if (version !== info.version) throw new ClassifierNotFoundError(`${dir}/${WEIGHTS_FILE} is version ${version}, classifier.json says ${info.version}`);
+  if (version !== info.version)
+    throw new ClassifierNotFoundError(`${dir}/${WEIGHTS_FILE} is version ${version}, classifier.json says ${info.version}`);
   const model = await tfl.loadLayersModel(
     tf.io.fromMemory({
       modelTopology: modelJson.modelTopology,

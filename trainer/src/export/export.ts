@@ -14,16 +14,7 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { decode as decodePng } from 'fast-png';
 import path from 'node:path';
-import {
-  type Manifest,
-  ModelNameSchema,
-  buildManifest,
-  encodeModelFiles,
-  encodePng,
-  gridPng,
-  sha256Hex,
-  versionName,
-} from '@gan/core';
+import { type Manifest, ModelNameSchema, buildManifest, encodeModelFiles, encodePng, gridPng, sha256Hex, versionName } from '@gan/core';
 import { buildGenerator } from '@gan/core/model';
 import { loadLatestCheckpoint } from '../train/checkpoint.ts';
 import { readMetrics } from '../train/metrics.ts';
@@ -58,7 +49,11 @@ export interface ExportResult {
 /** A model name from a data set name: mnist, twemoji, or the folder's name as a slug. */
 export function defaultModelName(dataset: string): string {
   const base = dataset.startsWith('folder:') ? path.basename(path.resolve(dataset.slice('folder:'.length))) : dataset;
-  const slug = base.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
+  const slug = base
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 64);
   return slug || 'model';
 }
 
@@ -69,7 +64,10 @@ function mean(values: number[]): number {
 function recipeText(recipe: TrainingRecipe): string {
   const loss = recipe.loss === 'hinge' ? 'hinge loss' : 'BCE with the non-saturating generator loss';
   const augment = recipe.diffAugment.length ? `; DiffAugment (${recipe.diffAugment.join(', ')}) on every image D sees` : '';
-  const ema = recipe.ema !== null ? `; the exported weights are a moving average of G's (decay ${recipe.ema}, batch-norm statistics recomputed for them)` : '';
+  const ema =
+    recipe.ema !== null
+      ? `; the exported weights are a moving average of G's (decay ${recipe.ema}, batch-norm statistics recomputed for them)`
+      : '';
   return `${loss}${augment}${ema}`;
 }
 
@@ -135,14 +133,22 @@ async function progressStrip(runDir: string, lastStep: number, count = 8): Promi
     .filter((p) => p.step <= lastStep)
     .sort((a, b) => a.step - b.step);
   if (previews.length === 0) return undefined;
-  const picked = [...new Set(Array.from({ length: Math.min(count, previews.length) }, (_, i) => Math.round(((previews.length - 1) * i) / Math.max(1, Math.min(count, previews.length) - 1))))].map((i) => previews[i]);
+  const picked = [
+    ...new Set(
+      Array.from({ length: Math.min(count, previews.length) }, (_, i) =>
+        Math.round(((previews.length - 1) * i) / Math.max(1, Math.min(count, previews.length) - 1)),
+      ),
+    ),
+  ].map((i) => previews[i]);
   const images = await Promise.all(picked.map(async (p) => decodePng(await readFile(path.join(dir, p.file)))));
   const { width, channels } = images[0];
   if (images.some((im) => im.width !== width || im.channels !== channels || im.depth !== 8)) return undefined;
   // A preview grid is cells of the image size with 2 pixels of padding: its first row is the top strip.
   const strip = Math.min(images[0].height, Math.round((width - 2) / 8));
   const data = new Uint8Array(width * strip * images.length * channels);
-  images.forEach((im, i) => data.set((im.data as Uint8Array).subarray(0, width * strip * channels), i * width * strip * channels));
+  images.forEach((im, i) => {
+    data.set((im.data as Uint8Array).subarray(0, width * strip * channels), i * width * strip * channels);
+  });
   return { png: encodePng(width, strip * images.length, channels as 1 | 3, data), steps: picked.map((p) => p.step) };
 }
 
@@ -217,7 +223,12 @@ export async function exportRun(runDir: string, outDir: string, options: ExportO
     classes: settings.classNames,
     architecture: config,
     weightsFormat: options.float16 ? ('float16' as const) : ('float32' as const),
-    dataset: { name: settings.dataset.name, licence: settings.dataset.licence, attribution: settings.dataset.attribution, images: settings.dataset.images },
+    dataset: {
+      name: settings.dataset.name,
+      licence: settings.dataset.licence,
+      attribution: settings.dataset.attribution,
+      images: settings.dataset.images,
+    },
     training: {
       steps: checkpoint.state.step,
       batchSize: settings.batchSize,

@@ -33,7 +33,10 @@ function kidRows(e: Record<string, unknown>): string[] {
   const floor = e.kidFloor as { mean: number; std: number } | undefined;
   if (!kid || !floor) return [];
   const f = (r: { mean: number; std: number }) => `${r.mean.toFixed(4)} ± ${r.std.toFixed(4)}`;
-  return [`| KID to held-out real images (${kid.subsets} subsets of ${kid.subsetSize}) | ${f(kid)} |`, `| KID real-vs-real floor | ${f(floor)} |`];
+  return [
+    `| KID to held-out real images (${kid.subsets} subsets of ${kid.subsetSize}) | ${f(kid)} |`,
+    `| KID real-vs-real floor | ${f(floor)} |`,
+  ];
 }
 
 /** The card with its "Evaluation" section replaced (or appended): the numbers `gan evaluate` printed. */
@@ -56,11 +59,18 @@ export function withEvaluationSection(card: string, evaluation: unknown): string
     `| samples generated for class c that the classifier calls c | ${pct(e.classAccuracy)} |`,
     `| feature extractor | ${e.extractor ?? '?'} (version ${e.extractorVersion ?? '?'}) |`,
     '',
-    ...(byClass ? [`Per class: ${Object.entries(byClass).map(([c, a]) => `${c} ${(a * 100).toFixed(0)} %`).join(', ')}.`, ''] : []),
+    ...(byClass
+      ? [
+          `Per class: ${Object.entries(byClass)
+            .map(([c, a]) => `${c} ${(a * 100).toFixed(0)} %`)
+            .join(', ')}.`,
+          '',
+        ]
+      : []),
     ...(e.metric === 'imagenet-feature-distances' && typeof e.note === 'string'
       ? [e.note]
       : [
-          'FD is measured in the feature space of this project\'s own classifier (models/classifiers), not',
+          "FD is measured in the feature space of this project's own classifier (models/classifiers), not",
           'Inception FID: compare it only with evaluations that used the same extractor version, sample count and seed.',
         ]),
     '',

@@ -35,7 +35,8 @@ export class EpochBatches {
     readonly batchSize: number,
     private readonly seed: string,
   ) {
-    if (dataset.count < batchSize) throw new RangeError(`the data set has ${dataset.count} training images, fewer than one batch of ${batchSize}`);
+    if (dataset.count < batchSize)
+      throw new RangeError(`the data set has ${dataset.count} training images, fewer than one batch of ${batchSize}`);
     this.stepsPerEpoch = Math.floor(dataset.count / batchSize);
   }
 

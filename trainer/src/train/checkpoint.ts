@@ -109,7 +109,10 @@ export async function saveCheckpoint(runDir: string, input: CheckpointInput): Pr
 
   const previous = (await readIndex(root))?.checkpoints.filter((c) => c.dir !== name) ?? [];
   const index = {
-    checkpoints: [{ dir: name, step: input.step, sha256: { 'tensors.bin': state.tensorsSha256, 'state.json': sha256(stateBytes) } }, ...previous].slice(0, KEEP),
+    checkpoints: [
+      { dir: name, step: input.step, sha256: { 'tensors.bin': state.tensorsSha256, 'state.json': sha256(stateBytes) } },
+      ...previous,
+    ].slice(0, KEEP),
   };
   await writeFileAtomically(path.join(root, 'index.json'), JSON.stringify(index, null, 1), { durable: true });
 
@@ -138,7 +141,8 @@ export async function readCheckpoint(dir: string, expectedSha?: Record<string, s
   } catch {
     throw new CheckpointError(`${dir} is incomplete`);
   }
-  if (expectedSha?.['state.json'] && sha256(stateBytes) !== expectedSha['state.json']) throw new CheckpointError(`${dir}/state.json is corrupt`);
+  if (expectedSha?.['state.json'] && sha256(stateBytes) !== expectedSha['state.json'])
+    throw new CheckpointError(`${dir}/state.json is corrupt`);
   let state: CheckpointState;
   try {
     state = CheckpointStateSchema.parse(JSON.parse(new TextDecoder().decode(stateBytes)));

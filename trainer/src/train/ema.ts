@@ -53,7 +53,9 @@ export class GeneratorAverage {
   restore(tensors: Map<string, NamedArray>): boolean {
     const entries = [...this.shadow.keys()].map((name) => tensors.get(`${EMA_PREFIX}/${name}`));
     if (entries.some((e) => !e)) return false;
-    [...this.shadow.values()].forEach((s, i) => s.assign(tf.tensor(entries[i]!.data, entries[i]!.shape)));
+    [...this.shadow.values()].forEach((s, i) => {
+      s.assign(tf.tensor(entries[i]!.data, entries[i]!.shape));
+    });
     return true;
   }
 
@@ -107,10 +109,14 @@ export class GeneratorAverage {
    */
   private swapIn(): { restore(): void } {
     const saved = this.generator.weights.map((w) => tf.clone(w.read()));
-    this.generator.trainableWeights.forEach((w) => w.write(this.shadow.get(w.originalName)!));
+    this.generator.trainableWeights.forEach((w) => {
+      w.write(this.shadow.get(w.originalName)!);
+    });
     return {
       restore: () => {
-        this.generator.weights.forEach((w, i) => w.write(saved[i]));
+        this.generator.weights.forEach((w, i) => {
+          w.write(saved[i]);
+        });
         tf.dispose(saved);
       },
     };

@@ -29,7 +29,8 @@ export async function trainingIteration(
   const k = config.numClasses;
   const drawNoise = () => noiseRng.fillNormal(new Float32Array(batchSize * config.latentSize));
   const drawLabels = () => (k > 0 ? Int32Array.from({ length: batchSize }, () => noiseRng.nextInt(k)) : undefined);
-  const drawAugment = () => (recipe.diffAugment.length ? drawAugmentation(recipe.diffAugment, batchSize, config.imageSize, noiseRng) : undefined);
+  const drawAugment = () =>
+    recipe.diffAugment.length ? drawAugmentation(recipe.diffAugment, batchSize, config.imageSize, noiseRng) : undefined;
   const images = tf.tensor4d(real.images, [batchSize, config.imageSize, config.imageSize, config.channels]);
   try {
     const dNoise = drawNoise();
@@ -44,7 +45,12 @@ export async function trainingIteration(
     );
     const gNoise = drawNoise();
     const gLabels = drawLabels();
-    const g = await generatorStep(models, state.generatorOptimizer, { noise: gNoise, labels: gLabels, augmentation: drawAugment() }, recipe.loss);
+    const g = await generatorStep(
+      models,
+      state.generatorOptimizer,
+      { noise: gNoise, labels: gLabels, augmentation: drawAugment() },
+      recipe.loss,
+    );
     state.average?.update(state.step);
     return { d, g };
   } finally {

@@ -22,12 +22,17 @@ function formatEta(seconds: number): string {
   return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-export function createProgress(mode: ProgressMode, logEvery: number, out: { info: (l: string) => void; warn: (l: string) => void }): ProgressReporter {
+export function createProgress(
+  mode: ProgressMode,
+  logEvery: number,
+  out: { info: (l: string) => void; warn: (l: string) => void },
+): ProgressReporter {
   const resolved = mode === 'auto' ? (process.stderr.isTTY && !process.env.CI ? 'bar' : 'lines') : mode;
   if (resolved === 'bar') {
     const bar = new cliProgress.SingleBar(
       {
-        format: 'step {value}/{total} [{bar}] {percentage}% | ETA {eta_formatted} | D {d_loss} G {g_loss} D(x) {d_x} D(G(z)) {d_g_z} | {ips} img/s',
+        format:
+          'step {value}/{total} [{bar}] {percentage}% | ETA {eta_formatted} | D {d_loss} G {g_loss} D(x) {d_x} D(G(z)) {d_g_z} | {ips} img/s',
         hideCursor: true,
         clearOnComplete: false,
         etaBuffer: 20,
@@ -41,7 +46,13 @@ export function createProgress(mode: ProgressMode, logEvery: number, out: { info
     return {
       start: (total, done) => bar.start(total, done, { d_loss: '-', g_loss: '-', d_x: '-', d_g_z: '-', ips: '-' }),
       update: (row) =>
-        bar.update(row.step, { d_loss: fmt(row.d_loss), g_loss: fmt(row.g_loss), d_x: fmt(row.d_x), d_g_z: fmt(row.d_g_z), ips: row.images_per_s.toFixed(1) }),
+        bar.update(row.step, {
+          d_loss: fmt(row.d_loss),
+          g_loss: fmt(row.g_loss),
+          d_x: fmt(row.d_x),
+          d_g_z: fmt(row.d_g_z),
+          ips: row.images_per_s.toFixed(1),
+        }),
       // Clear the bar's line, print, and let the next update redraw the bar below.
       log: (line) => process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${line}\n`),
       stop: () => bar.stop(),

@@ -61,7 +61,12 @@ export interface PushOptions {
 }
 
 /** Uploads the run directory as the model's latest checkpoint. */
-export async function pushCheckpoint(storage: ObjectStorage, name: string, runDir: string, options: PushOptions = {}): Promise<CheckpointIndex> {
+export async function pushCheckpoint(
+  storage: ObjectStorage,
+  name: string,
+  runDir: string,
+  options: PushOptions = {},
+): Promise<CheckpointIndex> {
   ModelNameSchema.parse(name);
   const now = options.now?.() ?? new Date();
   const id = now.toISOString().replace(/[-:.]/g, '').toLowerCase();
@@ -105,7 +110,12 @@ export async function pushCheckpoint(storage: ObjectStorage, name: string, runDi
  * Downloads the model's latest checkpoint into `runDir` (files written atomically, each checked
  * against its sha256). Returns null when the model has no checkpoint yet: the first run starts fresh.
  */
-export async function pullCheckpoint(storage: ObjectStorage, name: string, runDir: string, options: { log?: (line: string) => void } = {}): Promise<CheckpointIndex | null> {
+export async function pullCheckpoint(
+  storage: ObjectStorage,
+  name: string,
+  runDir: string,
+  options: { log?: (line: string) => void } = {},
+): Promise<CheckpointIndex | null> {
   ModelNameSchema.parse(name);
   const indexBytes = await storage.get(checkpointKeys.latest(name));
   if (!indexBytes) return null;

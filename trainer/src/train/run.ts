@@ -79,11 +79,19 @@ export class MissingDataError extends Error {
  * The checkpoint a run continues from, if any. A directory that holds a run is continued only when
  * asked to (--resume); asked to with nothing to continue, a new run starts there.
  */
-async function checkpointToResume(runDir: string, options: TrainOptions, info: (l: string) => void, warn: (l: string) => void): Promise<Checkpoint | undefined> {
+async function checkpointToResume(
+  runDir: string,
+  options: TrainOptions,
+  info: (l: string) => void,
+  warn: (l: string) => void,
+): Promise<Checkpoint | undefined> {
   if (options.dryRun) return undefined;
   const { checkpoint, rejected } = await loadLatestCheckpoint(runDir);
   for (const r of rejected) warn(`warning: skipping checkpoint ${path.basename(r.dir)}: ${r.reason}`);
-  if (checkpoint && !options.resume) throw new RunExistsError(`${runDir} already holds a run (step ${checkpoint.state.step}): pass --resume to continue it, or choose another --out`);
+  if (checkpoint && !options.resume)
+    throw new RunExistsError(
+      `${runDir} already holds a run (step ${checkpoint.state.step}): pass --resume to continue it, or choose another --out`,
+    );
   if (!options.resume) return undefined;
   if (!checkpoint) info(`no checkpoint in ${runDir}: starting a new run`);
   return checkpoint;
@@ -119,7 +127,10 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
   if (data === undefined) throw new MissingDataError(`no checkpoint to resume in ${runDir}: name the data set to start a new run`);
   const dataset = await loadTrainingSplit(saved ?? { ...options, data }, options, info);
   const settings = saved ? { ...saved, backend: options.backend } : newRunSettings({ ...options, data }, dataset);
-  if (saved && saved.backend !== options.backend) warn(`warning: the run started on ${saved.backend} and continues on ${options.backend}: results will differ slightly from an uninterrupted run`);
+  if (saved && saved.backend !== options.backend)
+    warn(
+      `warning: the run started on ${saved.backend} and continues on ${options.backend}: results will differ slightly from an uninterrupted run`,
+    );
 
   const { config, batchSize } = settings;
   const batches = new EpochBatches(dataset, batchSize, settings.seed);
@@ -136,7 +147,14 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
       await state.restore(checkpoint);
       info(`resuming ${runDir} from step ${state.step} (${path.basename(checkpoint.dir)})`);
     }
-    const result: TrainResult = { runDir, step: state.step, totalSteps, interrupted: false, resumedFrom: checkpoint ? state.step : undefined, settings };
+    const result: TrainResult = {
+      runDir,
+      step: state.step,
+      totalSteps,
+      interrupted: false,
+      resumedFrom: checkpoint ? state.step : undefined,
+      settings,
+    };
     const metrics = options.dryRun ? undefined : await openRunDirectory(runDir, settings, batches.stepsPerEpoch, state.step);
     if (state.step >= totalSteps) {
       info(`the run is already at step ${state.step} of ${totalSteps}`);
@@ -170,4 +188,3 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     state.dispose();
   }
 }
-

@@ -33,14 +33,22 @@ export function generatorWeightMap(model: tfl.LayersModel): tf.NamedTensorMap {
 }
 
 function weightsOf(model: tfl.LayersModel, prefix: string): NamedArray[] {
-  return model.weights.map((w) => ({ name: `${prefix}/${w.originalName}`, shape: w.shape as number[], data: w.read().dataSync() as Float32Array }));
+  return model.weights.map((w) => ({
+    name: `${prefix}/${w.originalName}`,
+    shape: w.shape as number[],
+    data: w.read().dataSync() as Float32Array,
+  }));
 }
 
 async function optimizerWeights(optimizer: tf.Optimizer, prefix: string): Promise<NamedArray[]> {
   const weights = await optimizer.getWeights();
   const out = await Promise.all(
     // By position: Adam matches its slots to variables by order, and variable names vary between processes.
-    weights.map(async (w, i) => ({ name: `${prefix}/${String(i).padStart(4, '0')}`, shape: w.tensor.shape, data: (await w.tensor.data()) as Float32Array })),
+    weights.map(async (w, i) => ({
+      name: `${prefix}/${String(i).padStart(4, '0')}`,
+      shape: w.tensor.shape,
+      data: (await w.tensor.data()) as Float32Array,
+    })),
   );
   weights[0]?.tensor.dispose(); // the iteration count is a fresh scalar; the rest are the optimiser's own variables
   return out;
@@ -49,7 +57,8 @@ async function optimizerWeights(optimizer: tf.Optimizer, prefix: string): Promis
 function restoreModel(model: tfl.LayersModel, prefix: string, tensors: Map<string, NamedArray>): void {
   for (const w of model.weights) {
     const saved = tensors.get(`${prefix}/${w.originalName}`);
-    if (!saved || saved.shape.join() !== (w.shape as number[]).join()) throw new ResumeMismatchError(`checkpoint has no matching ${prefix}/${w.originalName}`);
+    if (!saved || saved.shape.join() !== (w.shape as number[]).join())
+      throw new ResumeMismatchError(`checkpoint has no matching ${prefix}/${w.originalName}`);
     const t = tf.tensor(saved.data, saved.shape);
     w.write(t);
     t.dispose();
@@ -131,7 +140,11 @@ export class TrainingState {
         ...(await optimizerWeights(this.discriminatorOptimizer, 'adam_d')),
         ...(this.average
           ? this.withServedWeights((weights) =>
-              Object.entries(weights).map(([name, t]) => ({ name: `${EMA_PREFIX}/${name}`, shape: t.shape, data: t.dataSync() as Float32Array })),
+              Object.entries(weights).map(([name, t]) => ({
+                name: `${EMA_PREFIX}/${name}`,
+                shape: t.shape,
+                data: t.dataSync() as Float32Array,
+              })),
             )
           : []),
       ],

@@ -119,7 +119,9 @@ function holdingStatistics<T>(model: tfl.LayersModel, fn: () => T): T {
   try {
     return fn();
   } finally {
-    stats.forEach((w, i) => w.write(saved[i]));
+    stats.forEach((w, i) => {
+      w.write(saved[i]);
+    });
     tf.dispose(saved);
   }
 }
@@ -153,7 +155,8 @@ export async function discriminatorStep(
   const { config, generator, discriminator } = models;
   const n = batch.real.shape[0];
   // G(z) outside the optimiser's tape: detached, as the article's fake.detach().
-  if (batch.noise.length !== n * config.latentSize) throw new RangeError(`noise for ${batch.noise.length / config.latentSize} images, real batch of ${n}`);
+  if (batch.noise.length !== n * config.latentSize)
+    throw new RangeError(`noise for ${batch.noise.length / config.latentSize} images, real batch of ${n}`);
   const fake = holdingStatistics(generator, () =>
     tf.tidy(() => generator.apply(generatorInputTensor(config, batch.noise, batch.fakeLabels), { training: true }) as tf.Tensor4D),
   );

@@ -32,10 +32,18 @@ export interface WasmBackendInternals {
 interface GemmExports {
   SCRATCH_BYTES: WebAssembly.Global;
   gemm(
-    m: number, n: number, k: number,
-    a: number, aRow: number, aCol: number,
-    b: number, bRow: number, bCol: number,
-    c: number, ldc: number, accumulate: number,
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    aRow: number,
+    aCol: number,
+    b: number,
+    bRow: number,
+    bCol: number,
+    c: number,
+    ldc: number,
+    accumulate: number,
     scratch: number,
     aDepthOffsets: number,
   ): void;
@@ -46,7 +54,10 @@ const bytes = new Map<string, Uint8Array<ArrayBuffer>>();
 function moduleBytes(variant: GemmVariant, shared: boolean): Uint8Array<ArrayBuffer> {
   const file = fileOf(variant, shared);
   let b = bytes.get(file.href);
-  if (!b) bytes.set(file.href, (b = new Uint8Array(readFileSync(file))));
+  if (!b) {
+    b = new Uint8Array(readFileSync(file));
+    bytes.set(file.href, b);
+  }
   return b;
 }
 
@@ -84,7 +95,10 @@ export class Gemm {
   /** The kernel on `backend`'s memory (one instance per backend and variant, scratch allocated once). */
   static of(backend: WasmBackendInternals, variant: GemmVariant = bestGemmVariant()): Gemm {
     let forBackend = Gemm.perBackend.get(backend);
-    if (!forBackend) Gemm.perBackend.set(backend, (forBackend = new Map()));
+    if (!forBackend) {
+      forBackend = new Map();
+      Gemm.perBackend.set(backend, forBackend);
+    }
     let gemm = forBackend.get(variant);
     if (gemm) return gemm;
     const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
@@ -96,7 +110,8 @@ export class Gemm {
     const exports = instance.exports as unknown as GemmExports;
     // Never freed: it lives as long as the backend.
     const scratch = backend.wasm._malloc(exports.SCRATCH_BYTES.value as number) >>> 0;
-    forBackend.set(variant, (gemm = new Gemm(variant, backend, memory, exports, scratch)));
+    gemm = new Gemm(variant, backend, memory, exports, scratch);
+    forBackend.set(variant, gemm);
     return gemm;
   }
 
@@ -122,7 +137,17 @@ export class Gemm {
    * C[m×n] = Aᵀ·B with A gathered: A(i, p) is the float at byte offset `a` + 4·(depthOffsets[p] + i),
    * zero where depthOffsets[p] < 0. `depthOffsets` is the byte offset of k int32s in the memory.
    */
-  runGathered(m: number, n: number, k: number, a: number, depthOffsets: number, b: Operand, c: number, ldc: number, accumulate = false): void {
+  runGathered(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    depthOffsets: number,
+    b: Operand,
+    c: number,
+    ldc: number,
+    accumulate = false,
+  ): void {
     this.exports.gemm(m, n, k, a, 1, 0, b.offset, b.row, b.col, c, ldc, accumulate ? 1 : 0, this.scratch, depthOffsets);
   }
 }

@@ -39,10 +39,9 @@ export const ALWAYS: MatMulPolicy = () => true;
 const MARK = Symbol.for('gan-edge.gemm-kernel');
 type Marked = tf.KernelFunc & { [MARK]?: GemmVariant; [FAST_TRANSPOSED_MATMUL]?: true };
 const ORIGINALS_KEY = Symbol.for('gan-edge.gemm-kernel.originals');
-const originals: Map<string, tf.KernelConfig | undefined> = ((globalThis as Record<symbol, unknown>)[ORIGINALS_KEY] ??= new Map()) as Map<
-  string,
-  tf.KernelConfig | undefined
->;
+const registries = globalThis as Record<symbol, Map<string, tf.KernelConfig | undefined> | undefined>;
+registries[ORIGINALS_KEY] ??= new Map();
+const originals = registries[ORIGINALS_KEY];
 
 /** The variant of the GEMM kernel in place for `name` on `backendName`, if it is ours. */
 export function gemmKernelVariant(name: string, backendName = 'wasm'): GemmVariant | undefined {
