@@ -18,7 +18,11 @@ export interface ExportedModel {
  * is wrong (InvalidManifestError, MissingModelFileError, ModelFileMismatchError).
  */
 export async function readExportedModel(dir: string): Promise<ExportedModel> {
-  const readIfPresent = (file: string) => readFile(path.join(dir, file)).then((b) => new Uint8Array(b), () => undefined);
+  const readIfPresent = (file: string) =>
+    readFile(path.join(dir, file)).then(
+      (b) => new Uint8Array(b),
+      () => undefined,
+    );
   const manifestBytes = await readIfPresent(MANIFEST_FILE);
   if (!manifestBytes) throw new MissingModelFileError(dir, MANIFEST_FILE);
   const manifest = parseManifest(manifestBytes, dir);

@@ -28,7 +28,9 @@ export const RATE_LIMIT_PERIOD_SECONDS = {
 } as const;
 
 const nonNegativeVar = (fallback: number) =>
-  z.preprocess((value) => (value === undefined || value === '' ? fallback : Number(value)), z.number().finite().nonnegative()).catch(fallback);
+  z
+    .preprocess((value) => (value === undefined || value === '' ? fallback : Number(value)), z.number().finite().nonnegative())
+    .catch(fallback);
 
 export const WorkerConfigSchema = z
   .object({

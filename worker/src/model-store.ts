@@ -71,7 +71,11 @@ export class ModelStore {
 
   constructor(bucket: R2Bucket, options: ModelStoreOptions) {
     this.r2 = new R2Models(bucket, options.r2TimeoutMs ?? CONFIG_DEFAULTS.r2TimeoutMs);
-    this.pointers = new CurrentPointers({ read: (name) => this.r2.pointerText(name), ttlMs: options.pointerTtlMs, now: options.now ?? Date.now });
+    this.pointers = new CurrentPointers({
+      read: (name) => this.r2.pointerText(name),
+      ttlMs: options.pointerTtlMs,
+      now: options.now ?? Date.now,
+    });
     this.generators = new GeneratorLru(options.byteBudget);
   }
 

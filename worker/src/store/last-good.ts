@@ -44,7 +44,13 @@ export class LastGoodVersions {
     const good = this.lastGood.get(model.name);
     if (!good || good.version === model.version) return undefined;
     const key = `${model.name}@${model.version}`;
-    const entry = this.fallbacks.get(key) ?? { model: model.name, wanted: model.version, serving: good.version, reason: error.reason, count: 0 };
+    const entry = this.fallbacks.get(key) ?? {
+      model: model.name,
+      wanted: model.version,
+      serving: good.version,
+      reason: error.reason,
+      count: 0,
+    };
     if (entry.count === 0) console.error(`${key} cannot be served (${error.reason}); serving ${good.version}, the last good version`);
     this.fallbacks.set(key, { ...entry, serving: good.version, reason: error.reason, count: entry.count + 1 });
     return good;

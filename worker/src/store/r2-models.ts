@@ -4,7 +4,15 @@
  * model reader (the same rules as `gan sample` and `gan publish`); what it finds wrong, and R2
  * failing, come back as the API's 404 and 503 errors.
  */
-import { type FastGenerator, MANIFEST_FILE, type Manifest, MissingModelFileError, ModelNameSchema, loadGenerator, parseManifest } from '@gan/core';
+import {
+  type FastGenerator,
+  MANIFEST_FILE,
+  type Manifest,
+  MissingModelFileError,
+  ModelNameSchema,
+  loadGenerator,
+  parseManifest,
+} from '@gan/core';
 import { registryKeys } from '@gan/registry/layout';
 import { ModelNotFoundError, StorageUnavailableError, VersionNotFoundError } from '../errors.ts';
 import { withDeadline } from './r2-deadline.ts';
@@ -73,10 +81,12 @@ export class R2Models {
     const names: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.r2(() => this.bucket.list({ prefix: registryKeys.prefix, delimiter: '/', cursor })).catch((error: unknown) => {
-        console.error('listing models failed', error instanceof Error ? error.message : error);
-        throw new StorageUnavailableError();
-      });
+      const page = await this.r2(() => this.bucket.list({ prefix: registryKeys.prefix, delimiter: '/', cursor })).catch(
+        (error: unknown) => {
+          console.error('listing models failed', error instanceof Error ? error.message : error);
+          throw new StorageUnavailableError();
+        },
+      );
       for (const prefix of page.delimitedPrefixes) {
         const name = prefix.slice(registryKeys.prefix.length, -1);
         if (ModelNameSchema.safeParse(name).success) names.push(name);

@@ -13,5 +13,8 @@ export function asUnavailable(label: string, error: unknown): Error {
   const reason = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
   console.error(`loading ${label} failed: ${reason}`);
   if (error instanceof R2TimeoutError) return new ModelUnavailableError(label, error.message);
-  return new ModelUnavailableError(label, error instanceof Error && /Weight|Missing/.test(error.name) ? error.message : 'its files could not be read');
+  return new ModelUnavailableError(
+    label,
+    error instanceof Error && /Weight|Missing/.test(error.name) ? error.message : 'its files could not be read',
+  );
 }
