@@ -18,7 +18,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Split, loadDataset } from '../trainer/src/data/index.ts';
+import { type Split, loadDataset } from '@gan/trainer/data/index';
 
 const { values, positionals } = parseArgs({
   options: {

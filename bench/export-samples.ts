@@ -10,9 +10,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { encodePng, pixelsOf, toPixels } from '@gan/core/image';
-import { selectBackend } from '../trainer/src/backend.ts';
-import { DEFAULT_EVAL_SEED, DEFAULT_SAMPLES, generateSamples } from '../trainer/src/evaluate/evaluate.ts';
-import { loadExportedGenerator } from '../trainer/src/export/load.ts';
+import { selectBackend } from '@gan/trainer/backend';
+import { DEFAULT_EVAL_SEED, DEFAULT_SAMPLES, generateSamples } from '@gan/trainer/evaluate/evaluate';
+import { loadExportedGenerator } from '@gan/trainer/export/load';
 
 const [modelDir, outDir, samplesText, seedText] = process.argv.slice(2);
 if (!modelDir || !outDir) throw new Error('usage: bench/export-samples.ts <exported model dir> <out dir> [samples] [seed]');

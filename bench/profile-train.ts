@@ -10,8 +10,8 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { gemmKernelVariant } from '@gan/core/kernels/gemm/index';
-import { selectBackend } from '../trainer/src/backend.ts';
-import { defaultWasmThreads } from '../trainer/src/wasm-threads.ts';
+import { selectBackend } from '@gan/trainer/backend';
+import { defaultWasmThreads } from '@gan/trainer/wasm-threads';
 import { table } from './lib/stats.ts';
 import { gemmFlops, trainer } from './lib/train-iteration.ts';
 

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmKernels, restoreWasmKernels } from '@gan/core/kernels/index';
 import { bestGemmVariant, enableRelaxedSimd, registerGemmKernels, restoreGemmKernels } from '@gan/core/kernels/gemm/index';
-import { defaultWasmThreads } from '../trainer/src/wasm-threads.ts';
+import { defaultWasmThreads } from '@gan/trainer/wasm-threads';
 import type { PyTorch } from './lib/pytorch.ts';
 import { ThreadedTrainer } from './lib/threaded-trainer.ts';
 import { gemmFlops, gemmGflops, trainer } from './lib/train-iteration.ts';

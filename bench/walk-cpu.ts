@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { GifReader } from 'omggif';
 import { type PaletteMode, encodeAnimatedGif, pointOfCell, registerWasmKernels, renderPoints, walkKeys, walkPoints } from '@gan/core';
-import { loadExportedGenerator } from '../trainer/src/export/load.ts';
+import { loadExportedGenerator } from '@gan/trainer/export/load';
 
 await tf.setBackend('wasm');
 registerWasmKernels();

@@ -1,5 +1,5 @@
 /** Child side of threaded-trainer.ts: argv = threads, batch; messages { reps } → { ms }, { gemm } → { gflops }. */
-import { selectBackend } from '../../trainer/src/backend.ts';
+import { selectBackend } from '@gan/trainer/backend';
 import { timeAsync } from './stats.ts';
 import { gemmGflops, trainer } from './train-iteration.ts';
 

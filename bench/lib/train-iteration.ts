@@ -1,7 +1,7 @@
 /** One training iteration of the reference architecture (the trainer's D step then G step), on synthetic data. */
 import * as tf from '@tensorflow/tfjs-core';
 import { buildDiscriminator, buildGenerator } from '@gan/core/model';
-import { ARTICLE_ADAM, createAdam, discriminatorStep, generatorStep } from '../../trainer/src/train/step.ts';
+import { ARTICLE_ADAM, createAdam, discriminatorStep, generatorStep } from '@gan/trainer/train/step';
 import { CONFIG, values } from './models.ts';
 
 /** Standard normal noise (Box–Muller over a seeded hash sequence). */

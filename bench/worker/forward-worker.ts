@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FastGenerator, REFERENCE_CONFIG, generatorChannels, generatorInput, latentFromSeed } from '@gan/core';
 import { generatorLayerNames } from '@gan/core/config';
-import { initBackend } from '../../worker/src/tf-backend.ts';
+import { initBackend } from '@gan/worker/tf-backend';
 
 function values(size: number, seed: number, scale: number, offset = 0): Float32Array {
   let s = (seed * 2654435761) | 0;

@@ -39,7 +39,11 @@ export async function pruneVersions(storage: ObjectStorage, name: string, option
     if (v.isCurrent) reason = 'current';
     else if (age < options.minAgeMs) reason = `younger than the minimum age (${Math.round(age / 3_600_000)} h)`;
     else if (newestComplete.has(v.version)) reason = `one of the ${options.keep} newest`;
-    decisions.push(reason ? { version: v.version, action: 'keep', reason } : { version: v.version, action: 'delete', reason: v.complete ? 'old' : 'incomplete upload' });
+    decisions.push(
+      reason
+        ? { version: v.version, action: 'keep', reason }
+        : { version: v.version, action: 'delete', reason: v.complete ? 'old' : 'incomplete upload' },
+    );
   }
   for (const d of decisions) {
     options.log?.(`${d.action === 'delete' ? (options.dryRun ? 'would delete' : 'delete') : 'keep'} ${name}@${d.version}: ${d.reason}`);

@@ -1,5 +1,13 @@
 import { AwsClient } from 'aws4fetch';
-import { type ObjectStorage, type ObjectWithEtag, type PutOptions, PreconditionFailedError, StorageError, type StoredObjectInfo, unquoteEtag } from './storage.ts';
+import {
+  type ObjectStorage,
+  type ObjectWithEtag,
+  type PutOptions,
+  PreconditionFailedError,
+  StorageError,
+  type StoredObjectInfo,
+  unquoteEtag,
+} from './storage.ts';
 
 export interface S3StorageOptions {
   /** The S3 endpoint without the bucket: `https://<account id>.r2.cloudflarestorage.com`. */

@@ -35,7 +35,9 @@ export interface ModelsBucket {
 export async function readModelsBucket(configPath: string | undefined, binding = MODELS_BINDING): Promise<ModelsBucket> {
   const resolved = configPath ? path.resolve(configPath) : findWranglerConfig();
   if (!resolved || !existsSync(resolved)) {
-    throw new WranglerConfigError(`no wrangler configuration found${configPath ? ` at ${configPath}` : ' (looked for wrangler.toml from the current directory up)'}`);
+    throw new WranglerConfigError(
+      `no wrangler configuration found${configPath ? ` at ${configPath}` : ' (looked for wrangler.toml from the current directory up)'}`,
+    );
   }
   const { unstable_readConfig } = await import('wrangler');
   const config = unstable_readConfig({ config: resolved }, { hideWarnings: true });

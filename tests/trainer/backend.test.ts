@@ -21,7 +21,7 @@ const nodeBackendInstalled = (() => {
 /** backend.ts afresh, so the node packages are imported again (mocked or not). */
 const loadBackendModule = async () => {
   vi.resetModules();
-  return import('../../trainer/src/backend.ts');
+  return import('@gan/trainer/backend');
 };
 
 afterEach(() => {

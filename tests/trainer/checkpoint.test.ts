@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REFERENCE_CONFIG } from '@gan/core/config';
-import { type CheckpointInput, loadLatestCheckpoint, saveCheckpoint } from '../../trainer/src/train/checkpoint.ts';
+import { type CheckpointInput, loadLatestCheckpoint, saveCheckpoint } from '@gan/trainer/train/checkpoint';
 
 const input = (step: number): CheckpointInput => ({
   step,

@@ -21,9 +21,9 @@ import {
   parseModelJson,
   toPixels,
 } from '@gan/core';
-import { selectBackend } from '../../trainer/src/backend.ts';
-import { loadLatestCheckpoint } from '../../trainer/src/train/checkpoint.ts';
-import { readMetrics } from '../../trainer/src/train/metrics.ts';
+import { selectBackend } from '@gan/trainer/backend';
+import { loadLatestCheckpoint } from '@gan/trainer/train/checkpoint';
+import { readMetrics } from '@gan/trainer/train/metrics';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const bin = path.join(repo, 'trainer/bin/gan.js');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { encode as encodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DataSpecError, loadDataset, parseDataSpec, resizeSquare, splitIndices } from '../../trainer/src/data/index.ts';
+import { DataSpecError, loadDataset, parseDataSpec, resizeSquare, splitIndices } from '@gan/trainer/data/index';
 
 let cacheDir: string;
 let root: string;

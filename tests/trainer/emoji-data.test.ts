@@ -14,8 +14,8 @@ import {
   npmInstall,
   pickIcons,
   renderSvgs,
-} from '../../trainer/src/data/emoji.ts';
-import { DataSpecError, DatasetUnavailableError, loadDataset, parseDataSpec } from '../../trainer/src/data/index.ts';
+} from '@gan/trainer/data/emoji';
+import { DataSpecError, DatasetUnavailableError, loadDataset, parseDataSpec } from '@gan/trainer/data/index';
 
 let root: string;
 

@@ -10,15 +10,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Sfc32 } from '@gan/core/prng';
-import { defaultCacheDir } from '../../trainer/src/data/index.ts';
-import { type LabelledImages, buildClassifier } from '../../trainer/src/evaluate/classifier.ts';
-import { classSubset, defaultExtractor, evaluateImagesWithImageNet } from '../../trainer/src/evaluate/colour.ts';
-import { JACOBI_MAX_DIM, frechetDistance } from '../../trainer/src/evaluate/frechet.ts';
-import { type ImageNetExtractor, MOBILENET_ID, loadMobileNetExtractor } from '../../trainer/src/evaluate/imagenet.ts';
-import { kernelInceptionDistance, unbiasedPolynomialMmd2 } from '../../trainer/src/evaluate/kid.ts';
-import type { ClassifierInfo } from '../../trainer/src/evaluate/store.ts';
-import { withEvaluationSection } from '../../trainer/src/export/model-card.ts';
-import { main } from '../../trainer/src/cli.ts';
+import { defaultCacheDir } from '@gan/trainer/data/index';
+import { type LabelledImages, buildClassifier } from '@gan/trainer/evaluate/classifier';
+import { classSubset, defaultExtractor, evaluateImagesWithImageNet } from '@gan/trainer/evaluate/colour';
+import { JACOBI_MAX_DIM, frechetDistance } from '@gan/trainer/evaluate/frechet';
+import { type ImageNetExtractor, MOBILENET_ID, loadMobileNetExtractor } from '@gan/trainer/evaluate/imagenet';
+import { kernelInceptionDistance, unbiasedPolynomialMmd2 } from '@gan/trainer/evaluate/kid';
+import type { ClassifierInfo } from '@gan/trainer/evaluate/store';
+import { withEvaluationSection } from '@gan/trainer/export/model-card';
+import { main } from '@gan/trainer/cli';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -148,7 +148,7 @@ describe('the ImageNet extractor', () => {
   it('loads MobileNetV2 from the nsfwjs package with the network off and gives 1280 pooled features per image', async () => {
     const extractor = await (async () => {
       // Installing into the cache (first run only) is npm's job; loading itself must not fetch anything.
-      const { locateNsfwjs } = await import('../../trainer/src/evaluate/imagenet.ts');
+      const { locateNsfwjs } = await import('@gan/trainer/evaluate/imagenet');
       await locateNsfwjs({ cacheDir: defaultCacheDir() });
       vi.stubGlobal('fetch', () => {
         throw new Error('no network while loading the extractor');

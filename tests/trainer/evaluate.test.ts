@@ -16,18 +16,18 @@ import {
   extractFeatures,
   nearestNeighbourAccuracy,
   trainClassifier,
-} from '../../trainer/src/evaluate/classifier.ts';
+} from '@gan/trainer/evaluate/classifier';
 import {
   type GaussianStats,
   frechetDistance,
   gaussianStats,
   symmetricEigen,
   traceSqrtProduct,
-} from '../../trainer/src/evaluate/frechet.ts';
-import { evaluateImages } from '../../trainer/src/evaluate/evaluate.ts';
-import { evaluateExport, evaluateImageFolder, trainExtractor } from '../../trainer/src/evaluate/run.ts';
-import { type ClassifierInfo, ClassifierNotFoundError, loadClassifier, saveClassifier } from '../../trainer/src/evaluate/store.ts';
-import { main } from '../../trainer/src/cli.ts';
+} from '@gan/trainer/evaluate/frechet';
+import { evaluateImages } from '@gan/trainer/evaluate/evaluate';
+import { evaluateExport, evaluateImageFolder, trainExtractor } from '@gan/trainer/evaluate/run';
+import { type ClassifierInfo, ClassifierNotFoundError, loadClassifier, saveClassifier } from '@gan/trainer/evaluate/store';
+import { main } from '@gan/trainer/cli';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

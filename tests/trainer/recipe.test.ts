@@ -17,13 +17,13 @@ import {
   drawAugmentation,
   parseAugmentPolicy,
   translationRange,
-} from '../../trainer/src/train/augment.ts';
-import { EMA_PREFIX, GeneratorAverage, emaDecay } from '../../trainer/src/train/ema.ts';
-import { loadLatestCheckpoint } from '../../trainer/src/train/checkpoint.ts';
-import { type TrainOptions, runTraining } from '../../trainer/src/train/run.ts';
-import { ARTICLE_RECIPE } from '../../trainer/src/train/settings.ts';
-import { ARTICLE_ADAM } from '../../trainer/src/train/step.ts';
-import { exportRun } from '../../trainer/src/export/export.ts';
+} from '@gan/trainer/train/augment';
+import { EMA_PREFIX, GeneratorAverage, emaDecay } from '@gan/trainer/train/ema';
+import { loadLatestCheckpoint } from '@gan/trainer/train/checkpoint';
+import { type TrainOptions, runTraining } from '@gan/trainer/train/run';
+import { ARTICLE_RECIPE } from '@gan/trainer/train/settings';
+import { ARTICLE_ADAM } from '@gan/trainer/train/step';
+import { exportRun } from '@gan/trainer/export/export';
 
 const cacheDir = path.join(os.tmpdir(), 'gan-test-cache');
 let root: string;

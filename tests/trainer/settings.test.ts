@@ -8,10 +8,10 @@ import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeDirectoryAtomically, writeFileAtomically } from '../../trainer/src/atomic-write.ts';
-import type { Dataset } from '../../trainer/src/data/index.ts';
-import { ARTICLE_RECIPE, RunSettingsError, newRunSettings, readRunSettings } from '../../trainer/src/train/settings.ts';
-import { ARTICLE_ADAM } from '../../trainer/src/train/step.ts';
+import { writeDirectoryAtomically, writeFileAtomically } from '@gan/trainer/atomic-write';
+import type { Dataset } from '@gan/trainer/data/index';
+import { ARTICLE_RECIPE, RunSettingsError, newRunSettings, readRunSettings } from '@gan/trainer/train/settings';
+import { ARTICLE_ADAM } from '@gan/trainer/train/step';
 
 const adam = (learningRate: number) => ({ learningRate, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 });
 

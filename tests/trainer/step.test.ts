@@ -13,7 +13,7 @@ import {
   generatorInputTensor,
   generatorStep,
   type GanModels,
-} from '../../trainer/src/train/step.ts';
+} from '@gan/trainer/train/step';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

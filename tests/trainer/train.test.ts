@@ -5,11 +5,11 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { decode as decodePng } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../trainer/src/backend.ts';
-import { loadLatestCheckpoint } from '../../trainer/src/train/checkpoint.ts';
-import { FailureWatch, TrainingDivergedError, readMetrics } from '../../trainer/src/train/metrics.ts';
-import { RunExistsError, type TrainOptions, runTraining } from '../../trainer/src/train/run.ts';
-import { ARTICLE_ADAM } from '../../trainer/src/train/step.ts';
+import { selectBackend } from '@gan/trainer/backend';
+import { loadLatestCheckpoint } from '@gan/trainer/train/checkpoint';
+import { FailureWatch, TrainingDivergedError, readMetrics } from '@gan/trainer/train/metrics';
+import { RunExistsError, type TrainOptions, runTraining } from '@gan/trainer/train/run';
+import { ARTICLE_ADAM } from '@gan/trainer/train/step';
 
 const cacheDir = path.join(os.tmpdir(), 'gan-test-cache');
 let root: string;
@@ -101,7 +101,7 @@ describe.each(['cpu', 'wasm'])('training on the %s backend', (backend) => {
     // checkpoint (kept as the previous one) instead, which must differ from step 5 for G and D alike.
     const index = JSON.parse(await readFile(path.join(full, 'checkpoints', 'index.json'), 'utf8'));
     expect(index.checkpoints.map((c: { step: number }) => c.step)).toEqual([5, 4]);
-    const { readCheckpoint } = await import('../../trainer/src/train/checkpoint.ts');
+    const { readCheckpoint } = await import('@gan/trainer/train/checkpoint');
     const previous = await readCheckpoint(path.join(full, 'checkpoints', index.checkpoints[1].dir));
     for (const name of ['generator/up1/kernel', 'generator/to_image/kernel', 'discriminator/down1/kernel', 'discriminator/score/kernel']) {
       expect(maxDifference(end.tensors.get(name)!.data, previous.tensors.get(name)!.data), name).toBeGreaterThan(0);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { initBackend } from '../../worker/src/tf-backend.ts';
+import { initBackend } from '@gan/worker/tf-backend';
 
 describe('tfjs backend inside workerd', () => {
   it('is WASM with SIMD, single-threaded', async () => {

@@ -1,7 +1,7 @@
 /** The worker's configuration from its vars: deployed values, defaults, and bad values that fall back. */
 import { describe, expect, it } from 'vitest';
-import { CONFIG_DEFAULTS, parseWorkerConfig } from '../../worker/src/config.ts';
-import type { Env } from '../../worker/src/env.ts';
+import { CONFIG_DEFAULTS, parseWorkerConfig } from '@gan/worker/config';
+import type { Env } from '@gan/worker/env';
 
 const envWith = (vars: Record<string, unknown>) => ({ MODELS_BUCKET: {} as R2Bucket, ...vars }) as Env;
 const MB = 1024 * 1024;

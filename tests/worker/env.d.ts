@@ -1,6 +1,6 @@
 /// <reference types="@cloudflare/vitest-pool-workers/types" />
 // The bindings tests see through `cloudflare:workers`: the Worker's own Env.
-import type { Env as WorkerEnv } from '../../worker/src/env.ts';
+import type { Env as WorkerEnv } from '@gan/worker/env';
 
 declare global {
   namespace Cloudflare {

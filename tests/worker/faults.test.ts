@@ -12,8 +12,8 @@ import { env } from 'cloudflare:workers';
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { registryKeys } from '@gan/registry/layout';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../worker/src/app.ts';
-import { ModelStore } from '../../worker/src/model-store.ts';
+import { createApp } from '@gan/worker/app';
+import { ModelStore } from '@gan/worker/model-store';
 import { BLOBS_CONFIG, DIGITS_CLASSES, DIGITS_CONFIG, publishFixture, setCurrent } from './fixtures.ts';
 import { ORIGIN, errorBody, png } from './helpers.ts';
 

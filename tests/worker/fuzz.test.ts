@@ -17,9 +17,9 @@ import fc from 'fast-check';
 import { registryKeys } from '@gan/registry/layout';
 import { decode } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../worker/src/app.ts';
-import type { Env } from '../../worker/src/env.ts';
-import { LIMITS } from '../../worker/src/validation.ts';
+import { createApp } from '@gan/worker/app';
+import type { Env } from '@gan/worker/env';
+import { LIMITS } from '@gan/worker/validation';
 import { publishFixture, publishStandardFixtures, DIGITS_CLASSES, DIGITS_CONFIG } from './fixtures.ts';
 import { ORIGIN } from './helpers.ts';
 

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../worker/src/app.ts';
+import { createApp } from '@gan/worker/app';
 import { publishStandardFixtures } from './fixtures.ts';
 import { GOLDEN } from './golden.ts';
 import { get, png, sha256 } from './helpers.ts';

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { registryKeys } from '@gan/registry/layout';
 import { describe, expect, it } from 'vitest';
-import { ModelStore } from '../../worker/src/model-store.ts';
+import { ModelStore } from '@gan/worker/model-store';
 import { BLOBS_CONFIG, DIGITS_CLASSES, DIGITS_CONFIG, publishFixture, setCurrent } from './fixtures.ts';
 import { errorBody, get, png } from './helpers.ts';
 

@@ -8,9 +8,9 @@
 import { env } from 'cloudflare:workers';
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../worker/src/app.ts';
-import type { Env } from '../../worker/src/env.ts';
-import { RATE_LIMIT_PERIODS } from '../../worker/src/rate-limit.ts';
+import { createApp } from '@gan/worker/app';
+import type { Env } from '@gan/worker/env';
+import { RATE_LIMIT_PERIODS } from '@gan/worker/rate-limit';
 import { ORIGIN, errorBody, png } from './helpers.ts';
 import { publishStandardFixtures } from './fixtures.ts';
 

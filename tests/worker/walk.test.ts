@@ -7,8 +7,8 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { type ModelConfig } from '@gan/core';
 import { GifReader } from 'omggif';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../worker/src/app.ts';
-import { LIMITS } from '../../worker/src/validation.ts';
+import { createApp } from '@gan/worker/app';
+import { LIMITS } from '@gan/worker/validation';
 import { publishFixture, publishStandardFixtures } from './fixtures.ts';
 import { GOLDEN_WALKS } from './golden-walk.ts';
 import { errorBody, get, png, sha256 } from './helpers.ts';

@@ -6,7 +6,7 @@
 import { env } from 'cloudflare:workers';
 import { type ModelConfig } from '@gan/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LIMITS } from '../../worker/src/validation.ts';
+import { LIMITS } from '@gan/worker/validation';
 import { publishFixture } from './fixtures.ts';
 import { errorBody, get, png } from './helpers.ts';
 

@@ -55,7 +55,14 @@ export function createApp(options: AppOptions = {}) {
   );
   // A walk or a morph strip is up to a grid's work: they count against the same per-client limit.
   for (const path of ['/v1/models/:model/walk.gif', '/v1/models/:model/morph.png']) {
-    app.use(path, rateLimit({ binding: (env) => env.GRID_RATE_LIMITER, periodSeconds: RATE_LIMIT_PERIOD_SECONDS.grids, what: 'grid, walk or morph requests' }));
+    app.use(
+      path,
+      rateLimit({
+        binding: (env) => env.GRID_RATE_LIMITER,
+        periodSeconds: RATE_LIMIT_PERIOD_SECONDS.grids,
+        what: 'grid, walk or morph requests',
+      }),
+    );
   }
 
   app.route('/', pageRoutes);

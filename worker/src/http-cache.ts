@@ -32,7 +32,9 @@ export function matchesIfNoneMatch(header: string | undefined, etag: string): bo
 
 /** The Cache API key: this origin, the resolved version and the canonical parameters. */
 export function cacheKey(origin: string, model: ResolvedModel, r: RenderRequest): Request {
-  return new Request(`${origin}/__image-cache/${model.name}@${model.version}/${r.kind}.${r.kind === 'walk' ? 'gif' : 'png'}?${canonicalParams(r)}`);
+  return new Request(
+    `${origin}/__image-cache/${model.name}@${model.version}/${r.kind}.${r.kind === 'walk' ? 'gif' : 'png'}?${canonicalParams(r)}`,
+  );
 }
 
 /** caches.default where it exists; the cache is an optimisation, so its failures are ignored. */

@@ -4,7 +4,17 @@
  * version, and cache keys only from normalised parameters.
  */
 import { z } from 'zod';
-import { type ClassChoice, ClassNameError, type Manifest, MAX_SEED_LENGTH, ModelNameSchema, ModelVersionSchema, WALK_DEFAULTS, cellSeed, resolveClassName } from '@gan/core';
+import {
+  type ClassChoice,
+  ClassNameError,
+  type Manifest,
+  MAX_SEED_LENGTH,
+  ModelNameSchema,
+  ModelVersionSchema,
+  WALK_DEFAULTS,
+  cellSeed,
+  resolveClassName,
+} from '@gan/core';
 import { InvalidParameterError } from './errors.ts';
 
 export const LIMITS = {
@@ -56,7 +66,10 @@ export function parseModelRef(raw: string): ModelRef {
   const name = at < 0 ? raw : raw.slice(0, at);
   const version = at < 0 ? undefined : raw.slice(at + 1);
   if (!ModelNameSchema.safeParse(name).success) {
-    throw new InvalidParameterError('model', 'model must be a name (lower-case letters, digits and -, at most 64) optionally followed by @version');
+    throw new InvalidParameterError(
+      'model',
+      'model must be a name (lower-case letters, digits and -, at most 64) optionally followed by @version',
+    );
   }
   if (version !== undefined && !ModelVersionSchema.safeParse(version).success) {
     throw new InvalidParameterError('model', 'the version after @ must be letters, digits, . _ or -, at most 64');
@@ -72,7 +85,13 @@ const integer = (name: string, min: number, max: number) =>
     .string()
     .regex(/^\d{1,6}$/, `${name} must be an integer from ${min} to ${max}`)
     .transform(Number)
-    .pipe(z.number().int().min(min, `${name} must be an integer from ${min} to ${max}`).max(max, `${name} must be an integer from ${min} to ${max}`));
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, `${name} must be an integer from ${min} to ${max}`)
+        .max(max, `${name} must be an integer from ${min} to ${max}`),
+    );
 
 const seedParam = (name: string) =>
   z
@@ -147,7 +166,10 @@ function parseQuery<S extends z.ZodTypeAny>(schema: S, url: URL): z.output<S> {
   const issue = parsed.error.issues[0];
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0].slice(0, 64);
-    throw new InvalidParameterError(key, `unknown parameter '${key}'; allowed: ${Object.keys((schema as unknown as z.AnyZodObject).shape).join(', ')}`);
+    throw new InvalidParameterError(
+      key,
+      `unknown parameter '${key}'; allowed: ${Object.keys((schema as unknown as z.AnyZodObject).shape).join(', ')}`,
+    );
   }
   throw new InvalidParameterError(String(issue.path[0] ?? 'query'), issue.message);
 }
@@ -267,7 +289,10 @@ export function resolveGridRequest(query: GridQuery, manifest: Manifest, randomS
   if (classChoice === 'each') {
     const count = manifest.classes.length;
     if (count > LIMITS.maxCells) {
-      throw new InvalidParameterError('class', `class=each makes one row per class; this model has ${count}, at most ${LIMITS.maxCells} rows are allowed`);
+      throw new InvalidParameterError(
+        'class',
+        `class=each makes one row per class; this model has ${count}, at most ${LIMITS.maxCells} rows are allowed`,
+      );
     }
     if (query.rows !== undefined && query.rows !== count) {
       throw new InvalidParameterError('rows', `with class=each there is one row per class: rows must be ${count} or left out`);
@@ -299,7 +324,10 @@ export function resolveWalkRequest(query: WalkQuery, manifest: Manifest, randomS
   if (classChoice === 'each') {
     const count = manifest.classes.length;
     if (query.keys === undefined && (count < 2 || count > LIMITS.maxKeys)) {
-      throw new InvalidParameterError('class', `class=each makes key k class k; this model has ${count} classes, a walk has 2 to ${LIMITS.maxKeys} keys`);
+      throw new InvalidParameterError(
+        'class',
+        `class=each makes key k class k; this model has ${count} classes, a walk has 2 to ${LIMITS.maxKeys} keys`,
+      );
     }
     if (query.keys !== undefined && query.keys > count) {
       throw new InvalidParameterError('keys', `with class=each key k is class k: keys must be at most ${count} (the classes) or left out`);
@@ -360,9 +388,16 @@ export function resolveMorphRequest(query: MorphQuery, manifest: Manifest, rando
  * (`?size=32` on a 32-pixel model and no size at all, `truncation=0.50` and `0.5`), different otherwise.
  */
 export function canonicalParams(r: RenderRequest): string {
-  const parts = [`seed=${encodeURIComponent(r.seed)}`, `size=${r.size}`, `filter=${r.filter}`, `truncation=${r.truncation}`, `class=${r.classChoice}`];
+  const parts = [
+    `seed=${encodeURIComponent(r.seed)}`,
+    `size=${r.size}`,
+    `filter=${r.filter}`,
+    `truncation=${r.truncation}`,
+    `class=${r.classChoice}`,
+  ];
   if (r.kind === 'grid') parts.push(`rows=${r.rows}`, `cols=${r.cols}`, `padding=${r.padding}`);
   if (r.kind === 'walk') parts.push(`keys=${r.keys}`, `frames=${r.frames}`, `fps=${r.fps}`);
-  if (r.kind === 'morph') parts.push(`to=${encodeURIComponent(r.to)}`, `to_class=${r.toClassChoice}`, `steps=${r.steps}`, `padding=${r.padding}`);
+  if (r.kind === 'morph')
+    parts.push(`to=${encodeURIComponent(r.to)}`, `to_class=${r.toClassChoice}`, `steps=${r.steps}`, `padding=${r.padding}`);
   return parts.join('&');
 }

@@ -30,14 +30,19 @@ const imageParams = [
   {
     name: 'size',
     in: 'query',
-    description: 'Output edge in pixels (per cell for grids). Default: the model\'s native size.',
+    description: "Output edge in pixels (per cell for grids). Default: the model's native size.",
     schema: { type: 'integer', minimum: LIMITS.minSize, maximum: LIMITS.maxSize },
   },
-  { name: 'filter', in: 'query', description: 'Resize filter; `nearest` for pixel art.', schema: { type: 'string', enum: ['bilinear', 'nearest'], default: 'bilinear' } },
+  {
+    name: 'filter',
+    in: 'query',
+    description: 'Resize filter; `nearest` for pixel art.',
+    schema: { type: 'string', enum: ['bilinear', 'nearest'], default: 'bilinear' },
+  },
   {
     name: 'class',
     in: 'query',
-    description: 'Class-conditional models only: a class name or index. Absent: each image\'s class follows its seed.',
+    description: "Class-conditional models only: a class name or index. Absent: each image's class follows its seed.",
     schema: { type: 'string' },
   },
   {
@@ -61,13 +66,19 @@ const pngResponses = {
   '304': { description: 'If-None-Match matched the ETag.' },
   '400': errorResponse('A parameter is invalid; `parameter` names it and the message gives the allowed range.'),
   '404': errorResponse('Unknown model or version.'),
-  '429': errorResponse('This client (CF-Connecting-IP) sent too many requests (or grids) in the last minute; retry after Retry-After seconds.'),
+  '429': errorResponse(
+    'This client (CF-Connecting-IP) sent too many requests (or grids) in the last minute; retry after Retry-After seconds.',
+  ),
   '503': errorResponse(`The model's files are missing or fail their checksum; retry after ${RETRY_AFTER_SECONDS} s (Retry-After).`),
 };
 
 const gifResponses = {
   ...pngResponses,
-  '200': { ...pngResponses['200'], description: pngResponses['200'].description.replace('A PNG', 'An animated GIF89a that loops forever'), content: { 'image/gif': { schema: { type: 'string', format: 'binary' } } } },
+  '200': {
+    ...pngResponses['200'],
+    description: pngResponses['200'].description.replace('A PNG', 'An animated GIF89a that loops forever'),
+    content: { 'image/gif': { schema: { type: 'string', format: 'binary' } } },
+  },
 };
 
 const byName = (name: string) => imageParams.find((p) => p.name === name)!;
@@ -83,14 +94,23 @@ export const openApiDocument = {
     '/v1/models': {
       get: {
         summary: 'List models',
-        responses: { '200': { description: 'Models with their current version, image size, channels, classes, latent size, training date and metrics.', content: { 'application/json': { schema: { type: 'object' } } } } },
+        responses: {
+          '200': {
+            description: 'Models with their current version, image size, channels, classes, latent size, training date and metrics.',
+            content: { 'application/json': { schema: { type: 'object' } } },
+          },
+        },
       },
     },
     '/v1/models/{model}': {
       get: {
         summary: "A model version's manifest",
         parameters: [modelParam],
-        responses: { '200': { description: 'manifest.json', content: { 'application/json': { schema: { type: 'object' } } } }, '404': errorResponse('Unknown model or version.'), '503': errorResponse('Manifest unreadable.') },
+        responses: {
+          '200': { description: 'manifest.json', content: { 'application/json': { schema: { type: 'object' } } } },
+          '404': errorResponse('Unknown model or version.'),
+          '503': errorResponse('Manifest unreadable.'),
+        },
       },
     },
     '/v1/models/{model}/image.png': {
@@ -101,10 +121,17 @@ export const openApiDocument = {
         summary: 'A grid (sprite sheet) of generated images',
         description: `Cell i (row by row) uses seed \`<seed>#<i>\`. With class=each: one row per class, and column j uses seed \`<seed>#<j>\` in every row. At most ${LIMITS.maxOutputPixels} output pixels, and at most ${LIMITS.maxGeneratedPixels} generated pixels (rows · cols · the model's imageSize²: 256 cells of a 32-pixel model).`,
         parameters: [
-          ...imageParams.map((p) => (p.name === 'class' ? { ...p, description: 'A class name or index for every cell, or `each` for one row per class.' } : p)),
+          ...imageParams.map((p) =>
+            p.name === 'class' ? { ...p, description: 'A class name or index for every cell, or `each` for one row per class.' } : p,
+          ),
           { name: 'rows', in: 'query', schema: { type: 'integer', minimum: 1, maximum: LIMITS.maxCells, default: 4 } },
           { name: 'cols', in: 'query', schema: { type: 'integer', minimum: 1, maximum: LIMITS.maxCells, default: 4 } },
-          { name: 'padding', in: 'query', description: 'White pixels between and around cells.', schema: { type: 'integer', minimum: 0, maximum: LIMITS.maxPadding, default: DEFAULT_PADDING } },
+          {
+            name: 'padding',
+            in: 'query',
+            description: 'White pixels between and around cells.',
+            schema: { type: 'integer', minimum: 0, maximum: LIMITS.maxPadding, default: DEFAULT_PADDING },
+          },
         ],
         responses: pngResponses,
       },
@@ -118,14 +145,40 @@ export const openApiDocument = {
           `At most ${LIMITS.maxWalkPixels} frame pixels in all (keys · frames · size²) and ${LIMITS.maxGeneratedPixels} generated pixels (keys · frames · the model's imageSize²: 256 frames of a 32-pixel model).`,
         parameters: [
           modelParam,
-          { ...byName('seed'), description: `Key k is cell k of grid.png with this seed. Absent: a random seed, returned in X-Seed, response not cacheable.` },
-          { ...byName('size'), description: "Frame edge in pixels. Default: the model's native size.", schema: { type: 'integer', minimum: LIMITS.minSize, maximum: LIMITS.maxWalkSize } },
+          {
+            ...byName('seed'),
+            description: `Key k is cell k of grid.png with this seed. Absent: a random seed, returned in X-Seed, response not cacheable.`,
+          },
+          {
+            ...byName('size'),
+            description: "Frame edge in pixels. Default: the model's native size.",
+            schema: { type: 'integer', minimum: LIMITS.minSize, maximum: LIMITS.maxWalkSize },
+          },
           byName('filter'),
-          { ...byName('class'), description: 'Class-conditional models only: a class name or index for every key, or `each`: key k is class k (then keys defaults to the number of classes). Absent: each key\'s class follows its seed.' },
+          {
+            ...byName('class'),
+            description:
+              "Class-conditional models only: a class name or index for every key, or `each`: key k is class k (then keys defaults to the number of classes). Absent: each key's class follows its seed.",
+          },
           byName('truncation'),
-          { name: 'keys', in: 'query', description: 'Key images (default: 4; with class=each, the number of classes).', schema: { type: 'integer', minimum: 2, maximum: LIMITS.maxKeys } },
-          { name: 'frames', in: 'query', description: 'Frames per key-to-key transition, the key included.', schema: { type: 'integer', minimum: 1, maximum: LIMITS.maxFramesPerKey, default: WALK_DEFAULTS.frames } },
-          { name: 'fps', in: 'query', description: 'Frames per second (GIF delays are whole hundredths of a second).', schema: { type: 'integer', minimum: 1, maximum: LIMITS.maxFps, default: WALK_DEFAULTS.fps } },
+          {
+            name: 'keys',
+            in: 'query',
+            description: 'Key images (default: 4; with class=each, the number of classes).',
+            schema: { type: 'integer', minimum: 2, maximum: LIMITS.maxKeys },
+          },
+          {
+            name: 'frames',
+            in: 'query',
+            description: 'Frames per key-to-key transition, the key included.',
+            schema: { type: 'integer', minimum: 1, maximum: LIMITS.maxFramesPerKey, default: WALK_DEFAULTS.frames },
+          },
+          {
+            name: 'fps',
+            in: 'query',
+            description: 'Frames per second (GIF delays are whole hundredths of a second).',
+            schema: { type: 'integer', minimum: 1, maximum: LIMITS.maxFps, default: WALK_DEFAULTS.fps },
+          },
         ],
         responses: gifResponses,
       },
@@ -136,21 +189,49 @@ export const openApiDocument = {
         description: `One row of \`steps\` images; the first is image.png?seed=<from>&class=<class>, the last image.png?seed=<to>&class=<to_class>. At most ${LIMITS.maxOutputPixels} output pixels.`,
         parameters: [
           modelParam,
-          { ...byName('seed'), name: 'from', description: 'Seed of the first image. Absent: a random seed, returned in X-Seed, response not cacheable.' },
-          { ...byName('seed'), name: 'to', description: 'Seed of the last image. Default: `<from>#1` (cell 1 of a grid with seed `from`).' },
-          { name: 'steps', in: 'query', description: 'Images in the strip, both ends included.', schema: { type: 'integer', minimum: 2, maximum: LIMITS.maxSteps, default: DEFAULT_MORPH_STEPS } },
+          {
+            ...byName('seed'),
+            name: 'from',
+            description: 'Seed of the first image. Absent: a random seed, returned in X-Seed, response not cacheable.',
+          },
+          {
+            ...byName('seed'),
+            name: 'to',
+            description: 'Seed of the last image. Default: `<from>#1` (cell 1 of a grid with seed `from`).',
+          },
+          {
+            name: 'steps',
+            in: 'query',
+            description: 'Images in the strip, both ends included.',
+            schema: { type: 'integer', minimum: 2, maximum: LIMITS.maxSteps, default: DEFAULT_MORPH_STEPS },
+          },
           byName('size'),
           byName('filter'),
-          { ...byName('class'), description: "Class-conditional models only: the first image's class (a name or index). Absent: drawn from the `from` seed." },
-          { ...byName('class'), name: 'to_class', description: "Class-conditional models only: the last image's class. Default: `class` if given, else drawn from the `to` seed." },
+          {
+            ...byName('class'),
+            description: "Class-conditional models only: the first image's class (a name or index). Absent: drawn from the `from` seed.",
+          },
+          {
+            ...byName('class'),
+            name: 'to_class',
+            description: "Class-conditional models only: the last image's class. Default: `class` if given, else drawn from the `to` seed.",
+          },
           byName('truncation'),
-          { name: 'padding', in: 'query', description: 'White pixels between and around images.', schema: { type: 'integer', minimum: 0, maximum: LIMITS.maxPadding, default: DEFAULT_PADDING } },
+          {
+            name: 'padding',
+            in: 'query',
+            description: 'White pixels between and around images.',
+            schema: { type: 'integer', minimum: 0, maximum: LIMITS.maxPadding, default: DEFAULT_PADDING },
+          },
         ],
         responses: pngResponses,
       },
     },
     '/healthz': {
-      get: { summary: 'Backend (wasm), SIMD, loaded models and versions', responses: { '200': { description: 'Healthy', content: { 'application/json': { schema: { type: 'object' } } } } } },
+      get: {
+        summary: 'Backend (wasm), SIMD, loaded models and versions',
+        responses: { '200': { description: 'Healthy', content: { 'application/json': { schema: { type: 'object' } } } } },
+      },
     },
     '/v1/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },
     '/': { get: { summary: 'A page to try the API', responses: { '200': { description: 'HTML', content: { 'text/html': {} } } } } },
