@@ -2,6 +2,7 @@
  * The data-efficient training options: DiffAugment, the generator's moving average and the hinge
  * loss — off by default, differentiable, resumable, and what export writes.
  */
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -159,8 +160,11 @@ describe('a run with the data-efficient recipe', () => {
     const averaged = a.tensors.get(kernel.replace('generator/', `${EMA_PREFIX}/`))!.data;
     expect(Array.from(averaged)).not.toEqual(Array.from(a.tensors.get(kernel)!.data));
 
-    const exported = await exportRun(full, path.join(root, 'export'));
+    const exported = await exportRun(full, path.join(root, 'export'), { cardNotes: '## Ablation\n\n| recipe | FD |\n| --- | --- |\n' });
     expect(exported.manifest.training.recipe).toEqual({ loss: 'hinge', diffAugment: DIFF_AUGMENT_POLICY, ema: 0.99 });
+    const card = await readFile(path.join(root, 'export', 'README.md'));
+    expect(card.toString()).toMatch(/moving average of G's \(decay 0\.99[\s\S]*\n## Ablation\n\n\| recipe \| FD \|/);
+    expect(exported.manifest.files.find((f) => f.path === 'README.md')?.sha256).toBe(createHash('sha256').update(card).digest('hex'));
     const modelJson = JSON.parse(await readFile(path.join(root, 'export', 'model.json'), 'utf8'));
     const spec = modelJson.weightsManifest[0].weights as { name: string; shape: number[] }[];
     const shard = new Float32Array((await readFile(path.join(root, 'export', 'group1-shard1of1.bin'))).buffer.slice(0));

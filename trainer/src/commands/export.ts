@@ -1,4 +1,5 @@
 /** `gan export`: a run's generator → model.json + shards + manifest + card, as the worker loads it. */
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { DEFAULT_SHARD_BYTES, MIN_SHARD_BYTES, ModelNameSchema } from '@gan/core';
 import { exportRun } from '../export/export.ts';
@@ -11,6 +12,7 @@ interface ExportFlags extends BackendFlags {
   version?: string;
   shardBytes?: number;
   float16: boolean;
+  cardNotes?: string;
 }
 
 export function register(program: Command): void {
@@ -25,17 +27,27 @@ export function register(program: Command): void {
     .option('--version <version>', 'version name (default: UTC time and the weights sha256)')
     .option('--shard-bytes <n>', 'largest weight shard in bytes', integer(MIN_SHARD_BYTES), DEFAULT_SHARD_BYTES)
     .option('--float16', 'store weights as half floats (half the size)', false)
+    .option('--card-notes <file>', 'a Markdown file appended to the model card (e.g. an ablation or a comparison)')
     .addOption(backendOption())
     .addOption(threadsOption())
     .action(async (flags: ExportFlags) => {
       const name = flags.name === undefined ? undefined : ModelNameSchema.safeParse(flags.name);
       if (name && !name.success) throw new UsageError('--name', `must be ${name.error.issues[0].message}`);
+      let cardNotes: string | undefined;
+      if (flags.cardNotes !== undefined) {
+        try {
+          cardNotes = await readFile(flags.cardNotes, 'utf8');
+        } catch (err) {
+          throw new UsageError('--card-notes', `cannot read ${flags.cardNotes}: ${(err as Error).message}`);
+        }
+      }
       await activateBackend(flags, info);
       const result = await exportRun(flags.run, flags.out, {
         name: flags.name,
         version: flags.version,
         shardBytes: flags.shardBytes,
         float16: flags.float16,
+        cardNotes,
       });
       const m = result.manifest;
       info(

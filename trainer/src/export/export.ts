@@ -38,6 +38,11 @@ export interface ExportOptions {
   now?: Date;
   /** Steps of metrics averaged into the manifest. */
   metricsWindow?: number;
+  /**
+   * Markdown appended to the model card: what the run alone cannot say (an ablation, a comparison
+   * with another trainer, known weaknesses). Part of the card, so covered by the manifest's sha256.
+   */
+  cardNotes?: string;
 }
 
 export interface ExportResult {
@@ -246,7 +251,9 @@ export async function exportRun(runDir: string, outDir: string, options: ExportO
   if (progress) files.set('progress.png', progress.png);
   const lossPath = path.join(runDir, 'previews', 'loss.svg');
   if (existsSync(lossPath)) files.set('loss.svg', new Uint8Array(await readFile(lossPath)));
-  files.set('README.md', new TextEncoder().encode(modelCard(draft, settings, progress?.steps ?? [], existsSync(lossPath))));
+  const card = modelCard(draft, settings, progress?.steps ?? [], existsSync(lossPath));
+  const notes = options.cardNotes?.trim();
+  files.set('README.md', new TextEncoder().encode(notes ? `${card.trimEnd()}\n\n${notes}\n` : card));
   const manifest = await buildManifest(base, files);
 
   const target = path.resolve(outDir);
