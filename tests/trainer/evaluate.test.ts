@@ -17,13 +17,7 @@ import {
   nearestNeighbourAccuracy,
   trainClassifier,
 } from '@gan/trainer/evaluate/classifier';
-import {
-  type GaussianStats,
-  frechetDistance,
-  gaussianStats,
-  symmetricEigen,
-  traceSqrtProduct,
-} from '@gan/trainer/evaluate/frechet';
+import { type GaussianStats, frechetDistance, gaussianStats, symmetricEigen, traceSqrtProduct } from '@gan/trainer/evaluate/frechet';
 import { evaluateImages } from '@gan/trainer/evaluate/evaluate';
 import { evaluateExport, evaluateImageFolder, trainExtractor } from '@gan/trainer/evaluate/run';
 import { type ClassifierInfo, ClassifierNotFoundError, loadClassifier, saveClassifier } from '@gan/trainer/evaluate/store';
