@@ -23,8 +23,8 @@ interface RecordedEvaluation {
 describe('shipped models', () => {
   const dirs = findExportDirs(modelsDir);
 
-  it('ship mnist and twemoji', () => {
-    expect(dirs.map((d) => path.basename(d)).sort()).toEqual(['mnist', 'twemoji']);
+  it('ship emoji, mnist and twemoji', () => {
+    expect(dirs.map((d) => path.basename(d)).sort()).toEqual(['emoji', 'mnist', 'twemoji']);
   });
 
   it.each(dirs.map((d) => [path.basename(d), d]))(

@@ -1,5 +1,5 @@
 /**
- * The models this repository ships (models/mnist, models/twemoji: float16 exports, what `npm run dev`
+ * The models this repository ships (models/emoji, models/mnist, models/twemoji: float16 exports, what `npm run dev`
  * serves and the README shows) served by the worker in workerd: every file of each export put into
  * Miniflare's R2 as `gan publish` lays it out, then images and grids of the sizes the manifest says.
  */
@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { setCurrent } from './fixtures.ts';
 import { get, png } from './helpers.ts';
 
-const SHIPPED = ['mnist', 'twemoji'];
+const SHIPPED = ['emoji', 'mnist', 'twemoji'];
 const manifests = new Map<string, Manifest>();
 
 async function shippedFile(model: string, file: string): Promise<ArrayBuffer> {
@@ -63,6 +63,14 @@ describe('the shipped models serve in workerd', () => {
     const { image } = await png(await get(`/v1/models/${model}/grid.png?seed=preview`));
     const edge = 4 * architecture.imageSize + 5 * 2;
     expect([image.width, image.height]).toEqual([edge, edge]);
+  });
+
+  it('emoji: class=each gives one row per style, and styles are chosen by name', async () => {
+    const grid = (await png(await get('/v1/models/emoji/grid.png?seed=each&class=each&cols=2&padding=0'))).image;
+    expect([grid.width, grid.height]).toEqual([2 * 32, 8 * 32]);
+    const noto = await get('/v1/models/emoji/image.png?seed=alice&class=noto');
+    expect(noto.status).toBe(200);
+    expect((await png(noto)).image.channels).toBe(3);
   });
 
   it('mnist: class=each gives one row per digit', async () => {
