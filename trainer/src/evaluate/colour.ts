@@ -21,10 +21,11 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type FastGenerator, cellSeed, generatorInput, latentFromSeed } from '@gan/core';
 import { Sfc32 } from '@gan/core/prng';
-import { type Dataset, defaultCacheDir, loadDataset } from '../data/index.ts';
+import { defaultCacheDir, loadDataset } from '../data/index.ts';
 import { loadExportedGenerator } from '../export/load.ts';
 import { type LabelledImages, accuracy, extractFeatures, permutation } from './classifier.ts';
 import { type Evaluation, EvaluationError, generateSamples } from './evaluate.ts';
+import { realSplits } from './real-data.ts';
 import { frechetDistance, gaussianStats } from './frechet.ts';
 import { type ImageNetExtractor, loadMobileNetExtractor } from './imagenet.ts';
 import { type KidResult, kernelInceptionDistance } from './kid.ts';
@@ -258,28 +259,6 @@ export interface ImageNetAccess {
   log?: (line: string) => void;
 }
 
-/** The real data's training and held-out splits at the evaluation's size (labels kept: they define the held-out split). */
-export async function realSplits(
-  data: string,
-  imageSize: number,
-  channels: 1 | 3,
-  access: ImageNetAccess,
-): Promise<{ train: Dataset; heldOut: Dataset }> {
-  const common = {
-    imageSize,
-    channels,
-    background: 'white',
-    labels: true,
-    cacheDir: access.cacheDir,
-    twemojiDir: access.twemojiDir,
-    log: access.log,
-  };
-  const train = await loadDataset(data, { ...common, split: 'train' });
-  const heldOut = await loadDataset(data, { ...common, split: 'heldout' });
-  if (heldOut.count < 2) throw new EvaluationError(`${data} has too few held-out images (${heldOut.count}) to evaluate against`);
-  return { train, heldOut };
-}
-
 /** The style classifier for a conditional model: an explicit directory, else the data set's shipped one; or why there is none. */
 async function styleJudge(dataset: string, imageSize: number, explicit: string | undefined): Promise<StyleJudge> {
   const dir = explicit ?? path.join(defaultClassifiersDir(), classifierId(dataset, imageSize));
@@ -361,7 +340,11 @@ export async function evaluateExportWithImageNet(modelDir: string, options: Imag
   });
   try {
     if (options.samples < 2) throw new EvaluationError('at least 2 samples are needed');
-    const splits = await realSplits(manifest.dataset.name, manifest.imageSize, manifest.channels as 1 | 3, options);
+    const splits = await realSplits(
+      manifest.dataset.name,
+      { imageSize: manifest.imageSize, channels: manifest.channels as 1 | 3, background: 'white' },
+      options,
+    );
     let { train, heldOut } = splits;
     let generated: { images: Float32Array; classes: Int32Array };
     if (options.className !== undefined) {
@@ -438,7 +421,7 @@ export async function evaluateImageFolderWithImageNet(dir: string, options: Imag
     log: options.log,
   });
   try {
-    const { train, heldOut } = await realSplits(options.data, options.imageSize, channels, options);
+    const { train, heldOut } = await realSplits(options.data, { imageSize: options.imageSize, channels, background: 'white' }, options);
     return evaluateImagesWithImageNet({
       extractor,
       images: images.images,

@@ -5,7 +5,6 @@
  */
 import path from 'node:path';
 import { Sfc32 } from '@gan/core/prng';
-import { type Dataset, loadDataset } from '../data/index.ts';
 import { loadExportedGenerator } from '../export/load.ts';
 import {
   type LabelledImages,
@@ -16,6 +15,8 @@ import {
   trainClassifier,
 } from './classifier.ts';
 import { type Evaluation, EvaluationError, evaluateGenerator, evaluateImages } from './evaluate.ts';
+import { loadDataset } from '../data/index.ts';
+import { type DataAccess, realSplits } from './real-data.ts';
 import {
   type ClassifierInfo,
   ClassifierNotFoundError,
@@ -26,13 +27,7 @@ import {
   saveClassifier,
 } from './store.ts';
 
-export interface DataAccess {
-  /** Prepared-image cache (default: the loader's). */
-  cacheDir?: string;
-  /** Directory of emoji-datasource-twitter, for twemoji. */
-  twemojiDir?: string;
-  log?: (line: string) => void;
-}
+export type { DataAccess } from './real-data.ts';
 
 export interface TrainExtractorOptions extends DataAccess {
   /** Data spec: mnist, twemoji, folder:<path>. */
@@ -53,29 +48,6 @@ export interface TrainExtractorOptions extends DataAccess {
   out?: string;
 }
 
-async function splits(
-  data: string,
-  imageSize: number,
-  channels: 1 | 3 | undefined,
-  background: string | undefined,
-  access: DataAccess,
-): Promise<{ train: Dataset; heldOut: Dataset }> {
-  const common = {
-    imageSize,
-    channels,
-    background,
-    labels: true,
-    cacheDir: access.cacheDir,
-    twemojiDir: access.twemojiDir,
-    log: access.log,
-  };
-  const train = await loadDataset(data, { ...common, split: 'train' });
-  const heldOut = await loadDataset(data, { ...common, split: 'heldout' });
-  if (train.classNames.length < 2) throw new EvaluationError(`${data} has no class labels: the feature extractor is trained on labels`);
-  if (heldOut.count < 2) throw new EvaluationError(`${data} has too few held-out images (${heldOut.count}) to evaluate against`);
-  return { train, heldOut };
-}
-
 /**
  * Trains the extractor on the training split, measures it on the held-out split, saves it.
  *
@@ -93,7 +65,11 @@ async function splits(
 export async function trainExtractor(options: TrainExtractorOptions): Promise<{ dir: string; info: ClassifierInfo }> {
   const log = options.log ?? (() => {});
   const labels = options.labels ?? 'classes';
-  const { train, heldOut } = await splits(options.data, options.imageSize, options.channels, options.background, options);
+  const { train, heldOut } = await realSplits(
+    options.data,
+    { imageSize: options.imageSize, channels: options.channels, background: options.background, requireLabels: true },
+    options,
+  );
   log(
     `${options.data}: ${train.count} training and ${heldOut.count} held-out images, ${train.classNames.length} classes, ${train.imageSize}x${train.imageSize}x${train.channels}; labels: ${labels}`,
   );
@@ -193,11 +169,10 @@ export async function evaluateExport(modelDir: string, options: EvaluateExportOp
       throw err;
     }
     try {
-      const { train, heldOut } = await splits(
-        classifier.info.dataset,
-        classifier.info.imageSize,
-        classifier.info.channels as 1 | 3,
-        classifier.info.background,
+      const { info } = classifier;
+      const { train, heldOut } = await realSplits(
+        info.dataset,
+        { imageSize: info.imageSize, channels: info.channels as 1 | 3, background: info.background, requireLabels: true },
         options,
       );
       return evaluateGenerator({
@@ -244,7 +219,11 @@ export async function evaluateImageFolder(dir: string, options: EvaluateFolderOp
       cacheDir: options.cacheDir,
       log: options.log,
     });
-    const { train, heldOut } = await splits(info.dataset, info.imageSize, info.channels as 1 | 3, info.background, options);
+    const { train, heldOut } = await realSplits(
+      info.dataset,
+      { imageSize: info.imageSize, channels: info.channels as 1 | 3, background: info.background, requireLabels: true },
+      options,
+    );
     return evaluateImages({
       images: images.images,
       count: images.count,
