@@ -23,10 +23,9 @@ import { EMA_PREFIX, GeneratorAverage, emaDecay } from '@gan/trainer/train/ema';
 import { loadLatestCheckpoint } from '@gan/trainer/train/checkpoint';
 import { type TrainOptions, runTraining } from '@gan/trainer/train/run';
 import { ARTICLE_RECIPE } from '@gan/trainer/train/settings';
-import { ARTICLE_ADAM } from '@gan/trainer/train/step';
 import { exportRun } from '@gan/trainer/export/export';
+import { tinyRun } from './tiny-run.ts';
 
-const cacheDir = path.join(os.tmpdir(), 'gan-test-cache');
 let root: string;
 
 beforeAll(async () => {
@@ -117,27 +116,8 @@ describe('moving average of G', () => {
   });
 });
 
-const tiny = (outDir: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
-  data: 'mnist',
-  imageSize: 16,
-  batchSize: 8,
-  latentSize: 8,
-  generatorWidth: 4,
-  discriminatorWidth: 4,
-  generatorAdam: ARTICLE_ADAM,
-  discriminatorAdam: ARTICLE_ADAM,
-  recipe: { loss: 'hinge', diffAugment: DIFF_AUGMENT_POLICY, ema: 0.99 },
-  seed: 'recipe',
-  backend: 'cpu',
-  outDir,
-  cacheDir,
-  checkpointEvery: 2,
-  previewEvery: 2,
-  progress: 'quiet',
-  info: () => {},
-  warn: () => {},
-  ...extra,
-});
+const tiny = (outDir: string, extra: Partial<TrainOptions> = {}) =>
+  tinyRun('cpu', outDir, { recipe: { loss: 'hinge', diffAugment: DIFF_AUGMENT_POLICY, ema: 0.99 }, seed: 'recipe', ...extra });
 
 describe('a run with the data-efficient recipe', () => {
   it('resumes exactly (average included) and exports the averaged weights', async () => {

@@ -8,35 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '@gan/trainer/backend';
 import { loadLatestCheckpoint } from '@gan/trainer/train/checkpoint';
 import { FailureWatch, TrainingDivergedError, readMetrics } from '@gan/trainer/train/metrics';
-import { RunExistsError, type TrainOptions, runTraining } from '@gan/trainer/train/run';
-import { ARTICLE_ADAM } from '@gan/trainer/train/step';
+import { RunExistsError, runTraining } from '@gan/trainer/train/run';
+import { tinyRun as tiny } from './tiny-run.ts';
 
-const cacheDir = path.join(os.tmpdir(), 'gan-test-cache');
 let root: string;
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'gan-train-'));
-});
-
-const tiny = (backend: string, outDir: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
-  data: 'mnist',
-  imageSize: 16,
-  batchSize: 8,
-  latentSize: 8,
-  generatorWidth: 4,
-  discriminatorWidth: 4,
-  generatorAdam: ARTICLE_ADAM,
-  discriminatorAdam: ARTICLE_ADAM,
-  seed: 'test',
-  backend,
-  outDir,
-  cacheDir,
-  checkpointEvery: 2,
-  previewEvery: 2,
-  progress: 'quiet',
-  info: () => {},
-  warn: () => {},
-  ...extra,
 });
 
 async function checkpointTensors(runDir: string) {
