@@ -20,6 +20,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
 import { conv2dBackpropInputKernel } from './conv2d-backprop-input.ts';
+import { KernelPlacements } from './placement.ts';
 import { tileKernel } from './tile.ts';
 
 export { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
@@ -39,10 +40,7 @@ export const WASM_KERNEL_NAMES = ['Conv2DBackpropFilter', 'Conv2DBackpropInput',
 export type WasmKernelName = (typeof WASM_KERNEL_NAMES)[number];
 
 /** What each placed kernel replaced, per backend and kernel name (global: one per tfjs registry). */
-const ORIGINALS_KEY = Symbol.for('gan-edge.kernel.originals');
-const registries = globalThis as Record<symbol, Map<string, tf.KernelConfig | undefined> | undefined>;
-registries[ORIGINALS_KEY] ??= new Map();
-const originals = registries[ORIGINALS_KEY];
+const placements = new KernelPlacements(Symbol.for('gan-edge.kernel.originals'));
 
 /**
  * Registers the kernels on `backendName` (default 'wasm'): all of them, or those named in `only`.
@@ -53,11 +51,8 @@ export function registerWasmKernels(backendName = 'wasm', only: readonly WasmKer
   /** Puts `make(original)` in place of kernel `name`, keeping the original's set-up (its WASM bindings). */
   const place = (name: WasmKernelName, make: (original?: tf.KernelFunc) => tf.KernelFunc) => {
     if (!only.includes(name)) return;
-    const current = tf.getKernel(name, backendName);
-    if (isOurs(current)) return;
-    if (current) tf.unregisterKernel(name, backendName);
-    originals.set(`${backendName}/${name}`, current);
-    tf.registerKernel({ kernelName: name, backendName, setupFunc: current?.setupFunc, kernelFunc: marked(make(current?.kernelFunc)) });
+    if (isOurs(tf.getKernel(name, backendName))) return;
+    placements.place(name, backendName, (original) => marked(make(original)));
     placed.push(name);
   };
   place('Conv2DBackpropFilter', () => conv2dBackpropFilterKernel(backendName));
@@ -68,15 +63,5 @@ export function registerWasmKernels(backendName = 'wasm', only: readonly WasmKer
 
 /** Puts back what `registerWasmKernels` replaced (for comparisons); returns the names restored. */
 export function restoreWasmKernels(backendName = 'wasm'): string[] {
-  const restored: string[] = [];
-  for (const name of WASM_KERNEL_NAMES) {
-    const key = `${backendName}/${name}`;
-    if (!originals.has(key) || !isOurs(tf.getKernel(name, backendName))) continue;
-    tf.unregisterKernel(name, backendName);
-    const original = originals.get(key);
-    if (original) tf.registerKernel(original);
-    originals.delete(key);
-    restored.push(name);
-  }
-  return restored;
+  return placements.restore(WASM_KERNEL_NAMES, backendName, isOurs);
 }

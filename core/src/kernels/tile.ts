@@ -8,7 +8,7 @@
  * before i) repeated r times along the second axis is the tile along axis i. Tiles needing many small
  * copies (large `outer`) go to the original kernel.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { withScope } from './kernel-scope.ts';
 
 /** Above this many block copies, the original kernel is no slower. */

@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FAST_TRANSPOSED_MATMUL } from '../kernel-scope.ts';
+import { KernelPlacements } from '../placement.ts';
 import { type MatMulPolicy, batchMatMulKernel } from './batch-mat-mul.ts';
 import { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
 import { type GemmVariant, bestGemmVariant } from './gemm.ts';
@@ -38,10 +39,7 @@ export const ALWAYS: MatMulPolicy = () => true;
 
 const MARK = Symbol.for('gan-edge.gemm-kernel');
 type Marked = tf.KernelFunc & { [MARK]?: GemmVariant; [FAST_TRANSPOSED_MATMUL]?: true };
-const ORIGINALS_KEY = Symbol.for('gan-edge.gemm-kernel.originals');
-const registries = globalThis as Record<symbol, Map<string, tf.KernelConfig | undefined> | undefined>;
-registries[ORIGINALS_KEY] ??= new Map();
-const originals = registries[ORIGINALS_KEY];
+const placements = new KernelPlacements(Symbol.for('gan-edge.gemm-kernel.originals'));
 
 /** The variant of the GEMM kernel in place for `name` on `backendName`, if it is ours. */
 export function gemmKernelVariant(name: string, backendName = 'wasm'): GemmVariant | undefined {
@@ -67,11 +65,7 @@ export function registerGemmKernels(options: GemmKernelOptions = {}): string[] {
   const placed: string[] = [];
   const place = (name: GemmKernelName, make: (original?: tf.KernelFunc) => tf.KernelFunc, marks: object = {}) => {
     if (!only.includes(name)) return;
-    const current = tf.getKernel(name, backendName);
-    if (current) tf.unregisterKernel(name, backendName);
-    originals.set(`${backendName}/${name}`, current);
-    const kernelFunc: Marked = Object.assign(make(current?.kernelFunc), { [MARK]: variant }, marks);
-    tf.registerKernel({ kernelName: name, backendName, setupFunc: current?.setupFunc, kernelFunc });
+    placements.place(name, backendName, (original): Marked => Object.assign(make(original), { [MARK]: variant }, marks));
     placed.push(name);
   };
   place('BatchMatMul', (original) => batchMatMulKernel(original, matMulPolicy, variant), { [FAST_TRANSPOSED_MATMUL]: true });
@@ -81,17 +75,7 @@ export function registerGemmKernels(options: GemmKernelOptions = {}): string[] {
 
 /** Puts back what `registerGemmKernels` replaced; returns the names restored. */
 export function restoreGemmKernels(backendName = 'wasm'): string[] {
-  const restored: string[] = [];
-  for (const name of GEMM_KERNEL_NAMES) {
-    const key = `${backendName}/${name}`;
-    if (!originals.has(key) || !gemmKernelVariant(name, backendName)) continue;
-    tf.unregisterKernel(name, backendName);
-    const original = originals.get(key);
-    if (original) tf.registerKernel(original);
-    originals.delete(key);
-    restored.push(name);
-  }
-  return restored;
+  return placements.restore(GEMM_KERNEL_NAMES, backendName, (config) => (config?.kernelFunc as Marked | undefined)?.[MARK] !== undefined);
 }
 
 /**
