@@ -14,7 +14,6 @@ import {
   generatorChannels,
   generatorInputSize,
   generatorLayerNames,
-  resolutionStages,
 } from './config.ts';
 
 // Layer names live in config.ts so the serving path can use them without importing tfjs-layers.

@@ -22,22 +22,21 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { withScope } from './kernel-scope.ts';
 
+/** The convolution a filter gradient belongs to, from the kernel's input x and its attributes. */
+export function filterGradientGeometry(x: tf.TensorInfo, attrs: tf.NamedAttrMap | undefined): tf.backend_util.Conv2DInfo {
+  const { strides, pad, dimRoundingMode, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  return tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+}
+
 /** Patches up to this size (KH·KW·Ci) are gathered explicitly (see the top). */
 const SMALL_PATCH = 64;
 
 export function conv2dBackpropFilterKernel(backendName: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+    const { dataFormat, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
     if (dataFormat === 'NCHW') throw new Error(`Conv2DBackpropFilter on ${backendName} supports NHWC only`);
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number],
-      filterShape,
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-    );
+    const info = filterGradientGeometry(x, attrs);
     const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co } = info;
     const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
     const { top, left, bottom: padBottom, right: padRight } = info.padInfo;

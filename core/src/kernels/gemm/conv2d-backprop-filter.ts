@@ -9,7 +9,8 @@
  * is too thin to pay for packing dy once per tap: those layers, other layouts and dilations go to the
  * kernel this one replaces (the project's composed kernel, which gathers their patches once).
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
+import { filterGradientGeometry } from '../conv2d-backprop-filter.ts';
 import { Gemm, type GemmVariant, type WasmBackendInternals } from './gemm.ts';
 
 /** Fewest input channels for the per-tap form (below, dy's packing per tap outweighs the product). */
@@ -19,15 +20,8 @@ export function conv2dBackpropFilterKernel(original: tf.KernelFunc | undefined, 
   return (args) => {
     const { inputs, backend, attrs } = args;
     const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number],
-      filterShape,
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-    );
+    const { dataFormat } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+    const info = filterGradientGeometry(x, attrs);
     const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co } = info;
     const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
     if (dataFormat === 'NCHW' || ci < GATHERED_MIN_CHANNELS || x.dtype !== 'float32' || dy.dtype !== 'float32') {
