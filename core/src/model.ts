@@ -8,13 +8,7 @@
  * becomes part of what D judges ("is this a real 7?").
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import {
-  type ModelConfig,
-  discriminatorChannels,
-  generatorChannels,
-  generatorInputSize,
-  generatorLayerNames,
-} from './config.ts';
+import { type ModelConfig, discriminatorChannels, generatorChannels, generatorInputSize, generatorLayerNames } from './config.ts';
 
 // Layer names live in config.ts so the serving path can use them without importing tfjs-layers.
 export { generatorLayerNames } from './config.ts';
