@@ -151,18 +151,27 @@ export class TrainingState {
     });
   }
 
+  /** The averaged generator of the step it was made at: a checkpoint and a preview at one step share it. */
+  private served?: { step: number; weights: tf.NamedTensorMap };
+
   /** Runs `fn` on the generator that is previewed and exported: the moving average when the recipe keeps one. */
   withServedWeights<T>(fn: (weights: tf.NamedTensorMap) => T): T {
     if (!this.average) return fn(generatorWeightMap(this.models.generator));
-    const weights = this.average.servingWeights(this.models.config);
-    try {
-      return fn(weights);
-    } finally {
-      tf.dispose(Object.values(weights));
+    if (this.served?.step !== this.step) {
+      // Standing statistics cost G forward passes: made once per step, whoever asks first.
+      this.disposeServed();
+      this.served = { step: this.step, weights: this.average.servingWeights(this.models.config) };
     }
+    return fn(this.served.weights);
+  }
+
+  private disposeServed(): void {
+    if (this.served) tf.dispose(Object.values(this.served.weights));
+    this.served = undefined;
   }
 
   dispose(): void {
+    this.disposeServed();
     this.models.generator.dispose();
     this.models.discriminator.dispose();
     this.generatorOptimizer.dispose();
