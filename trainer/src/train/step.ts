@@ -61,7 +61,7 @@ export interface DiscriminatorBatch {
 }
 
 export interface DiscriminatorStepResult {
-  /** BCE(D(x), 1) + BCE(D(G(z)), 0), before the update. */
+  /** D's objective before the update: BCE(D(x), 1) + BCE(D(G(z)), 0), or the hinge form. */
   d_loss: number;
   /** Mean sigmoid(D(x)) on the real batch. */
   d_x: number;
@@ -78,7 +78,7 @@ export interface GeneratorBatch {
 }
 
 export interface GeneratorStepResult {
-  /** BCE(D(G(z)), 1): the non-saturating generator loss. */
+  /** G's objective: the non-saturating BCE(D(G(z)), 1), or −mean D(G(z)) with the hinge loss. */
   g_loss: number;
   /** Mean sigmoid(D(G(z))) during G's step (after D's update). */
   d_g_z: number;
