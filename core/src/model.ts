@@ -6,6 +6,10 @@
  * appended to z for G and given to D as K constant extra image planes. We chose it over AC-GAN because
  * it keeps the article's single real/fake BCE objective unchanged for both networks; the class only
  * becomes part of what D judges ("is this a real 7?").
+ *
+ * D can instead be a projection discriminator (Miyato & Koyama 2018): the class meets D's last features
+ * instead of its input pixels, a stronger signal for subtle classes such as the emoji styles. G is the
+ * same either way, so nothing served changes.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { type ModelConfig, discriminatorChannels, generatorChannels, generatorInputSize, generatorLayerNames } from './config.ts';
@@ -67,6 +71,51 @@ export function buildGenerator(config: ModelConfig, seed = 0): tfl.Sequential {
 }
 
 /**
+ * How D is told the class of the image it judges. `planes`: K constant one-hot planes appended to the
+ * image (every run before projection existed). `projection`: the class is projected onto D's last
+ * features (buildProjectionDiscriminator).
+ */
+export const DISCRIMINATOR_CONDITIONINGS = ['planes', 'projection'] as const;
+export type DiscriminatorConditioning = (typeof DISCRIMINATOR_CONDITIONINGS)[number];
+
+/** A projection discriminator asked of a model without classes: there is nothing to project. */
+export class ProjectionWithoutClassesError extends Error {
+  override name = 'ProjectionWithoutClassesError';
+}
+
+/** D's convolution stack, down to 4x4 features: the same layers, names and initialisers in both conditionings. */
+function discriminatorTrunk(config: ModelConfig, seed: number): tfl.layers.Layer[] {
+  return discriminatorChannels(config).flatMap((filters, i) => {
+    const init = initializers(seed + 7919, i);
+    const conv = tfl.layers.conv2d({
+      name: `down${i + 1}`,
+      filters,
+      kernelSize: 4,
+      strides: 2,
+      padding: 'same',
+      useBias: false,
+      kernelInitializer: init.kernel,
+    });
+    const lrelu = tfl.layers.leakyReLU({ name: `down${i + 1}_lrelu`, alpha: 0.2 });
+    return i > 0 ? [conv, batchNorm(`down${i + 1}_bn`, init.gamma), lrelu] : [conv, lrelu];
+  });
+}
+
+/** The real/fake score of 4x4 features: one 4x4 valid convolution, i.e. a linear map of all 4·4·C values. */
+function scoreLayer(config: ModelConfig, seed: number): tfl.layers.Layer {
+  const init = initializers(seed + 7919, discriminatorChannels(config).length);
+  return tfl.layers.conv2d({
+    name: 'score',
+    filters: 1,
+    kernelSize: 4,
+    strides: 1,
+    padding: 'valid',
+    useBias: false,
+    kernelInitializer: init.kernel,
+  });
+}
+
+/**
  * Discriminator: image (+ K class planes) → one real/fake logit per image. Reference config:
  *   [N, 32, 32, 3] → Conv(k4, s2, same) [N, 16, 16, 64] → LeakyReLU(0.2)
  *   → Conv(k4, s2, same) [N, 8, 8, 128] → BN → LeakyReLU(0.2)
@@ -75,39 +124,44 @@ export function buildGenerator(config: ModelConfig, seed = 0): tfl.Sequential {
  * It returns the logit, not the article's sigmoid: the loss applies the sigmoid inside a numerically
  * stable BCE (same value, no log(0)). The flatten fixes the article's [N,1,1,1]-vs-[N,1] label bug.
  */
-export function buildDiscriminator(config: ModelConfig, seed = 0): tfl.Sequential {
-  const channels = discriminatorChannels(config);
+export function buildDiscriminator(config: ModelConfig, seed = 0, conditioning: DiscriminatorConditioning = 'planes'): tfl.LayersModel {
+  if (conditioning === 'projection') return buildProjectionDiscriminator(config, seed);
   const model = tfl.sequential({ name: 'discriminator' });
-  const inputShape = [config.imageSize, config.imageSize, config.channels + config.numClasses];
-  channels.forEach((filters, i) => {
-    const init = initializers(seed + 7919, i);
-    model.add(
-      tfl.layers.conv2d({
-        name: `down${i + 1}`,
-        filters,
-        kernelSize: 4,
-        strides: 2,
-        padding: 'same',
-        useBias: false,
-        kernelInitializer: init.kernel,
-        ...(i === 0 ? { inputShape } : {}),
-      }),
-    );
-    if (i > 0) model.add(batchNorm(`down${i + 1}_bn`, init.gamma));
-    model.add(tfl.layers.leakyReLU({ name: `down${i + 1}_lrelu`, alpha: 0.2 }));
-  });
-  const init = initializers(seed + 7919, channels.length);
-  model.add(
-    tfl.layers.conv2d({
-      name: 'score',
-      filters: 1,
-      kernelSize: 4,
-      strides: 1,
-      padding: 'valid',
-      useBias: false,
-      kernelInitializer: init.kernel,
-    }),
-  );
+  model.add(tfl.layers.inputLayer({ inputShape: [config.imageSize, config.imageSize, config.channels + config.numClasses] }));
+  for (const layer of discriminatorTrunk(config, seed)) model.add(layer);
+  model.add(scoreLayer(config, seed));
   model.add(tfl.layers.flatten({ name: 'logit' }));
   return model;
+}
+
+/**
+ * Projection discriminator (Miyato & Koyama 2018): inputs [image [N, S, S, C], one-hot class [N, K]],
+ * no class planes; logit [N, 1] = ψ(φ(x)) + ⟨embed(y), φ(x)⟩.
+ *
+ * φ(x) is the flattened 4x4xC output of the last LeakyReLU, not the paper's global sum pooling: ψ is
+ * then exactly the article's `score` layer (a 4x4 valid convolution is a linear map of those 4·4·C
+ * values), so the unconditional part of D stays the DCGAN's, and the class embedding can weigh
+ * features by where they are (outline, highlight and shading differ by style at particular places,
+ * which pooling would sum away). embed(y) is a bias-free dense layer on the one-hot class, the same
+ * as an embedding lookup, so the step feeds both conditionings the one-hot it already builds.
+ */
+export function buildProjectionDiscriminator(config: ModelConfig, seed = 0): tfl.LayersModel {
+  if (config.numClasses === 0) throw new ProjectionWithoutClassesError('a projection discriminator needs classes (numClasses > 0)');
+  const image = tfl.input({ name: 'image', shape: [config.imageSize, config.imageSize, config.channels] });
+  const label = tfl.input({ name: 'class', shape: [config.numClasses] });
+  const features = discriminatorTrunk(config, seed).reduce((x, layer) => layer.apply(x) as tfl.SymbolicTensor, image);
+  const score = tfl.layers.flatten({ name: 'logit' }).apply(scoreLayer(config, seed).apply(features)) as tfl.SymbolicTensor;
+  const phi = tfl.layers.flatten({ name: 'features' }).apply(features) as tfl.SymbolicTensor;
+  const [phiSize] = phi.shape.slice(1) as number[];
+  const embedding = tfl.layers
+    .dense({
+      name: 'class_embedding',
+      units: phiSize,
+      useBias: false,
+      kernelInitializer: initializers(seed + 7919, discriminatorChannels(config).length + 1).kernel,
+    })
+    .apply(label) as tfl.SymbolicTensor;
+  const projection = tfl.layers.dot({ name: 'projection', axes: 1 }).apply([embedding, phi]) as tfl.SymbolicTensor;
+  const logit = tfl.layers.add({ name: 'projected_logit' }).apply([score, projection]) as tfl.SymbolicTensor;
+  return tfl.model({ name: 'discriminator', inputs: [image, label], outputs: logit });
 }

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ModelConfig, FastGenerator, generatorInput, latentFromSeed, subPixelKernel } from '@gan/core';
-import { buildDiscriminator, buildGenerator } from '@gan/core/model';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { ProjectionWithoutClassesError, buildDiscriminator, buildGenerator } from '@gan/core/model';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -67,6 +68,72 @@ describe('generator architecture', () => {
     expect(tf.max(tf.abs(tf.sub(actual, expected))).dataSync()[0]).toBeLessThan(1e-4);
     fast.dispose();
     g.dispose();
+  });
+});
+
+describe('discriminator architecture', () => {
+  const conditional: ModelConfig = { ...tiny, numClasses: 3 };
+  const shapes = (model: tfl.LayersModel) => model.weights.map((w) => [w.originalName, w.shape]);
+
+  it('keeps the class-planes D that existing checkpoints hold: weight names, shapes and order', () => {
+    // Checkpoints store D's weights by these names and Adam's slots by this order: a change breaks every resume.
+    const d = buildDiscriminator(conditional, 1);
+    expect(shapes(d)).toEqual([
+      ['down1/kernel', [4, 4, 6, 4]],
+      ['down2/kernel', [4, 4, 4, 8]],
+      ['down2_bn/gamma', [8]],
+      ['down2_bn/beta', [8]],
+      ['score/kernel', [4, 4, 8, 1]],
+      ['down2_bn/moving_mean', [8]],
+      ['down2_bn/moving_variance', [8]],
+    ]);
+    const explicit = buildDiscriminator(conditional, 1, 'planes');
+    expect(shapes(explicit)).toEqual(shapes(d));
+    d.dispose();
+    explicit.dispose();
+  });
+
+  it('the projection D takes [image, one-hot class], has no class planes and one class embedding over the 4x4 features', () => {
+    const d = buildDiscriminator(conditional, 1, 'projection');
+    expect(d.inputs.map((i) => i.shape)).toEqual([
+      [null, 16, 16, 3],
+      [null, 3],
+    ]);
+    expect(d.outputShape).toEqual([null, 1]);
+    expect(shapes(d)).toEqual([
+      ['down1/kernel', [4, 4, 3, 4]],
+      ['down2/kernel', [4, 4, 4, 8]],
+      ['down2_bn/gamma', [8]],
+      ['down2_bn/beta', [8]],
+      ['score/kernel', [4, 4, 8, 1]],
+      ['class_embedding/kernel', [3, 4 * 4 * 8]],
+      ['down2_bn/moving_mean', [8]],
+      ['down2_bn/moving_variance', [8]],
+    ]);
+    expect(() => buildDiscriminator(tiny, 1, 'projection')).toThrow(ProjectionWithoutClassesError);
+    d.dispose();
+  });
+
+  it('the projection logit is the score of the features plus the inner product of their class embedding with them', () => {
+    const d = buildDiscriminator(conditional, 2, 'projection');
+    tf.tidy(() => {
+      const image = tf.randomNormal([2, 16, 16, 3], 0, 1, 'float32', 9);
+      const onehot = tf.oneHot(tf.tensor1d([0, 2], 'int32'), 3);
+      const features = tfl.model({ inputs: d.inputs[0], outputs: d.getLayer('features').output as tfl.SymbolicTensor });
+      const score = tfl.model({ inputs: d.inputs[0], outputs: d.getLayer('logit').output as tfl.SymbolicTensor });
+      const embedding = d.getWeights()[d.weights.findIndex((w) => w.originalName === 'class_embedding/kernel')];
+      const expected = tf.add(
+        score.predict(image) as tf.Tensor,
+        tf.sum(tf.mul(tf.matMul(onehot, embedding), features.predict(image) as tf.Tensor), 1, true),
+      );
+      const actual = d.predict([image, onehot]) as tf.Tensor;
+      expect(actual.shape).toEqual([2, 1]);
+      expect(tf.max(tf.abs(tf.sub(actual, expected))).dataSync()[0]).toBeLessThan(1e-5);
+      // The class changes the verdict on the same image.
+      const otherClass = d.predict([image, tf.oneHot(tf.tensor1d([1, 1], 'int32'), 3)]) as tf.Tensor;
+      expect(Array.from(otherClass.dataSync())).not.toEqual(Array.from(actual.dataSync()));
+    });
+    d.dispose();
   });
 });
 
