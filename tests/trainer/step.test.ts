@@ -3,17 +3,19 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelConfig } from '@gan/core/config';
 import { Sfc32 } from '@gan/core/prng';
-import { buildDiscriminator, buildGenerator } from '@gan/core/model';
+import { type DiscriminatorConditioning, buildDiscriminator, buildGenerator } from '@gan/core/model';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import {
   ARTICLE_ADAM,
   createAdam,
   discriminatorInputTensor,
+  discriminatorInputs,
   discriminatorStep,
   generatorInputTensor,
   generatorStep,
   type GanModels,
 } from '@gan/trainer/train/step';
+import { DIFF_AUGMENT_POLICY, drawAugmentation } from '@gan/trainer/train/augment';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -22,8 +24,13 @@ beforeAll(async () => {
 const tiny: ModelConfig = { imageSize: 16, channels: 1, latentSize: 8, generatorWidth: 4, discriminatorWidth: 4, numClasses: 3 };
 const N = 4;
 
-function setup(config = tiny) {
-  const models: GanModels = { config, generator: buildGenerator(config, 1), discriminator: buildDiscriminator(config, 1) };
+function setup(config = tiny, conditioning: DiscriminatorConditioning = 'planes') {
+  const models: GanModels = {
+    config,
+    generator: buildGenerator(config, 1),
+    discriminator: buildDiscriminator(config, 1, conditioning),
+    conditioning,
+  };
   const rng = Sfc32.fromSeed('step-test');
   const noise = () => rng.fillNormal(new Float32Array(N * config.latentSize));
   const labels = () => Array.from({ length: N }, () => rng.nextInt(Math.max(1, config.numClasses)));
@@ -126,6 +133,100 @@ describe('training steps', () => {
       await generatorStep(s.models, s.gOpt, { noise: s.noise(), labels: s.labels() });
     };
     await iterate(); // the first iteration creates Adam's moment variables
+    const before = tf.memory().numTensors;
+    await iterate();
+    await iterate();
+    expect(tf.memory().numTensors).toBe(before);
+    dispose(s);
+  });
+});
+
+describe('training steps with a projection discriminator', () => {
+  /** The classes D is given on each call, read from its one-hot input. */
+  function recordClasses(models: GanModels): number[][] {
+    const seen: number[][] = [];
+    const apply = models.discriminator.apply.bind(models.discriminator);
+    models.discriminator.apply = (inputs, kwargs) => {
+      const [, onehot] = inputs as tf.Tensor[];
+      seen.push(Array.from(tf.tidy(() => tf.argMax(onehot, 1)).dataSync()));
+      return apply(inputs, kwargs);
+    };
+    return seen;
+  }
+
+  it('feeds D the image and the one-hot class, no planes', () => {
+    const s = setup(tiny, 'projection');
+    const inputs = discriminatorInputs(s.models, s.real, [2, 0, 1, 1]) as tf.Tensor[];
+    expect(inputs.map((t) => t.shape)).toEqual([
+      [N, 16, 16, 1],
+      [N, 3],
+    ]);
+    expect(inputs[1].arraySync()).toEqual([
+      [0, 0, 1],
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 1, 0],
+    ]);
+    tf.dispose(inputs[1]);
+    dispose(s);
+  });
+
+  it('the discriminator step moves every D weight, the class embedding included, and nothing of G; fakes are judged as the class G was asked for', async () => {
+    const s = setup(tiny, 'projection');
+    const g = snapshot(s.models.generator);
+    const d = snapshot(s.models.discriminator);
+    const seen = recordClasses(s.models);
+    const realLabels = [0, 1, 2, 0];
+    const fakeLabels = [2, 2, 1, 0];
+    const result = await discriminatorStep(s.models, s.dOpt, { real: s.real, realLabels, noise: s.noise(), fakeLabels });
+    expect(seen).toEqual([realLabels, fakeLabels]);
+    // Fresh weights give logits near 0: the BCE loss starts near 2 ln 2, as with class planes.
+    expect(Math.abs(result.d_loss - 2 * Math.LN2)).toBeLessThan(0.3);
+    expect(changed(g, s.models.generator)).toEqual([]);
+    const moved = changed(d, s.models.discriminator);
+    expect(moved).toContain('class_embedding/kernel');
+    expect(moved).toEqual(s.models.discriminator.weights.map((w) => w.originalName));
+    expect(s.gOpt.iterations).toBe(0);
+    dispose(s);
+  });
+
+  it.each(['bce', 'hinge'] as const)('the generator step (%s) moves G and nothing of D, judged as the class asked for', async (loss) => {
+    const s = setup(tiny, 'projection');
+    const g = snapshot(s.models.generator);
+    const d = snapshot(s.models.discriminator);
+    const seen = recordClasses(s.models);
+    const labels = [1, 0, 2, 2];
+    const result = await generatorStep(s.models, s.gOpt, { noise: s.noise(), labels }, loss);
+    expect(Number.isFinite(result.g_loss)).toBe(true);
+    expect(seen).toEqual([labels]);
+    expect(changed(d, s.models.discriminator)).toEqual([]);
+    expect(changed(g, s.models.generator)).toEqual(s.models.generator.weights.map((w) => w.originalName));
+    expect(s.dOpt.iterations).toBe(0);
+    dispose(s);
+  });
+
+  it('leaks no tensors per iteration, with DiffAugment', async () => {
+    const s = setup(tiny, 'projection');
+    const rng = Sfc32.fromSeed('augment');
+    const draw = () => drawAugmentation(DIFF_AUGMENT_POLICY, N, tiny.imageSize, rng);
+    const iterate = async () => {
+      const d = await discriminatorStep(
+        s.models,
+        s.dOpt,
+        {
+          real: s.real,
+          realLabels: s.labels(),
+          noise: s.noise(),
+          fakeLabels: s.labels(),
+          realAugmentation: draw(),
+          fakeAugmentation: draw(),
+        },
+        'hinge',
+      );
+      const g = await generatorStep(s.models, s.gOpt, { noise: s.noise(), labels: s.labels(), augmentation: draw() }, 'hinge');
+      for (const v of [...Object.values(d), ...Object.values(g)]) expect(Number.isFinite(v)).toBe(true);
+    };
+    await iterate();
     const before = tf.memory().numTensors;
     await iterate();
     await iterate();

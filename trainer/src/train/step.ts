@@ -14,12 +14,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import type { ModelConfig } from '@gan/core/config';
+import type { DiscriminatorConditioning } from '@gan/core/model';
 import { type AugmentationDraw, applyAugmentation } from './augment.ts';
 
 export interface GanModels {
   config: ModelConfig;
   generator: tfl.LayersModel;
   discriminator: tfl.LayersModel;
+  /** How `discriminator` takes the class (it was built for it); absent: class planes on the image. */
+  conditioning?: DiscriminatorConditioning;
 }
 
 export const AdamSettingsSchema = z.object({
@@ -108,6 +111,16 @@ export function discriminatorInputTensor(config: ModelConfig, images: tf.Tensor4
   });
 }
 
+/**
+ * What D is applied to: the image with class planes, or [image, one-hot class] for a projection
+ * discriminator. Labels are those of the images: the real ones' classes, or the class G was asked for.
+ */
+export function discriminatorInputs(models: GanModels, images: tf.Tensor4D, labels?: ArrayLike<number>): tf.Tensor | tf.Tensor[] {
+  const { config, conditioning } = models;
+  if (conditioning !== 'projection' || config.numClasses === 0) return discriminatorInputTensor(config, images, labels);
+  return [images, oneHot(config, labels, images.shape[0])];
+}
+
 function trainableVariables(model: tfl.LayersModel): tf.Variable[] {
   return model.trainableWeights.map((w) => w.read() as tf.Variable);
 }
@@ -163,9 +176,9 @@ export async function discriminatorStep(
   let dx: tf.Scalar | undefined;
   let dgz: tf.Scalar | undefined;
   const value = tf.tidy(() => {
-    // Class planes are appended after augmenting: only the image is transformed.
-    const realIn = discriminatorInputTensor(config, augmented(batch.real, batch.realAugmentation), batch.realLabels);
-    const fakeIn = discriminatorInputTensor(config, augmented(fake, batch.fakeAugmentation), batch.fakeLabels);
+    // The class is added after augmenting: only the image is transformed.
+    const realIn = discriminatorInputs(models, augmented(batch.real, batch.realAugmentation), batch.realLabels);
+    const fakeIn = discriminatorInputs(models, augmented(fake, batch.fakeAugmentation), batch.fakeLabels);
     return optimizer.minimize(
       () => {
         // Real and fake go through D separately (two batch-norm batches), as in the article.
@@ -198,7 +211,7 @@ export async function generatorStep(
       return optimizer.minimize(
         () => {
           const fake = augmented(generator.apply(input, { training: true }) as tf.Tensor4D, batch.augmentation);
-          const logits = discriminator.apply(discriminatorInputTensor(config, fake, batch.labels), { training: true }) as tf.Tensor2D;
+          const logits = discriminator.apply(discriminatorInputs(models, fake, batch.labels), { training: true }) as tf.Tensor2D;
           dgz = tf.keep(tf.mean(tf.sigmoid(logits)) as tf.Scalar);
           return generatorLoss(loss, logits);
         },
