@@ -10,7 +10,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeDirectoryAtomically, writeFileAtomically } from '@gan/trainer/atomic-write';
 import type { Dataset } from '@gan/trainer/data/index';
-import { ARTICLE_RECIPE, RunSettingsError, newRunSettings, readRunSettings } from '@gan/trainer/train/settings';
+import {
+  ARTICLE_RECIPE,
+  ConditioningWithoutClassesError,
+  RunSettingsError,
+  newRunSettings,
+  readRunSettings,
+} from '@gan/trainer/train/settings';
 import { ARTICLE_ADAM } from '@gan/trainer/train/step';
 
 const adam = (learningRate: number) => ({ learningRate, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 });
@@ -108,6 +114,29 @@ describe('run settings', () => {
     expect(settings).toMatchObject(saved);
   });
 
+  it('a recipe written before the conditioning option reads as class planes, what those runs trained with', () => {
+    const saved = { ...shippedRuns.mnist, recipe: { loss: 'hinge', diffAugment: ['color'], ema: 0.999 } };
+    expect(readRunSettings(JSON.parse(JSON.stringify(saved)), 'step-000600').recipe).toEqual({
+      loss: 'hinge',
+      diffAugment: ['color'],
+      ema: 0.999,
+      conditioning: 'planes',
+    });
+    expect(ARTICLE_RECIPE.conditioning).toBe('planes');
+    // A new run that does not ask for one gets planes too.
+    expect(newRunSettings(emojiRunOptions, emoji).recipe.conditioning).toBe('planes');
+  });
+
+  it('a projection run records it and reads it back; a data set without classes cannot have one', () => {
+    const recipe = { ...emojiRunOptions.recipe, conditioning: 'projection' as const };
+    const settings = newRunSettings({ ...emojiRunOptions, recipe }, emoji);
+    expect(settings.recipe.conditioning).toBe('projection');
+    expect(readRunSettings(JSON.parse(JSON.stringify(settings)), 'step-000100').recipe.conditioning).toBe('projection');
+    const unlabelled = { ...emoji, classNames: [] };
+    expect(() => newRunSettings({ ...emojiRunOptions, recipe, labels: false }, unlabelled)).toThrow(ConditioningWithoutClassesError);
+    expect(() => newRunSettings({ ...emojiRunOptions, recipe, labels: false }, unlabelled)).toThrow(/projection.*without labels/);
+  });
+
   it('refuses settings that are not a run, naming the checkpoint and the field', () => {
     const { batchSize: _, ...withoutBatch } = shippedRuns.mnist;
     expect(() => readRunSettings(withoutBatch, '/runs/x/checkpoints/step-000100')).toThrow(RunSettingsError);
@@ -116,6 +145,8 @@ describe('run settings', () => {
       /recipe\.loss/,
     );
     expect(() => readRunSettings({ ...shippedRuns.mnist, imageSize: 48 }, 'c')).toThrow(/imageSize/);
+    const projected = { loss: 'bce', diffAugment: [], ema: null, conditioning: 'projected' };
+    expect(() => readRunSettings({ ...shippedRuns.mnist, recipe: projected }, 'c')).toThrow(/recipe\.conditioning/);
   });
 });
 

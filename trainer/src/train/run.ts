@@ -14,7 +14,7 @@ import { trainSteps } from './loop.ts';
 import type { MetricsRow } from './metrics.ts';
 import type { ProgressMode } from './progress.ts';
 import { openRunDirectory } from './run-directory.ts';
-import { type RunSettings, type TrainingRecipe, newRunSettings, readRunSettings } from './settings.ts';
+import { type RunSettings, type TrainingRecipeInput, newRunSettings, readRunSettings } from './settings.ts';
 import { TrainingState } from './state.ts';
 import type { AdamSettings } from './step.ts';
 
@@ -35,7 +35,7 @@ export interface TrainOptions {
   discriminatorWidth: number;
   generatorAdam: AdamSettings;
   discriminatorAdam: AdamSettings;
-  recipe?: TrainingRecipe;
+  recipe?: TrainingRecipeInput;
   seed: string;
   /** Name of the active backend (recorded; the caller selects it). */
   backend: string;

@@ -5,13 +5,17 @@
  */
 import { z } from 'zod';
 import { ModelConfigSchema } from '@gan/core/config';
+import { DISCRIMINATOR_CONDITIONINGS } from '@gan/core/model';
 import type { Dataset } from '../data/index.ts';
 import { AugmentationSchema } from './augment.ts';
 import { AdamSettingsSchema, GanLossSchema } from './step.ts';
 
+/** How D is told the class: `planes` (the conditional DCGAN's input planes) or `projection` (model.ts). */
+export const DiscriminatorConditioningSchema = z.enum(DISCRIMINATOR_CONDITIONINGS);
+
 /**
  * How the two networks are trained, beyond the optimiser: the article's recipe (BCE, no augmentation,
- * the raw G exported) or any of the data-efficient additions, each opt-in.
+ * the raw G exported, class planes for D) or any of the data-efficient additions, each opt-in.
  */
 export const TrainingRecipeSchema = z.object({
   loss: GanLossSchema,
@@ -19,10 +23,14 @@ export const TrainingRecipeSchema = z.object({
   diffAugment: z.array(AugmentationSchema),
   /** Decay of the exported moving average of G's weights; null = export the raw G. */
   ema: z.number().min(0).lt(1).nullable(),
+  /** Runs from before the option trained with class planes; unconditional runs have no class to give. */
+  conditioning: DiscriminatorConditioningSchema.default('planes'),
 });
 export type TrainingRecipe = z.infer<typeof TrainingRecipeSchema>;
+/** A recipe as a new run may ask for it: fields with defaults may be left out. */
+export type TrainingRecipeInput = z.input<typeof TrainingRecipeSchema>;
 
-export const ARTICLE_RECIPE: TrainingRecipe = { loss: 'bce', diffAugment: [], ema: null };
+export const ARTICLE_RECIPE: TrainingRecipe = { loss: 'bce', diffAugment: [], ema: null, conditioning: 'planes' };
 
 /** Fields in the order the trainer has always written them (run.json is read by people). */
 export const RunSettingsSchema = z.object({
@@ -56,6 +64,11 @@ export class RunSettingsError extends Error {
   override name = 'RunSettingsError';
 }
 
+/** A new run that asks for a projection discriminator on a data set without classes. */
+export class ConditioningWithoutClassesError extends Error {
+  override name = 'ConditioningWithoutClassesError';
+}
+
 /** Validates settings read back from `source` (a checkpoint directory); older runs' lack of a recipe reads as ARTICLE_RECIPE. */
 export function readRunSettings(saved: unknown, source: string): RunSettings {
   const parsed = RunSettingsSchema.safeParse(saved);
@@ -78,13 +91,20 @@ export interface NewRunOptions {
   discriminatorWidth: number;
   generatorAdam: RunSettings['generatorAdam'];
   discriminatorAdam: RunSettings['discriminatorAdam'];
-  recipe?: TrainingRecipe;
+  recipe?: TrainingRecipeInput;
   seed: string;
   backend: string;
 }
 
-/** The settings of a new run on `dataset`, validated as they will be read back. */
+/**
+ * The settings of a new run on `dataset`, validated as they will be read back. Throws
+ * ConditioningWithoutClassesError when the recipe projects classes the data set does not have.
+ */
 export function newRunSettings(options: NewRunOptions, dataset: Dataset): RunSettings {
+  if (options.recipe?.conditioning === 'projection' && dataset.classNames.length === 0)
+    throw new ConditioningWithoutClassesError(
+      `a projection discriminator needs classes, and ${dataset.name}${options.labels === false ? ' without labels' : ''} has none`,
+    );
   const config = ModelConfigSchema.parse({
     imageSize: options.imageSize,
     channels: dataset.channels,

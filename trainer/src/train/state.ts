@@ -94,7 +94,8 @@ export class TrainingState {
     const models: GanModels = {
       config,
       generator: buildGenerator(config, initialiserSeed(seed)),
-      discriminator: buildDiscriminator(config, initialiserSeed(seed)),
+      discriminator: buildDiscriminator(config, initialiserSeed(seed), recipe.conditioning),
+      conditioning: recipe.conditioning,
     };
     const average = recipe.ema !== null ? new GeneratorAverage(models.generator, recipe.ema) : undefined;
     return new TrainingState(
