@@ -1,9 +1,15 @@
 import { mkdtemp, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
 import { describe, expect, it } from 'vitest';
 import { REFERENCE_CONFIG } from '@gan/core/config';
+import type { Dataset } from '@gan/trainer/data/index';
 import { type CheckpointInput, loadLatestCheckpoint, saveCheckpoint } from '@gan/trainer/train/checkpoint';
+import { type RunSettings, newRunSettings } from '@gan/trainer/train/settings';
+import { ResumeMismatchError, TrainingState } from '@gan/trainer/train/state';
+import { ARTICLE_ADAM, discriminatorStep } from '@gan/trainer/train/step';
 
 const input = (step: number): CheckpointInput => ({
   step,
@@ -66,5 +72,70 @@ describe('checkpoints', () => {
     expect(result.checkpoint).toBeUndefined();
     expect(result.rejected).toHaveLength(2);
     expect(await loadLatestCheckpoint(path.join(dir, 'nothing-here'))).toEqual({ rejected: [] });
+  });
+});
+
+describe('a projection discriminator in a checkpoint', () => {
+  const styles: Dataset = {
+    name: 'styles',
+    split: 'train',
+    imageSize: 8,
+    channels: 3,
+    count: 4,
+    images: new Float32Array(0),
+    labels: new Int32Array(0),
+    classNames: ['a', 'b', 'c'],
+    licence: { licence: 'MIT' },
+    fromCache: true,
+  };
+  const settingsFor = (conditioning: 'planes' | 'projection'): RunSettings =>
+    newRunSettings(
+      {
+        data: 'styles',
+        imageSize: 8,
+        batchSize: 2,
+        latentSize: 4,
+        generatorWidth: 2,
+        discriminatorWidth: 4,
+        generatorAdam: ARTICLE_ADAM,
+        discriminatorAdam: ARTICLE_ADAM,
+        recipe: { loss: 'bce', diffAugment: [], ema: null, conditioning },
+        seed: 'ckpt',
+        backend: 'cpu',
+      },
+      styles,
+    );
+  const values = (weights: { read(): tf.Tensor }[]) => weights.map((w) => Array.from(w.read().dataSync()));
+
+  it('restores its weights (class embedding included) and its Adam state exactly, and only into a projection run', async () => {
+    await tf.setBackend('cpu');
+    const settings = settingsFor('projection');
+    const trained = TrainingState.initial(settings);
+    const real = tf.randomUniform([2, 8, 8, 3], -1, 1, 'float32', 4) as tf.Tensor4D;
+    await discriminatorStep(trained.models, trained.discriminatorOptimizer, {
+      real,
+      realLabels: [0, 2],
+      noise: new Float32Array(8).fill(0.3),
+      fakeLabels: [1, 1],
+    });
+    trained.step = 1;
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gan-ckpt-projection-'));
+    await trained.save(dir, settings, 2);
+    const { checkpoint } = await loadLatestCheckpoint(dir);
+    expect(checkpoint!.tensors.get('discriminator/class_embedding/kernel')!.shape).toEqual([3, 4 * 4 * 4]); // 8 px: one stage, 4 channels at 4x4
+
+    const resumed = TrainingState.initial(settings);
+    expect(values(resumed.models.discriminator.weights)).not.toEqual(values(trained.models.discriminator.weights));
+    await resumed.restore(checkpoint!);
+    expect(values(resumed.models.discriminator.weights)).toEqual(values(trained.models.discriminator.weights));
+    const adam = async (state: TrainingState) =>
+      (await state.discriminatorOptimizer.getWeights()).slice(1).map((w) => Array.from(w.tensor.dataSync()));
+    expect(await adam(resumed)).toEqual(await adam(trained));
+
+    // A class-planes D has other weights: the checkpoint does not fit it.
+    const planes = TrainingState.initial(settingsFor('planes'));
+    await expect(planes.restore(checkpoint!)).rejects.toThrow(ResumeMismatchError);
+    for (const state of [trained, resumed, planes]) state.dispose();
+    real.dispose();
   });
 });
