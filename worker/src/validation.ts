@@ -266,17 +266,29 @@ function effectiveFilter(query: { size?: number; filter: RenderRequest['filter']
   return (query.size ?? manifest.imageSize) === manifest.imageSize ? 'bilinear' : query.filter;
 }
 
-export function resolveImageRequest(query: ImageQuery, manifest: Manifest, randomSeed: () => string): StillRequest {
-  const classChoice = resolveClass(query.class, manifest, false);
-  checkGenerated(1, manifest, 'model');
+/** The fields every kind of request shares, from the query's seed, filter and truncation. */
+function requestBase(
+  query: { seed?: string; size?: number; filter: RequestBase['filter']; truncation: number },
+  manifest: Manifest,
+  randomSeed: () => string,
+  classChoice: ClassChoice,
+): RequestBase {
   return {
-    kind: 'image',
     seed: query.seed ?? randomSeed(),
     seeded: query.seed !== undefined,
     size: query.size ?? manifest.imageSize,
     filter: effectiveFilter(query, manifest),
     truncation: query.truncation,
     classChoice,
+  };
+}
+
+export function resolveImageRequest(query: ImageQuery, manifest: Manifest, randomSeed: () => string): StillRequest {
+  const classChoice = resolveClass(query.class, manifest, false);
+  checkGenerated(1, manifest, 'model');
+  return {
+    kind: 'image',
+    ...requestBase(query, manifest, randomSeed, classChoice),
     rows: 1,
     cols: 1,
     padding: 0,
@@ -306,12 +318,7 @@ export function resolveGridRequest(query: GridQuery, manifest: Manifest, randomS
   checkPixels(cols * size + (cols + 1) * padding, rows * size + (rows + 1) * padding, 'size');
   return {
     kind: 'grid',
-    seed: query.seed ?? randomSeed(),
-    seeded: query.seed !== undefined,
-    size,
-    filter: effectiveFilter(query, manifest),
-    truncation: query.truncation,
-    classChoice,
+    ...requestBase(query, manifest, randomSeed, classChoice),
     rows,
     cols,
     padding,
@@ -347,12 +354,7 @@ export function resolveWalkRequest(query: WalkQuery, manifest: Manifest, randomS
   }
   return {
     kind: 'walk',
-    seed: query.seed ?? randomSeed(),
-    seeded: query.seed !== undefined,
-    size,
-    filter: effectiveFilter(query, manifest),
-    truncation: query.truncation,
-    classChoice,
+    ...requestBase(query, manifest, randomSeed, classChoice),
     keys,
     frames,
     fps: query.fps,
@@ -366,17 +368,12 @@ export function resolveMorphRequest(query: MorphQuery, manifest: Manifest, rando
   const { steps, padding } = query;
   checkGenerated(steps, manifest, 'steps', 'steps');
   checkPixels(steps * size + (steps + 1) * padding, size + 2 * padding, 'size');
-  const from = query.from ?? randomSeed();
+  const base = requestBase({ ...query, seed: query.from }, manifest, randomSeed, classChoice);
   return {
     kind: 'morph',
-    seed: from,
-    seeded: query.from !== undefined,
+    ...base,
     // Without `to`, the strip goes to the next cell of a grid or walk from `from`: still one seed's picture.
-    to: query.to ?? cellSeed(from, 1),
-    size,
-    filter: effectiveFilter(query, manifest),
-    truncation: query.truncation,
-    classChoice,
+    to: query.to ?? cellSeed(base.seed, 1),
     toClassChoice,
     steps,
     padding,
