@@ -1,14 +1,16 @@
 /**
  * The data-efficient training options: DiffAugment, the generator's moving average and the hinge
- * loss — off by default, differentiable, resumable, and what export writes.
+ * loss — off by default, differentiable, resumable, and what export writes. Also the projection
+ * discriminator: recorded, resumable, and refused where there are no classes to project.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Sfc32 } from '@gan/core/prng';
 import { buildGenerator } from '@gan/core/model';
 import {
@@ -24,6 +26,7 @@ import { loadLatestCheckpoint } from '@gan/trainer/train/checkpoint';
 import { type TrainOptions, runTraining } from '@gan/trainer/train/run';
 import { ARTICLE_RECIPE } from '@gan/trainer/train/settings';
 import { exportRun } from '@gan/trainer/export/export';
+import { main } from '@gan/trainer/cli';
 import { tinyRun } from './tiny-run.ts';
 
 let root: string;
@@ -155,4 +158,68 @@ describe('a run with the data-efficient recipe', () => {
       offset += n;
     }
   }, 120_000);
+});
+
+describe('a run with a projection discriminator', () => {
+  const projection = (outDir: string, extra: Partial<TrainOptions> = {}) =>
+    tinyRun('cpu', outDir, { recipe: { ...ARTICLE_RECIPE, conditioning: 'projection' }, seed: 'projection', ...extra });
+
+  it('records it in run.json and resumes exactly, the class embedding included', async () => {
+    const full = path.join(root, 'projection-full');
+    const split = path.join(root, 'projection-split');
+    const result = await runTraining(projection(full, { steps: 4 }));
+    expect(Number.isFinite(result.last!.d_loss) && Number.isFinite(result.last!.g_loss)).toBe(true);
+    await runTraining(projection(split, { steps: 2 }));
+    // On resume the checkpoint's recipe wins: asking for planes now changes nothing.
+    await runTraining(projection(split, { steps: 4, resume: true, data: undefined, recipe: ARTICLE_RECIPE }));
+    const runJson = JSON.parse(await readFile(path.join(split, 'run.json'), 'utf8'));
+    expect(runJson.recipe.conditioning).toBe('projection');
+    const a = (await loadLatestCheckpoint(full)).checkpoint!;
+    const b = (await loadLatestCheckpoint(split)).checkpoint!;
+    expect(a.tensors.get('discriminator/class_embedding/kernel')!.shape[0]).toBe(10);
+    expect([...b.tensors.keys()].sort()).toEqual([...a.tensors.keys()].sort());
+    for (const [name, t] of a.tensors) {
+      const other = b.tensors.get(name)!.data;
+      expect(Math.max(...t.data.map((v, i) => Math.abs(v - other[i]))), name).toBeLessThan(1e-5);
+    }
+  }, 120_000);
+
+  it('runs one batch through both steps on --dry-run, writing nothing', async () => {
+    const lines: string[] = [];
+    const outDir = path.join(root, 'projection-dry');
+    const result = await runTraining(projection(outDir, { dryRun: true, info: (l) => lines.push(l) }));
+    expect(result.step).toBe(1);
+    expect(Number.isFinite(result.last!.d_loss) && Number.isFinite(result.last!.g_loss)).toBe(true);
+    expect(lines.join('\n')).toMatch(/dry run: one batch of 8 through both steps/);
+    expect(existsSync(outDir)).toBe(false);
+  }, 120_000);
+});
+
+describe('gan train --conditioning', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  async function gan(...args: string[]): Promise<{ code: number; stderr: string }> {
+    let stderr = '';
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      stderr += String(chunk);
+      return true;
+    });
+    const code = await main(['node', 'gan', ...args]);
+    vi.restoreAllMocks();
+    return { code, stderr };
+  }
+
+  it('refuses an unknown kind, naming the flag and the kinds there are', async () => {
+    const r = await gan('train', '--data', 'mnist', '--conditioning', 'plane', '--out', path.join(root, 'never'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--conditioning[\s\S]*planes, projection/);
+  });
+
+  it('refuses a projection without labels, naming the flag', async () => {
+    const r = await gan('train', '--data', 'mnist', '--no-labels', '--conditioning', 'projection', '--out', path.join(root, 'never'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/error: --conditioning: projection needs the class labels/);
+  });
 });

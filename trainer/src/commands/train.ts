@@ -1,9 +1,11 @@
 /** `gan train`: trains a DCGAN on a data set into a run directory. */
 import path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { CHANNEL_COUNTS, IMAGE_SIZES, MAX_LATENT_SIZE, MAX_NETWORK_WIDTH } from '@gan/core';
+import { DISCRIMINATOR_CONDITIONINGS, type DiscriminatorConditioning } from '@gan/core/model';
 import { parseDataSpec, DataSpecError } from '../data/index.ts';
 import { MissingDataError, RunExistsError, runTraining } from '../train/run.ts';
+import { ConditioningWithoutClassesError } from '../train/settings.ts';
 import { ARTICLE_ADAM, type GanLoss } from '../train/step.ts';
 import { AugmentPolicyError, DIFF_AUGMENT_POLICY, parseAugmentPolicy } from '../train/augment.ts';
 import {
@@ -36,6 +38,7 @@ interface TrainFlags extends BackendFlags {
   loss: GanLoss;
   diffAugment: string;
   ema?: number;
+  conditioning: DiscriminatorConditioning;
   beta1: number;
   beta2: number;
   seed: string;
@@ -84,6 +87,14 @@ export function register(program: Command): void {
       'none',
     )
     .option('--ema <beta>', "export a moving average of G's weights with this decay (e.g. 0.999); default: the raw G", fraction)
+    .addOption(
+      new Option(
+        '--conditioning <kind>',
+        "how D is given the class: planes (constant one-hot planes on the image, the conditional DCGAN's) or projection (a learnt class embedding projected onto D's last features)",
+      )
+        .choices(DISCRIMINATOR_CONDITIONINGS)
+        .default('planes'),
+    )
     .option('--beta1 <b>', "Adam's beta1 (both networks)", fraction, ARTICLE_ADAM.beta1)
     .option('--beta2 <b>', "Adam's beta2 (both networks)", fraction, ARTICLE_ADAM.beta2)
     .option('--seed <s>', 'seed of the initial weights, the data order and the noise', '1')
@@ -115,6 +126,7 @@ export function register(program: Command): void {
           'loss',
           'diffAugment',
           'ema',
+          'conditioning',
           'beta1',
           'beta2',
           'seed',
@@ -144,6 +156,8 @@ export function register(program: Command): void {
         if (err instanceof AugmentPolicyError) throw new UsageError('--diff-augment', err.message);
         throw err;
       }
+      if (!flags.resume && !flags.labels && flags.conditioning === 'projection')
+        throw new UsageError('--conditioning', 'projection needs the class labels that --no-labels drops');
       if (flags.steps !== undefined && flags.epochs !== undefined) throw new UsageError('--steps', 'give --steps or --epochs, not both');
       if (!['auto', 'bar', 'lines', 'quiet'].includes(flags.progress))
         throw new UsageError('--progress', 'must be auto, bar, lines or quiet');
@@ -172,7 +186,7 @@ export function register(program: Command): void {
           discriminatorWidth: flags.discriminatorWidth,
           generatorAdam: { ...ARTICLE_ADAM, learningRate: flags.lrG, beta1: flags.beta1, beta2: flags.beta2 },
           discriminatorAdam: { ...ARTICLE_ADAM, learningRate: flags.lrD, beta1: flags.beta1, beta2: flags.beta2 },
-          recipe: { loss: flags.loss, diffAugment, ema: flags.ema ?? null },
+          recipe: { loss: flags.loss, diffAugment, ema: flags.ema ?? null, conditioning: flags.conditioning },
           seed: flags.seed,
           backend,
           outDir: flags.out ?? defaultRunDir(flags.data!),
@@ -192,6 +206,7 @@ export function register(program: Command): void {
       } catch (err) {
         if (err instanceof RunExistsError) throw new UsageError('--out', err.message);
         if (err instanceof MissingDataError) throw new UsageError('--data', err.message);
+        if (err instanceof ConditioningWithoutClassesError) throw new UsageError('--conditioning', err.message);
         throw err;
       } finally {
         process.off('SIGINT', onSignal);
