@@ -34,6 +34,8 @@ export const TrainingInfoSchema = z.object({
       loss: z.enum(['bce', 'hinge']),
       diffAugment: z.array(z.string()),
       ema: z.number().min(0).max(1).nullable(),
+      /** How D was given the class (absent: constant planes on its input, as every run before had). */
+      conditioning: z.enum(['planes', 'projection']).optional(),
     })
     .optional(),
 });

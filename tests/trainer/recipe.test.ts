@@ -144,7 +144,7 @@ describe('a run with the data-efficient recipe', () => {
     expect(Array.from(averaged)).not.toEqual(Array.from(a.tensors.get(kernel)!.data));
 
     const exported = await exportRun(full, path.join(root, 'export'), { cardNotes: '## Ablation\n\n| recipe | FD |\n| --- | --- |\n' });
-    expect(exported.manifest.training.recipe).toEqual({ loss: 'hinge', diffAugment: DIFF_AUGMENT_POLICY, ema: 0.99 });
+    expect(exported.manifest.training.recipe).toEqual({ loss: 'hinge', diffAugment: DIFF_AUGMENT_POLICY, ema: 0.99, conditioning: 'planes' });
     const card = await readFile(path.join(root, 'export', 'README.md'));
     expect(card.toString()).toMatch(/moving average of G's \(decay 0\.99[\s\S]*\n## Ablation\n\n\| recipe \| FD \|/);
     expect(exported.manifest.files.find((f) => f.path === 'README.md')?.sha256).toBe(createHash('sha256').update(card).digest('hex'));
@@ -182,6 +182,10 @@ describe('a run with a projection discriminator', () => {
       const other = b.tensors.get(name)!.data;
       expect(Math.max(...t.data.map((v, i) => Math.abs(v - other[i]))), name).toBeLessThan(1e-5);
     }
+    const exported = await exportRun(split, path.join(root, 'projection-export'));
+    expect(exported.manifest.training.recipe?.conditioning).toBe('projection');
+    const card = await readFile(path.join(root, 'projection-export', 'README.md'), 'utf8');
+    expect(card).toMatch(/given to the\ndiscriminator by projection/);
   }, 120_000);
 
   it('runs one batch through both steps on --dry-run, writing nothing', async () => {

@@ -102,7 +102,11 @@ the grid above is \`/v1/models/${manifest.name}/grid.png?seed=preview&${a.numCla
 | weights | ${manifest.weightsFormat} |
 
 Conditional models are conditional DCGANs: the one-hot class is appended to z, and given to the
-discriminator as constant image planes.
+discriminator ${
+    recipe.conditioning === 'projection'
+      ? 'by projection (a learned class embedding dotted with its last features, Miyato & Koyama 2018)'
+      : 'as constant image planes'
+  }.
 
 ## Data
 **${manifest.dataset.name}** (${manifest.dataset.images ?? '?'} training images), licence **${manifest.dataset.licence}**.
