@@ -144,7 +144,12 @@ describe('a run with the data-efficient recipe', () => {
     expect(Array.from(averaged)).not.toEqual(Array.from(a.tensors.get(kernel)!.data));
 
     const exported = await exportRun(full, path.join(root, 'export'), { cardNotes: '## Ablation\n\n| recipe | FD |\n| --- | --- |\n' });
-    expect(exported.manifest.training.recipe).toEqual({ loss: 'hinge', diffAugment: DIFF_AUGMENT_POLICY, ema: 0.99, conditioning: 'planes' });
+    expect(exported.manifest.training.recipe).toEqual({
+      loss: 'hinge',
+      diffAugment: DIFF_AUGMENT_POLICY,
+      ema: 0.99,
+      conditioning: 'planes',
+    });
     const card = await readFile(path.join(root, 'export', 'README.md'));
     expect(card.toString()).toMatch(/moving average of G's \(decay 0\.99[\s\S]*\n## Ablation\n\n\| recipe \| FD \|/);
     expect(exported.manifest.files.find((f) => f.path === 'README.md')?.sha256).toBe(createHash('sha256').update(card).digest('hex'));
