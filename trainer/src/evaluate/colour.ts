@@ -20,11 +20,19 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type FastGenerator, cellSeed, generatorInput, latentFromSeed } from '@gan/core';
-import { Sfc32 } from '@gan/core/prng';
 import { defaultCacheDir, loadDataset } from '../data/index.ts';
 import { loadExportedGenerator } from '../export/load.ts';
-import { type LabelledImages, accuracy, extractFeatures, permutation } from './classifier.ts';
-import { type Evaluation, EvaluationError, generateSamples } from './evaluate.ts';
+import { type LabelledImages, extractFeatures } from './classifier.ts';
+import {
+  type Evaluation,
+  EvaluationError,
+  agreement,
+  evaluationRecord,
+  floorImages,
+  generateSamples,
+  judgedClasses,
+  pick,
+} from './evaluate.ts';
 import { realSplits } from './real-data.ts';
 import { frechetDistance, gaussianStats } from './frechet.ts';
 import { type ImageNetExtractor, loadMobileNetExtractor } from './imagenet.ts';
@@ -124,28 +132,14 @@ function cachedFeatures(
   return features;
 }
 
-/** Rows `indices` of an image set. */
-function pick(images: Float32Array, indices: ArrayLike<number>, size: number): Float32Array {
-  const out = new Float32Array(indices.length * size);
-  for (let i = 0; i < indices.length; i++) out.set(images.subarray(indices[i] * size, (indices[i] + 1) * size), i * size);
-  return out;
-}
-
-/** Share of `predictions` equal to the wanted class, overall and per requested class name. */
-function agreement(predictions: Int32Array, requested: ArrayLike<number>, wanted: ArrayLike<number>, names: string[]) {
-  const byClass = Object.fromEntries(
-    names.map((name, c) => {
-      const idx = Array.from(requested).flatMap((r, i) => (r === c ? [i] : []));
-      return [
-        name,
-        accuracy(
-          idx.map((i) => predictions[i]),
-          idx.map((i) => wanted[i]),
-        ),
-      ];
-    }),
-  );
-  return { overall: accuracy(predictions, wanted), byClass };
+/** A record's extractor fields: the network, its version, where its weights come from, and the edge it reads. */
+function extractorFields(extractor: ImageNetExtractor) {
+  return {
+    extractor: extractor.id,
+    extractorVersion: extractor.version,
+    extractorSource: extractor.source,
+    extractorInputSize: extractor.inputSize,
+  };
 }
 
 /** Scores images (a generator's samples, or a folder made elsewhere) against the real splits. Leaves no tensors behind. */
@@ -174,36 +168,24 @@ export function evaluateImagesWithImageNet(input: ImageNetImagesInput): ImageNet
   const realFeatures = (what: string, images: Float32Array, n: number) =>
     cachedFeatures(input.realFeatureCache, extractor, images, n, () => features(what, images, n));
   const real = realFeatures('held-out real images', heldOut.images, heldOut.count);
-  // The floor: N training images (a seeded subset; all of them if there are fewer) against held-out.
-  const floorCount = Math.min(count, train.count);
-  const size = input.imageSize * input.imageSize * input.channels;
-  const order = permutation(train.count, Sfc32.fromSeed(`floor:${seed}`)).subarray(0, floorCount);
-  const floor = realFeatures('real training images (floor)', pick(train.images, order, size), floorCount);
+  const floorSet = floorImages(train, count, seed);
+  const floor = realFeatures('real training images (floor)', floorSet.images, floorSet.count);
 
   const realStats = gaussianStats(real, heldOut.count, dim);
   const fd = frechetDistance(gaussianStats(fake, count, dim), realStats);
-  const fdFloor = frechetDistance(gaussianStats(floor, floorCount, dim), realStats);
+  const fdFloor = frechetDistance(gaussianStats(floor, floorSet.count, dim), realStats);
   log(`FD ${fd.toPrecision(4)}, floor ${fdFloor.toPrecision(4)}`);
   const kid = kernelInceptionDistance(fake, count, real, heldOut.count, dim, { seed });
-  const kidFloor = kernelInceptionDistance(floor, floorCount, real, heldOut.count, dim, { seed });
+  const kidFloor = kernelInceptionDistance(floor, floorSet.count, real, heldOut.count, dim, { seed });
 
   const evaluation: ImageNetEvaluation = {
-    metric: 'imagenet-feature-distances',
-    note: IMAGENET_EVALUATION_NOTE,
-    ...(input.model ? { model: input.model } : {}),
-    ...(input.source ? { images: input.source } : {}),
-    extractor: extractor.id,
-    extractorVersion: extractor.version,
-    extractorSource: extractor.source,
-    extractorInputSize: extractor.inputSize,
-    featureSize: dim,
-    samples: count,
-    seed,
-    backend: input.backend,
-    referenceImages: heldOut.count,
-    fd,
-    fdFloor,
-    fdRatio: fdFloor > 0 ? fd / fdFloor : Number.POSITIVE_INFINITY,
+    ...evaluationRecord({ metric: 'imagenet-feature-distances', note: IMAGENET_EVALUATION_NOTE }, input, extractorFields(extractor), {
+      featureSize: dim,
+      samples: count,
+      referenceImages: heldOut.count,
+      fd,
+      fdFloor,
+    }),
     kid,
     kidFloor,
     featuresPerSecond: Math.round((extracted / extractSeconds) * 10) / 10,
@@ -214,20 +196,17 @@ export function evaluateImagesWithImageNet(input: ImageNetImagesInput): ImageNet
     if ('skipped' in input.judge) evaluation.classAccuracySkipped = input.judge.skipped;
     else {
       const { model, info } = input.judge.classifier;
-      const mapped = input.classNames.map((name) => info.classNames.indexOf(name));
-      const missing = input.classNames.filter((_, c) => mapped[c] < 0);
-      if (info.labels !== 'classes') {
-        evaluation.classAccuracySkipped = `the classifier ${info.id} tells training images apart, not classes`;
-      } else if (input.classNames.length === 0 || missing.length > 0) {
-        evaluation.classAccuracySkipped = `the classifier ${info.id} has no class named ${missing.map((m) => JSON.stringify(m)).join(', ') || '(class names missing)'}`;
+      const judged = judgedClasses(info, input.classNames, 'classifier');
+      if ('skipped' in judged) {
+        evaluation.classAccuracySkipped = judged.skipped;
       } else if (info.imageSize !== input.imageSize || info.channels !== input.channels) {
         evaluation.classAccuracySkipped = `the classifier ${info.id} reads ${info.imageSize}x${info.imageSize}x${info.channels} images`;
       } else {
-        const judged = extractFeatures(model, input.images, count, info.imageSize, info.channels).predictions;
+        const predictions = extractFeatures(model, input.images, count, info.imageSize, info.channels).predictions;
         const { overall, byClass } = agreement(
-          judged,
+          predictions,
           input.classes,
-          Array.from(input.classes, (c) => mapped[c]),
+          Array.from(input.classes, (c) => judged.mapped[c]),
           input.classNames,
         );
         evaluation.classAccuracy = overall;

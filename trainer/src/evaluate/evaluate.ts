@@ -15,11 +15,10 @@
  * from the seed. These numbers are NOT Inception FID and compare only with evaluations made with the
  * same extractor version, sample count and seed.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { type FastGenerator, type GridCell, type ModelConfig, cellSeed, forEachPass, pointOfCell, Sfc32 } from '@gan/core';
 import { type LabelledImages, accuracy, extractFeatures, permutation } from './classifier.ts';
 import { frechetDistance, gaussianStats } from './frechet.ts';
-import type { LoadedClassifier } from './store.ts';
+import type { ClassifierInfo, LoadedClassifier } from './store.ts';
 
 export const EVALUATION_NOTE =
   "Fréchet distance in the feature space of this project's own classifier (penultimate layer), not Inception FID: " +
@@ -61,6 +60,98 @@ export interface Evaluation {
 
 export class EvaluationError extends Error {
   override name = 'EvaluationError';
+}
+
+/** Where the scored images came from: a model's samples, or a folder made elsewhere. */
+export interface ScoredImages {
+  model?: { name: string; version: string };
+  source?: string;
+  seed: string;
+  backend: string;
+}
+
+/** How far the scored images are from the held-out split, and what that distance was measured with. */
+export interface Distances {
+  featureSize: number;
+  samples: number;
+  referenceImages: number;
+  fd: number;
+  fdFloor: number;
+}
+
+/**
+ * The fields every evaluation record has, in the order every record is written (the JSON in a
+ * manifest and a card): the metric and its note, what was scored, the extractor's own fields, then the
+ * distances and their ratio.
+ */
+export function evaluationRecord<Metric extends string, Extractor extends object>(
+  head: { metric: Metric; note: string },
+  scored: ScoredImages,
+  extractor: Extractor,
+  distances: Distances,
+) {
+  return {
+    metric: head.metric,
+    note: head.note,
+    ...(scored.model ? { model: scored.model } : {}),
+    ...(scored.source ? { images: scored.source } : {}),
+    ...extractor,
+    featureSize: distances.featureSize,
+    samples: distances.samples,
+    seed: scored.seed,
+    backend: scored.backend,
+    referenceImages: distances.referenceImages,
+    fd: distances.fd,
+    fdFloor: distances.fdFloor,
+    fdRatio: distances.fdFloor > 0 ? distances.fd / distances.fdFloor : Number.POSITIVE_INFINITY,
+  };
+}
+
+/** Rows `indices` of an image set. */
+export function pick(images: Float32Array, indices: ArrayLike<number>, size: number): Float32Array {
+  const out = new Float32Array(indices.length * size);
+  for (let i = 0; i < indices.length; i++) out.set(images.subarray(indices[i] * size, (indices[i] + 1) * size), i * size);
+  return out;
+}
+
+/** The real-vs-real floor's images: N training images, a subset drawn from the seed (all of them if there are fewer). */
+export function floorImages(train: LabelledImages, count: number, seed: string): { images: Float32Array; count: number } {
+  const floorCount = Math.min(count, train.count);
+  const order = permutation(train.count, Sfc32.fromSeed(`floor:${seed}`)).subarray(0, floorCount);
+  return { images: pick(train.images, order, train.imageSize * train.imageSize * train.channels), count: floorCount };
+}
+
+/**
+ * Requested class c → the judging classifier's class of the same name; or why it cannot judge these
+ * classes. `role` names the classifier in the reason (the extractor, or the style classifier).
+ */
+export function judgedClasses(info: ClassifierInfo, classNames: string[], role: string): { mapped: number[] } | { skipped: string } {
+  const mapped = classNames.map((name) => info.classNames.indexOf(name));
+  const missing = classNames.filter((_, c) => mapped[c] < 0);
+  if (info.labels !== 'classes') return { skipped: `the ${role} ${info.id} tells training images apart, not classes` };
+  if (classNames.length === 0 || missing.length > 0) {
+    return {
+      skipped: `the ${role} ${info.id} has no class named ${missing.map((m) => JSON.stringify(m)).join(', ') || '(class names missing)'}`,
+    };
+  }
+  return { mapped };
+}
+
+/** Share of `predictions` equal to the wanted class, overall and per requested class name. */
+export function agreement(predictions: ArrayLike<number>, requested: ArrayLike<number>, wanted: ArrayLike<number>, names: string[]) {
+  const byClass = Object.fromEntries(
+    names.map((name, c) => {
+      const idx = Array.from(requested).flatMap((r, i) => (r === c ? [i] : []));
+      return [
+        name,
+        accuracy(
+          idx.map((i) => predictions[i]),
+          idx.map((i) => wanted[i]),
+        ),
+      ];
+    }),
+  );
+  return { overall: accuracy(predictions, wanted), byClass };
 }
 
 /** Sample i: the latent of cellSeed(seed, i) and, on conditional models, class i mod K. */
@@ -139,6 +230,16 @@ export interface EvaluateImagesInput extends Omit<EvaluateInput, 'generator' | '
   started?: number;
 }
 
+/** A record's extractor fields: the classifier, its version, and its own held-out accuracy and how that was measured. */
+function classifierFields(info: ClassifierInfo) {
+  return {
+    extractor: info.id,
+    extractorVersion: info.version,
+    extractorHeldOutAccuracy: info.heldOutAccuracy,
+    extractorAccuracyMeasure: info.labels === 'classes' ? ('top-1 class' as const) : ('1-NN class' as const),
+  };
+}
+
 /**
  * Scores a set of images (a generator's samples, or images made elsewhere, e.g. by the PyTorch
  * reference) against the real data. Leaves no tensors behind.
@@ -155,61 +256,33 @@ export function evaluateImages(input: EvaluateImagesInput): Evaluation {
   const realStats = gaussianStats(real.features, heldOut.count, real.featureSize);
   const fd = frechetDistance(gaussianStats(fake.features, count, fake.featureSize), realStats);
 
-  // The floor: N training images (a seeded subset; all of them if there are fewer) against held-out.
-  const floorCount = Math.min(count, train.count);
-  const order = permutation(train.count, Sfc32.fromSeed(`floor:${seed}`)).subarray(0, floorCount);
-  const size = info.imageSize * info.imageSize * info.channels;
-  const subset = new Float32Array(floorCount * size);
-  order.forEach((src, i) => {
-    subset.set(train.images.subarray(src * size, (src + 1) * size), i * size);
-  });
-  const floorFeatures = features(subset, floorCount);
-  const fdFloor = frechetDistance(gaussianStats(floorFeatures.features, floorCount, floorFeatures.featureSize), realStats);
+  const floor = floorImages(train, count, seed);
+  const floorFeatures = features(floor.images, floor.count);
+  const fdFloor = frechetDistance(gaussianStats(floorFeatures.features, floor.count, floorFeatures.featureSize), realStats);
 
   const evaluation: Evaluation = {
-    metric: 'classifier-feature-frechet-distance',
-    note: EVALUATION_NOTE,
-    ...(input.model ? { model: input.model } : {}),
-    ...(input.source ? { images: input.source } : {}),
-    extractor: info.id,
-    extractorVersion: info.version,
-    extractorHeldOutAccuracy: info.heldOutAccuracy,
-    extractorAccuracyMeasure: info.labels === 'classes' ? 'top-1 class' : '1-NN class',
-    featureSize: info.featureSize,
-    samples: count,
-    seed,
-    backend: input.backend,
-    referenceImages: heldOut.count,
-    fd,
-    fdFloor,
-    fdRatio: fdFloor > 0 ? fd / fdFloor : Number.POSITIVE_INFINITY,
+    ...evaluationRecord({ metric: 'classifier-feature-frechet-distance', note: EVALUATION_NOTE }, input, classifierFields(info), {
+      featureSize: info.featureSize,
+      samples: count,
+      referenceImages: heldOut.count,
+      fd,
+      fdFloor,
+    }),
     seconds: 0,
   };
 
   if (input.classes) {
-    // Requested class c → extractor class with the same name.
-    const mapped = input.classNames.map((name) => info.classNames.indexOf(name));
-    const missing = input.classNames.filter((_, c) => mapped[c] < 0);
-    if (info.labels !== 'classes') {
-      evaluation.classAccuracySkipped = `the extractor ${info.id} tells training images apart, not classes`;
-    } else if (input.classNames.length === 0 || missing.length > 0) {
-      evaluation.classAccuracySkipped = `the extractor ${info.id} has no class named ${missing.map((m) => JSON.stringify(m)).join(', ') || '(class names missing)'}`;
-    } else {
-      const requested = input.classes;
-      const wanted = Array.from(requested, (c) => mapped[c]);
-      evaluation.classAccuracy = accuracy(fake.predictions, wanted);
-      evaluation.classAccuracyByClass = Object.fromEntries(
-        input.classNames.map((name, c) => {
-          const idx = wanted.flatMap((_, i) => (requested[i] === c ? [i] : []));
-          return [
-            name,
-            accuracy(
-              idx.map((i) => fake.predictions[i]),
-              idx.map((i) => wanted[i]),
-            ),
-          ];
-        }),
+    const judged = judgedClasses(info, input.classNames, 'extractor');
+    if ('skipped' in judged) evaluation.classAccuracySkipped = judged.skipped;
+    else {
+      const { overall, byClass } = agreement(
+        fake.predictions,
+        input.classes,
+        Array.from(input.classes, (c) => judged.mapped[c]),
+        input.classNames,
       );
+      evaluation.classAccuracy = overall;
+      evaluation.classAccuracyByClass = byClass;
     }
   }
   evaluation.seconds = Math.round((performance.now() - started) / 100) / 10;
