@@ -15,7 +15,7 @@
  * min(β, (1 + t) / (10 + t)).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { Sfc32, type ModelConfig } from '@gan/core';
 import type { NamedArray } from './checkpoint.ts';
 import { generatorInputTensor } from './step.ts';
@@ -35,7 +35,12 @@ export class GeneratorAverage {
     readonly generator: tfl.LayersModel,
     readonly beta: number,
   ) {
-    for (const w of generator.trainableWeights) this.shadow.set(w.originalName, tf.variable(w.read().clone(), false));
+    // A variable holds its own reference to its initial value's data: the clone itself is ours to dispose.
+    for (const w of generator.trainableWeights) {
+      const initial = w.read().clone();
+      this.shadow.set(w.originalName, tf.variable(initial, false));
+      initial.dispose();
+    }
   }
 
   /** One averaging step after G's update number `updates` (0-based). */
@@ -49,12 +54,19 @@ export class GeneratorAverage {
     });
   }
 
+  /** Starts the average again from G's current weights: G's were replaced before its first step (init-from.ts). */
+  restart(): void {
+    for (const w of this.generator.trainableWeights) this.shadow.get(w.originalName)!.assign(w.read());
+  }
+
   /** Restores the averaged weights from a checkpoint's `generator_ema/` entries; false if it has none. */
   restore(tensors: Map<string, NamedArray>): boolean {
     const entries = [...this.shadow.keys()].map((name) => tensors.get(`${EMA_PREFIX}/${name}`));
     if (entries.some((e) => !e)) return false;
     [...this.shadow.values()].forEach((s, i) => {
-      s.assign(tf.tensor(entries[i]!.data, entries[i]!.shape));
+      const saved = tf.tensor(entries[i]!.data, entries[i]!.shape);
+      s.assign(saved);
+      saved.dispose();
     });
     return true;
   }
