@@ -38,6 +38,19 @@ export const TrainingInfoSchema = z.object({
       conditioning: z.enum(['planes', 'projection']).optional(),
     })
     .optional(),
+  /**
+   * The run whose trained weights this one started from (absent: from fresh initialisers); `steps`
+   * and `seconds` then count the fine-tuning only, on top of that run's `step`.
+   */
+  initFrom: z
+    .object({
+      /** The source run's name (its directory's). */
+      run: z.string(),
+      step: z.number().int().nonnegative(),
+      /** sha256 of the source checkpoint's tensors file. */
+      tensorsSha256: z.string().regex(/^[0-9a-f]{64}$/),
+    })
+    .optional(),
 });
 
 /**

@@ -5,6 +5,7 @@ import { CHANNEL_COUNTS, IMAGE_SIZES, MAX_LATENT_SIZE, MAX_NETWORK_WIDTH } from 
 import { DISCRIMINATOR_CONDITIONINGS, type DiscriminatorConditioning } from '@gan/core/model';
 import { parseDataSpec, DataSpecError } from '../data/index.ts';
 import { MissingDataError, RunExistsError, runTraining } from '../train/run.ts';
+import { type InitSource, InitFromError, readInitSource, sourceArchitecture } from '../train/init-from.ts';
 import { ConditioningWithoutClassesError } from '../train/settings.ts';
 import { ARTICLE_ADAM, type GanLoss } from '../train/step.ts';
 import { AugmentPolicyError, DIFF_AUGMENT_POLICY, parseAugmentPolicy } from '../train/augment.ts';
@@ -44,6 +45,7 @@ interface TrainFlags extends BackendFlags {
   seed: string;
   out?: string;
   resume: boolean;
+  initFrom?: string;
   dryRun: boolean;
   checkpointEvery: number;
   previewEvery: number;
@@ -52,6 +54,38 @@ interface TrainFlags extends BackendFlags {
   background: string;
   progress: ProgressMode;
   cacheDir?: string;
+}
+
+/** The flag that sets each option of a run (commander's camel-case key → --kebab-case; labels is --no-labels). */
+const flagOf = (key: string) => (key === 'labels' ? '--no-labels' : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+
+const asFlag = (key: string, value: unknown) =>
+  key === 'labels' ? (value ? 'its class labels' : '--no-labels') : `${flagOf(key)} ${value}`;
+
+/**
+ * The source of --init-from, with the flags that fix the data set and G's architecture set to the
+ * source's where not given; given, they must be the source's (a UsageError naming --init-from).
+ */
+async function initSource(flags: TrainFlags, command: Command): Promise<InitSource> {
+  let source: InitSource;
+  try {
+    source = await readInitSource(flags.initFrom!);
+  } catch (err) {
+    if (err instanceof InitFromError) throw new UsageError('--init-from', err.message);
+    throw err;
+  }
+  const theirs = sourceArchitecture(source.settings);
+  const mine = flags as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(theirs)) {
+    if (command.getOptionValueSource(key) === 'cli' && mine[key] !== value)
+      throw new UsageError(
+        '--init-from',
+        `${source.provenance.run} was trained with ${asFlag(key, value)}, not ${asFlag(key, mine[key])}: a run started from its weights keeps its data set and architecture`,
+      );
+    mine[key] = value;
+  }
+  if (command.getOptionValueSource('background') !== 'cli') flags.background = source.settings.background;
+  return source;
 }
 
 /** runs/<data set>-<UTC time>, e.g. runs/mnist-20261127-121500. */
@@ -102,6 +136,10 @@ export function register(program: Command): void {
     .addOption(threadsOption())
     .option('--out <dir>', 'run directory (default runs/<data set>-<time>)')
     .option('--resume', 'continue the run in --out from its newest valid checkpoint', false)
+    .option(
+      '--init-from <dir>',
+      "start a new run (its own options, seed, data order, Adam state and step count) from the weights of a run's newest valid checkpoint, or of one checkpoint directory (…/checkpoints/step-NNNNNN): fine-tuning, e.g. to switch to --conditioning projection or turn on --ema. G is copied exactly, so --data, --image-size, --channels, --latent-size, --generator-width, --discriminator-width and --no-labels are the source's (a different value is refused) and --background defaults to the source's; D keeps every weight that fits. Not with --resume",
+    )
     .option('--dry-run', 'run one batch through both steps, print the losses, write nothing', false)
     .option('--checkpoint-every <n>', 'steps between checkpoints (one is always written at the end)', integer(1), 100)
     .option('--preview-every <n>', 'steps between preview grids and loss plots', integer(1), 100)
@@ -111,6 +149,12 @@ export function register(program: Command): void {
     .option('--progress <mode>', 'auto (bar on a terminal, lines otherwise), bar, lines or quiet', 'auto')
     .option('--cache-dir <dir>', 'where prepared data sets are cached (default $GAN_CACHE_DIR or ./.cache)')
     .action(async (flags: TrainFlags, command: Command) => {
+      if (flags.initFrom !== undefined && flags.resume)
+        throw new UsageError(
+          '--init-from',
+          'a resumed run already has its weights: start a new run with --init-from, or --resume one, not both',
+        );
+      const source = flags.initFrom !== undefined ? await initSource(flags, command) : undefined;
       if (flags.resume) {
         // A resumed run keeps what it started with (the checkpoint's settings), so these would be ignored.
         const fixed = [
@@ -134,10 +178,7 @@ export function register(program: Command): void {
           'background',
         ];
         const given = fixed.filter((k) => command.getOptionValueSource(k) === 'cli');
-        if (given.length)
-          warn(
-            `note: ${given.map((k) => (k === 'labels' ? '--no-labels' : `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)).join(', ')} ignored on --resume: the run keeps its own settings`,
-          );
+        if (given.length) warn(`note: ${given.map(flagOf).join(', ')} ignored on --resume: the run keeps its own settings`);
       }
       // A resumed run reads its data set from its checkpoint; a new one must name it.
       if (flags.data === undefined && !flags.resume)
@@ -191,6 +232,7 @@ export function register(program: Command): void {
           backend,
           outDir: flags.out ?? defaultRunDir(flags.data!),
           resume: flags.resume,
+          initFrom: source,
           dryRun: flags.dryRun,
           checkpointEvery: flags.checkpointEvery,
           previewEvery: flags.previewEvery,
@@ -207,6 +249,7 @@ export function register(program: Command): void {
         if (err instanceof RunExistsError) throw new UsageError('--out', err.message);
         if (err instanceof MissingDataError) throw new UsageError('--data', err.message);
         if (err instanceof ConditioningWithoutClassesError) throw new UsageError('--conditioning', err.message);
+        if (err instanceof InitFromError) throw new UsageError('--init-from', err.message);
         throw err;
       } finally {
         process.off('SIGINT', onSignal);

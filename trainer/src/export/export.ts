@@ -76,6 +76,14 @@ function recipeText(recipe: TrainingRecipe): string {
   return `${loss}${augment}${ema}`;
 }
 
+/** "N steps", and for a fine-tuned run what they were added to: the card must not pass them off as all of its training. */
+function trainingSteps(training: Manifest['training']): string {
+  const from = training.initFrom;
+  return from
+    ? `${training.steps} steps of fine-tuning from the run \`${from.run}\`'s weights at its step ${from.step},`
+    : `${training.steps} steps`;
+}
+
 function modelCard(manifest: Manifest, settings: RunSettings, progressSteps: number[], hasLoss: boolean): string {
   const a = manifest.architecture;
   const recipe = settings.recipe;
@@ -112,7 +120,7 @@ discriminator ${
 **${manifest.dataset.name}** (${manifest.dataset.images ?? '?'} training images), licence **${manifest.dataset.licence}**.
 ${manifest.dataset.attribution ? `\n${manifest.dataset.attribution}\n` : ''}
 ## Training
-${manifest.training.steps} steps at batch ${manifest.training.batchSize} on the ${manifest.training.backend} backend
+${trainingSteps(manifest.training)} at batch ${manifest.training.batchSize} on the ${manifest.training.backend} backend
 (${(manifest.training.seconds / 60).toFixed(1)} min), seed \`${settings.seed}\`; Adam lr ${settings.generatorAdam.learningRate} (G) /
 ${settings.discriminatorAdam.learningRate} (D), betas (${settings.generatorAdam.beta1}, ${settings.generatorAdam.beta2});
 ${recipeText(recipe)}, alternating D and G steps each iteration.
@@ -245,6 +253,7 @@ export async function exportRun(runDir: string, outDir: string, options: ExportO
       seconds: checkpoint.state.seconds,
       seed: settings.seed,
       recipe,
+      ...(settings.initFrom && { initFrom: settings.initFrom }),
     },
     metrics,
   };

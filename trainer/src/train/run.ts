@@ -3,13 +3,15 @@
  * directory (run-directory.ts, checkpoint.ts). Deterministic for a given seed and backend: initialisers
  * are seeded from it, noise comes from an sfc32 stream and each epoch's data order from its own sfc32
  * permutation (batches.ts). Resuming restores the training state (state.ts) and the run's own settings
- * (settings.ts), so a resumed run matches an uninterrupted one.
+ * (settings.ts), so a resumed run matches an uninterrupted one. A new run may start from another
+ * run's weights instead of its initialisers (init-from.ts).
  */
 import path from 'node:path';
 import type { ModelConfig } from '@gan/core';
 import { type Dataset, loadDataset } from '../data/index.ts';
 import { EpochBatches } from './batches.ts';
 import { type Checkpoint, loadLatestCheckpoint } from './checkpoint.ts';
+import { type InitSource, InitFromError, checkSameArchitecture, describeTransfer, initialiseFrom } from './init-from.ts';
 import { trainSteps } from './loop.ts';
 import type { MetricsRow } from './metrics.ts';
 import type { ProgressMode } from './progress.ts';
@@ -41,6 +43,11 @@ export interface TrainOptions {
   backend: string;
   outDir: string;
   resume?: boolean;
+  /**
+   * A new run whose initial weights are this source's (readInitSource). Its data set and architecture
+   * must be the source's; everything else is the new run's own.
+   */
+  initFrom?: InitSource;
   /** One batch through both steps, then stop; writes nothing. */
   dryRun?: boolean;
   checkpointEvery?: number;
@@ -119,14 +126,30 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
   const info = options.info ?? ((l: string) => console.log(l));
   const warn = options.warn ?? ((l: string) => console.error(l));
   const runDir = path.resolve(options.outDir);
+  const source = options.initFrom;
+  if (source && options.resume)
+    throw new InitFromError(`a resumed run already has its weights: start a new run from ${source.provenance.run}, or resume without it`);
 
   // Resume: the checkpoint's settings win over the command line, so the run stays the same run.
   const checkpoint = await checkpointToResume(runDir, options, info, warn);
   const saved = checkpoint && readRunSettings(checkpoint.state.settings, checkpoint.dir);
-  const data = saved?.data ?? options.data;
+  // A run started from another's learns the same data (its spec, channels, labels, background) unless told otherwise.
+  const asked: TrainOptions = source
+    ? {
+        ...options,
+        data: options.data ?? source.settings.data,
+        channels: options.channels ?? source.settings.channels,
+        labels: options.labels ?? source.settings.labels,
+        background: options.background ?? source.settings.background,
+      }
+    : options;
+  const data = saved?.data ?? asked.data;
   if (data === undefined) throw new MissingDataError(`no checkpoint to resume in ${runDir}: name the data set to start a new run`);
-  const dataset = await loadTrainingSplit(saved ?? { ...options, data }, options, info);
-  const settings = saved ? { ...saved, backend: options.backend } : newRunSettings({ ...options, data }, dataset);
+  const dataset = await loadTrainingSplit(saved ?? { ...asked, data }, options, info);
+  const settings = saved
+    ? { ...saved, backend: options.backend }
+    : newRunSettings({ ...asked, data, initFrom: source?.provenance }, dataset);
+  if (source) checkSameArchitecture(source, settings);
   if (saved && saved.backend !== options.backend)
     warn(
       `warning: the run started on ${saved.backend} and continues on ${options.backend}: results will differ slightly from an uninterrupted run`,
@@ -146,6 +169,8 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     if (checkpoint) {
       await state.restore(checkpoint);
       info(`resuming ${runDir} from step ${state.step} (${path.basename(checkpoint.dir)})`);
+    } else if (source) {
+      for (const line of describeTransfer(source, initialiseFrom(state, source))) info(line);
     }
     const result: TrainResult = {
       runDir,

@@ -32,6 +32,17 @@ export type TrainingRecipeInput = z.input<typeof TrainingRecipeSchema>;
 
 export const ARTICLE_RECIPE: TrainingRecipe = { loss: 'bce', diffAugment: [], ema: null, conditioning: 'planes' };
 
+/** Where a run's initial weights came from when it was started from another run's (`--init-from`, init-from.ts). */
+export const InitFromSchema = z.object({
+  /** The source run's directory name. */
+  run: z.string().min(1),
+  /** The step of the source checkpoint the weights were read from. */
+  step: z.number().int().nonnegative(),
+  /** sha256 of that checkpoint's tensors.bin: which weights exactly, whatever became of the source run. */
+  tensorsSha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type InitFrom = z.infer<typeof InitFromSchema>;
+
 /** Fields in the order the trainer has always written them (run.json is read by people). */
 export const RunSettingsSchema = z.object({
   /** The data set spec (mnist, twemoji, emoji:…, folder:…). */
@@ -46,6 +57,8 @@ export const RunSettingsSchema = z.object({
   discriminatorAdam: AdamSettingsSchema,
   /** Runs started before recipes existed have none: they trained with the article's. */
   recipe: TrainingRecipeSchema.default(() => structuredClone(ARTICLE_RECIPE)),
+  /** Absent: the run started from its seed's initialisers (every run before --init-from existed). */
+  initFrom: InitFromSchema.optional(),
   config: ModelConfigSchema,
   classNames: z.array(z.string()),
   dataset: z.object({
@@ -92,6 +105,8 @@ export interface NewRunOptions {
   generatorAdam: RunSettings['generatorAdam'];
   discriminatorAdam: RunSettings['discriminatorAdam'];
   recipe?: TrainingRecipeInput;
+  /** The run whose weights the new run starts from, if any. */
+  initFrom?: InitFrom;
   seed: string;
   backend: string;
 }
@@ -124,6 +139,7 @@ export function newRunSettings(options: NewRunOptions, dataset: Dataset): RunSet
     generatorAdam: options.generatorAdam,
     discriminatorAdam: options.discriminatorAdam,
     recipe: options.recipe ?? ARTICLE_RECIPE,
+    ...(options.initFrom && { initFrom: options.initFrom }),
     config,
     classNames: dataset.classNames,
     dataset: { name: dataset.name, images: dataset.count, ...dataset.licence },
