@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadLatestCheckpoint } from '@gan/trainer/train/checkpoint';
 import { EMA_PREFIX } from '@gan/trainer/train/ema';
 import { type InitSource, InitFromError, initialiseFrom, readInitSource } from '@gan/trainer/train/init-from';
@@ -17,7 +17,7 @@ import { type TrainOptions, runTraining } from '@gan/trainer/train/run';
 import { ARTICLE_RECIPE, type RunSettings } from '@gan/trainer/train/settings';
 import { TrainingState } from '@gan/trainer/train/state';
 import { exportRun } from '@gan/trainer/export/export';
-import { main } from '@gan/trainer/cli';
+import { ganInProcess as gan } from './gan-in-process.ts';
 import { tinyRun } from './tiny-run.ts';
 
 let root: string;
@@ -136,21 +136,6 @@ describe('a run started from another run', () => {
 });
 
 describe('gan train --init-from', () => {
-  afterEach(() => {
-    vi.restoreAllMocks();
-  });
-
-  async function gan(...args: string[]): Promise<{ code: number; stderr: string }> {
-    let stderr = '';
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      stderr += String(chunk);
-      return true;
-    });
-    const code = await main(['node', 'gan', ...args]);
-    vi.restoreAllMocks();
-    return { code, stderr };
-  }
-
   it('refuses an architecture option that differs from the source, naming --init-from', async () => {
     const r = await gan('train', '--init-from', sourceDir, '--latent-size', '9', '--out', path.join(root, 'never'));
     expect(r.code).toBe(2);

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Sfc32 } from '@gan/core/prng';
 import { buildGenerator } from '@gan/core/model';
 import {
@@ -26,7 +26,7 @@ import { loadLatestCheckpoint } from '@gan/trainer/train/checkpoint';
 import { type TrainOptions, runTraining } from '@gan/trainer/train/run';
 import { ARTICLE_RECIPE } from '@gan/trainer/train/settings';
 import { exportRun } from '@gan/trainer/export/export';
-import { main } from '@gan/trainer/cli';
+import { ganInProcess as gan } from './gan-in-process.ts';
 import { tinyRun } from './tiny-run.ts';
 
 let root: string;
@@ -205,21 +205,6 @@ describe('a run with a projection discriminator', () => {
 });
 
 describe('gan train --conditioning', () => {
-  afterEach(() => {
-    vi.restoreAllMocks();
-  });
-
-  async function gan(...args: string[]): Promise<{ code: number; stderr: string }> {
-    let stderr = '';
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      stderr += String(chunk);
-      return true;
-    });
-    const code = await main(['node', 'gan', ...args]);
-    vi.restoreAllMocks();
-    return { code, stderr };
-  }
-
   it('refuses an unknown kind, naming the flag and the kinds there are', async () => {
     const r = await gan('train', '--data', 'mnist', '--conditioning', 'plane', '--out', path.join(root, 'never'));
     expect(r.code).toBe(2);
