@@ -22,6 +22,22 @@
  * accumulators of a later k slice start from the stored C), so results do not depend on the block
  * sizes' split of m or n. The relaxed-SIMD build multiplies and adds with f32x4.relaxed_madd (fused
  * where the CPU has FMA), the plain build with separate mul and add.
+ *
+ * For serving, `conv` runs a stride-1 NHWC convolution as GEMMs: for each MC block of output pixels it
+ * copies their patches (im2col) into scratch, and multiplies them with a filter packed once by
+ * `prepackB` (the layout packB makes, for all of B), adding a bias and applying ReLU as each tile is
+ * stored; output rows can be scattered in groups (one output image row per group), so the generator's
+ * phase convolutions write their pixels straight into the interleaved upsampled image. `winograd` does
+ * the same for 2×2 filters with 9 multiply-adds per 2×2 output pixels instead of 16 (F(2×2, 2×2)).
+ *
+ * Same bits everywhere (the worker's images are pinned): the plain-SIMD build's f32x4.mul and f32x4.add
+ * are IEEE-754 single-precision operations with one correctly rounded result each, on every CPU and
+ * engine; nothing here depends on the thread count, the memory's address or the CPU's features; the
+ * summation order is fixed by the source (above), and so are Winograd's transforms (adds and subtracts
+ * in the order written; the filter's, in JavaScript, rounds each step to single precision); the bias
+ * is added once after the sum and ReLU is f32x4.max with +0. Whether a tile loads A as one vector or
+ * four (`splitA`) moves data, not arithmetic. The relaxed build's f32x4.relaxed_madd may fuse or not
+ * depending on the CPU, so serving uses the plain one.
  */
 
 const MR: i32 = 4;
@@ -171,11 +187,40 @@ function packB(dst: usize, b: usize, bRow: i32, bCol: i32, p0: i32, kc: i32, j0:
   }
 }
 
+/** Stores a tile's accumulators to c, plus the 8 floats at `bias` unless it is 0, then max(·, 0) with `relu`. */
+// @ts-ignore: decorator
+@inline function storeTile(
+  c: usize, ldcBytes: usize,
+  c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128,
+  bias: usize, relu: bool,
+): void {
+  if (bias) {
+    const b0 = v128.load(bias);
+    const b1 = v128.load(bias, 16);
+    c00 = f32x4.add(c00, b0); c01 = f32x4.add(c01, b1);
+    c10 = f32x4.add(c10, b0); c11 = f32x4.add(c11, b1);
+    c20 = f32x4.add(c20, b0); c21 = f32x4.add(c21, b1);
+    c30 = f32x4.add(c30, b0); c31 = f32x4.add(c31, b1);
+  }
+  if (relu) {
+    const zero = f32x4.splat(0);
+    c00 = f32x4.max(c00, zero); c01 = f32x4.max(c01, zero);
+    c10 = f32x4.max(c10, zero); c11 = f32x4.max(c11, zero);
+    c20 = f32x4.max(c20, zero); c21 = f32x4.max(c21, zero);
+    c30 = f32x4.max(c30, zero); c31 = f32x4.max(c31, zero);
+  }
+  v128.store(c, c00); v128.store(c, c01, 16);
+  v128.store(c + ldcBytes, c10); v128.store(c + ldcBytes, c11, 16);
+  v128.store(c + 2 * ldcBytes, c20); v128.store(c + 2 * ldcBytes, c21, 16);
+  v128.store(c + 3 * ldcBytes, c30); v128.store(c + 3 * ldcBytes, c31, 16);
+}
+
 /**
  * One 4×8 tile: c (rows `ldcBytes` apart) = packed A panel · packed B panel over kc depths, starting
- * from c's values when `load`, from zero otherwise.
+ * from c's values when `load`, from zero otherwise; then, when `bias` is not 0, plus the 8 floats at
+ * `bias`, and with `relu`, max(·, 0).
  */
-function tile(ap: usize, bp: usize, kc: i32, c: usize, ldcBytes: usize, load: bool): void {
+function tile(ap: usize, bp: usize, kc: i32, c: usize, ldcBytes: usize, load: bool, bias: usize, relu: bool): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   if (load) {
@@ -198,10 +243,79 @@ function tile(ap: usize, bp: usize, kc: i32, c: usize, ldcBytes: usize, load: bo
     ap += 16;
     bp += 32;
   }
-  v128.store(c, c00); v128.store(c, c01, 16);
-  v128.store(c + ldcBytes, c10); v128.store(c + ldcBytes, c11, 16);
-  v128.store(c + 2 * ldcBytes, c20); v128.store(c + 2 * ldcBytes, c21, 16);
-  v128.store(c + 3 * ldcBytes, c30); v128.store(c + 3 * ldcBytes, c31, 16);
+  storeTile(c, ldcBytes, c00, c01, c10, c11, c20, c21, c30, c31, bias, relu);
+}
+
+/**
+ * `tile` with the A panel's 4 floats of each depth loaded as one vector and split by shuffles: 3
+ * loads per depth instead of 6. Same arithmetic in the same order, so the same bits; faster where
+ * every memory access is bounds-checked (workerd), slower in Node, where loads are cheap.
+ */
+function tileSplitA(ap: usize, bp: usize, kc: i32, c: usize, ldcBytes: usize, load: bool, bias: usize, relu: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  if (load) {
+    c00 = v128.load(c); c01 = v128.load(c, 16);
+    c10 = v128.load(c + ldcBytes); c11 = v128.load(c + ldcBytes, 16);
+    c20 = v128.load(c + 2 * ldcBytes); c21 = v128.load(c + 2 * ldcBytes, 16);
+    c30 = v128.load(c + 3 * ldcBytes); c31 = v128.load(c + 3 * ldcBytes, 16);
+  }
+  for (let p = 0; p < kc; p++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    const av = v128.load(ap);
+    let a = v128.shuffle<f32>(av, av, 0, 0, 0, 0);
+    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
+    a = v128.shuffle<f32>(av, av, 1, 1, 1, 1);
+    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
+    a = v128.shuffle<f32>(av, av, 2, 2, 2, 2);
+    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
+    a = v128.shuffle<f32>(av, av, 3, 3, 3, 3);
+    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+    ap += 16;
+    bp += 32;
+  }
+  storeTile(c, ldcBytes, c00, c01, c10, c11, c20, c21, c30, c31, bias, relu);
+}
+
+/** Where row i of C starts: rows come in groups of `groupRows`, `ldcBytes` apart, groups `groupBytes` apart. */
+// @ts-ignore: decorator
+@inline function rowAt(c: usize, i: i32, ldcBytes: usize, groupRows: i32, groupBytes: usize): usize {
+  const g = i / groupRows;
+  return c + <usize>g * groupBytes + <usize>(i - g * groupRows) * ldcBytes;
+}
+
+/**
+ * The tiles of one block: C rows i0 … i0+mc−1, columns j0 … j0+nc−1 (+)= packed A block · packed B
+ * block over kc depths. A tile that is partial, or whose rows cross a group, runs on a full one in
+ * `edge` scratch and only its valid part is copied (row by row).
+ */
+function blockTiles(
+  packedA: usize, packedB: usize, mc: i32, nc: i32, kc: i32,
+  c: usize, i0: i32, j0: i32, ldcBytes: usize, groupRows: i32, groupBytes: usize,
+  load: bool, bias: usize, relu: bool, edge: usize, splitA: bool,
+): void {
+  for (let jr = 0; jr < nc; jr += NR) {
+    const cols = min(NR, nc - jr);
+    const bp = packedB + <usize>(jr * kc) * 4;
+    const tileBias = bias ? bias + <usize>(j0 + jr) * 4 : 0;
+    for (let ir = 0; ir < mc; ir += MR) {
+      const rows = min(MR, mc - ir);
+      const ap = packedA + <usize>(ir * kc) * 4;
+      const i = i0 + ir;
+      const column = <usize>(j0 + jr) * 4;
+      if (rows == MR && cols == NR && (i % groupRows) + MR <= groupRows) {
+        const ct = rowAt(c, i, ldcBytes, groupRows, groupBytes) + column;
+        if (splitA) tileSplitA(ap, bp, kc, ct, ldcBytes, load, tileBias, relu);
+        else tile(ap, bp, kc, ct, ldcBytes, load, tileBias, relu);
+      } else {
+        if (load) for (let r = 0; r < rows; r++) memory.copy(edge + <usize>(r * NR) * 4, rowAt(c, i + r, ldcBytes, groupRows, groupBytes) + column, <usize>cols * 4);
+        if (splitA) tileSplitA(ap, bp, kc, edge, NR * 4, load, tileBias, relu);
+        else tile(ap, bp, kc, edge, NR * 4, load, tileBias, relu);
+        for (let r = 0; r < rows; r++) memory.copy(rowAt(c, i + r, ldcBytes, groupRows, groupBytes) + column, edge + <usize>(r * NR) * 4, <usize>cols * 4);
+      }
+    }
+  }
 }
 
 export function gemm(
@@ -230,23 +344,250 @@ export function gemm(
         const mc = min(MC, m - i0);
         if (aDepthOffsets) packAGathered(packedA, a, aDepthOffsets, i0, mc, p0, kc);
         else packA(packedA, a, aRow, aCol, i0, mc, p0, kc);
-        for (let jr = 0; jr < nc; jr += NR) {
-          const cols = min(NR, nc - jr);
-          const bp = packedB + <usize>(jr * kc) * 4;
-          for (let ir = 0; ir < mc; ir += MR) {
-            const rows = min(MR, mc - ir);
-            const ap = packedA + <usize>(ir * kc) * 4;
-            const ct = c + <usize>(i0 + ir) * ldcBytes + <usize>(j0 + jr) * 4;
-            if (rows == MR && cols == NR) {
-              tile(ap, bp, kc, ct, ldcBytes, load);
-            } else {
-              // A partial tile runs on a full one in scratch; only its valid part is copied.
-              if (load) for (let r = 0; r < rows; r++) memory.copy(edge + <usize>(r * NR) * 4, ct + <usize>r * ldcBytes, <usize>cols * 4);
-              tile(ap, bp, kc, edge, NR * 4, load);
-              for (let r = 0; r < rows; r++) memory.copy(ct + <usize>r * ldcBytes, edge + <usize>(r * NR) * 4, <usize>cols * 4);
-            }
-          }
+        blockTiles(packedA, packedB, mc, nc, kc, c, i0, j0, ldcBytes, i32.MAX_VALUE, 0, load, 0, false, edge, false);
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function roundUp(x: i32, to: i32): i32 {
+  return (x + to - 1) / to * to;
+}
+
+/** Floats of B[k×n] packed by `prepackB`: k depths of n columns rounded up to whole 8-column panels. */
+export function packedBFloats(k: i32, n: i32): i32 {
+  return k * roundUp(n, NR);
+}
+
+/**
+ * Packs all of B (k×n, strides as in gemm) into `dst` (packedBFloats(k, n) floats): for each
+ * NC-column block, each KC-deep slice in packB's layout, blocks one after another, so the slice
+ * (j0, p0) starts at float j0·k + roundUp(nc, 8)·p0.
+ */
+export function prepackB(b: usize, bRow: i32, bCol: i32, k: i32, n: i32, dst: usize): void {
+  for (let j0 = 0; j0 < n; j0 += NC) {
+    const nc = min(NC, n - j0);
+    for (let p0 = 0; p0 < k; p0 += KC) packB(dst + <usize>(j0 * k + roundUp(nc, NR) * p0) * 4, b, bRow, bCol, p0, min(KC, k - p0), j0, nc);
+  }
+}
+
+/** Bytes of scratch `conv` needs besides SCRATCH_BYTES: one MC block of patches, and the padded bias. */
+export function convScratchBytes(k: i32, n: i32): i32 {
+  return (MC * k + roundUp(n, NR)) * 4;
+}
+
+/**
+ * Copies the patches of output pixels i0 … i0+mc−1 (row-major [mc, kh·kw·cin], taps (u, v) then
+ * channels: the order of a [kh, kw, cin, ·] filter) into `dst`, zeros outside the image.
+ */
+function im2col(
+  dst: usize, x: usize, h: i32, w: i32, cin: i32, kh: i32, kw: i32,
+  padTop: i32, padLeft: i32, outH: i32, outW: i32, i0: i32, mc: i32,
+): void {
+  const pixelBytes = <usize>cin * 4;
+  const rowBytes = <usize>(kw * cin) * 4;
+  let d = dst;
+  for (let i = i0; i < i0 + mc; i++) {
+    const ow = i % outW;
+    const rest = i / outW;
+    const oh = rest % outH;
+    const image = rest / outH;
+    // Columns ow − padLeft … ow − padLeft + kw − 1: those inside the image are one contiguous run.
+    const left = ow - padLeft;
+    const first = max(0, -left);
+    const last = min(kw, w - left);
+    for (let u = 0; u < kh; u++) {
+      const ih = oh - padTop + u;
+      if (ih < 0 || ih >= h || first >= last) {
+        memory.fill(d, 0, rowBytes);
+      } else {
+        if (first > 0) memory.fill(d, 0, <usize>first * pixelBytes);
+        const src = x + (<usize>(image * h + ih) * <usize>w + <usize>(left + first)) * pixelBytes;
+        memory.copy(d + <usize>first * pixelBytes, src, <usize>(last - first) * pixelBytes);
+        if (last < kw) memory.fill(d + <usize>last * pixelBytes, 0, <usize>(kw - last) * pixelBytes);
+      }
+      d += rowBytes;
+    }
+  }
+}
+
+/**
+ * A stride-1 NHWC convolution: out(b, oh, ow, j) = relu?(bias[j] + Σ x(b, oh − padTop + u,
+ * ow − padLeft + v, ci) · F(u, v, ci, j)), F [kh, kw, cin, n] prepacked at `packed` (prepackB with
+ * k = kh·kw·cin), bias n floats at `bias` (0: none). Output pixel rows (b, oh) are groups of outW
+ * rows `ldc` floats apart, the groups `groupStride` floats apart, from `c`.
+ * Scratch: SCRATCH_BYTES at `scratch`, convScratchBytes(k, n) at `patches`.
+ */
+export function conv(
+  x: usize, batch: i32, h: i32, w: i32, cin: i32,
+  kh: i32, kw: i32, padTop: i32, padLeft: i32, outH: i32, outW: i32,
+  packed: usize, n: i32, bias: usize, relu: i32,
+  c: usize, ldc: i32, groupStride: i32,
+  scratch: usize, patches: usize, splitA: i32,
+): void {
+  const k = kh * kw * cin;
+  const m = batch * outH * outW;
+  const packedA = scratch;
+  const edge = scratch + <usize>(MC * KC + KC * NC) * 4;
+  const paddedBias = patches + <usize>(MC * k) * 4;
+  if (bias) {
+    memory.copy(paddedBias, bias, <usize>n * 4);
+    memory.fill(paddedBias + <usize>n * 4, 0, <usize>(roundUp(n, NR) - n) * 4);
+  }
+  const ldcBytes = <usize>ldc * 4;
+  const groupBytes = <usize>groupStride * 4;
+  for (let i0 = 0; i0 < m; i0 += MC) {
+    const mc = min(MC, m - i0);
+    im2col(patches, x, h, w, cin, kh, kw, padTop, padLeft, outH, outW, i0, mc);
+    for (let j0 = 0; j0 < n; j0 += NC) {
+      const nc = min(NC, n - j0);
+      for (let p0 = 0; p0 < k; p0 += KC) {
+        const kc = min(KC, k - p0);
+        const last = p0 + kc == k;
+        packA(packedA, patches, k, 1, 0, mc, p0, kc);
+        const packedB = packed + <usize>(j0 * k + roundUp(nc, NR) * p0) * 4;
+        blockTiles(packedA, packedB, mc, nc, kc, c, i0, j0, ldcBytes, outW, groupBytes, p0 > 0, last && bias ? paddedBias : 0, last && relu != 0, edge, splitA != 0);
+      }
+    }
+  }
+}
+
+/** Tiles of 2×2 output pixels per block of the Winograd convolution (its scratch holds one block). */
+const WT: i32 = 32;
+
+/** Bytes of scratch `winograd` needs besides SCRATCH_BYTES: a block's transformed inputs and products. */
+export function winogradScratchBytes(cin: i32, cout: i32): i32 {
+  return 9 * WT * (cin + cout) * 4;
+}
+
+/**
+ * C[m×n] = A·B, B packed by prepackB (no bias, no ReLU), rows of C `ldc` floats apart: the products
+ * of `winograd`.
+ */
+function gemmPrepacked(m: i32, n: i32, k: i32, a: usize, aRow: i32, packed: usize, c: usize, ldc: i32, scratch: usize, splitA: bool): void {
+  const packedA = scratch;
+  const edge = scratch + <usize>(MC * KC + KC * NC) * 4;
+  const ldcBytes = <usize>ldc * 4;
+  for (let j0 = 0; j0 < n; j0 += NC) {
+    const nc = min(NC, n - j0);
+    for (let p0 = 0; p0 < k; p0 += KC) {
+      const kc = min(KC, k - p0);
+      const packedB = packed + <usize>(j0 * k + roundUp(nc, NR) * p0) * 4;
+      for (let i0 = 0; i0 < m; i0 += MC) {
+        const mc = min(MC, m - i0);
+        packA(packedA, a, aRow, 1, i0, mc, p0, kc);
+        blockTiles(packedA, packedB, mc, nc, kc, c, i0, j0, ldcBytes, i32.MAX_VALUE, 0, p0 > 0, 0, false, edge, splitA);
+      }
+    }
+  }
+}
+
+/**
+ * The convolution `conv` computes, for a 2×2 filter on an even-sized output (outH = h, outW = w),
+ * cin and n multiples of 4, by Winograd's F(2×2, 2×2): each 2×2 block of output pixels is
+ * Aᵀ [Σ_ci (Bᵀ d B) ⊙ U] A with d the 3×3 input window, Bᵀ = [1 −1 0; 0 1 0; 0 −1 1],
+ * Aᵀ = [1 1 0; 0 1 1] and U = G F Gᵀ, G = [1 0; 1 1; 0 1]: 9 products per block where the direct
+ * form has 16 (the sums over ci are 9 GEMMs against U's 9 planes, each [cin, n] prepacked at
+ * `packedU` + ξ·packedBFloats(cin, n) floats). Transforms are adds and subtracts in a fixed order.
+ * Scratch: SCRATCH_BYTES at `scratch`, winogradScratchBytes(cin, n) at `work`.
+ */
+export function winograd(
+  x: usize, batch: i32, h: i32, w: i32, cin: i32, padTop: i32, padLeft: i32,
+  packedU: usize, n: i32, bias: usize, relu: i32,
+  c: usize, ldc: i32, groupStride: i32,
+  scratch: usize, work: usize, splitA: i32,
+): void {
+  const tilesH = h >> 1;
+  const tilesW = w >> 1;
+  const tiles = batch * tilesH * tilesW;
+  const planeU = <usize>packedBFloats(cin, n) * 4;
+  const v = work; // 9 planes [WT, cin]
+  const prod = work + <usize>(9 * WT * cin) * 4; // 9 planes [WT, n]
+  const vPlane = <usize>(WT * cin) * 4;
+  const mPlane = <usize>(WT * n) * 4;
+  const pixelBytes = <usize>cin * 4;
+  const zero = f32x4.splat(0);
+  for (let t0 = 0; t0 < tiles; t0 += WT) {
+    const tb = min(WT, tiles - t0);
+    // Input transform: V = Bᵀ d B for each tile and 4 channels at a time.
+    for (let t = 0; t < tb; t++) {
+      const tile = t0 + t;
+      const tl = tile % tilesW;
+      const rest = tile / tilesW;
+      const tm = rest % tilesH;
+      const image = rest / tilesH;
+      const r0 = 2 * tm - padTop;
+      const c0 = 2 * tl - padLeft;
+      const inside0 = r0 >= 0 && r0 < h, inside1 = r0 + 1 >= 0 && r0 + 1 < h, inside2 = r0 + 2 >= 0 && r0 + 2 < h;
+      const col0 = c0 >= 0 && c0 < w, col1 = c0 + 1 >= 0 && c0 + 1 < w, col2 = c0 + 2 >= 0 && c0 + 2 < w;
+      const row = x + <usize>(image * h + r0) * <usize>w * pixelBytes + <usize>c0 * pixelBytes;
+      const rowBytes = <usize>w * pixelBytes;
+      const dst = v + <usize>(t * cin) * 4;
+      for (let ci = 0; ci < cin; ci += 4) {
+        const at = row + <usize>ci * 4;
+        const d00 = inside0 && col0 ? v128.load(at) : zero;
+        const d01 = inside0 && col1 ? v128.load(at + pixelBytes) : zero;
+        const d02 = inside0 && col2 ? v128.load(at + 2 * pixelBytes) : zero;
+        const d10 = inside1 && col0 ? v128.load(at + rowBytes) : zero;
+        const d11 = inside1 && col1 ? v128.load(at + rowBytes + pixelBytes) : zero;
+        const d12 = inside1 && col2 ? v128.load(at + rowBytes + 2 * pixelBytes) : zero;
+        const d20 = inside2 && col0 ? v128.load(at + 2 * rowBytes) : zero;
+        const d21 = inside2 && col1 ? v128.load(at + 2 * rowBytes + pixelBytes) : zero;
+        const d22 = inside2 && col2 ? v128.load(at + 2 * rowBytes + 2 * pixelBytes) : zero;
+        // Rows: e0 = d0 − d1, e1 = d1, e2 = d2 − d1.
+        const e00 = f32x4.sub(d00, d10), e01 = f32x4.sub(d01, d11), e02 = f32x4.sub(d02, d12);
+        const e20 = f32x4.sub(d20, d10), e21 = f32x4.sub(d21, d11), e22 = f32x4.sub(d22, d12);
+        // Columns, the same.
+        const o = dst + <usize>ci * 4;
+        v128.store(o, f32x4.sub(e00, e01));
+        v128.store(o + vPlane, e01);
+        v128.store(o + 2 * vPlane, f32x4.sub(e02, e01));
+        v128.store(o + 3 * vPlane, f32x4.sub(d10, d11));
+        v128.store(o + 4 * vPlane, d11);
+        v128.store(o + 5 * vPlane, f32x4.sub(d12, d11));
+        v128.store(o + 6 * vPlane, f32x4.sub(e20, e21));
+        v128.store(o + 7 * vPlane, e21);
+        v128.store(o + 8 * vPlane, f32x4.sub(e22, e21));
+      }
+    }
+    // The 9 products M_ξ = V_ξ · U_ξ.
+    for (let xi = 0; xi < 9; xi++) {
+      gemmPrepacked(tb, n, cin, v + <usize>xi * vPlane, cin, packedU + <usize>xi * planeU, prod + <usize>xi * mPlane, n, scratch, splitA != 0);
+    }
+    // Output transform: Y = Aᵀ M A, plus bias, ReLU, into the output pixels.
+    for (let t = 0; t < tb; t++) {
+      const tile = t0 + t;
+      const tl = tile % tilesW;
+      const rest = tile / tilesW;
+      const tm = rest % tilesH;
+      const image = rest / tilesH;
+      const out0 = c + (<usize>(image * h + 2 * tm) * <usize>groupStride + <usize>(2 * tl) * <usize>ldc) * 4;
+      const out1 = out0 + <usize>groupStride * 4;
+      const next = <usize>ldc * 4;
+      const src = prod + <usize>(t * n) * 4;
+      for (let co = 0; co < n; co += 4) {
+        const s = src + <usize>co * 4;
+        const m0 = v128.load(s), m1 = v128.load(s + mPlane), m2 = v128.load(s + 2 * mPlane);
+        const m3 = v128.load(s + 3 * mPlane), m4 = v128.load(s + 4 * mPlane), m5 = v128.load(s + 5 * mPlane);
+        const m6 = v128.load(s + 6 * mPlane), m7 = v128.load(s + 7 * mPlane), m8 = v128.load(s + 8 * mPlane);
+        // Rows: f0 = M0 + M1, f1 = M1 + M2 (as rows of the 3×3 M).
+        const f00 = f32x4.add(m0, m3), f01 = f32x4.add(m1, m4), f02 = f32x4.add(m2, m5);
+        const f10 = f32x4.add(m3, m6), f11 = f32x4.add(m4, m7), f12 = f32x4.add(m5, m8);
+        let y00 = f32x4.add(f00, f01), y01 = f32x4.add(f01, f02);
+        let y10 = f32x4.add(f10, f11), y11 = f32x4.add(f11, f12);
+        if (bias) {
+          const b = v128.load(bias + <usize>co * 4);
+          y00 = f32x4.add(y00, b); y01 = f32x4.add(y01, b); y10 = f32x4.add(y10, b); y11 = f32x4.add(y11, b);
         }
+        if (relu) {
+          y00 = f32x4.max(y00, zero); y01 = f32x4.max(y01, zero); y10 = f32x4.max(y10, zero); y11 = f32x4.max(y11, zero);
+        }
+        const o = <usize>co * 4;
+        v128.store(out0 + o, y00);
+        v128.store(out0 + next + o, y01);
+        v128.store(out1 + o, y10);
+        v128.store(out1 + next + o, y11);
       }
     }
   }

@@ -11,10 +11,16 @@
  *   the WASM backend's slow per-element DepthToSpace. Narrow layers (the image layer, 1 or 3
  *   channels) run one 2x3 convolution per row phase instead, giving XNNPACK 2·Cout outputs to work on.
  *
+ * Where the `GanSubPixelConv` kernel is registered for the active backend (the WASM backend in the
+ * worker, `gan sample` and the trainer: core/src/kernels/gemm/sub-pixel-conv.ts), each stage is that
+ * one kernel instead: the same phase convolutions on the project's own GEMM, written straight into the
+ * upsampled image. Elsewhere (the cpu backend, comparisons) the tfjs ops above run.
+ *
  * Output equals the layers model in inference mode within float tolerance (tested).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type ModelConfig, generatorChannels, generatorInputSize, generatorLayerNames } from './config.ts';
+import { SUB_PIXEL_CONV, type SubPixelConvAttrs } from './kernels/gemm/sub-pixel-conv.ts';
 
 const BN_EPSILON = 1e-5;
 
@@ -197,7 +203,12 @@ export class FastGenerator {
       const c0 = this.projectBias.shape[0] / 16;
       const projected = tf.fused.matMul({ a: input, b: this.projectWeight, bias: this.projectBias, activation: 'relu' });
       let x = tf.reshape(projected, [n, 4, 4, c0]) as tf.Tensor4D;
+      const oneKernel = tf.getKernel(SUB_PIXEL_CONV, tf.getBackend()) !== undefined;
       for (const stage of this.stages) {
+        if (oneKernel) {
+          x = subPixelConv(x, stage);
+          continue;
+        }
         const [, h, w] = x.shape;
         const input = x;
         // Row phase a: [N, H, W, 2·Cout] with column phase b at channels b·Cout…, viewed as [N, H, 1, W, 2·Cout].
@@ -237,6 +248,25 @@ export class FastGenerator {
   dispose(): void {
     tf.dispose(this.tensors);
   }
+}
+
+/** One stage as the GanSubPixelConv kernel (its inputs and attributes from the stage's convolutions). */
+function subPixelConv(x: tf.Tensor4D, stage: FoldedStage): tf.Tensor4D {
+  const convs = stage.rows.flatMap((convs, a) => convs.map((conv, i) => ({ conv, a, b: convs.length === 1 ? 0 : i })));
+  const inputs: tf.NamedTensorMap = { x };
+  convs.forEach(({ conv }, i) => {
+    inputs[`filter${i}`] = conv.filter;
+    inputs[`bias${i}`] = conv.bias;
+  });
+  const attrs: SubPixelConvAttrs = {
+    cout: stage.cout,
+    relu: stage.relu,
+    rowPhases: convs.map(({ a }) => a),
+    columnPhases: convs.map(({ b }) => b),
+    padTops: convs.map(({ conv }) => conv.pad[1][0]),
+    padLefts: convs.map(({ conv }) => conv.pad[2][0]),
+  };
+  return tf.engine().runKernel(SUB_PIXEL_CONV, inputs, attrs as unknown as tf.NamedAttrMap);
 }
 
 /** Builds the generator's input rows: each latent, then the one-hot class on conditional models. */

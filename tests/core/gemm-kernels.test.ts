@@ -1,9 +1,12 @@
 /**
- * The trainer's AssemblyScript GEMM (core/asm/gemm.ts → core/src/kernels/gemm/): the committed
- * `.wasm` files are what the source builds to; the raw kernel (both variants, unshared and shared
- * memory, accumulate, row strides) against a float64 reference; BatchMatMul against the cpu backend
- * on random shapes with transposed operands and batches; the convolution gradients that hand it
- * transposed operands; a whole DCGAN step's gradients; and the fallbacks.
+ * The AssemblyScript GEMM (core/asm/gemm.ts → core/src/kernels/gemm/): the committed `.wasm` files
+ * are what the source builds to; the raw kernel (both variants, unshared and shared memory,
+ * accumulate, row strides) against a float64 reference; BatchMatMul against the cpu backend on random
+ * shapes with transposed operands and batches; the convolution gradients that hand it transposed
+ * operands; a whole DCGAN step's gradients; and the fallbacks. For serving: the raw convolutions
+ * (im2col and Winograd, scattered output rows, bias, ReLU) against a float64 reference, and the
+ * generator's layers on GanSubPixelConv against the cpu backend, with the same bits whichever way the
+ * tiles load A.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -12,8 +15,8 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GemmBuildName, GEMM_BUILDS, GEMM_OUT_DIR, buildGemm } from '../../core/asm/build.ts';
-import type { ModelConfig } from '@gan/core';
-import { registerWasmKernels } from '@gan/core/kernels/index';
+import { type ModelConfig, FastGenerator, generatorInput, latentFromSeed } from '@gan/core';
+import { SUB_PIXEL_CONV, SubPixelConvError, registerWasmKernels } from '@gan/core/kernels/index';
 import {
   ALWAYS,
   DEFAULT_MATMUL_POLICY,
@@ -335,5 +338,214 @@ describe('a whole DCGAN step with the GEMM', () => {
     } finally {
       restoreGemmKernels();
     }
+  });
+});
+
+/** A float64 reference of Gemm.conv / Gemm.winograd: out(b, oh, ow, j) at its scattered row. */
+function convReference(
+  x: Float32Array,
+  filter: Float32Array,
+  bias: Float32Array | undefined,
+  g: {
+    batch: number;
+    h: number;
+    w: number;
+    cin: number;
+    kh: number;
+    kw: number;
+    padTop: number;
+    padLeft: number;
+    n: number;
+    relu: boolean;
+  },
+  out: Float64Array,
+  rows: { ldc: number; groupStride: number },
+): void {
+  const { batch, h, w, cin, kh, kw, padTop, padLeft, n, relu } = g;
+  for (let b = 0; b < batch; b++)
+    for (let oh = 0; oh < h; oh++)
+      for (let ow = 0; ow < w; ow++)
+        for (let j = 0; j < n; j++) {
+          let sum = 0;
+          for (let u = 0; u < kh; u++)
+            for (let v = 0; v < kw; v++) {
+              const ih = oh - padTop + u;
+              const iw = ow - padLeft + v;
+              if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+              for (let ci = 0; ci < cin; ci++) sum += x[((b * h + ih) * w + iw) * cin + ci] * filter[((u * kw + v) * cin + ci) * n + j];
+            }
+          sum += bias?.[j] ?? 0;
+          out[(b * h + oh) * rows.groupStride + ow * rows.ldc + j] = relu ? Math.max(0, sum) : sum;
+        }
+}
+
+describe('the serving convolutions (raw)', () => {
+  const geometry = (evenSizes: boolean, channelsBy4: boolean) =>
+    fc.record({
+      batch: fc.integer({ min: 1, max: 3 }),
+      h: evenSizes ? fc.integer({ min: 1, max: 6 }).map((d) => 2 * d) : fc.integer({ min: 1, max: 11 }),
+      w: evenSizes ? fc.integer({ min: 1, max: 6 }).map((d) => 2 * d) : fc.integer({ min: 1, max: 11 }),
+      cin: channelsBy4 ? fc.integer({ min: 1, max: 40 }).map((d) => 4 * d) : fc.integer({ min: 1, max: 70 }),
+      n: channelsBy4 ? fc.integer({ min: 1, max: 40 }).map((d) => 4 * d) : fc.integer({ min: 1, max: 40 }),
+      kh: evenSizes ? fc.constant(2) : fc.integer({ min: 1, max: 3 }),
+      kw: evenSizes ? fc.constant(2) : fc.integer({ min: 1, max: 3 }),
+      padTop: fc.integer({ min: 0, max: 1 }),
+      padLeft: fc.integer({ min: 0, max: 1 }),
+      withBias: fc.boolean(),
+      relu: fc.boolean(),
+      gap: fc.integer({ min: 0, max: 5 }), // unwritten floats after each output row and group
+      splitA: fc.boolean(),
+    });
+
+  /** Runs one convolution on a fresh memory; returns what it wrote where and the float64 reference. */
+  function run(method: 'conv' | 'winograd', g: ReturnType<typeof geometry> extends fc.Arbitrary<infer T> ? T : never) {
+    const { batch, h, w, cin, n, kh, kw, padTop, padLeft, withBias, relu, gap, splitA } = g;
+    const backend = fakeBackend(false);
+    const gemm = Gemm.of(backend, 'simd');
+    const ldc = n + gap;
+    const groupStride = w * ldc + gap;
+    const size = { x: batch * h * w * cin, filter: kh * kw * cin * n, out: batch * h * groupStride };
+    const x = values(size.x, cin + h);
+    const filter = values(size.filter, n + 5 * kw);
+    const bias = withBias ? values(n, 3) : undefined;
+    const at = {
+      x: backend.wasm._malloc(size.x * 4),
+      filter: backend.wasm._malloc(size.filter * 4),
+      bias: withBias ? backend.wasm._malloc(n * 4) : 0,
+      out: backend.wasm._malloc(size.out * 4),
+      packed: backend.wasm._malloc((method === 'conv' ? gemm.packedFloats(kh * kw * cin, n) : gemm.winogradFloats(cin, n)) * 4),
+    };
+    const before = values(size.out, 99); // what the rows' gaps must keep
+    const heap = () => backend.heap();
+    heap().set(x, at.x / 4);
+    heap().set(filter, at.filter / 4);
+    if (bias) heap().set(bias, at.bias / 4);
+    heap().set(before, at.out / 4);
+    const input = { offset: at.x, batch, height: h, width: w, channels: cin, padTop, padLeft, outHeight: h, outWidth: w };
+    const rows = { offset: at.out, ldc, groupStride };
+    if (method === 'conv') {
+      gemm.prepack({ offset: at.filter, row: n, col: 1 }, kh * kw * cin, n, at.packed);
+      gemm.conv(input, { packed: at.packed, kh, kw, n, bias: at.bias, relu }, rows, splitA);
+    } else {
+      gemm.prepackWinograd(filter, cin, n, at.packed);
+      gemm.winograd(input, { packed: at.packed, n, bias: at.bias, relu }, rows, splitA);
+    }
+    const expected = Float64Array.from(before);
+    convReference(x, filter, bias, { batch, h, w, cin, kh, kw, padTop, padLeft, n, relu }, expected, { ldc, groupStride });
+    return { actual: heap().slice(at.out / 4, at.out / 4 + size.out), expected };
+  }
+
+  it('im2col + GEMM: any filter size, padding and channel count, with bias, ReLU and scattered rows', () => {
+    fc.assert(
+      fc.property(geometry(false, false), (g) => {
+        const { actual, expected } = run('conv', g);
+        expect(worstRelative(actual, expected)).toBeLessThan(1e-5);
+      }),
+      { numRuns: 40, seed: 14 },
+    );
+  });
+
+  it('Winograd F(2x2, 2x2): 2x2 filters on even sizes, channels by 4, with bias, ReLU and scattered rows', () => {
+    fc.assert(
+      fc.property(geometry(true, true), (g) => {
+        const { actual, expected } = run('winograd', g);
+        expect(worstRelative(actual, expected)).toBeLessThan(1e-5);
+      }),
+      { numRuns: 40, seed: 14 },
+    );
+  });
+
+  it('gives the same bits whether tiles load A as one vector or four (workerd and Node layouts)', () => {
+    fc.assert(
+      fc.property(geometry(true, true), fc.constantFrom<'conv' | 'winograd'>('conv', 'winograd'), (g, method) => {
+        const split = run(method, { ...g, splitA: true }).actual;
+        const splat = run(method, { ...g, splitA: false }).actual;
+        expect(Buffer.from(split.buffer).equals(Buffer.from(splat.buffer))).toBe(true);
+      }),
+      { numRuns: 15, seed: 14 },
+    );
+  });
+});
+
+describe('the serving generator on GanSubPixelConv', () => {
+  beforeAll(() => {
+    registerWasmKernels('wasm', [SUB_PIXEL_CONV]);
+    expect(tf.getKernel(SUB_PIXEL_CONV, 'wasm')).toBeDefined();
+  });
+
+  /** Generator weights as the export writes them (kernels [4, 4, out, in], batch norm), seeded. */
+  function weights(config: ModelConfig, seed: number): Map<string, { shape: number[]; data: Float32Array }> {
+    const g = buildGenerator(config, seed);
+    const out = new Map(g.weights.map((w) => [w.originalName, { shape: w.shape as number[], data: w.read().dataSync() as Float32Array }]));
+    g.dispose();
+    // Batch-norm statistics away from 0 and 1, so folding them is exercised.
+    for (const [name, w] of out)
+      if (/moving_(mean|variance)|gamma|beta/.test(name))
+        w.data = w.data.map((v, i) => (name.includes('variance') ? 0.5 : 0) + v + 0.1 * Math.sin(i + seed));
+    return out;
+  }
+
+  async function forward(backend: 'cpu' | 'wasm', config: ModelConfig, named: ReturnType<typeof weights>, batch: number) {
+    await tf.setBackend(backend);
+    const tensors = Object.fromEntries([...named].map(([name, w]) => [name, tf.tensor(w.data, w.shape)]));
+    const fast = FastGenerator.fromWeights(config, tensors);
+    tf.dispose(Object.values(tensors));
+    const latents = Array.from({ length: batch }, (_, i) => latentFromSeed(`k${i}`, config.latentSize));
+    const input = () =>
+      generatorInput(
+        config,
+        latents,
+        latents.map((_, i) => i % Math.max(1, config.numClasses)),
+      );
+    // The first pass prepacks the filters (kept while the generator lives); later ones allocate nothing else.
+    tf.tidy(() => fast.forward(input())).dispose();
+    const out = await on(backend, () => tf.tidy(() => fast.forward(input())));
+    return { out, fast };
+  }
+
+  it('equals the cpu backend on random architectures and batches (Winograd and im2col layers)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          imageSize: fc.constantFrom(8, 16, 32),
+          channels: fc.constantFrom(1, 3),
+          latentSize: fc.integer({ min: 1, max: 12 }),
+          generatorWidth: fc.integer({ min: 1, max: 12 }),
+          numClasses: fc.constantFrom(0, 3),
+          batch: fc.integer({ min: 1, max: 3 }),
+        }),
+        async ({ batch, ...shape }) => {
+          const config: ModelConfig = { ...shape, discriminatorWidth: 4 };
+          const named = weights(config, shape.generatorWidth);
+          const cpu = await forward('cpu', config, named, batch);
+          cpu.fast.dispose();
+          await tf.setBackend('wasm');
+          const dataIds = tf.engine().backend.numDataIds();
+          const wasm = await forward('wasm', config, named, batch);
+          expect(worstRelative(wasm.out, cpu.out)).toBeLessThan(1e-5);
+          // The prepacked filters go with the generator's weights.
+          wasm.fast.dispose();
+          expect(tf.engine().backend.numDataIds()).toBe(dataIds);
+        },
+      ),
+      { numRuns: 12, seed: 14 },
+    );
+  });
+
+  it('runs each layer as one kernel call, and refuses phase convolutions that do not cover the output', async () => {
+    await tf.setBackend('wasm');
+    const config: ModelConfig = { imageSize: 16, channels: 3, latentSize: 4, generatorWidth: 16, discriminatorWidth: 4, numClasses: 0 };
+    const named = weights(config, 1);
+    const { fast } = await forward('wasm', config, named, 1);
+    const { kernels } = await tf.profile(() => fast.forward(generatorInput(config, [latentFromSeed('p', 4)])));
+    expect(kernels.filter((k) => k.name === SUB_PIXEL_CONV)).toHaveLength(2);
+    expect(kernels.map((k) => k.name)).not.toContain('FusedConv2D');
+    fast.dispose();
+
+    const x = tf.zeros([1, 2, 2, 4]);
+    const conv = { filter0: tf.zeros([2, 2, 4, 4]), bias0: tf.zeros([4]) };
+    const attrs = { cout: 4, relu: true, rowPhases: [0], columnPhases: [0], padTops: [1], padLefts: [1] };
+    expect(() => tf.engine().runKernel(SUB_PIXEL_CONV, { x, ...conv }, attrs as never)).toThrow(SubPixelConvError);
+    tf.dispose([x, conv.filter0, conv.bias0]);
   });
 });

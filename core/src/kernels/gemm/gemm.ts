@@ -2,13 +2,15 @@
  * The AssemblyScript matrix product (core/asm/gemm.ts, built into the `.wasm` files next to this one)
  * instantiated on the memory of a tfjs WASM backend, so it reads and writes tensors in place.
  *
- * Node only (reads the `.wasm` files from disk): the trainer's kernels use it; the worker does not.
+ * Where the compiled module comes from: a runtime that cannot compile WebAssembly from bytes (workerd)
+ * hands it over with `provideGemmModule` (the worker imports the `.wasm`, which arrives compiled); in
+ * Node the files are read from disk (through `process.getBuiltinModule`, so nothing here imports a
+ * Node module and the worker can bundle this file).
  *
  * Variant: relaxed SIMD (fused multiply-add where the CPU has it) when the engine validates that
- * module, plain SIMD otherwise. Node 20 validates it only after `enableRelaxedSimd()`.
+ * module, plain SIMD otherwise. Node 20 validates it only after `enableRelaxedSimd()`. Serving always
+ * uses the plain one (see the determinism note in core/asm/gemm.ts).
  */
-import { readFileSync } from 'node:fs';
-import * as v8 from 'node:v8';
 import type * as tf from '@tensorflow/tfjs-core';
 
 export type GemmVariant = 'relaxed-simd' | 'simd';
@@ -31,6 +33,52 @@ export interface WasmBackendInternals {
 
 interface GemmExports {
   SCRATCH_BYTES: WebAssembly.Global;
+  packedBFloats(k: number, n: number): number;
+  prepackB(b: number, bRow: number, bCol: number, k: number, n: number, dst: number): void;
+  convScratchBytes(k: number, n: number): number;
+  winogradScratchBytes(cin: number, cout: number): number;
+  winograd(
+    x: number,
+    batch: number,
+    h: number,
+    w: number,
+    cin: number,
+    padTop: number,
+    padLeft: number,
+    packedU: number,
+    n: number,
+    bias: number,
+    relu: number,
+    c: number,
+    ldc: number,
+    groupStride: number,
+    scratch: number,
+    work: number,
+    splitA: number,
+  ): void;
+  conv(
+    x: number,
+    batch: number,
+    h: number,
+    w: number,
+    cin: number,
+    kh: number,
+    kw: number,
+    padTop: number,
+    padLeft: number,
+    outH: number,
+    outW: number,
+    packed: number,
+    n: number,
+    bias: number,
+    relu: number,
+    c: number,
+    ldc: number,
+    groupStride: number,
+    scratch: number,
+    patches: number,
+    splitA: number,
+  ): void;
   gemm(
     m: number,
     n: number,
@@ -49,30 +97,61 @@ interface GemmExports {
   ): void;
 }
 
-const fileOf = (variant: GemmVariant, shared: boolean) => new URL(`./gemm-${variant}${shared ? '-shared' : ''}.wasm`, import.meta.url);
-const bytes = new Map<string, Uint8Array<ArrayBuffer>>();
-function moduleBytes(variant: GemmVariant, shared: boolean): Uint8Array<ArrayBuffer> {
-  const file = fileOf(variant, shared);
-  let b = bytes.get(file.href);
-  if (!b) {
-    b = new Uint8Array(readFileSync(file));
-    bytes.set(file.href, b);
+const fileName = (variant: GemmVariant, shared: boolean) => `gemm-${variant}${shared ? '-shared' : ''}.wasm`;
+const provided = new Map<string, WebAssembly.Module>();
+const compiled = new Map<string, WebAssembly.Module>();
+
+/** Node's built-in modules without importing them (undefined outside Node). */
+function nodeBuiltin<T>(name: string): T | undefined {
+  const process = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  return process?.getBuiltinModule?.(name) as T | undefined;
+}
+
+/** The committed module's bytes (Node), or undefined where files cannot be read. */
+function moduleBytes(variant: GemmVariant, shared: boolean): Uint8Array<ArrayBuffer> | undefined {
+  const fs = nodeBuiltin<{ readFileSync(path: URL): Uint8Array<ArrayBuffer> }>('node:fs');
+  return fs ? new Uint8Array(fs.readFileSync(new URL(`./${fileName(variant, shared)}`, import.meta.url))) : undefined;
+}
+
+/** Gives the kernel a compiled module (where the runtime cannot compile bytes: the worker's bundled `.wasm`). */
+export function provideGemmModule(variant: GemmVariant, shared: boolean, module: WebAssembly.Module): void {
+  provided.set(fileName(variant, shared), module);
+}
+
+/** The compiled module of a variant, or undefined when this engine cannot have it. */
+function gemmModule(variant: GemmVariant, shared: boolean): WebAssembly.Module | undefined {
+  const name = fileName(variant, shared);
+  const given = provided.get(name);
+  if (given) return given;
+  if (!compiled.has(name)) {
+    const bytes = moduleBytes(variant, shared);
+    // Not cached while invalid: enableRelaxedSimd() may make it valid later.
+    if (!bytes || !WebAssembly.validate(bytes)) return undefined;
+    compiled.set(name, new WebAssembly.Module(bytes));
   }
-  return b;
+  return compiled.get(name);
 }
 
 /**
  * Lets Node 20's V8 compile relaxed SIMD (on by default from Node 22). Must run before the module is
- * compiled; harmless where relaxed SIMD is already on.
+ * compiled; harmless where relaxed SIMD is already on, and does nothing outside Node.
  */
 export function enableRelaxedSimd(): void {
-  if (!WebAssembly.validate(moduleBytes('relaxed-simd', false))) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  const bytes = moduleBytes('relaxed-simd', false);
+  const v8 = nodeBuiltin<{ setFlagsFromString(flags: string): void }>('node:v8');
+  if (bytes && v8 && !WebAssembly.validate(bytes)) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 }
 
-/** The best variant this engine compiles. */
+/** The best variant this engine has. */
 export function bestGemmVariant(): GemmVariant {
-  return WebAssembly.validate(moduleBytes('relaxed-simd', false)) ? 'relaxed-simd' : 'simd';
+  return gemmModule('relaxed-simd', false) ? 'relaxed-simd' : 'simd';
 }
+
+/**
+ * Whether this engine bounds-checks every memory access (workerd does): there the convolution's tiles
+ * load A as one vector split by shuffles (fewer loads), elsewhere as four splatted loads. Same bits.
+ */
+const BOUNDS_CHECKED = typeof navigator !== 'undefined' && navigator.userAgent === 'Cloudflare-Workers';
 
 /** Row-major strides of a stored matrix, as (row, column) strides of the operand used. */
 export interface Operand {
@@ -104,9 +183,10 @@ export class Gemm {
     const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
     if (!memory) throw new GemmUnavailableError('the wasm backend does not expose its memory');
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const binary = moduleBytes(variant, shared);
-    if (!WebAssembly.validate(binary)) throw new GemmUnavailableError(`this engine cannot compile the ${variant} matrix kernel`);
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(binary), { env: { memory } });
+    const module = gemmModule(variant, shared);
+    if (!module)
+      throw new GemmUnavailableError(`the ${variant} matrix kernel for ${shared ? 'shared' : 'unshared'} memory is not available here`);
+    const instance = new WebAssembly.Instance(module, { env: { memory } });
     const exports = instance.exports as unknown as GemmExports;
     // Never freed: it lives as long as the backend.
     const scratch = backend.wasm._malloc(exports.SCRATCH_BYTES.value as number) >>> 0;
@@ -150,4 +230,145 @@ export class Gemm {
   ): void {
     this.exports.gemm(m, n, k, a, 1, 0, b.offset, b.row, b.col, c, ldc, accumulate ? 1 : 0, this.scratch, depthOffsets);
   }
+
+  /** Floats that `prepack` writes for a k×n B. */
+  packedFloats(k: number, n: number): number {
+    return this.exports.packedBFloats(k, n);
+  }
+
+  /** Packs B (k×n) once into `dst` (packedFloats(k, n) floats at that byte offset), for `conv`. */
+  prepack(b: Operand, k: number, n: number, dst: number): void {
+    this.exports.prepackB(b.offset, b.row, b.col, k, n, dst);
+  }
+
+  /**
+   * A stride-1 NHWC convolution as GEMMs on a prepacked [kh, kw, cin, n] filter, with bias and ReLU
+   * (see `conv` in core/asm/gemm.ts). Output row (b, oh, ow) at c + 4·((b·outH + oh)·groupStride +
+   * ow·ldc). Byte offsets throughout.
+   */
+  conv(
+    x: ConvInput,
+    filter: { packed: number; kh: number; kw: number; n: number; bias: number; relu: boolean },
+    out: { offset: number; ldc: number; groupStride: number },
+    splitA = BOUNDS_CHECKED,
+  ): void {
+    const k = filter.kh * filter.kw * x.channels;
+    const patches = this.workScratch(this.exports.convScratchBytes(k, filter.n));
+    this.exports.conv(
+      x.offset,
+      x.batch,
+      x.height,
+      x.width,
+      x.channels,
+      filter.kh,
+      filter.kw,
+      x.padTop,
+      x.padLeft,
+      x.outHeight,
+      x.outWidth,
+      filter.packed,
+      filter.n,
+      filter.bias,
+      filter.relu ? 1 : 0,
+      out.offset,
+      out.ldc,
+      out.groupStride,
+      this.scratch,
+      patches,
+      splitA ? 1 : 0,
+    );
+  }
+
+  /** Floats that `prepackWinograd` writes for a [2, 2, cin, n] filter. */
+  winogradFloats(cin: number, n: number): number {
+    return 9 * this.packedFloats(cin, n);
+  }
+
+  /**
+   * Transforms a [2, 2, cin, n] filter (its values) into Winograd F(2×2, 2×2)'s 9 planes U = G F Gᵀ
+   * (G = [1 0; 1 1; 0 1]) and packs each for `winograd` into `dst` (winogradFloats(cin, n) floats).
+   */
+  prepackWinograd(filter: Float32Array, cin: number, n: number, dst: number): void {
+    const plane = cin * n;
+    const planes = new Float32Array(9 * plane);
+    for (let i = 0; i < plane; i++) {
+      const [g00, g01, g10, g11] = [filter[i], filter[plane + i], filter[2 * plane + i], filter[3 * plane + i]];
+      // G g: rows g0, g0 + g1, g1 (g's rows are u = 0, 1); then the same along v.
+      const rows = [
+        [g00, g01],
+        [Math.fround(g00 + g10), Math.fround(g01 + g11)],
+        [g10, g11],
+      ];
+      rows.forEach(([h0, h1], r) => {
+        planes[3 * r * plane + i] = h0;
+        planes[(3 * r + 1) * plane + i] = Math.fround(h0 + h1);
+        planes[(3 * r + 2) * plane + i] = h1;
+      });
+    }
+    const temp = this.backend.wasm._malloc(planes.byteLength) >>> 0;
+    try {
+      new Float32Array(this.memory.buffer, temp, planes.length).set(planes);
+      const packed = this.packedFloats(cin, n) * 4;
+      for (let xi = 0; xi < 9; xi++) this.prepack({ offset: temp + xi * plane * 4, row: n, col: 1 }, cin, n, dst + xi * packed);
+    } finally {
+      this.backend.wasm._free(temp);
+    }
+  }
+
+  /**
+   * `conv` for a 2×2 filter prepacked by `prepackWinograd`, by Winograd's F(2×2, 2×2) (see
+   * `winograd` in core/asm/gemm.ts): output height and width equal the input's and are even, and
+   * the channel counts are multiples of 4.
+   */
+  winograd(
+    x: ConvInput,
+    filter: { packed: number; n: number; bias: number; relu: boolean },
+    out: { offset: number; ldc: number; groupStride: number },
+    splitA = BOUNDS_CHECKED,
+  ): void {
+    const work = this.workScratch(this.exports.winogradScratchBytes(x.channels, filter.n));
+    this.exports.winograd(
+      x.offset,
+      x.batch,
+      x.height,
+      x.width,
+      x.channels,
+      x.padTop,
+      x.padLeft,
+      filter.packed,
+      filter.n,
+      filter.bias,
+      filter.relu ? 1 : 0,
+      out.offset,
+      out.ldc,
+      out.groupStride,
+      this.scratch,
+      work,
+      splitA ? 1 : 0,
+    );
+  }
+
+  private work = { offset: 0, bytes: 0 };
+
+  /** Scratch for a convolution (patches, transforms), grown as needed and kept (it lives as long as the backend). */
+  private workScratch(bytes: number): number {
+    if (bytes > this.work.bytes) {
+      if (this.work.bytes > 0) this.backend.wasm._free(this.work.offset);
+      this.work = { offset: this.backend.wasm._malloc(bytes) >>> 0, bytes };
+    }
+    return this.work.offset;
+  }
+}
+
+/** A convolution's input image and geometry (byte offset in the backend's memory). */
+export interface ConvInput {
+  offset: number;
+  batch: number;
+  height: number;
+  width: number;
+  channels: number;
+  padTop: number;
+  padLeft: number;
+  outHeight: number;
+  outWidth: number;
 }
