@@ -3,33 +3,16 @@
  * serves and the README shows) served by the worker in workerd: every file of each export put into
  * Miniflare's R2 as `gan publish` lays it out, then images and grids of the sizes the manifest says.
  */
-import { env } from 'cloudflare:workers';
-import { type Manifest, ManifestSchema } from '@gan/core';
-import { registryKeys } from '@gan/registry/layout';
+import type { Manifest } from '@gan/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { setCurrent } from './fixtures.ts';
 import { get, png } from './helpers.ts';
+import { publishShippedModels } from './shipped.ts';
 
 const SHIPPED = ['emoji', 'mnist', 'twemoji'];
-const manifests = new Map<string, Manifest>();
-
-async function shippedFile(model: string, file: string): Promise<ArrayBuffer> {
-  const response = await env.SHIPPED_MODELS.fetch(`https://models.invalid/${model}/${file}`);
-  expect(response.status, `models/${model}/${file}`).toBe(200);
-  return response.arrayBuffer();
-}
+let manifests: Map<string, Manifest>;
 
 beforeAll(async () => {
-  for (const model of SHIPPED) {
-    const manifestBytes = await shippedFile(model, 'manifest.json');
-    const manifest = ManifestSchema.parse(JSON.parse(new TextDecoder().decode(manifestBytes)));
-    for (const { path } of manifest.files) {
-      await env.MODELS_BUCKET.put(registryKeys.file(manifest.name, manifest.version, path), await shippedFile(model, path));
-    }
-    await env.MODELS_BUCKET.put(registryKeys.manifest(manifest.name, manifest.version), manifestBytes);
-    await setCurrent(env.MODELS_BUCKET, manifest.name, manifest.version);
-    manifests.set(model, manifest);
-  }
+  manifests = await publishShippedModels(SHIPPED);
 });
 
 describe('the shipped models serve in workerd', () => {
