@@ -1,15 +1,22 @@
-/** The flags `gan sample` and `gan walk` share with the worker's query parameters, checked by the worker's rules. */
-import { Option } from 'commander';
+/**
+ * What `gan sample` and `gan walk` share: the flags that mirror the worker's query parameters, checked by
+ * the worker's rules, and the command around a render (options, backend, the exported generator loaded
+ * and disposed, the file written and reported).
+ */
+import { writeFile } from 'node:fs/promises';
+import { type Command, Option } from 'commander';
 import {
   type ClassChoice,
   ClassNameError,
+  type FastGenerator,
   type Manifest,
   MAX_SEED_LENGTH,
   type ResizeFilter,
   randomSeed,
   resolveClassName,
 } from '@gan/core';
-import { UsageError } from './common.ts';
+import { loadExportedGenerator } from '../export/load.ts';
+import { type BackendFlags, UsageError, activateBackend, backendOption, info, integer, threadsOption } from './common.ts';
 
 export interface RenderFlags {
   seed?: string;
@@ -43,4 +50,71 @@ export function classChoiceOf(manifest: Manifest, given: string | undefined, all
     if (err instanceof ClassNameError) throw new UsageError('--class', err.message);
     throw err;
   }
+}
+
+/** The flags of every render command. */
+export interface RenderCommandFlags extends BackendFlags, RenderFlags {
+  model: string;
+  out: string;
+}
+
+/** A render command's own words: its name and description, and the help of the flags whose meaning differs. */
+export interface RenderCommandSpec {
+  name: string;
+  description: string;
+  seed: string;
+  /** Options of this command alone, listed after --seed. */
+  options?: (command: Command) => Command;
+  class: string;
+  size: string;
+  /** The --out flag with its file kind, and its help. */
+  out: [flags: string, description: string];
+}
+
+/** What a render is given: the checked settings and the loaded model (disposed by the command afterwards). */
+export interface RenderInput {
+  seed: string;
+  filter: ResizeFilter;
+  truncation: number;
+  manifest: Manifest;
+  generator: FastGenerator;
+}
+
+/** What a render gives back: the file's bytes, and what the report adds after the model and seed. */
+export interface Rendered {
+  bytes: Uint8Array;
+  details?: string;
+}
+
+/** Registers a command that renders a file from an exported model through core's render pipeline. */
+export function registerRenderCommand<F extends RenderCommandFlags>(
+  program: Command,
+  spec: RenderCommandSpec,
+  render: (flags: F, input: RenderInput) => Rendered,
+): void {
+  const command = program
+    .command(spec.name)
+    .description(spec.description)
+    .requiredOption('--model <dir>', 'exported model directory (written by gan export)')
+    .option('--seed <s>', spec.seed);
+  (spec.options?.(command) ?? command)
+    .option('--class <c>', spec.class)
+    .option('--size <n>', spec.size, integer(8, 1024))
+    .addOption(filterOption())
+    .addOption(truncationOption())
+    .requiredOption(...spec.out)
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .action(async (flags: F) => {
+      const settings = renderSettings(flags);
+      await activateBackend(flags, info);
+      const { manifest, generator } = await loadExportedGenerator(flags.model);
+      try {
+        const { bytes, details = '' } = render(flags, { ...settings, manifest, generator });
+        await writeFile(flags.out, bytes);
+        info(`wrote ${flags.out} (${manifest.name} ${manifest.version}, seed ${JSON.stringify(settings.seed)}${details})`);
+      } finally {
+        generator.dispose();
+      }
+    });
 }
