@@ -158,11 +158,11 @@ describe('Conv2DBackpropInput on WASM', () => {
     await tf.setBackend('wasm');
     expect(registerWasmKernels()).toEqual([]);
     const ours = tf.getKernel('Conv2DBackpropInput', 'wasm')!.kernelFunc;
-    expect(restoreWasmKernels().sort()).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Tile']);
+    expect(restoreWasmKernels().sort()).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'GanSubPixelConv', 'Tile']);
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined();
     expect(tf.getKernel('Conv2DBackpropInput', 'wasm')!.kernelFunc).not.toBe(ours);
     expect(registerWasmKernels('wasm', ['Conv2DBackpropFilter'])).toEqual(['Conv2DBackpropFilter']);
-    expect(registerWasmKernels().sort()).toEqual(['Conv2DBackpropInput', 'Tile']);
+    expect(registerWasmKernels().sort()).toEqual(['Conv2DBackpropInput', 'GanSubPixelConv', 'Tile']);
     const y = tf.conv2dTranspose(tf.ones([1, 2, 2, 2]) as tf.Tensor4D, tf.ones([4, 4, 3, 2]) as tf.Tensor4D, [1, 4, 4, 3], 2, 'same');
     expect(y.shape).toEqual([1, 4, 4, 3]);
     y.dispose();
@@ -262,8 +262,10 @@ describe('generators on WASM', () => {
     const g = buildGenerator(config, 4);
     for (const w of g.weights) w.write(tf.tensor(named.get(w.originalName)!, w.shape as number[]));
     const fast = FastGenerator.fromWeights(config, Object.fromEntries(g.weights.map((w) => [w.originalName, w.read()])));
-    // The first call derives (and keeps, while the weights live) the transposed convolutions' phase filters.
+    // The first calls derive (and keep, while the weights live) the transposed convolutions' phase
+    // filters and the fast generator's packed ones (GanSubPixelConv).
     tf.tidy(() => g.predict(tf.tensor2d(input, [3, config.latentSize])) as tf.Tensor).dispose();
+    tf.tidy(() => fast.forward(tf.tensor2d(input, [3, config.latentSize]))).dispose();
     expectClose(await on('wasm', () => tf.tidy(() => g.predict(tf.tensor2d(input, [3, config.latentSize])) as tf.Tensor)), expected, 1e-5);
     expectClose(await on('wasm', () => tf.tidy(() => fast.forward(tf.tensor2d(input, [3, config.latentSize])))), expected, 1e-5);
     fast.dispose();

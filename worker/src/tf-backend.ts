@@ -13,10 +13,16 @@
  *
  * Both patches are undone afterwards. Threads are off (no SharedArrayBuffer workers in Workers), and
  * only the SIMD binary is shipped, so a runtime without SIMD fails loudly instead of running slowly.
+ *
+ * The generator's layers then run on this project's own GEMM (core's GanSubPixelConv kernel), from
+ * its plain-SIMD module, bundled the same way: the relaxed-SIMD one could round differently from CPU
+ * to CPU, and `gan sample` must keep writing the bytes the worker serves.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import simdModule from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm';
+import gemmSimdModule from '@gan/core/kernels/gemm/gemm-simd.wasm';
+import { SUB_PIXEL_CONV, provideGemmModule, registerWasmKernels } from '@gan/core/kernels/index';
 
 const SIMD_FILE = 'tfjs-backend-wasm-simd.wasm';
 const SIMD_URL = `https://wasm.invalid/${SIMD_FILE}`;
@@ -63,7 +69,7 @@ async function initialise(): Promise<BackendInfo> {
   const instantiate = WebAssembly.instantiate;
   // With nodejs_compat, Emscripten would take its Node branch (and need __dirname): hide `process`.
   const g = globalThis as { process?: unknown };
-  const hadProcess = Object.prototype.hasOwnProperty.call(g, 'process');
+  const hadProcess = Object.hasOwn(g, 'process');
   const savedProcess = g.process;
 
   platform.fetch = (async (path: string, init?: RequestInit) => {
@@ -87,6 +93,8 @@ async function initialise(): Promise<BackendInfo> {
     WebAssembly.instantiate = instantiate;
     if (hadProcess) g.process = savedProcess;
   }
+  provideGemmModule('simd', false, gemmSimdModule);
+  registerWasmKernels('wasm', [SUB_PIXEL_CONV]);
   return {
     backend: tf.getBackend(),
     simd: Boolean(await env.getAsync('WASM_HAS_SIMD_SUPPORT')),

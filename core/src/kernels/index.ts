@@ -47,17 +47,15 @@ const isOurs = (config: tf.KernelConfig | undefined) => (config?.kernelFunc as M
 export const WASM_KERNEL_NAMES = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Tile', SUB_PIXEL_CONV] as const;
 export type WasmKernelName = (typeof WASM_KERNEL_NAMES)[number];
 
-/** Those registered when none are named (GanSubPixelConv only on request, until the worker serves with it). */
-const DEFAULT_KERNEL_NAMES: readonly WasmKernelName[] = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Tile'];
-
 /** What each placed kernel replaced, per backend and kernel name (global: one per tfjs registry). */
 const placements = new KernelPlacements(Symbol.for('gan-edge.kernel.originals'));
 
 /**
- * Registers the kernels on `backendName` (default 'wasm'): all of them, or those named in `only`.
- * Returns the names of kernels it added or replaced (none when they are already in place).
+ * Registers the kernels on `backendName` (default 'wasm'): all of them, or those named in `only`
+ * (GanSubPixelConv on the 'wasm' backend only). Returns the names of kernels it added or replaced
+ * (none when they are already in place).
  */
-export function registerWasmKernels(backendName = 'wasm', only: readonly WasmKernelName[] = DEFAULT_KERNEL_NAMES): string[] {
+export function registerWasmKernels(backendName = 'wasm', only: readonly WasmKernelName[] = WASM_KERNEL_NAMES): string[] {
   const placed: string[] = [];
   /** Puts `make(original)` in place of kernel `name`, keeping the original's set-up (its WASM bindings). */
   const place = (name: WasmKernelName, make: (original?: tf.KernelFunc) => tf.KernelFunc) => {

@@ -1,6 +1,8 @@
 /**
- * The trainer's matrix kernels on the AssemblyScript GEMM (./gemm.ts) for the tfjs `wasm` backend.
- * Node only; the worker keeps tfjs's kernels (its golden images are pinned to them).
+ * The trainer's matrix kernels on the AssemblyScript GEMM (./gemm.ts) for the tfjs `wasm` backend,
+ * relaxed SIMD where the engine has it. (Serving's kernel on the same GEMM, GanSubPixelConv, always
+ * plain SIMD, is in ./sub-pixel-conv.ts and registered with the other convolution kernels by
+ * ../index.ts: the worker and `gan sample` both run it.)
  *
  * `registerGemmKernels()` replaces BatchMatMul where the policy says the GEMM wins (by default all
  * but large plain products: see DEFAULT_MATMUL_POLICY), and marks it as taking transposed operands at
