@@ -1,7 +1,9 @@
 /**
  * Generator forward pass, batch 1 and 64, reference architecture: tfjs WASM SIMD in Node (the fast
- * serving generator now and as first written; the plain layers model with the backend's own kernels
- * and with ours), pure JS, and PyTorch on the same weights — interleaved rounds, medians.
+ * serving generator on the project's GanSubPixelConv kernel and on XNNPACK's convolutions, and as first
+ * written; the plain layers model with the backend's own kernels and with ours), pure JS, and PyTorch
+ * on the same weights — interleaved rounds, medians of wall-clock and of CPU time (the process's: on
+ * a machine shared with other work, wall time measures the other work too; CPU time much less).
  * Also checks that all of them produce the same images.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -11,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONFIG, SubPixel3x3Generator, layersGenerator, namedTensors, referenceWeights, writeWeightsForPyTorch } from './lib/models.ts';
 import { type PyTorch, b64, fromB64 } from './lib/pytorch.ts';
-import { fmtMs, interleaved, median, table, timeSync } from './lib/stats.ts';
+import { fmtMs, interleaved, median, table, timeSyncCpu } from './lib/stats.ts';
 
 type Backend = 'wasm' | 'cpu';
 
@@ -26,7 +28,13 @@ interface Contender {
 
 export interface ForwardResult {
   batch: number;
-  medians: Map<string, number>;
+  /** Median wall-clock and CPU milliseconds by contender. */
+  medians: Map<string, { ms: number; cpuMs: number }>;
+}
+
+interface Sample {
+  ms: number;
+  cpuMs: number;
 }
 
 function inputs(batches: number[]): Map<number, tf.Tensor2D> {
@@ -66,10 +74,28 @@ export async function benchForward(opts: {
     const layers = layersGenerator(weights);
     const ins = inputs(batches);
     const label = backend === 'wasm' ? 'tfjs WASM' : 'tfjs pure JS';
-    contenders.push({ name: `${label}: fast generator (2x2 phases)`, backend, forward: (x) => fast.forward(x), inputs: ins });
+    if (backend === 'wasm') {
+      contenders.push({
+        name: `${label}: fast generator, GanSubPixelConv (project's GEMM, Winograd)`,
+        backend,
+        kernels: 'ours',
+        forward: (x) => fast.forward(x),
+        inputs: ins,
+      });
+      contenders.push({
+        name: `${label}: fast generator, XNNPACK convolutions (2x2 phases)`,
+        backend,
+        kernels: 'original',
+        forward: (x) => fast.forward(x),
+        inputs: ins,
+      });
+    } else {
+      contenders.push({ name: `${label}: fast generator (2x2 phases)`, backend, forward: (x) => fast.forward(x), inputs: ins });
+    }
     contenders.push({
       name: `${label}: fast generator as first written (3x3 + DepthToSpace)`,
       backend,
+      kernels: 'original',
       forward: (x) => before.forward(x),
       inputs: ins,
     });
@@ -123,6 +149,7 @@ export async function benchForward(opts: {
   for (const n of batches) {
     const reps = n === 1 ? (opts.quick ? 10 : 30) : opts.quick ? 1 : 2;
     const rounds = n === 1 ? (opts.quick ? 3 : 5) : opts.quick ? 2 : 4;
+    const pairs = ({ ms, cpuMs }: { ms: number[]; cpuMs: number[] }): Sample[] => ms.map((m, i) => ({ ms: m, cpuMs: cpuMs[i] }));
     const runners = contenders
       .filter((c) => !(c.backend === 'cpu' && n === 64 && opts.quick))
       .map((c) => ({
@@ -131,34 +158,46 @@ export async function benchForward(opts: {
           await use(c);
           const x = c.inputs.get(n)!;
           c.forward(x).dispose(); // warm (operator caches, first-call set-up)
-          return timeSync(() => {
-            const y = c.forward(x);
-            y.dataSync();
-            y.dispose();
-          }, reps);
+          return pairs(
+            timeSyncCpu(() => {
+              const y = c.forward(x);
+              y.dataSync();
+              y.dispose();
+            }, reps),
+          );
         },
       }));
+    const torchOneThread = `PyTorch ${PyTorchVersion} CPU, 1 thread`;
     if (opts.py) {
       for (const threads of [1, 2]) {
         runners.push({
-          name: `PyTorch ${PyTorchVersion} CPU, ${threads} thread${threads > 1 ? 's' : ''}`,
-          run: async () => (await opts.py!.send<{ ms: number[] }>({ cmd: 'time_forward', batch: n, reps, threads })).ms,
+          name: threads === 1 ? torchOneThread : `PyTorch ${PyTorchVersion} CPU, ${threads} threads`,
+          run: async () =>
+            pairs(
+              await opts
+                .py!.send<{ ms: number[]; cpu_ms: number[] }>({ cmd: 'time_forward', batch: n, reps, threads })
+                .then((r) => ({ ms: r.ms, cpuMs: r.cpu_ms })),
+            ),
         });
       }
     }
-    const samples = await interleaved(runners, rounds);
-    const medians = new Map([...samples].map(([k, v]) => [k, median(v)]));
+    const samples = await interleaved<Sample>(runners, rounds);
+    const medians = new Map([...samples].map(([k, v]) => [k, { ms: median(v.map((s) => s.ms)), cpuMs: median(v.map((s) => s.cpuMs)) }]));
     results.push({ batch: n, medians });
-    const torchBest = Math.min(...[...medians].filter(([k]) => k.startsWith('PyTorch')).map(([, v]) => v));
-    const rows = [...medians].map(([name, ms]) => [
+    const torchBest = Math.min(...[...medians].filter(([k]) => k.startsWith('PyTorch')).map(([, v]) => v.ms));
+    const torchCpu = medians.get(torchOneThread)?.cpuMs ?? Number.NaN;
+    const ratio = (x: number, y: number) => (Number.isFinite(x / y) ? `${(x / y).toFixed(2)}×` : '–');
+    const rows = [...medians].map(([name, { ms, cpuMs }]) => [
       name,
       fmtMs(ms),
-      ((1000 / ms) * n).toFixed(n === 1 ? 0 : 0),
-      Number.isFinite(torchBest) ? `${(ms / torchBest).toFixed(2)}×` : '–',
+      fmtMs(cpuMs),
+      ((1000 / cpuMs) * n).toFixed(0),
+      ratio(ms, torchBest),
+      name.includes('thread') && !name.endsWith('1 thread') ? '–' : ratio(cpuMs, torchCpu),
     ]);
     sections.push(
       `Generator forward, batch ${n} (median of ${samples.values().next().value!.length} runs each, ${rounds} interleaved rounds)\n\n` +
-        table(['implementation', 'ms', 'images/s', 'time vs best PyTorch'], rows),
+        table(['implementation', 'ms', 'CPU ms', 'images per CPU second', 'time vs best PyTorch', 'CPU time vs PyTorch 1 thread'], rows),
     );
   }
   const text = [

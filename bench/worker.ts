@@ -1,6 +1,8 @@
 /**
  * Worker-side figures: bundle size (wrangler deploy --dry-run, minified, SIMD .wasm only), the
- * generator forward pass inside workerd (vs PyTorch, interleaved), cold start (fresh `wrangler dev`
+ * generator forward pass inside workerd (the project's GanSubPixelConv kernel and tfjs's XNNPACK
+ * convolutions, vs PyTorch, interleaved; wall-clock time in the isolate and workerd's CPU time from
+ * /proc, which other work on a shared machine inflates less), cold start (fresh `wrangler dev`
  * to first image: backend start, model fetched from local R2 and checksummed, folded, rendered), the
  * whole seeded request's render time (latent, forward, PNG; the worker's Server-Timing), and load
  * with autocannon for distinct seeds (no cache) and one repeated seed (Cache API).
@@ -18,6 +20,7 @@ import { buildGenerator } from '@gan/core/model';
 import { fillLocalR2 } from '@gan/registry';
 import { CONFIG, referenceWeights } from './lib/models.ts';
 import type { PyTorch } from './lib/pytorch.ts';
+import { processTreeCpuClock } from './lib/process-cpu.ts';
 import { fmtMs, median, quantile, table } from './lib/stats.ts';
 import { type WranglerDev, startWranglerDev } from './lib/wrangler-dev.ts';
 
@@ -127,33 +130,66 @@ export async function benchWorker(opts: { quick: boolean; py?: PyTorch; torchVer
   try {
     out.push(bundleSize(work));
 
-    // Forward inside workerd, interleaved with PyTorch.
+    // Forward inside workerd, our kernel and tfjs's alternating, interleaved with PyTorch.
     const fwd = await wranglerDev(['--config', join(root, 'bench/worker/wrangler.toml')]);
     try {
       const rounds = opts.quick ? 3 : 5;
-      const samples = new Map<string, number[]>();
-      const add = (k: string, v: number[]) => samples.set(k, [...(samples.get(k) ?? []), ...v]);
+      const samples = new Map<string, { ms: number[]; cpuMs: number[] }>();
+      const add = (k: string, ms: number[], cpuMs: number[]) => {
+        const s = samples.get(k) ?? { ms: [], cpuMs: [] };
+        s.ms.push(...ms);
+        s.cpuMs.push(...cpuMs);
+        samples.set(k, s);
+      };
       await fetch(`${fwd.url}/?batch=1&reps=1`).then((r) => r.arrayBuffer()); // backend start, weights folded
+      const workerdCpu = processTreeCpuClock(fwd.child.pid!, 'workerd');
+      const kernels = { ours: 'GanSubPixelConv', tfjs: 'XNNPACK' } as const;
       for (let r = 0; r < rounds; r++) {
         for (const batch of [1, 64]) {
-          const reps = batch === 1 ? 100 : 2;
-          const res = (await (await fetch(`${fwd.url}/?batch=${batch}&reps=${reps}`)).json()) as { ms: number[] };
-          add(`workerd, batch ${batch}`, res.ms);
-          if (opts.py)
-            add(
-              `PyTorch 1 thread, batch ${batch}`,
-              (await opts.py.send<{ ms: number[] }>({ cmd: 'time_forward', batch, reps, threads: 1 })).ms,
-            );
+          const reps = batch === 1 ? 50 : 2;
+          for (const k of Object.keys(kernels) as (keyof typeof kernels)[]) {
+            await fetch(`${fwd.url}/?batch=${batch}&reps=1&kernels=${k}`).then((r) => r.arrayBuffer()); // filters prepacked
+            const c0 = workerdCpu?.() ?? Number.NaN;
+            const res = (await (await fetch(`${fwd.url}/?batch=${batch}&reps=${reps}&kernels=${k}`)).json()) as { ms: number[] };
+            const cpu = ((workerdCpu?.() ?? Number.NaN) - c0) / reps;
+            add(`${k} ${batch}`, res.ms, [cpu]);
+          }
+          if (opts.py) {
+            const torch = await opts.py.send<{ ms: number[]; cpu_ms: number[] }>({ cmd: 'time_forward', batch, reps, threads: 1 });
+            add(`torch ${batch}`, torch.ms, torch.cpu_ms);
+          }
         }
       }
-      const rows = [1, 64].map((b) => {
-        const w = median(samples.get(`workerd, batch ${b}`)!);
-        const p = samples.has(`PyTorch 1 thread, batch ${b}`) ? median(samples.get(`PyTorch 1 thread, batch ${b}`)!) : NaN;
-        return [b, fmtMs(w), Number.isNaN(p) ? '–' : fmtMs(p), Number.isNaN(p) ? '–' : `${(w / p).toFixed(2)}×`];
-      });
+      const med = (k: string, m: 'ms' | 'cpuMs') => (samples.has(k) ? median(samples.get(k)![m]) : Number.NaN);
+      const ratio = (x: number, y: number) => (Number.isFinite(x / y) ? `${(x / y).toFixed(2)}×` : '–');
+      const ms = (x: number) => (Number.isFinite(x) ? fmtMs(x) : '–');
+      const rows = [1, 64].flatMap((b) =>
+        (Object.keys(kernels) as (keyof typeof kernels)[]).map((k) => [
+          b,
+          kernels[k],
+          ms(med(`${k} ${b}`, 'ms')),
+          ms(med(`${k} ${b}`, 'cpuMs')),
+          ms(med(`torch ${b}`, 'ms')),
+          ms(med(`torch ${b}`, 'cpuMs')),
+          ratio(med(`${k} ${b}`, 'cpuMs'), med(`torch ${b}`, 'cpuMs')),
+          ratio(med(`${k} ${b}`, 'cpuMs'), med(`tfjs ${b}`, 'cpuMs')),
+        ]),
+      );
       out.push(
-        'Generator forward inside workerd (fast generator, WASM SIMD, timed in the isolate; PyTorch interleaved)\n\n' +
-          table(['batch', 'workerd ms', `PyTorch ${opts.torchVersion ?? ''} 1 thread ms`, 'workerd / PyTorch'], rows),
+        `Generator forward inside workerd (fast generator, WASM SIMD; its layers on the project's GanSubPixelConv or on XNNPACK, alternating; ${rounds} interleaved rounds with PyTorch; medians)\n\n` +
+          table(
+            [
+              'batch',
+              'layers on',
+              'workerd ms (in the isolate)',
+              'workerd CPU ms',
+              `PyTorch ${opts.torchVersion ?? ''} 1 thread ms`,
+              'PyTorch CPU ms',
+              'CPU time vs PyTorch',
+              'CPU time vs XNNPACK',
+            ],
+            rows,
+          ),
       );
     } finally {
       await fwd.stop();

@@ -5,6 +5,8 @@ Reads JSON commands from stdin, one per line, and answers each with one JSON lin
   {"cmd": "forward", "input": B64, "n": N}  generator output for N latents, NHWC float32 (base64)
   {"cmd": "time_forward", "batch": N, "reps": K, "threads": T}   milliseconds per forward pass
   {"cmd": "time_train", "batch": N, "reps": K, "threads": T}     milliseconds per training iteration
+  (both answer {"ms": [...], "cpu_ms": [...]}: wall-clock time, and the process's CPU time, which other
+  work on the same cores inflates less)
   {"cmd": "info"}                            versions and BLAS
 The weights file is JSON: {name: {"shape": [...], "data": base64 float32 little-endian}} with the
 tfjs layer weight names; conv2dTranspose kernels [kh, kw, out, in] become ConvTranspose2d weights
@@ -102,12 +104,13 @@ def load_generator(path):
 
 
 def timed(fn, reps):
-    out = []
+    wall, cpu = [], []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
+        wall.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+    return {"ms": wall, "cpu_ms": cpu}
 
 
 class Trainer:
@@ -164,13 +167,13 @@ def main():
             z = torch.randn(cmd["batch"], NZ)
             with torch.no_grad():
                 generator(z)
-                reply = {"ms": timed(lambda: generator(z), cmd["reps"])}
+                reply = timed(lambda: generator(z), cmd["reps"])
         elif kind == "time_train":
             t = trainers.get(cmd["batch"])
             if t is None:
                 t = trainers[cmd["batch"]] = Trainer(cmd["batch"])
                 t.step()
-            reply = {"ms": timed(t.step, cmd["reps"])}
+            reply = timed(t.step, cmd["reps"])
         else:
             reply = {"error": f"unknown command {kind}"}
         sys.stdout.write(json.dumps(reply) + "\n")

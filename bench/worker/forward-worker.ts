@@ -2,11 +2,13 @@
  * A benchmark-only Worker: the serving generator (FastGenerator on the WASM SIMD backend, set up by
  * the worker's own tf-backend.ts) on the reference architecture with fixed pseudo-random weights, no
  * R2. GET /?batch=N&reps=K answers the milliseconds of K forward passes, timed inside workerd (locally
- * its clock advances during CPU work; in production it would not).
+ * its clock advances during CPU work; in production it would not). `&kernels=tfjs` runs them on the
+ * backend's own kernels (XNNPACK) instead of the project's GanSubPixelConv, for comparisons.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FastGenerator, REFERENCE_CONFIG, generatorChannels, generatorInput, latentFromSeed } from '@gan/core';
 import { generatorLayerNames } from '@gan/core/config';
+import { SUB_PIXEL_CONV, registerWasmKernels, restoreWasmKernels } from '@gan/core/kernels/index';
 import { initBackend } from '@gan/worker/tf-backend';
 
 function values(size: number, seed: number, scale: number, offset = 0): Float32Array {
@@ -47,6 +49,8 @@ export default {
     const url = new URL(request.url);
     const batch = Number(url.searchParams.get('batch') ?? 1);
     const reps = Number(url.searchParams.get('reps') ?? 10);
+    if (url.searchParams.get('kernels') === 'tfjs') restoreWasmKernels();
+    else registerWasmKernels('wasm', [SUB_PIXEL_CONV]);
     const input = generatorInput(
       REFERENCE_CONFIG,
       Array.from({ length: batch }, (_, i) => latentFromSeed(`w${i}`, REFERENCE_CONFIG.latentSize)),

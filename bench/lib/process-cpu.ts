@@ -1,0 +1,49 @@
+/**
+ * CPU time of another process tree (Linux /proc): how the benchmarks time work inside workerd on a
+ * machine shared with other work, where wall-clock time would also measure the other work.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+
+/** Pids of `root` and all its descendants now, from each process's parent in /proc/<pid>/stat. */
+function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command name (in parentheses, which may hold spaces): state, ppid, …
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const out: number[] = [];
+  const visit = (pid: number) => {
+    out.push(pid);
+    for (const child of children.get(pid) ?? []) visit(child);
+  };
+  visit(root);
+  return out;
+}
+
+/**
+ * A clock of the CPU milliseconds used by the processes named `name` under `root` (all their threads,
+ * from /proc/<pid>/task/<tid>/schedstat, in nanoseconds), or undefined where /proc cannot tell.
+ * The processes are found once, when this is called.
+ */
+export function processTreeCpuClock(root: number, name: string): (() => number) | undefined {
+  try {
+    const pids = processTree(root).filter((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === name);
+    if (pids.length === 0) return undefined;
+    return () => {
+      let ns = 0;
+      for (const pid of pids)
+        for (const tid of readdirSync(`/proc/${pid}/task`))
+          ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      return ns / 1e6;
+    };
+  } catch {
+    return undefined;
+  }
+}
