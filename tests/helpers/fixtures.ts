@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelConfig } from '@gan/core';
-import { buildFixture } from '../worker/fixtures.ts';
+import { type WritableBucket, buildFixture } from '../worker/fixtures.ts';
 
 /** A small generator: 6.4 KiB of weights, in four shards by default. */
 export const TINY_CONFIG: ModelConfig = {
@@ -62,13 +62,20 @@ export async function writeFixtureExport(root: string, options: FixtureExportOpt
   return dir;
 }
 
-/** A wrangler.toml binding MODELS_BUCKET like the project's, for a local R2 in a temporary directory. */
-export async function writeTestWranglerConfig(dir: string, bucketName = 'gan-models'): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, 'wrangler.toml');
-  await writeFile(
-    file,
-    `name = "registry-test"\ncompatibility_date = "2026-04-20"\n\n[[r2_buckets]]\nbinding = "MODELS_BUCKET"\nbucket_name = "${bucketName}"\n`,
-  );
-  return file;
+/**
+ * A bucket for the worker's fixture publishers (tests/worker/fixtures.ts) that lays each published
+ * version out as an export directory, `<root>/<name>@<version>/`, for the `gan` commands that read one.
+ * current.json has no place there and is dropped.
+ */
+export function exportDirsBucket(root: string): WritableBucket {
+  return {
+    async put(key, value) {
+      const [, name, version, file] = key.split('/');
+      if (!file) return;
+      const dir = path.join(root, `${name}@${version}`);
+      await mkdir(dir, { recursive: true });
+      await writeFile(path.join(dir, file), typeof value === 'string' ? value : new Uint8Array(value as ArrayBuffer));
+    },
+    async delete() {},
+  };
 }

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
@@ -11,22 +11,22 @@ export interface GanRun {
 }
 
 /**
- * Runs the `gan` command line as a child process (asynchronously: servers a test runs in its own
- * process must keep answering). The child gets its own process group, which is ended afterwards:
- * a local R2's workerd outlives a parent that was SIGKILLed.
+ * Starts the `gan` command line as a child process (asynchronously: servers a test runs in its own
+ * process must keep answering), for a test that signals it while it runs. The child gets its own
+ * process group, which is ended afterwards: a local R2's workerd outlives a parent that was SIGKILLed.
  */
-export function runGan(args: string[], env: Record<string, string> = {}): Promise<GanRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'trainer/bin/gan.js'), ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, ...env },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+export function startGan(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<GanRun> } {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'trainer/bin/gan.js'), ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const done = new Promise<GanRun>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code, signal) => {
       try {
@@ -37,4 +37,23 @@ export function runGan(args: string[], env: Record<string, string> = {}): Promis
       resolve({ code, signal, stdout, stderr });
     });
   });
+  return { child, done };
+}
+
+/** Runs the `gan` command line to its end (see startGan). */
+export function runGan(args: string[], env: Record<string, string> = {}): Promise<GanRun> {
+  return startGan(args, env).done;
+}
+
+/**
+ * `gan <command> …args --out <out> --backend <backend>`: a command that renders a file from a model
+ * (sample, walk), on the wasm backend unless told otherwise.
+ */
+export function runRender(
+  command: 'sample' | 'walk',
+  args: string[],
+  out: string,
+  options: { backend?: string; env?: Record<string, string> } = {},
+): Promise<GanRun> {
+  return runGan([command, ...args, '--out', out, '--backend', options.backend ?? 'wasm'], options.env);
 }

@@ -8,16 +8,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '@gan/core/manifest';
-import { type ObjectStorage, openLocalR2, openS3Storage, readCurrent, readExportedModel, registryKeys } from '@gan/registry';
-import { startTestS3Server, type TestS3Server, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from '../helpers/s3-server.ts';
-import { writeTestWranglerConfig, writeFixtureExport } from '../helpers/fixtures.ts';
+import { type ObjectStorage, openLocalR2, readCurrent, readExportedModel, registryKeys } from '@gan/registry';
+import { startTestS3Server, type TestS3Server } from '../helpers/s3-server.ts';
+import { type TestLocalR2, bucketSnapshot as snapshot, openTestS3Storage, testLocalR2 } from '../helpers/stores.ts';
+import { writeFixtureExport } from '../helpers/fixtures.ts';
 import { runGan as gan } from '../helpers/gan.ts';
-
-async function snapshot(storage: ObjectStorage, prefix: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const o of await storage.list(prefix)) out[o.key] = await sha256Hex((await storage.get(o.key))! as Uint8Array<ArrayBuffer>);
-  return out;
-}
 
 interface Target {
   label: string;
@@ -34,8 +29,7 @@ interface Target {
 }
 
 let s3: TestS3Server;
-let localConfig = '';
-let localState = '';
+let local: TestLocalR2;
 const targets: Target[] = [
   {
     label: 'R2 S3 API (s3rver)',
@@ -45,13 +39,7 @@ const targets: Target[] = [
       return { args: [], env: s3.env };
     },
     async open() {
-      return openS3Storage({
-        endpoint: s3.endpoint,
-        bucket: s3.bucket,
-        accessKeyId: S3_ACCESS_KEY_ID,
-        secretAccessKey: S3_SECRET_ACCESS_KEY,
-        retries: 0,
-      });
+      return openTestS3Storage(s3);
     },
     async tearDown() {
       await s3.close();
@@ -61,12 +49,11 @@ const targets: Target[] = [
     label: "wrangler dev's local R2",
     killPlan: (objects) => [objects - 1, 1],
     async setUp(work) {
-      localConfig = await writeTestWranglerConfig(path.join(work, 'local'));
-      localState = path.join(work, 'local', 'state');
-      return { args: ['--local', '--config', localConfig, '--persist-to', localState], env: {} };
+      local = await testLocalR2(path.join(work, 'local'));
+      return { args: ['--local', '--config', local.configPath, '--persist-to', local.persistTo], env: {} };
     },
     async open() {
-      return openLocalR2({ configPath: localConfig, persistTo: localState });
+      return openLocalR2(local);
     },
     async tearDown() {},
   },

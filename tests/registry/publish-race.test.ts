@@ -28,15 +28,15 @@ import {
   readExportedModel,
   registryKeys,
 } from '@gan/registry';
-import { writeTestWranglerConfig, writeFixtureExport } from '../helpers/fixtures.ts';
+import { writeFixtureExport } from '../helpers/fixtures.ts';
+import { testLocalR2 } from '../helpers/stores.ts';
 
 let storage: ObjectStorage;
 let work: string;
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'gan-race-'));
-  const config = await writeTestWranglerConfig(path.join(work, 'local'));
-  storage = await openLocalR2({ configPath: config, persistTo: path.join(work, 'local', 'state') });
+  storage = await openLocalR2(await testLocalR2(path.join(work, 'local')));
 }, 60_000);
 
 afterAll(async () => {
@@ -48,14 +48,20 @@ afterAll(async () => {
 function jittered(inner: ObjectStorage, seed: string, maxMs = 8): ObjectStorage {
   const rng = Sfc32.fromSeed(seed);
   const pause = () => new Promise((r) => setTimeout(r, Math.floor(rng.next() * maxMs)));
+  const delayed =
+    <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      await pause();
+      return call(...args);
+    };
   return {
     description: `${inner.description} (jittered)`,
-    get: async (key) => (await pause(), inner.get(key)),
-    getWithEtag: async (key) => (await pause(), inner.getWithEtag(key)),
-    put: async (key, bytes, options) => (await pause(), inner.put(key, bytes, options)),
-    head: async (key) => (await pause(), inner.head(key)),
-    list: async (prefix) => (await pause(), inner.list(prefix)),
-    delete: async (keys) => (await pause(), inner.delete(keys)),
+    get: delayed((key) => inner.get(key)),
+    getWithEtag: delayed((key) => inner.getWithEtag(key)),
+    put: delayed((key, bytes, options) => inner.put(key, bytes, options)),
+    head: delayed((key) => inner.head(key)),
+    list: delayed((prefix) => inner.list(prefix)),
+    delete: delayed((keys) => inner.delete(keys)),
     close: () => inner.close(),
   };
 }

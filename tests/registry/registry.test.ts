@@ -15,7 +15,6 @@ import {
   NothingToRollBackError,
   type ObjectStorage,
   openLocalR2,
-  openS3Storage,
   parseListObjectsV2,
   PointerMovedError,
   PreconditionFailedError,
@@ -34,18 +33,12 @@ import {
   writeCurrent,
 } from '@gan/registry';
 import { checkpointKeys, pullCheckpoint, pushCheckpoint } from '@gan/trainer/train/remote-checkpoint';
-import { startTestS3Server, type TestS3Server, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from '../helpers/s3-server.ts';
-import { writeTestWranglerConfig, writeFixtureExport } from '../helpers/fixtures.ts';
+import { startTestS3Server, type TestS3Server } from '../helpers/s3-server.ts';
+import { bucketSnapshot as snapshot, openTestS3Storage, testLocalR2 } from '../helpers/stores.ts';
+import { writeFixtureExport } from '../helpers/fixtures.ts';
 
 const DAY = 86_400_000;
 const text = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : null);
-
-/** Every object under a prefix with its sha256: a bucket snapshot to compare before and after. */
-async function snapshot(storage: ObjectStorage, prefix: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const o of await storage.list(prefix)) out[o.key] = await sha256Hex((await storage.get(o.key))! as Uint8Array<ArrayBuffer>);
-  return out;
-}
 
 /** Records the order of writes; optionally corrupts what one key reads back as. */
 function recording(storage: ObjectStorage, corruptKey?: string): ObjectStorage & { puts: string[] } {
@@ -78,13 +71,7 @@ const backends: Backend[] = [
     label: 'R2 S3 API (s3rver behind a SigV4 check)',
     async open() {
       s3 = await startTestS3Server();
-      return openS3Storage({
-        endpoint: s3.endpoint,
-        bucket: s3.bucket,
-        accessKeyId: S3_ACCESS_KEY_ID,
-        secretAccessKey: S3_SECRET_ACCESS_KEY,
-        retries: 0,
-      });
+      return openTestS3Storage(s3);
     },
     async close() {
       expect(s3.rejectedSignatures).toBe(0);
@@ -94,8 +81,7 @@ const backends: Backend[] = [
   {
     label: "wrangler dev's local R2 (getPlatformProxy)",
     async open() {
-      const config = await writeTestWranglerConfig(path.join(work, 'local'));
-      return openLocalR2({ configPath: config, persistTo: path.join(work, 'local', 'state') });
+      return openLocalR2(await testLocalR2(path.join(work, 'local')));
     },
     async close() {},
   },
@@ -141,24 +127,12 @@ describe('the S3 client', () => {
   it('is refused by the server with a wrong secret (the signature is really checked)', async () => {
     const server = await startTestS3Server();
     try {
-      const wrong = openS3Storage({
-        endpoint: server.endpoint,
-        bucket: server.bucket,
-        accessKeyId: S3_ACCESS_KEY_ID,
-        secretAccessKey: 'wrong',
-        retries: 0,
-      });
+      const wrong = openTestS3Storage(server, 'wrong');
       await expect(wrong.put('k', new Uint8Array([1]))).rejects.toThrow(StorageError);
       await expect(wrong.get('k')).rejects.toThrow(/403 SignatureDoesNotMatch/);
       expect(server.rejectedSignatures).toBe(2);
       // Keys with characters SigV4 encodes specially still sign correctly.
-      const right = openS3Storage({
-        endpoint: server.endpoint,
-        bucket: server.bucket,
-        accessKeyId: S3_ACCESS_KEY_ID,
-        secretAccessKey: S3_SECRET_ACCESS_KEY,
-        retries: 0,
-      });
+      const right = openTestS3Storage(server);
       await right.put("odd/a b+c~(1)!'*.json", new Uint8Array([7]));
       expect([...(await right.get("odd/a b+c~(1)!'*.json"))!]).toEqual([7]);
       expect((await right.list('odd/')).map((o) => o.key)).toEqual(["odd/a b+c~(1)!'*.json"]);

@@ -2,7 +2,6 @@
  * The `gan` binary as a user runs it (a real Node process through bin/gan.js): exit codes and
  * messages, a run killed mid-training and resumed, ^C, and export → sample through the serving path.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -24,28 +23,16 @@ import {
 import { selectBackend } from '@gan/trainer/backend';
 import { loadLatestCheckpoint } from '@gan/trainer/train/checkpoint';
 import { readMetrics } from '@gan/trainer/train/metrics';
+import { exportDirsBucket } from '../helpers/fixtures.ts';
+import { repoRoot as repo, runGan, runRender, startGan } from '../helpers/gan.ts';
 
-const repo = path.resolve(import.meta.dirname, '../..');
-const bin = path.join(repo, 'trainer/bin/gan.js');
-const cacheDir = path.join(os.tmpdir(), 'gan-test-cache');
+const env = { GAN_CACHE_DIR: path.join(os.tmpdir(), 'gan-test-cache'), CI: '1' };
 let root: string;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[]): { child: ChildProcess; done: Promise<Run> } {
-  const child = spawn(process.execPath, [bin, ...args], { cwd: repo, env: { ...process.env, GAN_CACHE_DIR: cacheDir, CI: '1' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<Run>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return { child, done };
-}
-const gan = (...args: string[]) => start(args).done;
+const start = (args: string[]) => startGan(args, env);
+const gan = (...args: string[]) => runGan(args, env);
+/** `gan sample …args --out <out> --backend <backend>`. */
+const sample = (args: string[], out: string, backend = 'wasm') => runRender('sample', args, out, { backend, env });
 
 const TINY = [
   '--data',
@@ -127,17 +114,7 @@ describe('usage and exit codes', () => {
   });
 
   it('exits 1 with a plain message when the work fails', async () => {
-    const r = await gan(
-      'sample',
-      '--model',
-      path.join(root, 'missing'),
-      '--seed',
-      'a',
-      '--out',
-      path.join(root, 'x.png'),
-      '--backend',
-      'cpu',
-    );
+    const r = await sample(['--model', path.join(root, 'missing'), '--seed', 'a'], path.join(root, 'x.png'), 'cpu');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/error: .*manifest\.json/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
@@ -257,7 +234,7 @@ describe('export and sample', () => {
       ['zoë 🦊', '0'],
     ]) {
       const out = path.join(root, `${seed}.png`);
-      const r = await gan('sample', '--model', exported, '--seed', seed, '--class', cls, '--out', out, '--backend', 'wasm');
+      const r = await sample(['--model', exported, '--seed', seed, '--class', cls], out);
       expect(r.code).toBe(0);
       const input = generatorInput(manifest.architecture, [latentFromSeed(seed, manifest.latentSize)], [Number(cls)]);
       const images = generator.forward(input);
@@ -269,7 +246,7 @@ describe('export and sample', () => {
     // Without --class, a conditional model's class follows the worker's rule (drawn from the seed).
     const { classForSeed } = await import('@gan/core');
     const free = path.join(root, 'free.png');
-    expect((await gan('sample', '--model', exported, '--seed', 'carol', '--out', free, '--backend', 'wasm')).code).toBe(0);
+    expect((await sample(['--model', exported, '--seed', 'carol'], free)).code).toBe(0);
     const input = generatorInput(manifest.architecture, [latentFromSeed('carol', 8)], [classForSeed('carol', 10)]);
     const images = generator.forward(input);
     const pixels = toPixels(images);
@@ -279,24 +256,10 @@ describe('export and sample', () => {
     );
     // A larger size.
     const big = path.join(root, 'big.png');
-    expect(
-      (await gan('sample', '--model', exported, '--seed', 'alice', '--class', '3', '--size', '64', '--out', big, '--backend', 'wasm')).code,
-    ).toBe(0);
+    expect((await sample(['--model', exported, '--seed', 'alice', '--class', '3', '--size', '64'], big)).code).toBe(0);
     expect(decodePng(await readFile(big)).width).toBe(64);
     // An empty seed is refused as the worker refuses seed= (1 to 128 characters), and nothing is written.
-    const empty = await gan(
-      'sample',
-      '--model',
-      exported,
-      '--seed',
-      '',
-      '--class',
-      '0',
-      '--out',
-      path.join(root, 'empty.png'),
-      '--backend',
-      'wasm',
-    );
+    const empty = await sample(['--model', exported, '--seed', '', '--class', '0'], path.join(root, 'empty.png'));
     expect(empty.code).toBe(2);
     expect(empty.stderr).toMatch(/--seed.*1 to 128 characters/);
     expect(existsSync(path.join(root, 'empty.png'))).toBe(false);
@@ -355,19 +318,7 @@ describe('export and sample', () => {
     const { sha256Hex } = await import('@gan/core');
     // The fixtures' files, laid out as an export directory per model.
     const bucketDir = path.join(root, 'fixtures');
-    const { mkdir, writeFile } = await import('node:fs/promises');
-    const exportDirs = {
-      put: async (key: string, value: ArrayBuffer | Uint8Array | string) => {
-        const [, name, version, file] = key.split('/');
-        if (!file) return; // current.json
-        await mkdir(path.join(bucketDir, `${name}@${version}`), { recursive: true });
-        await writeFile(
-          path.join(bucketDir, `${name}@${version}`, file),
-          typeof value === 'string' ? value : new Uint8Array(value as ArrayBuffer),
-        );
-      },
-      delete: async () => {},
-    };
+    const exportDirs = exportDirsBucket(bucketDir);
     await publishStandardFixtures(exportDirs);
     await publishFixture(exportDirs, FLOAT16_FIXTURE);
     const float16Dir = path.join(bucketDir, `${FLOAT16_FIXTURE.name}@${FLOAT16_FIXTURE.version}`);
@@ -391,7 +342,7 @@ describe('export and sample', () => {
     for (const [request, args] of cases) {
       const golden = [...GOLDEN, ...GOLDEN_FLOAT16].find(([p]) => p === request)![1];
       const out = path.join(root, 'golden.png');
-      const r = await gan('sample', ...args, '--out', out, '--backend', 'wasm');
+      const r = await sample(args, out);
       expect(r.code, r.stderr).toBe(0);
       expect(await sha256Hex(new Uint8Array(await readFile(out)) as Uint8Array<ArrayBuffer>), request).toBe(golden);
     }

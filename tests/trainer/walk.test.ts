@@ -2,13 +2,14 @@
  * `gan walk` writes the worker's walk.gif bytes: the worker's fixture models, laid out as export
  * directories, walked through the command line, against the hashes the worker tests pin.
  */
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sha256Hex } from '@gan/core';
 import { GifReader } from 'omggif';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runGan } from '../helpers/gan.ts';
+import { exportDirsBucket } from '../helpers/fixtures.ts';
+import { runRender } from '../helpers/gan.ts';
 import { publishStandardFixtures } from '../worker/fixtures.ts';
 import { GOLDEN_WALKS } from '../worker/golden-walk.ts';
 
@@ -16,18 +17,7 @@ let root: string;
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'gan-walk-'));
-  await publishStandardFixtures({
-    put: async (key: string, value: ArrayBuffer | Uint8Array | string) => {
-      const [, name, version, file] = key.split('/');
-      if (!file) return; // current.json
-      await mkdir(path.join(root, `${name}@${version}`), { recursive: true });
-      await writeFile(
-        path.join(root, `${name}@${version}`, file),
-        typeof value === 'string' ? value : new Uint8Array(value as ArrayBuffer),
-      );
-    },
-    delete: async () => {},
-  });
+  await publishStandardFixtures(exportDirsBucket(root));
 });
 
 describe('gan walk', () => {
@@ -42,7 +32,7 @@ describe('gan walk', () => {
   it.each(cases)("writes the worker's bytes for %s", async (request, args) => {
     const out = path.join(root, 'walk.gif');
     const withDir = args.map((a, i) => (args[i - 1] === '--model' ? path.join(root, a) : a));
-    const run = await runGan(['walk', ...withDir, '--out', out, '--backend', 'wasm']);
+    const run = await runRender('walk', withDir, out);
     expect(run.code, run.stderr).toBe(0);
     const bytes = new Uint8Array(await readFile(out));
     expect(await sha256Hex(bytes as Uint8Array<ArrayBuffer>)).toBe(GOLDEN_WALKS.find(([p]) => p === request)![1]);
@@ -50,19 +40,11 @@ describe('gan walk', () => {
   });
 
   it('refuses more keys than classes with class each, naming the flag', async () => {
-    const run = await runGan([
+    const run = await runRender(
       'walk',
-      '--model',
-      path.join(root, 'digits@v1'),
-      '--class',
-      'each',
-      '--keys',
-      '4',
-      '--out',
+      ['--model', path.join(root, 'digits@v1'), '--class', 'each', '--keys', '4'],
       path.join(root, 'x.gif'),
-      '--backend',
-      'wasm',
-    ]);
+    );
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/--keys: with --class each key k is class k: at most 3 keys/);
   });
