@@ -31,6 +31,7 @@ import {
   restoreGemmKernels,
 } from '@gan/core/kernels/gemm/index';
 import { buildDiscriminator, buildGenerator } from '@gan/core/model';
+import { GOLDEN_WIDE_FORWARD, wideForwardSha256 } from '../worker/golden.ts';
 import { on, values } from './backend-compare.ts';
 
 const VARIANTS: GemmVariant[] = ['simd', 'relaxed-simd'];
@@ -398,9 +399,9 @@ describe('the serving convolutions (raw)', () => {
     });
 
   /** Runs one convolution on a fresh memory; returns what it wrote where and the float64 reference. */
-  function run(method: 'conv' | 'winograd', g: ReturnType<typeof geometry> extends fc.Arbitrary<infer T> ? T : never) {
+  function run(method: 'conv' | 'winograd', g: ReturnType<typeof geometry> extends fc.Arbitrary<infer T> ? T : never, shared = false) {
     const { batch, h, w, cin, n, kh, kw, padTop, padLeft, withBias, relu, gap, splitA } = g;
-    const backend = fakeBackend(false);
+    const backend = fakeBackend(shared);
     const gemm = Gemm.of(backend, 'simd');
     const ldc = n + gap;
     const groupStride = w * ldc + gap;
@@ -455,11 +456,11 @@ describe('the serving convolutions (raw)', () => {
     );
   });
 
-  it('gives the same bits whether tiles load A as one vector or four (workerd and Node layouts)', () => {
+  it("gives the same bits whether tiles load A as one vector or four (workerd's and Node's layouts), on unshared or shared memory", () => {
     fc.assert(
       fc.property(geometry(true, true), fc.constantFrom<'conv' | 'winograd'>('conv', 'winograd'), (g, method) => {
         const split = run(method, { ...g, splitA: true }).actual;
-        const splat = run(method, { ...g, splitA: false }).actual;
+        const splat = run(method, { ...g, splitA: false }, true).actual;
         expect(Buffer.from(split.buffer).equals(Buffer.from(splat.buffer))).toBe(true);
       }),
       { numRuns: 15, seed: 14 },
@@ -530,6 +531,11 @@ describe('the serving generator on GanSubPixelConv', () => {
       ),
       { numRuns: 12, seed: 14 },
     );
+  });
+
+  it("computes the worker's pinned bits for a wide generator (Winograd and im2col layers)", async () => {
+    await tf.setBackend('wasm');
+    expect(await wideForwardSha256()).toBe(GOLDEN_WIDE_FORWARD);
   });
 
   it('runs each layer as one kernel call, and refuses phase convolutions that do not cover the output', async () => {

@@ -5,6 +5,7 @@ import { type ModelConfig, FastGenerator, generatorChannels, generatorInput, lat
 import { generatorLayerNames } from '@gan/core/config';
 import { SUB_PIXEL_CONV, registerWasmKernels, restoreWasmKernels } from '@gan/core/kernels/index';
 import { initBackend } from '@gan/worker/tf-backend';
+import { GOLDEN_WIDE_FORWARD, wideForwardSha256 } from './golden.ts';
 
 describe('tfjs backend inside workerd', () => {
   it('is WASM with SIMD, single-threaded', async () => {
@@ -54,6 +55,11 @@ describe('tfjs backend inside workerd', () => {
       generator.dispose();
       input.dispose();
     }
+  });
+
+  it('computes the pinned bits of a wide generator (Winograd and im2col layers), as `gan sample` does in Node', async () => {
+    await initBackend();
+    expect(await wideForwardSha256()).toBe(GOLDEN_WIDE_FORWARD);
   });
 
   it('/healthz reports it', async () => {

@@ -1,3 +1,6 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { type ModelConfig, FastGenerator, generatorChannels, generatorInput, latentFromSeed } from '@gan/core';
+import { generatorLayerNames } from '@gan/core/config';
 import type { PublishOptions } from './fixtures.ts';
 
 /**
@@ -45,3 +48,58 @@ export const GOLDEN_FLOAT16: [path: string, sha256: string][] = [
     '71526722b3c2ba59dcb61351838ae728f4fed6ecbf4e78595b4e9472c4e2ea79',
   ],
 ];
+
+/**
+ * A generator wide enough that its first layer runs Winograd's form of GanSubPixelConv (16+ output
+ * channels) and its image layer im2col: the sha256 of its raw output floats is pinned, and checked
+ * inside workerd (tests/worker/backend.test.ts: the bundled plain-SIMD module, tiles loading A as one
+ * vector) and in Node (tests/core/gemm-kernels.test.ts: the module read from disk, four loads), so
+ * the two compute the same bits on layers the fixture models above are too narrow to reach.
+ * Regenerating: as for GOLDEN, only for an intended change of the generator's arithmetic.
+ */
+export const GOLDEN_WIDE_FORWARD = 'd5a86050fdb9202e609f63f65c7be2c66eb6c45024dd4adafe48e251e42f3c74';
+
+/** The sha256 of the wide generator's output floats for three seeds, on the active backend and kernels. */
+export async function wideForwardSha256(): Promise<string> {
+  const config: ModelConfig = { imageSize: 16, channels: 3, latentSize: 6, generatorWidth: 16, discriminatorWidth: 4, numClasses: 0 };
+  const names = generatorLayerNames(config);
+  const channels = generatorChannels(config);
+  let s = 0x2545f491;
+  const next = () => {
+    s = (Math.imul(s ^ (s >>> 15), 2246822507) + 0x9e3779b9) | 0;
+    return ((s >>> 8) / (1 << 24)) * 2 - 1;
+  };
+  const weights: tf.NamedTensorMap = {};
+  [names.project, ...names.hidden, names.output].forEach((layer, i) => {
+    const cin = i === 0 ? config.latentSize : channels[i - 1];
+    const cout = channels[i];
+    weights[`${layer}/kernel`] = tf.tensor4d(
+      Float32Array.from({ length: 16 * cout * cin }, () => 0.2 * next()),
+      [4, 4, cout, cin],
+    );
+    if (layer === names.output) return;
+    for (const [w, centre] of [
+      ['gamma', 1],
+      ['beta', 0],
+      ['moving_mean', 0],
+      ['moving_variance', 1],
+    ] as const) {
+      weights[`${names.bn(layer)}/${w}`] = tf.tensor1d(Float32Array.from({ length: cout }, () => centre + 0.1 * Math.abs(next())));
+    }
+  });
+  const generator = FastGenerator.fromWeights(config, weights);
+  tf.dispose(Object.values(weights));
+  try {
+    const input = generatorInput(
+      config,
+      ['wide-a', 'wide-b', 'wide-c'].map((seed) => latentFromSeed(seed, config.latentSize)),
+    );
+    const output = tf.tidy(() => generator.forward(input));
+    const bytes = new Uint8Array(Float32Array.from(await output.data()).buffer);
+    tf.dispose([input, output]);
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+    return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+  } finally {
+    generator.dispose();
+  }
+}
