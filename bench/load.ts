@@ -24,7 +24,7 @@
  */
 import autocannon from 'autocannon';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,7 @@ import { REFERENCE_CONFIG } from '@gan/core';
 import { getPlatformProxy } from 'wrangler';
 import { DIGITS_CLASSES, DIGITS_CONFIG, type WritableBucket, publishFixture } from '../tests/worker/fixtures.ts';
 import { fmtMs, median, quantile, table } from './lib/stats.ts';
+import { descendant } from './lib/process-cpu.ts';
 import { startWranglerDev } from './lib/wrangler-dev.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -83,30 +84,6 @@ async function wranglerDev(config: string, state: string, vars: Record<string, s
   ]);
   // wrangler runs two workerd processes: its proxy, and the worker's own (the one with an inspector).
   return { url: dev.url, inspectorPort, stop: dev.stop, workerdPid: () => descendant(dev.child.pid!, 'workerd', 'inspector-addr') };
-}
-
-/** The first process named `name` below `pid` whose command line contains `arg`. */
-function descendant(pid: number, name: string, arg: string): number | undefined {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {}
-  }
-  const queue = [pid];
-  while (queue.length) {
-    const p = queue.shift()!;
-    for (const c of children.get(p) ?? []) {
-      try {
-        if (readFileSync(`/proc/${c}/comm`, 'utf8').trim() === name && readFileSync(`/proc/${c}/cmdline`, 'utf8').includes(arg)) return c;
-      } catch {}
-      queue.push(c);
-    }
-  }
-  return undefined;
 }
 
 /** CPU time (user + system) of a process in ms. */

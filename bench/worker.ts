@@ -20,7 +20,7 @@ import { buildGenerator } from '@gan/core/model';
 import { fillLocalR2 } from '@gan/registry';
 import { CONFIG, referenceWeights } from './lib/models.ts';
 import type { PyTorch } from './lib/pytorch.ts';
-import { processTreeCpuClock } from './lib/process-cpu.ts';
+import { workerdCpuClock } from './lib/process-cpu.ts';
 import { fmtMs, median, quantile, table } from './lib/stats.ts';
 import { type WranglerDev, startWranglerDev } from './lib/wrangler-dev.ts';
 
@@ -142,7 +142,7 @@ export async function benchWorker(opts: { quick: boolean; py?: PyTorch; torchVer
         samples.set(k, s);
       };
       await fetch(`${fwd.url}/?batch=1&reps=1`).then((r) => r.arrayBuffer()); // backend start, weights folded
-      const workerdCpu = processTreeCpuClock(fwd.child.pid!, 'workerd');
+      const workerdCpu = workerdCpuClock(fwd.child.pid!);
       const kernels = { ours: 'GanSubPixelConv', tfjs: 'XNNPACK' } as const;
       for (let r = 0; r < rounds; r++) {
         for (const batch of [1, 64]) {

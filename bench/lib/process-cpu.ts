@@ -5,7 +5,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 
 /** Pids of `root` and all its descendants now, from each process's parent in /proc/<pid>/stat. */
-function processTree(root: number): number[] {
+export function processTree(root: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -27,20 +27,30 @@ function processTree(root: number): number[] {
   return out;
 }
 
+/** The first process under `root` named `name` whose command line contains `arg`, if any. */
+export function descendant(root: number, name: string, arg: string): number | undefined {
+  return processTree(root).find((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === name && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(arg);
+    } catch {
+      return false;
+    }
+  });
+}
+
 /**
- * A clock of the CPU milliseconds used by the processes named `name` under `root` (all their threads,
- * from /proc/<pid>/task/<tid>/schedstat, in nanoseconds), or undefined where /proc cannot tell.
- * The processes are found once, when this is called.
+ * A clock of the CPU milliseconds used by the worker's own workerd under a `wrangler dev` process
+ * (the one with an inspector; wrangler also runs a workerd as its proxy): all its threads, from
+ * /proc/<pid>/task/<tid>/schedstat, in nanoseconds. Undefined where /proc cannot tell.
  */
-export function processTreeCpuClock(root: number, name: string): (() => number) | undefined {
+export function workerdCpuClock(wranglerPid: number): (() => number) | undefined {
   try {
-    const pids = processTree(root).filter((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === name);
-    if (pids.length === 0) return undefined;
+    const pid = descendant(wranglerPid, 'workerd', 'inspector-addr');
+    if (pid === undefined) return undefined;
     return () => {
       let ns = 0;
-      for (const pid of pids)
-        for (const tid of readdirSync(`/proc/${pid}/task`))
-          ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      for (const tid of readdirSync(`/proc/${pid}/task`))
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
       return ns / 1e6;
     };
   } catch {
