@@ -18,31 +18,27 @@ import {
   resolveWalkRequest,
 } from '../validation.ts';
 
+/**
+ * A rendering route: parse the query (400 before the model is touched), then resolve it against the
+ * model's manifest; a request without a seed gets one random seed, the same for a fallback version.
+ */
+function renderRoute<Query>(
+  parseQuery: (url: URL) => Query,
+  resolve: (query: Query, manifest: ResolvedModel['manifest'], seed: () => string) => RenderRequest,
+) {
+  return async (c: Context<AppEnv>) => {
+    const ref = parseModelRef(c.req.param('model') ?? '');
+    const query = parseQuery(new URL(c.req.url));
+    const seed = randomSeed();
+    return serve(c, await c.var.store.resolve(ref), (model) => resolve(query, model.manifest, () => seed));
+  };
+}
+
 export const imageRoutes = new Hono<AppEnv>()
-  .get('/v1/models/:model/image.png', async (c) => {
-    const ref = parseModelRef(c.req.param('model'));
-    const query = parseImageQuery(new URL(c.req.url));
-    const seed = randomSeed();
-    return serve(c, await c.var.store.resolve(ref), (model) => resolveImageRequest(query, model.manifest, () => seed));
-  })
-  .get('/v1/models/:model/grid.png', async (c) => {
-    const ref = parseModelRef(c.req.param('model'));
-    const query = parseGridQuery(new URL(c.req.url));
-    const seed = randomSeed();
-    return serve(c, await c.var.store.resolve(ref), (model) => resolveGridRequest(query, model.manifest, () => seed));
-  })
-  .get('/v1/models/:model/walk.gif', async (c) => {
-    const ref = parseModelRef(c.req.param('model'));
-    const query = parseWalkQuery(new URL(c.req.url));
-    const seed = randomSeed();
-    return serve(c, await c.var.store.resolve(ref), (model) => resolveWalkRequest(query, model.manifest, () => seed));
-  })
-  .get('/v1/models/:model/morph.png', async (c) => {
-    const ref = parseModelRef(c.req.param('model'));
-    const query = parseMorphQuery(new URL(c.req.url));
-    const seed = randomSeed();
-    return serve(c, await c.var.store.resolve(ref), (model) => resolveMorphRequest(query, model.manifest, () => seed));
-  });
+  .get('/v1/models/:model/image.png', renderRoute(parseImageQuery, resolveImageRequest))
+  .get('/v1/models/:model/grid.png', renderRoute(parseGridQuery, resolveGridRequest))
+  .get('/v1/models/:model/walk.gif', renderRoute(parseWalkQuery, resolveWalkRequest))
+  .get('/v1/models/:model/morph.png', renderRoute(parseMorphQuery, resolveMorphRequest));
 
 /**
  * Validates the request against the model (400 before any work) and responds; if the current
