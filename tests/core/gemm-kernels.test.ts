@@ -13,7 +13,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type GemmBuildName, GEMM_BUILDS, GEMM_OUT_DIR, buildGemm } from '../../core/asm/build.ts';
 import { type ModelConfig, FastGenerator, generatorInput, latentFromSeed } from '@gan/core';
 import { SUB_PIXEL_CONV, SubPixelConvError, registerWasmKernels } from '@gan/core/kernels/index';
@@ -217,7 +217,7 @@ describe('BatchMatMul on the GEMM', () => {
     expect(DEFAULT_MATMUL_POLICY({ ...shape, m: 48, n: 64, k: 16384 })).toBe(true);
     expect(gemmKernelsWanted({ GAN_KERNELS: 'tfjs' })).toEqual([]);
     expect(gemmKernelsWanted({ GAN_KERNELS: 'matmul' })).toEqual(['BatchMatMul']);
-    expect(gemmKernelsWanted({})).toEqual(['BatchMatMul', 'Conv2DBackpropFilter']);
+    expect(gemmKernelsWanted({})).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput']);
   });
 
   it('restoring puts the original back, and registering twice keeps one wrapper', async () => {
@@ -225,7 +225,7 @@ describe('BatchMatMul on the GEMM', () => {
     const original = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
     registerGemmKernels();
     registerGemmKernels();
-    expect(restoreGemmKernels()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter']);
+    expect(restoreGemmKernels()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput']);
     expect(tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc).toBe(original);
     expect(gemmKernelVariant('BatchMatMul')).toBeUndefined();
   });
@@ -256,8 +256,11 @@ describe('convolution gradients handing the GEMM transposed operands', () => {
     ],
     ['strides 2x1, 5x3 filter, 16 channels (gathered)', [2, 9, 6, 16], [5, 3, 16, 3], [2, 1], 'same'],
     ['4x4 s1 valid to 1x1, 32 channels (gathered)', [3, 4, 4, 32], [4, 4, 32, 1], 1, 'valid'],
+    // The input gradient's Winograd form: 4x4 s2 same, channels by 4, even dy.
+    ['4x4 s2 same, 8 → 12 channels (gathered, Winograd)', [3, 8, 8, 8], [4, 4, 8, 12], 2, 'same'],
+    ['4x4 s2 same, 12x8 image, 16 → 4 channels (gathered, Winograd)', [2, 12, 8, 16], [4, 4, 16, 4], 2, 'same'],
   ];
-  it.each(cases)('filter and input gradients equal the cpu backend: %s', async (_, xShape, filterShape, strides, pad) => {
+  it.each(cases)('filter and input gradients equal the cpu backend: %s', async (label, xShape, filterShape, strides, pad) => {
     const outShape = tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad).outShape;
     const x = values(
       xShape.reduce((a, b) => a * b),
@@ -281,9 +284,35 @@ describe('convolution gradients handing the GEMM transposed operands', () => {
     const inputGrad = () => tf.conv2dTranspose(tf.tensor4d(dy, outShape), tf.tensor4d(filter, filterShape), xShape, strides, pad);
     const expected = [await on('cpu', () => tf.tidy(filterGrad)), await on('cpu', () => tf.tidy(inputGrad))];
     registerGemmKernels();
+    const winograd = vi.spyOn(Gemm.prototype, 'winograd');
     try {
       expect(worstRelative(await on('wasm', () => tf.tidy(filterGrad)), expected[0])).toBeLessThan(1e-5);
       expect(worstRelative(await on('wasm', () => tf.tidy(inputGrad)), expected[1])).toBeLessThan(1e-5);
+      // One call per output phase where the Winograd form applies, none elsewhere.
+      expect(winograd).toHaveBeenCalledTimes(label.includes('Winograd') ? 4 : 0);
+    } finally {
+      winograd.mockRestore();
+      restoreGemmKernels();
+    }
+  });
+});
+
+describe('the input gradient on Winograd', () => {
+  it('derives the Winograd planes once per filter tensor and frees them with it', async () => {
+    await tf.setBackend('wasm');
+    registerGemmKernels();
+    try {
+      const backend = tf.engine().backend;
+      const dataIds = backend.numDataIds();
+      const filter = tf.tensor4d(values(4 * 4 * 8 * 12, 21), [4, 4, 8, 12]);
+      const dy = tf.tensor4d(values(2 * 4 * 4 * 12, 22), [2, 4, 4, 12]);
+      const first = tf.conv2dTranspose(dy, filter, [2, 8, 8, 8], 2, 'same');
+      const held = backend.numDataIds();
+      const second = tf.conv2dTranspose(dy, filter, [2, 8, 8, 8], 2, 'same');
+      expect(backend.numDataIds()).toBe(held + 1); // only the new output
+      expect(Array.from(second.dataSync())).toEqual(Array.from(first.dataSync()));
+      tf.dispose([first, second, filter, dy]);
+      expect(backend.numDataIds()).toBe(dataIds);
     } finally {
       restoreGemmKernels();
     }

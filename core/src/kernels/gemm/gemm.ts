@@ -290,24 +290,29 @@ export class Gemm {
    */
   prepackWinograd(filter: Float32Array, cin: number, n: number, dst: number): void {
     const plane = cin * n;
-    const planes = new Float32Array(9 * plane);
-    for (let i = 0; i < plane; i++) {
-      const [g00, g01, g10, g11] = [filter[i], filter[plane + i], filter[2 * plane + i], filter[3 * plane + i]];
-      // G g: rows g0, g0 + g1, g1 (g's rows are u = 0, 1); then the same along v.
-      const rows = [
-        [g00, g01],
-        [Math.fround(g00 + g10), Math.fround(g01 + g11)],
-        [g10, g11],
-      ];
-      rows.forEach(([h0, h1], r) => {
-        planes[3 * r * plane + i] = h0;
-        planes[(3 * r + 1) * plane + i] = Math.fround(h0 + h1);
-        planes[(3 * r + 2) * plane + i] = h1;
-      });
-    }
-    const temp = this.backend.wasm._malloc(planes.byteLength) >>> 0;
+    const temp = this.backend.wasm._malloc(9 * plane * 4) >>> 0;
     try {
-      new Float32Array(this.memory.buffer, temp, planes.length).set(planes);
+      // A view taken after _malloc, which may grow (and so replace) the memory's buffer. One flat pass
+      // with no allocation: the trainer transforms a changed filter every step.
+      const planes = new Float32Array(this.memory.buffer, temp, 9 * plane);
+      for (let i = 0; i < plane; i++) {
+        const g00 = filter[i];
+        const g01 = filter[plane + i];
+        const g10 = filter[2 * plane + i];
+        const g11 = filter[3 * plane + i];
+        // G g: rows g0, g0 + g1, g1 (g's rows are u = 0, 1); then the same along v.
+        const s0 = Math.fround(g00 + g10);
+        const s1 = Math.fround(g01 + g11);
+        planes[i] = g00;
+        planes[plane + i] = g00 + g01;
+        planes[2 * plane + i] = g01;
+        planes[3 * plane + i] = s0;
+        planes[4 * plane + i] = s0 + s1;
+        planes[5 * plane + i] = s1;
+        planes[6 * plane + i] = g10;
+        planes[7 * plane + i] = g10 + g11;
+        planes[8 * plane + i] = g11;
+      }
       const packed = this.packedFloats(cin, n) * 4;
       for (let xi = 0; xi < 9; xi++) this.prepack({ offset: temp + xi * plane * 4, row: n, col: 1 }, cin, n, dst + xi * packed);
     } finally {

@@ -15,13 +15,15 @@ import { FAST_TRANSPOSED_MATMUL } from '../kernel-scope.ts';
 import { KernelPlacements } from '../placement.ts';
 import { type MatMulPolicy, batchMatMulKernel } from './batch-mat-mul.ts';
 import { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
+import { conv2dBackpropInputKernel } from './conv2d-backprop-input.ts';
 import { type GemmVariant, bestGemmVariant } from './gemm.ts';
 
 export { type MatMulPolicy, type MatMulShape, batchMatMulKernel } from './batch-mat-mul.ts';
 export { GATHERED_MIN_CHANNELS, conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
+export { conv2dBackpropInputKernel, phaseFilterValues, winogradPhasePlan } from './conv2d-backprop-input.ts';
 export { Gemm, GemmUnavailableError, type GemmVariant, type WasmBackendInternals, bestGemmVariant, enableRelaxedSimd } from './gemm.ts';
 
-export const GEMM_KERNEL_NAMES = ['BatchMatMul', 'Conv2DBackpropFilter'] as const;
+export const GEMM_KERNEL_NAMES = ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput'] as const;
 export type GemmKernelName = (typeof GEMM_KERNEL_NAMES)[number];
 
 /**
@@ -72,6 +74,7 @@ export function registerGemmKernels(options: GemmKernelOptions = {}): string[] {
   };
   place('BatchMatMul', (original) => batchMatMulKernel(original, matMulPolicy, variant), { [FAST_TRANSPOSED_MATMUL]: true });
   place('Conv2DBackpropFilter', (original) => conv2dBackpropFilterKernel(original, variant));
+  place('Conv2DBackpropInput', (original) => conv2dBackpropInputKernel(original, variant));
   return placed;
 }
 
