@@ -87,21 +87,21 @@ export function conv2dBackpropInputKernel(original: tf.KernelFunc | undefined, v
       const values = (backend as tf.KernelBackend).readSync(filter.dataId) as Float32Array;
       const perPhase = gemm.winogradFloats(co, ci);
       const all = scope.constant(new Float32Array(4 * perPhase), [4 * perPhase]);
-      phaseFilterValues(values, ci, co, plan).forEach((phase, i) => gemm.prepackWinograd(phase, co, ci, offsetOf(all) + i * perPhase * 4));
+      for (const [i, phase] of phaseFilterValues(values, ci, co, plan).entries())
+        gemm.prepackWinograd(phase, co, ci, offsetOf(all) + i * perPhase * 4);
       return [all];
     });
     const perPhaseBytes = gemm.winogradFloats(co, ci) * 4;
     const dx = wasm.makeOutput([n, h, w, ci], 'float32');
     const dxAt = offsetOf(dx);
-    plan.rows.forEach((a, ia) =>
-      plan.cols.forEach((b, ib) => {
+    for (const [ia, a] of plan.rows.entries())
+      for (const [ib, b] of plan.cols.entries()) {
         const input = { offset: offsetOf(dy), batch: n, height: m, width: l, channels: co, padTop: a.padBefore, padLeft: b.padBefore };
         // Pixel (i, j) of phase (a, b) is dx pixel (2i + a, 2j + b).
         const output = { offset: dxAt + (ia * w + ib) * ci * 4, ldc: 2 * ci, groupStride: 2 * w * ci };
         const filterAt = offsetOf(packed) + (ia * 2 + ib) * perPhaseBytes;
         gemm.winograd({ ...input, outHeight: m, outWidth: l }, { packed: filterAt, n: ci, bias: 0, relu: false }, output);
-      }),
-    );
+      }
     return dx;
   };
 }
