@@ -7,6 +7,7 @@
  * failure — not installed, or installed without its native addon — falls through to the next one.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { WasmBackendInternals } from '@gan/core/kernels/gemm/index';
 import { defaultWasmThreads, prepareWasmThreads, unrefWasmThreads } from './wasm-threads.ts';
 
 export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -97,18 +98,19 @@ async function activateWasm(threads: number, log: (line: string) => void): Promi
   if (!ok) throw new BackendUnavailableError('backend wasm failed to initialise');
   unrefWasmThreads((tf.backend() as unknown as { wasm: unknown }).wasm);
   await registerTrainingKernels('wasm');
-  await registerGemm(log);
+  await registerGemm(log, wasm.getThreadsCount());
   return wasm.getThreadsCount();
 }
 
 /**
  * The matrix products on this project's AssemblyScript GEMM (core/src/kernels/gemm), relaxed SIMD
  * where the engine has it (Node 20 after a V8 flag); GAN_KERNELS=tfjs keeps tfjs's own, GAN_KERNELS=matmul
- * leaves the filter gradient on XNNPACK's convolution. It runs on
- * one thread, computes each product the same way on any thread count, and leaves XNNPACK the
- * convolutions and large plain products.
+ * leaves the filter gradient on XNNPACK's convolution. On the threaded
+ * build it splits large products and Winograd convolutions over as many threads as XNNPACK has
+ * (gemm/threads.ts), computing each output element the same way on any thread count, and leaves
+ * XNNPACK the forward convolutions and large plain products.
  */
-async function registerGemm(log: (line: string) => void): Promise<void> {
+async function registerGemm(log: (line: string) => void, threads: number): Promise<void> {
   const gemm = await import('@gan/core/kernels/gemm/index');
   const only = gemm.gemmKernelsWanted();
   if (only.length === 0) {
@@ -118,7 +120,11 @@ async function registerGemm(log: (line: string) => void): Promise<void> {
   gemm.enableRelaxedSimd();
   const variant = gemm.bestGemmVariant();
   const placed = gemm.registerGemmKernels({ variant, only });
-  log(`wasm: ${placed.join(', ')} on the project's ${variant} GEMM`);
+  if (threads > 1) {
+    const { startGemmThreads } = await import('@gan/core/kernels/gemm/threads');
+    await startGemmThreads(gemm.Gemm.of(tf.backend() as unknown as WasmBackendInternals, variant), threads);
+  }
+  log(`wasm: ${placed.join(', ')} on the project's ${variant} GEMM, ${threads} thread(s)`);
 }
 
 /**

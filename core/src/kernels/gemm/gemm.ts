@@ -153,6 +153,18 @@ export function bestGemmVariant(): GemmVariant {
  */
 const BOUNDS_CHECKED = typeof navigator !== 'undefined' && navigator.userAgent === 'Cloudflare-Workers';
 
+/**
+ * Helper threads for the GEMM (./threads.ts, Node only): `run` calls export `name` once per part,
+ * part 0 through `here` on the calling thread and the others on helpers, and returns when all are done.
+ */
+export interface GemmParallel {
+  readonly count: number;
+  run(name: 'gemm' | 'winograd', parts: number[][], here: (args: number[]) => void): void;
+}
+
+/** Products smaller than this many multiply-adds run on the calling thread alone (waking a helper costs ~0.1 ms). */
+const PARALLEL_MIN_MACS = 1 << 22;
+
 /** Row-major strides of a stored matrix, as (row, column) strides of the operand used. */
 export interface Operand {
   offset: number; // bytes, in the backend's memory
@@ -169,7 +181,12 @@ export class Gemm {
     private readonly memory: WebAssembly.Memory,
     private readonly exports: GemmExports,
     private readonly scratch: number,
+    private readonly module: WebAssembly.Module,
   ) {}
+
+  private parallel?: GemmParallel;
+  /** Per helper thread (part 1…): its own scratch and convolution work buffer. */
+  private readonly helperScratch: { scratch: number; work: { offset: number; bytes: number } }[] = [];
 
   /** The kernel on `backend`'s memory (one instance per backend and variant, scratch allocated once). */
   static of(backend: WasmBackendInternals, variant: GemmVariant = bestGemmVariant()): Gemm {
@@ -190,14 +207,78 @@ export class Gemm {
     const exports = instance.exports as unknown as GemmExports;
     // Never freed: it lives as long as the backend.
     const scratch = backend.wasm._malloc(exports.SCRATCH_BYTES.value as number) >>> 0;
-    gemm = new Gemm(variant, backend, memory, exports, scratch);
+    gemm = new Gemm(variant, backend, memory, exports, scratch, module);
     forBackend.set(variant, gemm);
     return gemm;
   }
 
   /** C[m×n] (row-major, `ldc` floats per row, at byte offset `c`) = A·B, or C + A·B when `accumulate`. */
   run(m: number, n: number, k: number, a: Operand, b: Operand, c: number, ldc: number, accumulate = false): void {
-    this.exports.gemm(m, n, k, a.offset, a.row, a.col, b.offset, b.row, b.col, c, ldc, accumulate ? 1 : 0, this.scratch, 0);
+    this.product(m, n, k, a.offset, a.row, a.col, b, c, ldc, accumulate, 0);
+  }
+
+  /** The module and memory this instance runs on (for helper threads' instances). */
+  instanceParts(): { module: WebAssembly.Module; memory: WebAssembly.Memory } {
+    return { module: this.module, memory: this.memory };
+  }
+
+  /** Runs large products and Winograd convolutions on these helper threads too (undefined: this thread only). */
+  useParallel(parallel: GemmParallel | undefined): void {
+    this.parallel = parallel;
+  }
+
+  /** The export `gemm`, split by column blocks of 8 over the helper threads when it is large enough. */
+  private product(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    aRow: number,
+    aCol: number,
+    b: Operand,
+    c: number,
+    ldc: number,
+    accumulate: boolean,
+    depthOffsets: number,
+  ): void {
+    const args = (j0: number, nj: number, scratch: number) => [
+      m,
+      nj,
+      k,
+      a,
+      aRow,
+      aCol,
+      b.offset + 4 * j0 * b.col,
+      b.row,
+      b.col,
+      c + 4 * j0,
+      ldc,
+      accumulate ? 1 : 0,
+      scratch,
+      depthOffsets,
+    ];
+    const parts = this.parallel && m * n * k >= PARALLEL_MIN_MACS ? Math.min(this.parallel.count, Math.floor(n / 8)) : 1;
+    if (parts <= 1) {
+      this.exports.gemm(...(args(0, n, this.scratch) as Parameters<GemmExports['gemm']>));
+      return;
+    }
+    const blocks = Math.ceil(n / 8);
+    const calls = Array.from({ length: parts }, (_, i) => {
+      const j0 = 8 * Math.floor((blocks * i) / parts);
+      const j1 = Math.min(n, 8 * Math.floor((blocks * (i + 1)) / parts));
+      return args(j0, j1 - j0, i === 0 ? this.scratch : this.helper(i).scratch);
+    });
+    this.parallel!.run('gemm', calls, (here) => this.exports.gemm(...(here as Parameters<GemmExports['gemm']>)));
+  }
+
+  /** Helper thread i's scratch (allocated on first use, kept as long as the backend). */
+  private helper(i: number) {
+    while (this.helperScratch.length < i)
+      this.helperScratch.push({
+        scratch: this.backend.wasm._malloc(this.exports.SCRATCH_BYTES.value as number) >>> 0,
+        work: { offset: 0, bytes: 0 },
+      });
+    return this.helperScratch[i - 1];
   }
 
   /**
@@ -228,7 +309,7 @@ export class Gemm {
     ldc: number,
     accumulate = false,
   ): void {
-    this.exports.gemm(m, n, k, a, 1, 0, b.offset, b.row, b.col, c, ldc, accumulate ? 1 : 0, this.scratch, depthOffsets);
+    this.product(m, n, k, a, 1, 0, b, c, ldc, accumulate, depthOffsets);
   }
 
   /** Floats that `prepack` writes for a k×n B. */
@@ -331,10 +412,10 @@ export class Gemm {
     out: { offset: number; ldc: number; groupStride: number },
     splitA = BOUNDS_CHECKED,
   ): void {
-    const work = this.workScratch(this.exports.winogradScratchBytes(x.channels, filter.n));
-    this.exports.winograd(
-      x.offset,
-      x.batch,
+    const workBytes = this.exports.winogradScratchBytes(x.channels, filter.n);
+    const args = (b0: number, images: number, scratch: number, work: number) => [
+      x.offset + 4 * b0 * x.height * x.width * x.channels,
+      images,
       x.height,
       x.width,
       x.channels,
@@ -344,13 +425,32 @@ export class Gemm {
       filter.n,
       filter.bias,
       filter.relu ? 1 : 0,
-      out.offset,
+      out.offset + 4 * b0 * x.height * out.groupStride,
       out.ldc,
       out.groupStride,
-      this.scratch,
+      scratch,
       work,
       splitA ? 1 : 0,
-    );
+    ];
+    const macs = x.batch * x.height * x.width * x.channels * filter.n * 4;
+    const parts = this.parallel && macs >= PARALLEL_MIN_MACS ? Math.min(this.parallel.count, x.batch) : 1;
+    const work = this.workScratch(workBytes);
+    if (parts <= 1) {
+      this.exports.winograd(...(args(0, x.batch, this.scratch, work) as Parameters<GemmExports['winograd']>));
+      return;
+    }
+    const calls = Array.from({ length: parts }, (_, i) => {
+      const b0 = Math.floor((x.batch * i) / parts);
+      const b1 = Math.floor((x.batch * (i + 1)) / parts);
+      if (i === 0) return args(b0, b1 - b0, this.scratch, work);
+      const helper = this.helper(i);
+      if (helper.work.bytes < workBytes) {
+        if (helper.work.bytes > 0) this.backend.wasm._free(helper.work.offset);
+        helper.work = { offset: this.backend.wasm._malloc(workBytes) >>> 0, bytes: workBytes };
+      }
+      return args(b0, b1 - b0, helper.scratch, helper.work.offset);
+    });
+    this.parallel!.run('winograd', calls, (here) => this.exports.winograd(...(here as Parameters<GemmExports['winograd']>)));
   }
 
   private work = { offset: 0, bytes: 0 };

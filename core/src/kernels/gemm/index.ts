@@ -21,7 +21,15 @@ import { type GemmVariant, bestGemmVariant } from './gemm.ts';
 export { type MatMulPolicy, type MatMulShape, batchMatMulKernel } from './batch-mat-mul.ts';
 export { GATHERED_MIN_CHANNELS, conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
 export { conv2dBackpropInputKernel, phaseFilterValues, winogradPhasePlan } from './conv2d-backprop-input.ts';
-export { Gemm, GemmUnavailableError, type GemmVariant, type WasmBackendInternals, bestGemmVariant, enableRelaxedSimd } from './gemm.ts';
+export {
+  Gemm,
+  type GemmParallel,
+  GemmUnavailableError,
+  type GemmVariant,
+  type WasmBackendInternals,
+  bestGemmVariant,
+  enableRelaxedSimd,
+} from './gemm.ts';
 
 export const GEMM_KERNEL_NAMES = ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput'] as const;
 export type GemmKernelName = (typeof GEMM_KERNEL_NAMES)[number];
