@@ -1,7 +1,7 @@
 /**
  * Builds the AssemblyScript matrix kernels (core/asm/gemm.ts) into the `.wasm` files committed under
  * core/src/kernels/gemm/, so installs, tests, `npm run dev` and deploys need no build step; a test
- * rebuilds them and compares bytes. After editing gemm.ts: `npm run build:kernels`.
+ * rebuilds them and compares bytes. After editing gemm.ts or elementwise.ts: `npm run build:kernels`.
  *
  * Four builds: plain SIMD and relaxed SIMD (f32x4.relaxed_madd), each for an unshared memory (tfjs's
  * single-threaded build) and a shared one (its threaded build): an imported memory must match the

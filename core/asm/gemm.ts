@@ -40,6 +40,9 @@
  * depending on the CPU, so serving uses the plain one.
  */
 
+// The training step's element-wise and per-channel kernels, in the same module (one instance, one loader).
+export { batchNorm, binary, channelSums, greater, select, unary } from './elementwise';
+
 const MR: i32 = 4;
 const NR: i32 = 8;
 const KC: i32 = 256;

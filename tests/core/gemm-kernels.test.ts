@@ -27,7 +27,9 @@ import {
   enableRelaxedSimd,
   gemmKernelVariant,
   gemmKernelsWanted,
+  registerElementwiseKernels,
   registerGemmKernels,
+  restoreElementwiseKernels,
   restoreGemmKernels,
 } from '@gan/core/kernels/gemm/index';
 import { buildDiscriminator, buildGenerator } from '@gan/core/model';
@@ -358,14 +360,16 @@ describe('a whole DCGAN step with the GEMM', () => {
     return { grads: out, weights: initial };
   }
 
-  it('gives the cpu backend gradients for every weight of G and D', async () => {
+  it('gives the cpu backend gradients for every weight of G and D (with the element-wise kernels too)', async () => {
     const cpu = await gradients('cpu', undefined);
     registerGemmKernels({ matMulPolicy: ALWAYS });
+    registerElementwiseKernels();
     try {
       const wasm = await gradients('wasm', cpu.weights);
       expect([...wasm.grads.keys()].sort()).toEqual([...cpu.grads.keys()].sort());
       for (const [name, expected] of cpu.grads) expect(worstRelative(wasm.grads.get(name)!, expected), name).toBeLessThan(1e-4);
     } finally {
+      restoreElementwiseKernels();
       restoreGemmKernels();
     }
   });

@@ -120,6 +120,7 @@ async function registerGemm(log: (line: string) => void, threads: number): Promi
   gemm.enableRelaxedSimd();
   const variant = gemm.bestGemmVariant();
   const placed = gemm.registerGemmKernels({ variant, only });
+  if (gemm.elementwiseKernelsWanted()) placed.push(...gemm.registerElementwiseKernels({ variant }));
   if (threads > 1) {
     const { startGemmThreads } = await import('@gan/core/kernels/gemm/threads');
     await startGemmThreads(gemm.Gemm.of(tf.backend() as unknown as WasmBackendInternals, variant), threads);

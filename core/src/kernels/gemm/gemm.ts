@@ -31,7 +31,29 @@ export interface WasmBackendInternals {
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): tf.TensorInfo;
 }
 
-interface GemmExports {
+/** The module's element-wise and per-channel kernels (core/asm/elementwise.ts); byte offsets throughout. */
+export interface ElementwiseExports {
+  binary(op: number, a: number, aFull: number, b: number, bFull: number, out: number, rows: number, c: number): void;
+  greater(a: number, aFull: number, b: number, bFull: number, out: number, rows: number, c: number): void;
+  select(condition: number, a: number, b: number, out: number, n: number): void;
+  unary(kind: number, x: number, out: number, n: number, alpha: number): void;
+  channelSums(x: number, rows: number, c: number, divisor: number, out: number): void;
+  batchNorm(
+    x: number,
+    rows: number,
+    c: number,
+    mean: number,
+    variance: number,
+    offset: number,
+    scale: number,
+    epsilon: number,
+    out: number,
+    work: number,
+    zeros: number,
+  ): void;
+}
+
+interface GemmExports extends ElementwiseExports {
   SCRATCH_BYTES: WebAssembly.Global;
   packedBFloats(k: number, n: number): number;
   prepackB(b: number, bRow: number, bCol: number, k: number, n: number, dst: number): void;
@@ -215,6 +237,26 @@ export class Gemm {
   /** C[m×n] (row-major, `ldc` floats per row, at byte offset `c`) = A·B, or C + A·B when `accumulate`. */
   run(m: number, n: number, k: number, a: Operand, b: Operand, c: number, ldc: number, accumulate = false): void {
     this.product(m, n, k, a.offset, a.row, a.col, b, c, ldc, accumulate, 0);
+  }
+
+  /** The same module's element-wise kernels. */
+  get elementwise(): ElementwiseExports {
+    return this.exports;
+  }
+
+  /** `bytes` of the backend's memory for the duration of `body` (its byte offset). */
+  withBuffer<T>(bytes: number, body: (offset: number) => T): T {
+    const offset = this.backend.wasm._malloc(bytes) >>> 0;
+    try {
+      return body(offset);
+    } finally {
+      this.backend.wasm._free(offset);
+    }
+  }
+
+  /** The float32 view of the backend's memory now (re-take it after any allocation). */
+  floats(offset: number, length: number): Float32Array {
+    return new Float32Array(this.memory.buffer, offset, length);
   }
 
   /** The module and memory this instance runs on (for helper threads' instances). */

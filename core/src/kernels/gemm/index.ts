@@ -22,6 +22,12 @@ export { type MatMulPolicy, type MatMulShape, batchMatMulKernel } from './batch-
 export { GATHERED_MIN_CHANNELS, conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
 export { conv2dBackpropInputKernel, phaseFilterValues, winogradPhasePlan } from './conv2d-backprop-input.ts';
 export {
+  ELEMENTWISE_KERNEL_NAMES,
+  type ElementwiseKernelName,
+  registerElementwiseKernels,
+  restoreElementwiseKernels,
+} from './elementwise.ts';
+export {
   Gemm,
   type GemmParallel,
   GemmUnavailableError,
@@ -93,11 +99,17 @@ export function restoreGemmKernels(backendName = 'wasm'): string[] {
 
 /**
  * The GEMM kernels the environment asks for: GAN_KERNELS=tfjs none, GAN_KERNELS=matmul BatchMatMul
- * only (the filter gradient on XNNPACK's convolution), anything else all.
+ * only (the filter gradient on XNNPACK's convolution), anything else all. The element-wise kernels
+ * (./elementwise.ts) come with all of them unless GAN_KERNELS=gemm (`elementwiseKernelsWanted`).
  */
 export function gemmKernelsWanted(env: Record<string, string | undefined> = process.env): readonly GemmKernelName[] {
   const choice = (env.GAN_KERNELS ?? '').toLowerCase();
   if (choice === 'tfjs') return [];
   if (choice === 'matmul') return ['BatchMatMul'];
   return GEMM_KERNEL_NAMES;
+}
+
+/** Whether the environment asks for the element-wise kernels too (all but GAN_KERNELS=tfjs, matmul or gemm). */
+export function elementwiseKernelsWanted(env: Record<string, string | undefined> = process.env): boolean {
+  return !['tfjs', 'matmul', 'gemm'].includes((env.GAN_KERNELS ?? '').toLowerCase());
 }
