@@ -461,7 +461,7 @@ const WT: i32 = 32;
 
 /** Bytes of scratch `winograd` needs besides SCRATCH_BYTES: a block's transformed inputs and products. */
 export function winogradScratchBytes(cin: i32, cout: i32): i32 {
-  return 9 * WT * (cin + cout) * 4;
+  return 9 * WT * (cin + cout) * 4 + 16; // + `winograd`'s one-phase table
 }
 
 /**
@@ -501,15 +501,41 @@ export function winograd(
   c: usize, ldc: i32, groupStride: i32,
   scratch: usize, work: usize, splitA: i32,
 ): void {
+  const table = work + <usize>(9 * WT * (cin + n)) * 4;
+  store<i32>(table, 0);
+  store<i32>(table, padTop, 4);
+  store<i32>(table, padLeft, 8);
+  winogradPhases(x, batch, h, w, cin, cin, w * cin, h * w * cin, 1, table, packedU, n, bias, relu, c, ldc, groupStride, scratch, work, splitA);
+}
+
+/**
+ * `winograd` summed over `phases` inputs (a stride-2 convolution as its four input phases): phase p
+ * is an h×w image of cin channels whose pixel (b, i, j) is at x + 4·(offset_p + b·imageStride +
+ * i·rowStride + j·pixelStride) floats, convolved with its own 2×2 filter at its own padding
+ * (`phaseTable`: offset_p, padTop_p, padLeft_p as i32 per phase). The phases' transformed inputs sit
+ * side by side (phases·cin channels) and U's planes are [phases·cin, n], so each of the 9 products
+ * sums over all phases at once. One phase with contiguous strides is `winograd`.
+ * Scratch: SCRATCH_BYTES at `scratch`, winogradScratchBytes(phases·cin, n) at `work`.
+ */
+export function winogradPhases(
+  x: usize, batch: i32, h: i32, w: i32, cin: i32,
+  pixelStride: i32, rowStride: i32, imageStride: i32,
+  phases: i32, phaseTable: usize,
+  packedU: usize, n: i32, bias: usize, relu: i32,
+  c: usize, ldc: i32, groupStride: i32,
+  scratch: usize, work: usize, splitA: i32,
+): void {
   const tilesH = h >> 1;
   const tilesW = w >> 1;
   const tiles = batch * tilesH * tilesW;
-  const planeU = <usize>packedBFloats(cin, n) * 4;
-  const v = work; // 9 planes [WT, cin]
-  const prod = work + <usize>(9 * WT * cin) * 4; // 9 planes [WT, n]
-  const vPlane = <usize>(WT * cin) * 4;
+  const depth = phases * cin; // the products' k: every phase's channels
+  const planeU = <usize>packedBFloats(depth, n) * 4;
+  const v = work; // 9 planes [WT, depth]
+  const prod = work + <usize>(9 * WT * depth) * 4; // 9 planes [WT, n]
+  const vPlane = <usize>(WT * depth) * 4;
   const mPlane = <usize>(WT * n) * 4;
-  const pixelBytes = <usize>cin * 4;
+  const pixelBytes = <usize>pixelStride * 4;
+  const rowBytes = <usize>rowStride * 4;
   const zero = f32x4.splat(0);
   for (let t0 = 0; t0 < tiles; t0 += WT) {
     const tb = min(WT, tiles - t0);
@@ -520,43 +546,46 @@ export function winograd(
       const rest = tile / tilesW;
       const tm = rest % tilesH;
       const image = rest / tilesH;
-      const r0 = 2 * tm - padTop;
-      const c0 = 2 * tl - padLeft;
-      const inside0 = r0 >= 0 && r0 < h, inside1 = r0 + 1 >= 0 && r0 + 1 < h, inside2 = r0 + 2 >= 0 && r0 + 2 < h;
-      const col0 = c0 >= 0 && c0 < w, col1 = c0 + 1 >= 0 && c0 + 1 < w, col2 = c0 + 2 >= 0 && c0 + 2 < w;
-      const row = x + <usize>(image * h + r0) * <usize>w * pixelBytes + <usize>c0 * pixelBytes;
-      const rowBytes = <usize>w * pixelBytes;
-      const dst = v + <usize>(t * cin) * 4;
-      for (let ci = 0; ci < cin; ci += 4) {
-        const at = row + <usize>ci * 4;
-        const d00 = inside0 && col0 ? v128.load(at) : zero;
-        const d01 = inside0 && col1 ? v128.load(at + pixelBytes) : zero;
-        const d02 = inside0 && col2 ? v128.load(at + 2 * pixelBytes) : zero;
-        const d10 = inside1 && col0 ? v128.load(at + rowBytes) : zero;
-        const d11 = inside1 && col1 ? v128.load(at + rowBytes + pixelBytes) : zero;
-        const d12 = inside1 && col2 ? v128.load(at + rowBytes + 2 * pixelBytes) : zero;
-        const d20 = inside2 && col0 ? v128.load(at + 2 * rowBytes) : zero;
-        const d21 = inside2 && col1 ? v128.load(at + 2 * rowBytes + pixelBytes) : zero;
-        const d22 = inside2 && col2 ? v128.load(at + 2 * rowBytes + 2 * pixelBytes) : zero;
-        // Rows: e0 = d0 − d1, e1 = d1, e2 = d2 − d1.
-        const e00 = f32x4.sub(d00, d10), e01 = f32x4.sub(d01, d11), e02 = f32x4.sub(d02, d12);
-        const e20 = f32x4.sub(d20, d10), e21 = f32x4.sub(d21, d11), e22 = f32x4.sub(d22, d12);
-        // Columns, the same.
-        const o = dst + <usize>ci * 4;
-        v128.store(o, f32x4.sub(e00, e01));
-        v128.store(o + vPlane, e01);
-        v128.store(o + 2 * vPlane, f32x4.sub(e02, e01));
-        v128.store(o + 3 * vPlane, f32x4.sub(d10, d11));
-        v128.store(o + 4 * vPlane, d11);
-        v128.store(o + 5 * vPlane, f32x4.sub(d12, d11));
-        v128.store(o + 6 * vPlane, f32x4.sub(e20, e21));
-        v128.store(o + 7 * vPlane, e21);
-        v128.store(o + 8 * vPlane, f32x4.sub(e22, e21));
+      for (let phase = 0; phase < phases; phase++) {
+        const entry = phaseTable + <usize>phase * 12;
+        const r0 = 2 * tm - load<i32>(entry, 4);
+        const c0 = 2 * tl - load<i32>(entry, 8);
+        const inside0 = r0 >= 0 && r0 < h, inside1 = r0 + 1 >= 0 && r0 + 1 < h, inside2 = r0 + 2 >= 0 && r0 + 2 < h;
+        const col0 = c0 >= 0 && c0 < w, col1 = c0 + 1 >= 0 && c0 + 1 < w, col2 = c0 + 2 >= 0 && c0 + 2 < w;
+        // r0 and c0 may be −1: the address wraps below the image, and those loads are masked off.
+        const row = x + (<usize>load<i32>(entry) + <usize>image * <usize>imageStride) * 4 + <usize>r0 * rowBytes + <usize>c0 * pixelBytes;
+        const dst = v + <usize>(t * depth + phase * cin) * 4;
+        for (let ci = 0; ci < cin; ci += 4) {
+          const at = row + <usize>ci * 4;
+          const d00 = inside0 && col0 ? v128.load(at) : zero;
+          const d01 = inside0 && col1 ? v128.load(at + pixelBytes) : zero;
+          const d02 = inside0 && col2 ? v128.load(at + 2 * pixelBytes) : zero;
+          const d10 = inside1 && col0 ? v128.load(at + rowBytes) : zero;
+          const d11 = inside1 && col1 ? v128.load(at + rowBytes + pixelBytes) : zero;
+          const d12 = inside1 && col2 ? v128.load(at + rowBytes + 2 * pixelBytes) : zero;
+          const d20 = inside2 && col0 ? v128.load(at + 2 * rowBytes) : zero;
+          const d21 = inside2 && col1 ? v128.load(at + 2 * rowBytes + pixelBytes) : zero;
+          const d22 = inside2 && col2 ? v128.load(at + 2 * rowBytes + 2 * pixelBytes) : zero;
+          // Rows: e0 = d0 − d1, e1 = d1, e2 = d2 − d1.
+          const e00 = f32x4.sub(d00, d10), e01 = f32x4.sub(d01, d11), e02 = f32x4.sub(d02, d12);
+          const e20 = f32x4.sub(d20, d10), e21 = f32x4.sub(d21, d11), e22 = f32x4.sub(d22, d12);
+          // Columns, the same.
+          const o = dst + <usize>ci * 4;
+          v128.store(o, f32x4.sub(e00, e01));
+          v128.store(o + vPlane, e01);
+          v128.store(o + 2 * vPlane, f32x4.sub(e02, e01));
+          v128.store(o + 3 * vPlane, f32x4.sub(d10, d11));
+          v128.store(o + 4 * vPlane, d11);
+          v128.store(o + 5 * vPlane, f32x4.sub(d12, d11));
+          v128.store(o + 6 * vPlane, f32x4.sub(e20, e21));
+          v128.store(o + 7 * vPlane, e21);
+          v128.store(o + 8 * vPlane, f32x4.sub(e22, e21));
+        }
       }
     }
     // The 9 products M_ξ = V_ξ · U_ξ.
     for (let xi = 0; xi < 9; xi++) {
-      gemmPrepacked(tb, n, cin, v + <usize>xi * vPlane, cin, packedU + <usize>xi * planeU, prod + <usize>xi * mPlane, n, scratch, splitA != 0);
+      gemmPrepacked(tb, n, depth, v + <usize>xi * vPlane, depth, packedU + <usize>xi * planeU, prod + <usize>xi * mPlane, n, scratch, splitA != 0);
     }
     // Output transform: Y = Aᵀ M A, plus bias, ReLU, into the output pixels.
     for (let t = 0; t < tb; t++) {

@@ -219,7 +219,7 @@ describe('BatchMatMul on the GEMM', () => {
     expect(DEFAULT_MATMUL_POLICY({ ...shape, m: 48, n: 64, k: 16384 })).toBe(true);
     expect(gemmKernelsWanted({ GAN_KERNELS: 'tfjs' })).toEqual([]);
     expect(gemmKernelsWanted({ GAN_KERNELS: 'matmul' })).toEqual(['BatchMatMul']);
-    expect(gemmKernelsWanted({})).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput']);
+    expect(gemmKernelsWanted({})).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Conv2D', 'FusedConv2D']);
   });
 
   it('restoring puts the original back, and registering twice keeps one wrapper', async () => {
@@ -227,7 +227,7 @@ describe('BatchMatMul on the GEMM', () => {
     const original = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
     registerGemmKernels();
     registerGemmKernels();
-    expect(restoreGemmKernels()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput']);
+    expect(restoreGemmKernels()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Conv2D', 'FusedConv2D']);
     expect(tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc).toBe(original);
     expect(gemmKernelVariant('BatchMatMul')).toBeUndefined();
   });
@@ -294,6 +294,52 @@ describe('convolution gradients handing the GEMM transposed operands', () => {
       expect(winograd).toHaveBeenCalledTimes(label.includes('Winograd') ? 4 : 0);
     } finally {
       winograd.mockRestore();
+      restoreGemmKernels();
+    }
+  });
+});
+
+describe('strided convolutions on Winograd (input phases)', () => {
+  const cases: [string, Shape4, Shape4, boolean][] = [
+    ['4x4 s2 same, 8 → 12 channels', [3, 8, 8, 8], [4, 4, 8, 12], true],
+    ['4x4 s2 same, 16x12 image, 4 → 16 channels', [2, 16, 12, 4], [4, 4, 4, 16], true],
+    ['3 input channels (the image layer): the original kernel', [2, 8, 8, 3], [4, 4, 3, 8], false],
+    ['6x6 image (odd output): the original kernel', [2, 6, 6, 8], [4, 4, 8, 8], false],
+  ];
+  it.each(cases)('conv2d and fused conv2d (bias, ReLU) equal the cpu backend: %s', async (_, xShape, filterShape, winograd) => {
+    // Tensors are made inside each computation: made outside, the cpu's would be copied to wasm and counted as leaks.
+    const x = () => tf.tensor4d(values(xShape[0] * xShape[1] * xShape[2] * xShape[3], 31), xShape);
+    const filter = () => tf.tensor4d(values(16 * filterShape[2] * filterShape[3], 32), filterShape);
+    const bias = () => tf.tensor1d(values(filterShape[3], 33));
+    const plain = () => tf.conv2d(x(), filter(), 2, 'same');
+    const fused = () => tf.fused.conv2d({ x: x(), filter: filter(), strides: 2, pad: 'same', bias: bias(), activation: 'relu' });
+    const expected = [await on('cpu', () => tf.tidy(plain)), await on('cpu', () => tf.tidy(fused))];
+    registerGemmKernels();
+    const phases = vi.spyOn(Gemm.prototype, 'winogradPhases');
+    try {
+      expect(worstRelative(await on('wasm', () => tf.tidy(plain)), expected[0])).toBeLessThan(1e-5);
+      expect(worstRelative(await on('wasm', () => tf.tidy(fused)), expected[1])).toBeLessThan(1e-5);
+      expect(phases).toHaveBeenCalledTimes(winograd ? 2 : 0);
+    } finally {
+      phases.mockRestore();
+      restoreGemmKernels();
+    }
+  });
+
+  it('the gradients through the layer (tf.grads) equal the cpu backend', async () => {
+    const both = () => {
+      const loss = (a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 2, 'same')));
+      const [dx, dFilter] = tf.grads(loss)([
+        tf.tensor4d(values(2 * 8 * 8 * 8, 34), [2, 8, 8, 8]),
+        tf.tensor4d(values(4 * 4 * 8 * 4, 35), [4, 4, 8, 4]),
+      ]);
+      return tf.concat([tf.reshape(dx, [-1]), tf.reshape(dFilter, [-1])]);
+    };
+    const expected = await on('cpu', () => tf.tidy(both));
+    registerGemmKernels();
+    try {
+      expect(worstRelative(await on('wasm', () => tf.tidy(both)), expected)).toBeLessThan(1e-5);
+    } finally {
       restoreGemmKernels();
     }
   });

@@ -49,6 +49,15 @@ describe('the GEMM on helper threads', () => {
     tf.dispose([dy, filter]);
   });
 
+  it('the strided convolution (Winograd over input phases) has the same bits on two threads as on one', () => {
+    const x = tf.tensor4d(values(16 * 16 * 16 * 32, 9), [16, 16, 16, 32]);
+    const filter = tf.tensor4d(values(4 * 4 * 32 * 64, 10), [4, 4, 32, 64]);
+    const r = bothWays(() => tf.conv2d(x, filter, 2, 'same'));
+    expect(r.parts).toEqual(['winogradPhases×2']);
+    expect(r.two).toEqual(r.one);
+    tf.dispose([x, filter]);
+  });
+
   it('the filter gradient and transposed matrix products have the same bits on two threads as on one', () => {
     const x = tf.tensor4d(values(32 * 16 * 16 * 32, 3), [32, 16, 16, 32]);
     const dy = tf.tensor4d(values(32 * 8 * 8 * 64, 4), [32, 8, 8, 64]);

@@ -78,6 +78,28 @@ interface GemmExports extends ElementwiseExports {
     work: number,
     splitA: number,
   ): void;
+  winogradPhases(
+    x: number,
+    batch: number,
+    h: number,
+    w: number,
+    cin: number,
+    pixelStride: number,
+    rowStride: number,
+    imageStride: number,
+    phases: number,
+    phaseTable: number,
+    packedU: number,
+    n: number,
+    bias: number,
+    relu: number,
+    c: number,
+    ldc: number,
+    groupStride: number,
+    scratch: number,
+    work: number,
+    splitA: number,
+  ): void;
   conv(
     x: number,
     batch: number,
@@ -181,7 +203,7 @@ const BOUNDS_CHECKED = typeof navigator !== 'undefined' && navigator.userAgent =
  */
 export interface GemmParallel {
   readonly count: number;
-  run(name: 'gemm' | 'winograd', parts: number[][], here: (args: number[]) => void): void;
+  run(name: 'gemm' | 'winograd' | 'winogradPhases', parts: number[][], here: (args: number[]) => void): void;
 }
 
 /** Products smaller than this many multiply-adds run on the calling thread alone (waking a helper costs ~0.1 ms). */
@@ -454,7 +476,6 @@ export class Gemm {
     out: { offset: number; ldc: number; groupStride: number },
     splitA = BOUNDS_CHECKED,
   ): void {
-    const workBytes = this.exports.winogradScratchBytes(x.channels, filter.n);
     const args = (b0: number, images: number, scratch: number, work: number) => [
       x.offset + 4 * b0 * x.height * x.width * x.channels,
       images,
@@ -475,15 +496,68 @@ export class Gemm {
       splitA ? 1 : 0,
     ];
     const macs = x.batch * x.height * x.width * x.channels * filter.n * 4;
-    const parts = this.parallel && macs >= PARALLEL_MIN_MACS ? Math.min(this.parallel.count, x.batch) : 1;
+    this.byImages('winograd', x.batch, macs, this.exports.winogradScratchBytes(x.channels, filter.n), args);
+  }
+
+  /**
+   * `winograd` summed over input phases (see `winogradPhases` in core/asm/gemm.ts): a stride-2
+   * convolution as 2×2 convolutions of its four input phases, their filters prepacked together by
+   * `prepackWinograd` as one [2, 2, phases·channels, n] filter. Strides and phase offsets in floats.
+   */
+  winogradPhases(
+    x: PhasedInput,
+    filter: { packed: number; n: number; bias: number; relu: boolean },
+    out: { offset: number; ldc: number; groupStride: number },
+    splitA = BOUNDS_CHECKED,
+  ): void {
+    const phases = x.phases.length;
+    this.withTable(3 * phases, (table) => {
+      table.set(Int32Array.from(x.phases.flatMap((p) => [p.offset, p.padTop, p.padLeft])));
+      const args = (b0: number, images: number, scratch: number, work: number) => [
+        x.offset + 4 * b0 * x.imageStride,
+        images,
+        x.height,
+        x.width,
+        x.channels,
+        x.pixelStride,
+        x.rowStride,
+        x.imageStride,
+        phases,
+        table.offset,
+        filter.packed,
+        filter.n,
+        filter.bias,
+        filter.relu ? 1 : 0,
+        out.offset + 4 * b0 * x.height * out.groupStride,
+        out.ldc,
+        out.groupStride,
+        scratch,
+        work,
+        splitA ? 1 : 0,
+      ];
+      const macs = x.batch * x.height * x.width * phases * x.channels * filter.n * 4;
+      this.byImages('winogradPhases', x.batch, macs, this.exports.winogradScratchBytes(phases * x.channels, filter.n), args);
+    });
+  }
+
+  /** Runs a Winograd export over `batch` images, split by images over the helper threads when large enough. */
+  private byImages(
+    name: 'winograd' | 'winogradPhases',
+    batch: number,
+    macs: number,
+    workBytes: number,
+    args: (b0: number, images: number, scratch: number, work: number) => number[],
+  ): void {
+    const call = (values: number[]) => (this.exports[name] as (...a: number[]) => void)(...values);
+    const parts = this.parallel && macs >= PARALLEL_MIN_MACS ? Math.min(this.parallel.count, batch) : 1;
     const work = this.workScratch(workBytes);
     if (parts <= 1) {
-      this.exports.winograd(...(args(0, x.batch, this.scratch, work) as Parameters<GemmExports['winograd']>));
+      call(args(0, batch, this.scratch, work));
       return;
     }
     const calls = Array.from({ length: parts }, (_, i) => {
-      const b0 = Math.floor((x.batch * i) / parts);
-      const b1 = Math.floor((x.batch * (i + 1)) / parts);
+      const b0 = Math.floor((batch * i) / parts);
+      const b1 = Math.floor((batch * (i + 1)) / parts);
       if (i === 0) return args(b0, b1 - b0, this.scratch, work);
       const helper = this.helper(i);
       if (helper.work.bytes < workBytes) {
@@ -492,7 +566,7 @@ export class Gemm {
       }
       return args(b0, b1 - b0, helper.scratch, helper.work.offset);
     });
-    this.parallel!.run('winograd', calls, (here) => this.exports.winograd(...(here as Parameters<GemmExports['winograd']>)));
+    this.parallel!.run(name, calls, call);
   }
 
   private work = { offset: 0, bytes: 0 };
@@ -505,6 +579,19 @@ export class Gemm {
     }
     return this.work.offset;
   }
+}
+
+/** Input phases of a strided convolution for `winogradPhases`: strides and phase offsets in floats. */
+export interface PhasedInput {
+  offset: number; // bytes
+  batch: number;
+  height: number; // of each phase image, and of the output
+  width: number;
+  channels: number; // per phase
+  pixelStride: number;
+  rowStride: number;
+  imageStride: number;
+  phases: { offset: number; padTop: number; padLeft: number }[];
 }
 
 /** A convolution's input image and geometry (byte offset in the backend's memory). */

@@ -16,11 +16,13 @@ import { KernelPlacements } from '../placement.ts';
 import { type MatMulPolicy, batchMatMulKernel } from './batch-mat-mul.ts';
 import { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
 import { conv2dBackpropInputKernel } from './conv2d-backprop-input.ts';
+import { stridedConv2dKernel } from './conv2d-strided.ts';
 import { type GemmVariant, bestGemmVariant } from './gemm.ts';
 
 export { type MatMulPolicy, type MatMulShape, batchMatMulKernel } from './batch-mat-mul.ts';
 export { GATHERED_MIN_CHANNELS, conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
 export { conv2dBackpropInputKernel, phaseFilterValues, winogradPhasePlan } from './conv2d-backprop-input.ts';
+export { coversStridedLayer, stridedConv2dKernel, stridedPhaseFilter } from './conv2d-strided.ts';
 export {
   ELEMENTWISE_KERNEL_NAMES,
   type ElementwiseKernelName,
@@ -37,7 +39,7 @@ export {
   enableRelaxedSimd,
 } from './gemm.ts';
 
-export const GEMM_KERNEL_NAMES = ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput'] as const;
+export const GEMM_KERNEL_NAMES = ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Conv2D', 'FusedConv2D'] as const;
 export type GemmKernelName = (typeof GEMM_KERNEL_NAMES)[number];
 
 /**
@@ -89,6 +91,8 @@ export function registerGemmKernels(options: GemmKernelOptions = {}): string[] {
   place('BatchMatMul', (original) => batchMatMulKernel(original, matMulPolicy, variant), { [FAST_TRANSPOSED_MATMUL]: true });
   place('Conv2DBackpropFilter', (original) => conv2dBackpropFilterKernel(original, variant));
   place('Conv2DBackpropInput', (original) => conv2dBackpropInputKernel(original, variant));
+  place('Conv2D', (original) => stridedConv2dKernel('Conv2D', original, variant));
+  place('FusedConv2D', (original) => stridedConv2dKernel('FusedConv2D', original, variant));
   return placed;
 }
 

@@ -1,0 +1,121 @@
+/**
+ * Conv2D and FusedConv2D for the stride-2, 4x4, "same" layers (the discriminator's, and the input
+ * gradient of the generator's transposed convolutions) by Winograd's F(2×2, 2×2) on the project's
+ * GEMM, for training.
+ *
+ * Along one axis, out(i) = Σ_u x(2i − 1 + u)·W(u), u = 0…3. Split x by phase r (x(2p + r)): phase 0
+ * meets taps u = 1, 3 at p = i, i + 1 and phase 1 taps u = 0, 2 at p = i − 1, i. So in 2-D the layer
+ * is the sum of four 2×2 stride-1 correlations, one per input phase (r, s), each on an image half the
+ * size with padding (r, s) before it, and all with the output's size. `winogradPhases` reads the
+ * phases in place (pixel stride 2, row stride 2 rows) and sums them inside its 9 products, so the
+ * layer is 9 GEMMs of depth 4·Cin with 9 multiply-adds per 2×2 output pixels where the direct form
+ * has 64.
+ *
+ * The filter changes every training step: its Winograd planes are built per filter tensor (cached
+ * while it lives). Layouts this form does not cover (channel counts not multiples of 4, such as the
+ * image layer; sizes not multiples of 4; other strides, filters, paddings or dilations; activations
+ * other than linear and ReLU) go to the kernel this one replaces.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { DerivedCache } from '../kernel-scope.ts';
+import { Gemm, type GemmVariant, type WasmBackendInternals } from './gemm.ts';
+
+/** Whether the layer is one this kernel covers. */
+export function coversStridedLayer(info: tf.backend_util.Conv2DInfo, x: tf.TensorInfo, filter: tf.TensorInfo): boolean {
+  const { inHeight: h, inWidth: w, inChannels: ci, outChannels: co, outHeight: m, outWidth: l, padInfo } = info;
+  return (
+    info.dataFormat === 'channelsLast' &&
+    x.dtype === 'float32' &&
+    filter.dtype === 'float32' &&
+    info.strideHeight === 2 &&
+    info.strideWidth === 2 &&
+    info.dilationHeight === 1 &&
+    info.dilationWidth === 1 &&
+    info.filterHeight === 4 &&
+    info.filterWidth === 4 &&
+    padInfo.top === 1 &&
+    padInfo.left === 1 &&
+    h === 2 * m &&
+    w === 2 * l &&
+    m % 2 === 0 &&
+    l % 2 === 0 &&
+    ci % 4 === 0 &&
+    co % 4 === 0
+  );
+}
+
+/**
+ * The four phase filters of a [4, 4, Ci, Co] filter side by side, as one [2, 2, 4·Ci, Co] filter:
+ * tap (U, V) of phase (r, s), channel (2r + s)·Ci + c is W(2U + 1 − r, 2V + 1 − s, c).
+ */
+export function stridedPhaseFilter(filter: Float32Array, ci: number, co: number): Float32Array {
+  const out = new Float32Array(16 * ci * co);
+  for (let u = 0; u < 2; u++)
+    for (let v = 0; v < 2; v++)
+      for (let r = 0; r < 2; r++)
+        for (let s = 0; s < 2; s++) {
+          const src = ((2 * u + 1 - r) * 4 + (2 * v + 1 - s)) * ci * co;
+          const dst = ((u * 2 + v) * 4 * ci + (2 * r + s) * ci) * co;
+          out.set(filter.subarray(src, src + ci * co), dst);
+        }
+  return out;
+}
+
+export function stridedConv2dKernel(
+  name: 'Conv2D' | 'FusedConv2D',
+  original: tf.KernelFunc | undefined,
+  variant?: GemmVariant,
+): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { x, filter, bias, preluActivationWeights } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs as unknown as tf.Conv2DAttrs;
+    const activation = name === 'FusedConv2D' ? (attrs as unknown as tf.FusedConv2DAttrs).activation : 'linear';
+    const fallback = () => {
+      if (!original) throw new Error(`${name}: no original kernel for this layout`);
+      return original(args);
+    };
+    if (!x || !filter || preluActivationWeights || (activation !== 'linear' && activation !== 'relu')) return fallback();
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      strides,
+      dilations,
+      pad,
+      dimRoundingMode,
+      false,
+      tf.backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC'),
+    );
+    const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co, outHeight: m, outWidth: l } = info;
+    if (!coversStridedLayer(info, x, filter) || (bias && (bias.dtype !== 'float32' || bias.shape.join() !== `${co}`))) return fallback();
+
+    const wasm = backend as unknown as WasmBackendInternals;
+    const gemm = Gemm.of(wasm, variant);
+    const offsetOf = (t: tf.TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
+    const [packed] = DerivedCache.of(backend as tf.KernelBackend).get(filter, `winograd-strided-${gemm.variant}`, 'wasm', (scope) => {
+      const values = (backend as tf.KernelBackend).readSync(filter.dataId) as Float32Array;
+      const size = gemm.winogradFloats(4 * ci, co);
+      const planes = scope.constant(new Float32Array(size), [size]);
+      gemm.prepackWinograd(stridedPhaseFilter(values, ci, co), 4 * ci, co, offsetOf(planes));
+      return [planes];
+    });
+    const out = wasm.makeOutput([n, m, l, co], 'float32');
+    const phases = [0, 1].flatMap((r) => [0, 1].map((s) => ({ offset: (r * w + s) * ci, padTop: r, padLeft: s })));
+    gemm.winogradPhases(
+      {
+        offset: offsetOf(x),
+        batch: n,
+        height: m,
+        width: l,
+        channels: ci,
+        pixelStride: 2 * ci,
+        rowStride: 2 * w * ci,
+        imageStride: h * w * ci,
+        phases,
+      },
+      { packed: offsetOf(packed), n: co, bias: bias ? offsetOf(bias) : 0, relu: activation === 'relu' },
+      { offset: offsetOf(out), ldc: co, groupStride: l * co },
+    );
+    return out;
+  };
+}
