@@ -7,7 +7,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmKernels, restoreWasmKernels } from '@gan/core/kernels/index';
-import { bestGemmVariant, enableRelaxedSimd, registerGemmKernels, restoreGemmKernels } from '@gan/core/kernels/gemm/index';
+import {
+  bestGemmVariant,
+  enableRelaxedSimd,
+  registerElementwiseKernels,
+  registerGemmKernels,
+  restoreElementwiseKernels,
+  restoreGemmKernels,
+} from '@gan/core/kernels/gemm/index';
 import { defaultWasmThreads } from '@gan/trainer/wasm-threads';
 import type { PyTorch } from './lib/pytorch.ts';
 import { ThreadedTrainer } from './lib/threaded-trainer.ts';
@@ -29,19 +36,23 @@ export async function benchTrain(opts: {
   const withGemm = await trainer('wasm', batch);
   const ours = await trainer('wasm', batch);
   const theirs = await trainer('wasm', batch);
-  /** 'gemm': as `gan train` (our kernels and matrix products); 'ours': GAN_KERNELS=tfjs; 'original': tfjs's + the filter gradient. */
+  /** 'gemm': as `gan train` (the project's SIMD kernels); 'ours': GAN_KERNELS=tfjs; 'original': tfjs's + the filter gradient. */
   const withKernels = async (set: 'gemm' | 'ours' | 'original', fn: () => Promise<void>) => {
     await tf.setBackend('wasm');
+    restoreElementwiseKernels();
     restoreGemmKernels(); // placed over ours: off first
     restoreWasmKernels();
     registerWasmKernels('wasm', set === 'original' ? ['Conv2DBackpropFilter'] : undefined);
-    if (set === 'gemm') registerGemmKernels();
+    if (set === 'gemm') {
+      registerGemmKernels();
+      registerElementwiseKernels();
+    }
     return fn();
   };
   await withKernels('gemm', withGemm);
   await withKernels('ours', ours);
   await withKernels('original', theirs);
-  const names = { gemm: 'tfjs WASM, our kernels + GEMM', ours: 'tfjs WASM, our kernels (GAN_KERNELS=tfjs)' };
+  const names = { gemm: 'tfjs WASM, our SIMD kernels (gan train)', ours: 'tfjs WASM, composed kernels only (GAN_KERNELS=tfjs)' };
   const contenders: { name: string; batch: number; run: () => Promise<number[]> }[] = [
     { name: names.gemm, batch, run: () => timeAsync(() => withKernels('gemm', withGemm), 1) },
     { name: names.ours, batch, run: () => timeAsync(() => withKernels('ours', ours), 1) },
@@ -76,6 +87,7 @@ export async function benchTrain(opts: {
   const samples = await interleaved(contenders, opts.quick ? 2 : 3);
   // What the GEMMs alone would take at the best rate WASM reaches here: the floor of an iteration.
   const iterationGflop = (await gemmFlops(() => withKernels('ours', ours))) / 1e9;
+  restoreElementwiseKernels();
   restoreGemmKernels();
   const ceilings: [string, number][] = [['1 thread', gemmGflops()]];
   if (threaded) ceilings.push([`${threaded.threads} threads`, await threaded.gemmGflops()]);
@@ -97,7 +109,7 @@ export async function benchTrain(opts: {
     );
   const speedUp = (suffix: string) => median(samples.get(names.ours + suffix)!) / median(samples.get(names.gemm + suffix)!);
   const gemmLine =
-    `\n\nThe project's GEMM for matrix products (core/src/kernels/gemm, ${bestGemmVariant()}) against tfjs's (GAN_KERNELS=tfjs), same run: ` +
+    `\n\nThe project's SIMD kernels (core/src/kernels/gemm, ${bestGemmVariant()}) against tfjs's (GAN_KERNELS=tfjs), same run: ` +
     `${speedUp('').toFixed(2)}× on 1 thread` +
     (threaded ? `, ${speedUp(`, ${threaded.threads} threads`).toFixed(2)}× on ${threaded.threads} threads` : '') +
     '.';
