@@ -4,6 +4,9 @@
  *
  *   node --experimental-websocket --import tsx bench/load.ts            (~4 min; --soak 0 skips the 60 s soak)
  *   node --experimental-websocket --import tsx bench/load.ts --quick    (~1.5 min, shorter phases)
+ *   node --experimental-websocket --import tsx bench/load.ts --model models/emoji --model <another export>
+ *     (instead of the phases below: what each exported generator costs to serve, side by side: cold
+ *     start, the largest requests its image size allows, the WASM heap; ~2 min per model)
  *
  * (`--experimental-websocket` gives Node 20 the WebSocket used to read the isolate's V8 heap through
  * wrangler's inspector; Node 22 has it anyway. Without it, the V8 heap column says so.)
@@ -24,20 +27,24 @@
  */
 import autocannon from 'autocannon';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { REFERENCE_CONFIG } from '@gan/core';
+import { fillLocalR2, readExportedModel } from '@gan/registry';
 import { getPlatformProxy } from 'wrangler';
 import { DIGITS_CLASSES, DIGITS_CONFIG, type WritableBucket, publishFixture } from '../tests/worker/fixtures.ts';
-import { fmtMs, median, quantile, table } from './lib/stats.ts';
-import { descendant } from './lib/process-cpu.ts';
+import { fmtMs, median, table } from './lib/stats.ts';
+import { descendant, workerdCpuClock } from './lib/process-cpu.ts';
+import { largestGrid, largestWalks } from './lib/work-bounds.ts';
 import { startWranglerDev } from './lib/wrangler-dev.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, soak: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, soak: { type: 'string' }, model: { type: 'string', multiple: true } },
+});
 const PHASE_S = args.quick ? 6 : 15;
 /** A longer phase of distinct seeds, images and grids, to see memory settle (0: none). */
 const SOAK_S = Number(args.soak ?? (args.quick ? 0 : 60));
@@ -62,6 +69,8 @@ interface Dev {
   inspectorPort: number;
   stop(): Promise<void>;
   workerdPid(): number | undefined;
+  /** CPU ms used so far by the worker's own workerd, all threads (NaN where /proc cannot tell). */
+  workerdCpuMs(): number;
 }
 
 let nextPort = 9100 + Math.floor(Math.random() * 400) * 2;
@@ -83,13 +92,14 @@ async function wranglerDev(config: string, state: string, vars: Record<string, s
     ...varArgs,
   ]);
   // wrangler runs two workerd processes: its proxy, and the worker's own (the one with an inspector).
-  return { url: dev.url, inspectorPort, stop: dev.stop, workerdPid: () => descendant(dev.child.pid!, 'workerd', 'inspector-addr') };
-}
-
-/** CPU time (user + system) of a process in ms. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  const clock = workerdCpuClock(dev.child.pid!);
+  return {
+    url: dev.url,
+    inspectorPort,
+    stop: dev.stop,
+    workerdPid: () => descendant(dev.child.pid!, 'workerd', 'inspector-addr'),
+    workerdCpuMs: () => clock?.() ?? Number.NaN,
+  };
 }
 
 function rssMb(pid: number): number {
@@ -175,6 +185,11 @@ function sampleMemory(dev: Dev) {
   };
 }
 
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+
 const mb = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(1));
 
 function memorySummary(samples: MemorySample[]): string[] {
@@ -258,18 +273,176 @@ function checker(dev: Dev, reference: Map<string, { sha: string; version: string
 }
 
 // -------------------------------------------------------------------------------------------------
+// Requests one at a time: render time and the worker's CPU
+
+const WORKERD_CPU =
+  "CPU time of the worker's own workerd process (all threads, /proc/<pid>/task/*/schedstat) over the request, its Cache API put included";
+const ONE_AT_A_TIME_COLUMNS = [
+  'request',
+  'status',
+  'KiB',
+  'render median ms',
+  'render max ms',
+  'workerd CPU median ms',
+  'workerd CPU max ms',
+];
+
+const serverTiming = (response: Response, name: string) =>
+  Number(new RegExp(`${name};dur=([\\d.]+)`).exec(response.headers.get('Server-Timing') ?? '')?.[1] ?? Number.NaN);
+
+/** Each path `reps` times with distinct seeds (`seed=b` → `seed=b0`, `b1`, …), one request at a time. */
+async function oneAtATime(dev: Dev, cases: [label: string, path: string][], reps: number): Promise<(string | number)[][]> {
+  const rows: (string | number)[][] = [];
+  for (const [label, path] of cases) {
+    const render: number[] = [];
+    const cpu: number[] = [];
+    let status = 0;
+    let bytes = 0;
+    for (let i = 0; i < reps; i++) {
+      const before = dev.workerdCpuMs();
+      const response = await fetch(`${dev.url}${path.replace('seed=b', `seed=b${i}`)}`);
+      bytes = (await response.arrayBuffer()).byteLength;
+      await new Promise((r) => setTimeout(r, 30)); // let the Cache API put finish inside the sample
+      cpu.push(dev.workerdCpuMs() - before);
+      status = response.status;
+      render.push(serverTiming(response, 'render'));
+    }
+    const ok = status === 200;
+    rows.push([
+      label,
+      status,
+      (bytes / 1024).toFixed(0),
+      ok ? fmtMs(median(render)) : '–',
+      ok ? fmtMs(Math.max(...render)) : '–',
+      fmtMs(median(cpu)),
+      fmtMs(Math.max(...cpu)),
+    ]);
+  }
+  return rows;
+}
+
+/**
+ * The largest requests the work bounds allow a model of this image size (they scale with it: 256
+ * images of 32 px, 64 of 64 px), and the first one over the generator bound.
+ */
+function boundCases(name: string, imageSize: number): [string, string][] {
+  const { side, cell } = largestGrid(imageSize);
+  const base = `/v1/models/${name}`;
+  return [
+    [`image.png, native ${imageSize} px (seeded)`, `${base}/image.png?seed=b`],
+    ['image.png, size=512 (largest image)', `${base}/image.png?seed=b&size=512`],
+    [`grid.png ${side}x${side}, ${imageSize} px (most images)`, `${base}/grid.png?seed=b&rows=${side}&cols=${side}&size=${imageSize}`],
+    [
+      `grid.png ${side}x${side}, ${cell} px, padding 0 (most images, ${side * cell}x${side * cell})`,
+      `${base}/grid.png?seed=b&rows=${side}&cols=${side}&size=${cell}&padding=0`,
+    ],
+    ...largestWalks(imageSize).map((w): [string, string] => [
+      `walk.gif keys=${w.keys}&frames=${w.frames}&size=${w.size} (${w.label})`,
+      `${base}/walk.gif?seed=b&keys=${w.keys}&frames=${w.frames}&size=${w.size}`,
+    ]),
+    [
+      `grid.png ${side}x${side + 1}, ${imageSize} px (over the generator bound: 400)`,
+      `${base}/grid.png?seed=b&rows=${side}&cols=${side + 1}&size=${imageSize}`,
+    ],
+  ];
+}
+
+/**
+ * `--model <export dir>`, repeatable: what each exported generator costs to serve, from a local R2
+ * of its own: cold start (fresh `wrangler dev` → first image: backend start, model read from R2 and
+ * checksummed, folded, rendered), the WASM heap after it, the largest requests its size allows, and
+ * the WASM heap after those.
+ */
+async function exportedModels(dirs: string[], work: string, config: string): Promise<string[]> {
+  const coldStarts = args.quick ? 2 : 3;
+  const reps = args.quick ? 3 : 5;
+  const coldRows: (string | number)[][] = [];
+  const out: string[] = [];
+  for (const dir of dirs) {
+    const { manifest } = await readExportedModel(dir);
+    const models = join(work, manifest.name, 'models');
+    cpSync(dir, join(models, manifest.name), { recursive: true });
+    const state = join(work, manifest.name, 'state');
+    await fillLocalR2({ modelsDir: models, configPath: config, persistTo: state, log: () => {} });
+    const client: number[] = [];
+    const inWorker: number[] = [];
+    const cpu: number[] = [];
+    const heapFirst: number[] = [];
+    let modelBytes = Number.NaN;
+    let heapAfterLargest = Number.NaN;
+    let rows: (string | number)[][] = [];
+    for (let i = 0; i < coldStarts; i++) {
+      const dev = await wranglerDev(config, state);
+      try {
+        const c0 = dev.workerdCpuMs();
+        const t0 = performance.now();
+        const response = await fetch(`${dev.url}/v1/models/${manifest.name}/image.png?seed=cold-${i}`);
+        await response.arrayBuffer();
+        if (response.status !== 200) throw new Error(`${manifest.name}: cold request answered HTTP ${response.status}`);
+        client.push(performance.now() - t0);
+        cpu.push(dev.workerdCpuMs() - c0);
+        inWorker.push(serverTiming(response, 'total'));
+        const { memory } = await health(dev);
+        heapFirst.push(memory.wasmHeapBytes ?? Number.NaN);
+        modelBytes = memory.modelBytes;
+        if (i === coldStarts - 1) {
+          rows = await oneAtATime(dev, boundCases(manifest.name, manifest.imageSize), reps);
+          heapAfterLargest = (await health(dev)).memory.wasmHeapBytes ?? Number.NaN;
+        }
+      } finally {
+        await dev.stop();
+      }
+    }
+    const id = `${manifest.name} (${manifest.imageSize} px)`;
+    coldRows.push([
+      id,
+      fmtMs(median(client)),
+      fmtMs(median(inWorker)),
+      fmtMs(median(cpu)),
+      mb(modelBytes / 2 ** 20),
+      mb(median(heapFirst) / 2 ** 20),
+      mb(heapAfterLargest / 2 ** 20),
+    ]);
+    out.push(
+      `## ${id}: the largest requests its work bounds allow, one at a time (${reps} distinct seeds each; load average ${load()})\n\n` +
+        `render = Server-Timing (latent + forward + resize + encoding, wall clock inside the isolate); workerd CPU = ${WORKERD_CPU}\n\n` +
+        table(ONE_AT_A_TIME_COLUMNS, rows),
+    );
+  }
+  out.unshift(
+    `## Cold start and WASM heap (${coldStarts} fresh \`wrangler dev\` each, medians)\n\n` +
+      table(
+        [
+          'model',
+          'cold: fresh wrangler dev → first image, client ms',
+          'cold: in-worker total ms (Server-Timing)',
+          'cold: workerd CPU ms',
+          'generator in memory MB',
+          'WASM heap after the first image MB',
+          'WASM heap after the largest requests MB',
+        ],
+        coldRows,
+      ),
+  );
+  return out;
+}
+
+// -------------------------------------------------------------------------------------------------
 
 async function main() {
   const work = mkdtempSync(join(tmpdir(), 'gan-edge-load-'));
   const config = benchConfig(work);
   const state = join(work, 'state');
   const out: string[] = [];
-  const load = () =>
-    loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ');
   out.push(`# Reliability figures — ${new Date().toISOString()}`);
   out.push(`${cpus().length}× ${cpus()[0]?.model}, Node ${process.version}; load average at start: ${load()}`);
+  if (args.model) {
+    out.push(...(await exportedModels(args.model, work, config)));
+    out.push(`load average at the end: ${load()}`);
+    rmSync(work, { recursive: true, force: true });
+    console.log(out.join('\n\n'));
+    return;
+  }
 
   // Generators of the reference architecture (random weights: speed and memory do not depend on them).
   const proxy = await getPlatformProxy<{ MODELS_BUCKET: WritableBucket }>({ configPath: config, persist: { path: join(state, 'v3') } });
@@ -291,8 +464,7 @@ async function main() {
     const dev = await wranglerDev(config, state);
     try {
       await (await fetch(`${dev.url}/v1/models/ref/image.png?seed=warm`)).arrayBuffer();
-      const pid = dev.workerdPid();
-      const cases = [
+      const cases: [string, string][] = [
         ['image.png, native 32 px', '/v1/models/ref/image.png?seed=b'],
         ['image.png, size=512 (largest image)', '/v1/models/ref/image.png?seed=b&size=512'],
         ['grid.png 4x4, 32 px (the page)', '/v1/models/ref/grid.png?seed=b&rows=4&cols=4&size=32'],
@@ -301,36 +473,12 @@ async function main() {
         ['grid.png 2x2, 512 px, padding 0 (1024x1024, few images)', '/v1/models/ref/grid.png?seed=b&rows=2&cols=2&size=512&padding=0'],
         ['grid.png 16x16, 126 px (refused: 400)', '/v1/models/ref/grid.png?seed=b&rows=16&cols=16&size=126'],
       ];
-      const rows: (string | number)[][] = [];
       const reps = args.quick ? 3 : 5;
-      for (const [label, path] of cases) {
-        const render: number[] = [];
-        const cpu: number[] = [];
-        let status = 0;
-        let bytes = 0;
-        for (let i = 0; i < reps; i++) {
-          const before = pid ? cpuMs(pid) : NaN;
-          const response = await fetch(`${dev.url}${path.replace('seed=b', `seed=b${i}`)}`);
-          bytes = (await response.arrayBuffer()).byteLength;
-          await new Promise((r) => setTimeout(r, 30)); // let the Cache API put finish inside the sample
-          cpu.push(pid ? cpuMs(pid) - before : NaN);
-          status = response.status;
-          render.push(Number(/render;dur=([\d.]+)/.exec(response.headers.get('Server-Timing') ?? '')?.[1] ?? NaN));
-        }
-        rows.push([
-          label,
-          status,
-          (bytes / 1024).toFixed(0),
-          fmtMs(median(render)),
-          fmtMs(Math.max(...render)),
-          fmtMs(median(cpu)),
-          fmtMs(Math.max(...cpu)),
-        ]);
-      }
+      const rows = await oneAtATime(dev, cases, reps);
       out.push(
         `## Work bounds: the largest allowed requests, one at a time (reference generator; ${reps} distinct seeds each; load average ${load()})\n\n` +
-          'render = Server-Timing (latent + forward + resize + PNG, wall clock inside the isolate); workerd CPU = user + system time of the workerd process over the request (/proc, 10 ms ticks)\n\n' +
-          table(['request', 'status', 'KiB', 'render median ms', 'render max ms', 'workerd CPU median ms', 'workerd CPU max ms'], rows),
+          `render = Server-Timing (latent + forward + resize + PNG, wall clock inside the isolate); workerd CPU = ${WORKERD_CPU}\n\n` +
+          table(ONE_AT_A_TIME_COLUMNS, rows),
       );
 
       // 2 and 3: distinct and repeated seeds.

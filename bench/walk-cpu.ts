@@ -2,12 +2,19 @@
  * CPU time of walk.gif requests, and the colour-palette choice of core/src/gif.ts, measured once
  * through core's render pipeline on the WASM backend in one thread (as the worker runs it), with the
  * shipped models: `node --import tsx bench/walk-cpu.ts`. RELIABILITY.md quotes its output.
+ *
+ * `--model <export dir>` (repeatable) measures instead the largest walks the work bounds allow each
+ * given export (bench/lib/work-bounds.ts), e.g. a 64-pixel generator against a 32-pixel one.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
+import { parseArgs } from 'node:util';
 import { GifReader } from 'omggif';
 import { type PaletteMode, encodeAnimatedGif, pointOfCell, registerWasmKernels, renderPoints, walkKeys, walkPoints } from '@gan/core';
 import { loadExportedGenerator } from '@gan/trainer/export/load';
+import { largestWalks } from './lib/work-bounds.ts';
+
+const { values: args } = parseArgs({ options: { model: { type: 'string', multiple: true } } });
 
 await tf.setBackend('wasm');
 registerWasmKernels();
@@ -22,13 +29,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 interface Case {
   label: string;
+  /** A shipped model's name (models/<name>) or an export directory. */
   model: string;
   keys: number;
   frames: number;
   size?: number;
   each?: boolean;
 }
-const CASES: Case[] = [
+const SHIPPED_CASES: Case[] = [
   { label: 'default walk (4 keys × 12 frames, 32 px)', model: 'twemoji', keys: 4, frames: 12 },
   { label: 'default walk (4 keys × 12 frames, 32 px)', model: 'mnist', keys: 4, frames: 12 },
   { label: 'class=each (10 keys × 12 frames, 32 px)', model: 'mnist', keys: 10, frames: 12, each: true },
@@ -38,12 +46,23 @@ const CASES: Case[] = [
   { label: 'largest frames allowed: keys=2&frames=2&size=256 (4 frames of 256 px)', model: 'twemoji', keys: 2, frames: 2, size: 256 },
 ];
 
+const models = new Map<string, Awaited<ReturnType<typeof loadExportedGenerator>>>();
+const load = async (dir: string) => {
+  if (!models.has(dir)) models.set(dir, await loadExportedGenerator(dir.includes('/') ? dir : `models/${dir}`));
+  return models.get(dir)!;
+};
+const CASES: Case[] = [];
+for (const dir of args.model ?? []) {
+  const { imageSize } = (await load(dir)).manifest;
+  for (const w of largestWalks(imageSize))
+    CASES.push({ ...w, label: `keys=${w.keys}&frames=${w.frames}&size=${w.size} (${w.label})`, model: dir });
+}
+if (CASES.length === 0) CASES.push(...SHIPPED_CASES);
+
 console.log('| request | model | total CPU ms | generator + pixels ms | GIF encoder ms | encoder share | KiB |');
 console.log('| --- | --- | --- | --- | --- | --- | --- |');
-const models = new Map<string, Awaited<ReturnType<typeof loadExportedGenerator>>>();
 for (const c of CASES) {
-  if (!models.has(c.model)) models.set(c.model, await loadExportedGenerator(`models/${c.model}`));
-  const { manifest, generator } = models.get(c.model)!;
+  const { manifest, generator } = await load(c.model);
   const numClasses = manifest.classes.length;
   const runs: { render: number; encode: number; bytes: number }[] = [];
   for (let run = 0; run < 3; run++) {
@@ -68,12 +87,14 @@ for (const c of CASES) {
   const render = median(runs.map((r) => r.render));
   const encode = median(runs.map((r) => r.encode));
   console.log(
-    `| ${c.label} | ${c.model} | ${(render + encode).toFixed(0)} | ${render.toFixed(0)} | ${encode.toFixed(0)} | ${((100 * encode) / (render + encode)).toFixed(0)} % | ${(runs[0].bytes / 1024).toFixed(0)} |`,
+    `| ${c.label} | ${manifest.name} (${manifest.imageSize} px) | ${(render + encode).toFixed(0)} | ${render.toFixed(0)} | ${encode.toFixed(0)} | ${((100 * encode) / (render + encode)).toFixed(0)} % | ${(runs[0].bytes / 1024).toFixed(0)} |`,
   );
 }
 
+if (args.model) process.exit(0);
+
 // Palette per frame or one for the animation, on the colour model: error against the true pixels.
-const { generator } = models.get('twemoji')!;
+const { generator } = await load('twemoji');
 const keys = walkKeys('palette', 16, 0, 'none');
 const pixels = renderPoints(
   generator,
