@@ -25,6 +25,12 @@ export interface TrainResult {
   imagesPerSecond: Map<string, number>;
 }
 
+/**
+ * Iterations per contender per round, back to back as in a training run (PyTorch's too): a single
+ * iteration after the others' turn starts with cold caches and sleeping thread pools.
+ */
+const REPS = 3;
+
 export async function benchTrain(opts: {
   py?: PyTorch;
   quick: boolean;
@@ -37,7 +43,7 @@ export async function benchTrain(opts: {
   const ours = await trainer('wasm', batch);
   const theirs = await trainer('wasm', batch);
   /** 'gemm': as `gan train` (the project's SIMD kernels); 'ours': GAN_KERNELS=tfjs; 'original': tfjs's + the filter gradient. */
-  const withKernels = async (set: 'gemm' | 'ours' | 'original', fn: () => Promise<void>) => {
+  const withKernels = async <T>(set: 'gemm' | 'ours' | 'original', fn: () => Promise<T>): Promise<T> => {
     await tf.setBackend('wasm');
     restoreElementwiseKernels();
     restoreGemmKernels(); // placed over ours: off first
@@ -54,16 +60,16 @@ export async function benchTrain(opts: {
   await withKernels('original', theirs);
   const names = { gemm: 'tfjs WASM, our SIMD kernels (gan train)', ours: 'tfjs WASM, composed kernels only (GAN_KERNELS=tfjs)' };
   const contenders: { name: string; batch: number; run: () => Promise<number[]> }[] = [
-    { name: names.gemm, batch, run: () => timeAsync(() => withKernels('gemm', withGemm), 1) },
-    { name: names.ours, batch, run: () => timeAsync(() => withKernels('ours', ours), 1) },
-    { name: "tfjs WASM, backend's kernels + filter gradient", batch, run: () => timeAsync(() => withKernels('original', theirs), 1) },
+    { name: names.gemm, batch, run: () => withKernels('gemm', () => timeAsync(withGemm, REPS)) },
+    { name: names.ours, batch, run: () => withKernels('ours', () => timeAsync(ours, REPS)) },
+    { name: "tfjs WASM, backend's kernels + filter gradient", batch, run: () => withKernels('original', () => timeAsync(theirs, REPS)) },
   ];
   const threads = defaultWasmThreads();
   const threaded = threads > 1 ? await ThreadedTrainer.start(threads, batch) : undefined;
   const threadedTfjs = threads > 1 ? await ThreadedTrainer.start(threads, batch, { GAN_KERNELS: 'tfjs' }) : undefined;
   if (threaded && threadedTfjs) {
-    contenders.push({ name: `${names.gemm}, ${threaded.threads} threads`, batch, run: () => threaded.time(1) });
-    contenders.push({ name: `${names.ours}, ${threadedTfjs.threads} threads`, batch, run: () => threadedTfjs.time(1) });
+    contenders.push({ name: `${names.gemm}, ${threaded.threads} threads`, batch, run: () => threaded.time(REPS) });
+    contenders.push({ name: `${names.ours}, ${threadedTfjs.threads} threads`, batch, run: () => threadedTfjs.time(REPS) });
   }
   const cpuBatch = 4;
   if (opts.cpu) {
@@ -78,7 +84,7 @@ export async function benchTrain(opts: {
       contenders.push({
         name: `PyTorch ${opts.torchVersion} CPU, ${threads} thread${threads > 1 ? 's' : ''}`,
         batch,
-        run: async () => (await opts.py!.send<{ ms: number[] }>({ cmd: 'time_train', batch, reps: 3, threads })).ms,
+        run: async () => (await opts.py!.send<{ ms: number[] }>({ cmd: 'time_train', batch, reps: REPS, threads })).ms,
       });
     }
   }
@@ -102,7 +108,7 @@ export async function benchTrain(opts: {
   });
   const best = Math.max(...[...imagesPerSecond].filter(([k]) => k.startsWith('PyTorch')).map(([, v]) => v));
   const text =
-    `Training iteration (D step + G step), reference architecture (median of ${samples.values().next().value!.length} each, interleaved)\n\n` +
+    `Training iteration (D step + G step), reference architecture (median of ${samples.values().next().value!.length} each: ${REPS} in a row per round, rounds interleaved)\n\n` +
     table(
       ['implementation', 'batch', 'ms / iteration', 'images/s', 'vs best PyTorch'],
       rows.map((r, i) => [...r, Number.isFinite(best) ? `${(imagesPerSecond.get(contenders[i].name)! / best).toFixed(3)}×` : '–']),
