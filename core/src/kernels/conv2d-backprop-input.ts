@@ -63,7 +63,7 @@ export function subPixelPlan(info: tf.backend_util.Conv2DInfo) {
 const NARROW_CHANNELS = 16;
 
 /** The window covering every column phase: first dy offset, width, and dy padding. */
-export function mergedColumns(cols: AxisPhase[]) {
+function mergedColumns(cols: AxisPhase[]) {
   const first = cols.map((b) => -b.padBefore);
   const lo = Math.min(...first);
   const hi = Math.max(...cols.map((b, i) => first[i] + b.taps.length - 1));

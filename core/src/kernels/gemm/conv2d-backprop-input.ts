@@ -16,13 +16,13 @@
  * strides or layouts) go to the kernel this one replaces.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { mergedColumns, subPixelPlan } from '../conv2d-backprop-input.ts';
+import { subPixelPlan } from '../conv2d-backprop-input.ts';
 import { DerivedCache } from '../kernel-scope.ts';
 import { Gemm, type GemmVariant, type WasmBackendInternals } from './gemm.ts';
 
-/** The stride-2, 4x4 layer's sub-pixel plan (every phase a 2x2 correlation of dy), or undefined. */
-export function stridedTransposePlan(dy: tf.TensorInfo, filter: tf.TensorInfo, info: tf.backend_util.Conv2DInfo) {
-  const { inHeight: h, inWidth: w, outHeight: m, outWidth: l } = info;
+/** The layer geometry this kernel covers, or undefined. */
+export function winogradPhasePlan(dy: tf.TensorInfo, filter: tf.TensorInfo, info: tf.backend_util.Conv2DInfo) {
+  const { inHeight: h, inWidth: w, inChannels: ci, outChannels: co, outHeight: m, outWidth: l } = info;
   const covered =
     dy.dtype === 'float32' &&
     filter.dtype === 'float32' &&
@@ -31,25 +31,28 @@ export function stridedTransposePlan(dy: tf.TensorInfo, filter: tf.TensorInfo, i
     info.filterHeight === 4 &&
     info.filterWidth === 4 &&
     h === 2 * m &&
-    w === 2 * l;
+    w === 2 * l &&
+    m % 2 === 0 &&
+    l % 2 === 0 &&
+    ci % 4 === 0 &&
+    co % 4 === 0;
   const plan = covered ? subPixelPlan(info) : undefined;
+  // Every phase a 2x2 correlation (4x4 stride 2: two taps per axis).
   if (!plan || ![...plan.rows, ...plan.cols].every((p) => p.taps.length === 2)) return undefined;
   return plan;
 }
-
-/** Whether the plan's phases run by Winograd (even dy, channels by 4), or else by im2col per row phase. */
-export function winogradFits(info: tf.backend_util.Conv2DInfo): boolean {
-  return info.outHeight % 2 === 0 && info.outWidth % 2 === 0 && info.inChannels % 4 === 0 && info.outChannels % 4 === 0;
-}
-
-type Plan = NonNullable<ReturnType<typeof stridedTransposePlan>>;
 
 /**
  * The phase filters of a [4, 4, Ci, Co] filter as [2, 2, Co, Ci] (dy channels in, dx channels out),
  * phase (a, b) at index 2a + b: tap (u, v) of phase (a, b) is filter element (rows[a].taps[u],
  * cols[b].taps[v]), transposed.
  */
-export function phaseFilterValues(filter: Float32Array, ci: number, co: number, plan: Plan): Float32Array[] {
+export function phaseFilterValues(
+  filter: Float32Array,
+  ci: number,
+  co: number,
+  plan: NonNullable<ReturnType<typeof winogradPhasePlan>>,
+): Float32Array[] {
   const phases: Float32Array[] = [];
   for (const a of plan.rows)
     for (const b of plan.cols) {
@@ -65,38 +68,13 @@ export function phaseFilterValues(filter: Float32Array, ci: number, co: number, 
   return phases;
 }
 
-/**
- * Per row phase a, the filter of one stride-1 convolution computing both column phases: a
- * [2, window, Co, 2·Ci] filter (window = the columns of dy either phase reads, zero where a phase has
- * no tap), output channel b·Ci + c being dx channel c of column phase b, so that its output pixel l
- * is dx pixels (2m + a, 2l) and (2m + a, 2l + 1), adjacent in memory.
- */
-export function rowPhaseFilterValues(filter: Float32Array, ci: number, co: number, plan: Plan): Float32Array[] {
-  const merged = mergedColumns(plan.cols);
-  const n = plan.cols.length * ci;
-  return plan.rows.map((a) => {
-    const out = new Float32Array(a.taps.length * merged.width * co * n);
-    a.taps.forEach((row, u) => {
-      for (let v = 0; v < merged.width; v++)
-        plan.cols.forEach((b, ib) => {
-          const t = merged.lo + v - merged.first[ib];
-          if (t < 0 || t >= b.taps.length) return;
-          const src = (row * 4 + b.taps[t]) * ci * co;
-          const dst = (u * merged.width + v) * co * n + ib * ci;
-          for (let x = 0; x < ci; x++) for (let y = 0; y < co; y++) out[dst + y * n + x] = filter[src + x * co + y];
-        });
-    });
-    return out;
-  });
-}
-
 export function conv2dBackpropInputKernel(original: tf.KernelFunc | undefined, variant?: GemmVariant): tf.KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args;
     const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
     const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as tf.Conv2DBackpropInputAttrs;
     const info = computeInfo(inputShape, filter, strides, pad, dimRoundingMode, dataFormat);
-    const plan = info && stridedTransposePlan(dy, filter, info);
+    const plan = info && winogradPhasePlan(dy, filter, info);
     if (!info || !plan) {
       if (!original) throw new Error('Conv2DBackpropInput: no original kernel for this layout');
       return original(args);
@@ -105,34 +83,6 @@ export function conv2dBackpropInputKernel(original: tf.KernelFunc | undefined, v
     const wasm = backend as unknown as WasmBackendInternals;
     const gemm = Gemm.of(wasm, variant);
     const offsetOf = (t: tf.TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
-    const dx = wasm.makeOutput([n, h, w, ci], 'float32');
-    const dxAt = offsetOf(dx);
-    if (!winogradFits(info)) {
-      // Narrow layers (the image's 1 or 3 channels): one im2col convolution per row phase.
-      const merged = mergedColumns(plan.cols);
-      const k = 2 * merged.width * co;
-      const width = plan.cols.length * ci;
-      const filters = DerivedCache.of(backend as tf.KernelBackend).get(filter, `row-phases-${gemm.variant}`, 'wasm', (scope) => {
-        const values = (backend as tf.KernelBackend).readSync(filter.dataId) as Float32Array;
-        return rowPhaseFilterValues(values, ci, co, plan).map((phase) => {
-          const packed = scope.constant(new Float32Array(gemm.packedFloats(k, width)), [gemm.packedFloats(k, width)]);
-          gemm.withBuffer(phase.byteLength, (at) => {
-            gemm.floats(at, phase.length).set(phase);
-            gemm.prepack({ offset: at, row: width, col: 1 }, k, width, offsetOf(packed));
-          });
-          return packed;
-        });
-      });
-      for (const [ia, a] of plan.rows.entries()) {
-        const input = { offset: offsetOf(dy), batch: n, height: m, width: l, channels: co, padTop: a.padBefore, padLeft: merged.padBefore };
-        gemm.conv(
-          { ...input, outHeight: m, outWidth: l },
-          { packed: offsetOf(filters[ia]), kh: 2, kw: merged.width, n: width, bias: 0, relu: false },
-          { offset: dxAt + ia * w * ci * 4, ldc: width, groupStride: 2 * w * ci },
-        );
-      }
-      return dx;
-    }
     const [packed] = DerivedCache.of(backend as tf.KernelBackend).get(filter, `winograd-phases-${gemm.variant}`, 'wasm', (scope) => {
       const values = (backend as tf.KernelBackend).readSync(filter.dataId) as Float32Array;
       const perPhase = gemm.winogradFloats(co, ci);
@@ -142,6 +92,8 @@ export function conv2dBackpropInputKernel(original: tf.KernelFunc | undefined, v
       return [all];
     });
     const perPhaseBytes = gemm.winogradFloats(co, ci) * 4;
+    const dx = wasm.makeOutput([n, h, w, ci], 'float32');
+    const dxAt = offsetOf(dx);
     for (const [ia, a] of plan.rows.entries())
       for (const [ib, b] of plan.cols.entries()) {
         const input = { offset: offsetOf(dy), batch: n, height: m, width: l, channels: co, padTop: a.padBefore, padLeft: b.padBefore };

@@ -203,7 +203,7 @@ const BOUNDS_CHECKED = typeof navigator !== 'undefined' && navigator.userAgent =
  */
 export interface GemmParallel {
   readonly count: number;
-  run(name: 'gemm' | 'conv' | 'winograd' | 'winogradPhases', parts: number[][], here: (args: number[]) => void): void;
+  run(name: 'gemm' | 'winograd' | 'winogradPhases', parts: number[][], here: (args: number[]) => void): void;
 }
 
 /** Products smaller than this many multiply-adds run on the calling thread alone (waking a helper costs ~0.1 ms). */
@@ -398,9 +398,10 @@ export class Gemm {
     splitA = BOUNDS_CHECKED,
   ): void {
     const k = filter.kh * filter.kw * x.channels;
-    const args = (b0: number, images: number, scratch: number, patches: number) => [
-      x.offset + 4 * b0 * x.height * x.width * x.channels,
-      images,
+    const patches = this.workScratch(this.exports.convScratchBytes(k, filter.n));
+    this.exports.conv(
+      x.offset,
+      x.batch,
       x.height,
       x.width,
       x.channels,
@@ -414,15 +415,13 @@ export class Gemm {
       filter.n,
       filter.bias,
       filter.relu ? 1 : 0,
-      out.offset + 4 * b0 * x.outHeight * out.groupStride,
+      out.offset,
       out.ldc,
       out.groupStride,
-      scratch,
+      this.scratch,
       patches,
       splitA ? 1 : 0,
-    ];
-    const macs = x.batch * x.outHeight * x.outWidth * k * filter.n;
-    this.byImages('conv', x.batch, macs, this.exports.convScratchBytes(k, filter.n), args);
+    );
   }
 
   /** Floats that `prepackWinograd` writes for a [2, 2, cin, n] filter. */
@@ -541,9 +540,9 @@ export class Gemm {
     });
   }
 
-  /** Runs a convolution export over `batch` images, split by images over the helper threads when large enough. */
+  /** Runs a Winograd export over `batch` images, split by images over the helper threads when large enough. */
   private byImages(
-    name: 'conv' | 'winograd' | 'winogradPhases',
+    name: 'winograd' | 'winogradPhases',
     batch: number,
     macs: number,
     workBytes: number,

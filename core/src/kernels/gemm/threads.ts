@@ -5,7 +5,7 @@
  * gradients, the matrix products) ran on the calling thread alone, half the machine on 2 cores. Here
  * each helper is a worker_thread with its own instance of the same GEMM module on the backend's shared
  * memory and its own scratch. A call is split into independent parts (column blocks of a product,
- * images of a convolution): the helpers take parts 1…, the calling thread part 0, then waits
+ * images of a Winograd convolution): the helpers take parts 1…, the calling thread part 0, then waits
  * for them. Each part's numbers are computed exactly as on one thread (every output element is the
  * same running sum: see core/asm/gemm.ts), so results do not depend on the thread count.
  *
@@ -29,7 +29,7 @@ const ARGUMENT_COUNT = 4;
 const ARGUMENTS = 5;
 const MAX_ARGUMENTS = 32;
 
-const EXPORTS = ['gemm', 'conv', 'winograd', 'winogradPhases'] as const;
+const EXPORTS = ['gemm', 'winograd', 'winogradPhases'] as const;
 export type ParallelExport = (typeof EXPORTS)[number];
 
 /** The helper's loop, run with `eval` (no file to resolve inside a bundle or a test runner). */
