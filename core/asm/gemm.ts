@@ -509,6 +509,62 @@ export function winograd(
 }
 
 /**
+ * Winograd's input transform V = Bᵀ d B (Bᵀ = [1 −1 0; 0 1 0; 0 −1 1]) of tiles t0 … t0+tb−1 of
+ * `winogradPhases`'s phase inputs, 4 channels at a time, into 9 planes [tb, depth] at `v`.
+ */
+// @ts-ignore: decorator
+@inline function transformInputs(
+  v: usize, vPlane: usize, depth: i32,
+  x: usize, h: i32, w: i32, cin: i32, pixelBytes: usize, rowBytes: usize, imageStride: i32,
+  phases: i32, phaseTable: usize, t0: i32, tb: i32, tilesW: i32, tilesH: i32,
+): void {
+  const zero = f32x4.splat(0);
+  for (let t = 0; t < tb; t++) {
+    const tile = t0 + t;
+    const tl = tile % tilesW;
+    const rest = tile / tilesW;
+    const tm = rest % tilesH;
+    const image = rest / tilesH;
+    for (let phase = 0; phase < phases; phase++) {
+      const entry = phaseTable + <usize>phase * 12;
+      const r0 = 2 * tm - load<i32>(entry, 4);
+      const c0 = 2 * tl - load<i32>(entry, 8);
+      const inside0 = r0 >= 0 && r0 < h, inside1 = r0 + 1 >= 0 && r0 + 1 < h, inside2 = r0 + 2 >= 0 && r0 + 2 < h;
+      const col0 = c0 >= 0 && c0 < w, col1 = c0 + 1 >= 0 && c0 + 1 < w, col2 = c0 + 2 >= 0 && c0 + 2 < w;
+      // r0 and c0 may be −1: the address wraps below the image, and those loads are masked off.
+      const row = x + (<usize>load<i32>(entry) + <usize>image * <usize>imageStride) * 4 + <usize>r0 * rowBytes + <usize>c0 * pixelBytes;
+      const dst = v + <usize>(t * depth + phase * cin) * 4;
+      for (let ci = 0; ci < cin; ci += 4) {
+        const at = row + <usize>ci * 4;
+        const d00 = inside0 && col0 ? v128.load(at) : zero;
+        const d01 = inside0 && col1 ? v128.load(at + pixelBytes) : zero;
+        const d02 = inside0 && col2 ? v128.load(at + 2 * pixelBytes) : zero;
+        const d10 = inside1 && col0 ? v128.load(at + rowBytes) : zero;
+        const d11 = inside1 && col1 ? v128.load(at + rowBytes + pixelBytes) : zero;
+        const d12 = inside1 && col2 ? v128.load(at + rowBytes + 2 * pixelBytes) : zero;
+        const d20 = inside2 && col0 ? v128.load(at + 2 * rowBytes) : zero;
+        const d21 = inside2 && col1 ? v128.load(at + 2 * rowBytes + pixelBytes) : zero;
+        const d22 = inside2 && col2 ? v128.load(at + 2 * rowBytes + 2 * pixelBytes) : zero;
+        // Rows: e0 = d0 − d1, e1 = d1, e2 = d2 − d1.
+        const e00 = f32x4.sub(d00, d10), e01 = f32x4.sub(d01, d11), e02 = f32x4.sub(d02, d12);
+        const e20 = f32x4.sub(d20, d10), e21 = f32x4.sub(d21, d11), e22 = f32x4.sub(d22, d12);
+        // Columns, the same.
+        const o = dst + <usize>ci * 4;
+        v128.store(o, f32x4.sub(e00, e01));
+        v128.store(o + vPlane, e01);
+        v128.store(o + 2 * vPlane, f32x4.sub(e02, e01));
+        v128.store(o + 3 * vPlane, f32x4.sub(d10, d11));
+        v128.store(o + 4 * vPlane, d11);
+        v128.store(o + 5 * vPlane, f32x4.sub(d12, d11));
+        v128.store(o + 6 * vPlane, f32x4.sub(e20, e21));
+        v128.store(o + 7 * vPlane, e21);
+        v128.store(o + 8 * vPlane, f32x4.sub(e22, e21));
+      }
+    }
+  }
+}
+
+/**
  * `winograd` summed over `phases` inputs (a stride-2 convolution as its four input phases): phase p
  * is an h×w image of cin channels whose pixel (b, i, j) is at x + 4·(offset_p + b·imageStride +
  * i·rowStride + j·pixelStride) floats, convolved with its own 2×2 filter at its own padding
@@ -539,50 +595,7 @@ export function winogradPhases(
   const zero = f32x4.splat(0);
   for (let t0 = 0; t0 < tiles; t0 += WT) {
     const tb = min(WT, tiles - t0);
-    // Input transform: V = Bᵀ d B for each tile and 4 channels at a time.
-    for (let t = 0; t < tb; t++) {
-      const tile = t0 + t;
-      const tl = tile % tilesW;
-      const rest = tile / tilesW;
-      const tm = rest % tilesH;
-      const image = rest / tilesH;
-      for (let phase = 0; phase < phases; phase++) {
-        const entry = phaseTable + <usize>phase * 12;
-        const r0 = 2 * tm - load<i32>(entry, 4);
-        const c0 = 2 * tl - load<i32>(entry, 8);
-        const inside0 = r0 >= 0 && r0 < h, inside1 = r0 + 1 >= 0 && r0 + 1 < h, inside2 = r0 + 2 >= 0 && r0 + 2 < h;
-        const col0 = c0 >= 0 && c0 < w, col1 = c0 + 1 >= 0 && c0 + 1 < w, col2 = c0 + 2 >= 0 && c0 + 2 < w;
-        // r0 and c0 may be −1: the address wraps below the image, and those loads are masked off.
-        const row = x + (<usize>load<i32>(entry) + <usize>image * <usize>imageStride) * 4 + <usize>r0 * rowBytes + <usize>c0 * pixelBytes;
-        const dst = v + <usize>(t * depth + phase * cin) * 4;
-        for (let ci = 0; ci < cin; ci += 4) {
-          const at = row + <usize>ci * 4;
-          const d00 = inside0 && col0 ? v128.load(at) : zero;
-          const d01 = inside0 && col1 ? v128.load(at + pixelBytes) : zero;
-          const d02 = inside0 && col2 ? v128.load(at + 2 * pixelBytes) : zero;
-          const d10 = inside1 && col0 ? v128.load(at + rowBytes) : zero;
-          const d11 = inside1 && col1 ? v128.load(at + rowBytes + pixelBytes) : zero;
-          const d12 = inside1 && col2 ? v128.load(at + rowBytes + 2 * pixelBytes) : zero;
-          const d20 = inside2 && col0 ? v128.load(at + 2 * rowBytes) : zero;
-          const d21 = inside2 && col1 ? v128.load(at + 2 * rowBytes + pixelBytes) : zero;
-          const d22 = inside2 && col2 ? v128.load(at + 2 * rowBytes + 2 * pixelBytes) : zero;
-          // Rows: e0 = d0 − d1, e1 = d1, e2 = d2 − d1.
-          const e00 = f32x4.sub(d00, d10), e01 = f32x4.sub(d01, d11), e02 = f32x4.sub(d02, d12);
-          const e20 = f32x4.sub(d20, d10), e21 = f32x4.sub(d21, d11), e22 = f32x4.sub(d22, d12);
-          // Columns, the same.
-          const o = dst + <usize>ci * 4;
-          v128.store(o, f32x4.sub(e00, e01));
-          v128.store(o + vPlane, e01);
-          v128.store(o + 2 * vPlane, f32x4.sub(e02, e01));
-          v128.store(o + 3 * vPlane, f32x4.sub(d10, d11));
-          v128.store(o + 4 * vPlane, d11);
-          v128.store(o + 5 * vPlane, f32x4.sub(d12, d11));
-          v128.store(o + 6 * vPlane, f32x4.sub(e20, e21));
-          v128.store(o + 7 * vPlane, e21);
-          v128.store(o + 8 * vPlane, f32x4.sub(e22, e21));
-        }
-      }
-    }
+    transformInputs(v, vPlane, depth, x, h, w, cin, pixelBytes, rowBytes, imageStride, phases, phaseTable, t0, tb, tilesW, tilesH);
     // The 9 products M_ξ = V_ξ · U_ξ.
     for (let xi = 0; xi < 9; xi++) {
       gemmPrepacked(tb, n, depth, v + <usize>xi * vPlane, depth, packedU + <usize>xi * planeU, prod + <usize>xi * mPlane, n, scratch, splitA != 0);
@@ -621,6 +634,80 @@ export function winogradPhases(
         v128.store(out1 + o, y10);
         v128.store(out1 + next + o, y11);
       }
+    }
+  }
+}
+
+/** Tiles per block of the Winograd filter gradient: its products' depth, deep enough to amortise C's loads. */
+const WTG: i32 = 128;
+
+/** Bytes of scratch `winogradFilterGradient` needs besides SCRATCH_BYTES. */
+export function winogradFilterGradientScratchBytes(depth: i32, nc: i32): i32 {
+  return 9 * WTG * (depth + nc) * 4;
+}
+
+/**
+ * The filter gradient of `winogradPhases` without bias: with Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A per tile, the
+ * gradient of the 2×2 filter g is Gᵀ[Σ_tiles (Bᵀ d B) ⊙ (A dY Aᵀ)]G, so the 9 sums over tiles are
+ * products M_ξ[depth × nc] = V_ξᵀ · Ŵ_ξ, Ŵ = A dY Aᵀ (A = [1 0; 1 1; 0 1]), written as 9 planes at `m`
+ * (rows `ldm` floats apart, plane ξ at m + 4·ξ·depth·ldm). The caller finishes with Gᵀ M G:
+ * dg(U, V) = Σ_{a ∈ {U, U+1}, b ∈ {V, V+1}} M_{3a+b}. dY: [batch, h, w, ·] with pixels `ldy` floats
+ * apart, columns nc from `dy` (a helper thread's share: dy and m offset by its first column), nc a
+ * multiple of 4. Every element of M is one running sum over the tiles in order, whatever the split.
+ * Scratch: SCRATCH_BYTES at `scratch`, winogradFilterGradientScratchBytes(depth, nc) at `work`.
+ */
+export function winogradFilterGradient(
+  x: usize, batch: i32, h: i32, w: i32, cin: i32,
+  pixelStride: i32, rowStride: i32, imageStride: i32,
+  phases: i32, phaseTable: usize,
+  dy: usize, ldy: i32, nc: i32,
+  m: usize, ldm: i32,
+  scratch: usize, work: usize,
+): void {
+  const tilesH = h >> 1;
+  const tilesW = w >> 1;
+  const tiles = batch * tilesH * tilesW;
+  const depth = phases * cin;
+  const v = work; // 9 planes [WTG, depth]
+  const wt = work + <usize>(9 * WTG * depth) * 4; // 9 planes [WTG, nc]
+  const vPlane = <usize>(WTG * depth) * 4;
+  const wPlane = <usize>(WTG * nc) * 4;
+  const mPlane = <usize>depth * <usize>ldm * 4;
+  const pixelBytes = <usize>pixelStride * 4;
+  const rowBytes = <usize>rowStride * 4;
+  const dyPixel = <usize>ldy * 4;
+  const dyRow = <usize>w * dyPixel;
+  for (let t0 = 0; t0 < tiles; t0 += WTG) {
+    const tb = min(WTG, tiles - t0);
+    transformInputs(v, vPlane, depth, x, h, w, cin, pixelBytes, rowBytes, imageStride, phases, phaseTable, t0, tb, tilesW, tilesH);
+    // Ŵ = A dY Aᵀ: rows y0, y0 + y1, y1 of the tile's 2×2 dY; then the same along columns.
+    for (let t = 0; t < tb; t++) {
+      const tile = t0 + t;
+      const tl = tile % tilesW;
+      const rest = tile / tilesW;
+      const tm = rest % tilesH;
+      const image = rest / tilesH;
+      const at = dy + (<usize>(image * h + 2 * tm) * <usize>w + <usize>(2 * tl)) * dyPixel;
+      const dst = wt + <usize>(t * nc) * 4;
+      for (let co = 0; co < nc; co += 4) {
+        const o = <usize>co * 4;
+        const y00 = v128.load(at + o), y01 = v128.load(at + dyPixel + o);
+        const y10 = v128.load(at + dyRow + o), y11 = v128.load(at + dyRow + dyPixel + o);
+        const s0 = f32x4.add(y00, y10), s1 = f32x4.add(y01, y11);
+        v128.store(dst + o, y00);
+        v128.store(dst + wPlane + o, f32x4.add(y00, y01));
+        v128.store(dst + 2 * wPlane + o, y01);
+        v128.store(dst + 3 * wPlane + o, s0);
+        v128.store(dst + 4 * wPlane + o, f32x4.add(s0, s1));
+        v128.store(dst + 5 * wPlane + o, s1);
+        v128.store(dst + 6 * wPlane + o, y10);
+        v128.store(dst + 7 * wPlane + o, f32x4.add(y10, y11));
+        v128.store(dst + 8 * wPlane + o, y11);
+      }
+    }
+    // M_ξ (+)= V_ξᵀ · Ŵ_ξ: V_ξ is [tb, depth], read transposed.
+    for (let xi = 0; xi < 9; xi++) {
+      gemm(depth, nc, tb, v + <usize>xi * vPlane, 1, depth, wt + <usize>xi * wPlane, nc, 1, m + <usize>xi * mPlane, ldm, t0 > 0 ? 1 : 0, scratch, 0);
     }
   }
 }

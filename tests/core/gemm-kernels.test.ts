@@ -287,13 +287,16 @@ describe('convolution gradients handing the GEMM transposed operands', () => {
     const expected = [await on('cpu', () => tf.tidy(filterGrad)), await on('cpu', () => tf.tidy(inputGrad))];
     registerGemmKernels();
     const winograd = vi.spyOn(Gemm.prototype, 'winograd');
+    const filterWinograd = vi.spyOn(Gemm.prototype, 'winogradFilterGradient');
     try {
       expect(worstRelative(await on('wasm', () => tf.tidy(filterGrad)), expected[0])).toBeLessThan(1e-5);
       expect(worstRelative(await on('wasm', () => tf.tidy(inputGrad)), expected[1])).toBeLessThan(1e-5);
-      // One call per output phase where the Winograd form applies, none elsewhere.
+      // Where the Winograd forms apply: one call per output phase for the input gradient, one for the filter's.
       expect(winograd).toHaveBeenCalledTimes(label.includes('Winograd') ? 4 : 0);
+      expect(filterWinograd).toHaveBeenCalledTimes(label.includes('Winograd') ? 1 : 0);
     } finally {
       winograd.mockRestore();
+      filterWinograd.mockRestore();
       restoreGemmKernels();
     }
   });

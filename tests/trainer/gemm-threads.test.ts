@@ -49,23 +49,29 @@ describe('the GEMM on helper threads', () => {
     tf.dispose([dy, filter]);
   });
 
-  it('the strided convolution (Winograd over input phases) has the same bits on two threads as on one', () => {
+  it('the strided convolution and its filter gradient (Winograd over input phases) have the same bits on two threads as on one', () => {
     const x = tf.tensor4d(values(16 * 16 * 16 * 32, 9), [16, 16, 16, 32]);
     const filter = tf.tensor4d(values(4 * 4 * 32 * 64, 10), [4, 4, 32, 64]);
     const r = bothWays(() => tf.conv2d(x, filter, 2, 'same'));
     expect(r.parts).toEqual(['winogradPhases×2']);
     expect(r.two).toEqual(r.one);
-    tf.dispose([x, filter]);
+    const dy = tf.tensor4d(values(16 * 8 * 8 * 64, 11), [16, 8, 8, 64]);
+    const attrs = { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [4, 4, 32, 64] };
+    const g = bothWays(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor);
+    expect(g.parts).toEqual(['winogradFilterGradient×2']);
+    expect(g.two).toEqual(g.one);
+    tf.dispose([x, filter, dy]);
   });
 
-  it('the filter gradient and transposed matrix products have the same bits on two threads as on one', () => {
+  it('the per-tap filter gradient and transposed matrix products have the same bits on two threads as on one', () => {
+    // 3x3 stride 1: the per-tap form (the stride-2 4x4 layers take Winograd's, above).
     const x = tf.tensor4d(values(32 * 16 * 16 * 32, 3), [32, 16, 16, 32]);
-    const dy = tf.tensor4d(values(32 * 8 * 8 * 64, 4), [32, 8, 8, 64]);
-    const attrs = { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [4, 4, 32, 64] };
+    const dy = tf.tensor4d(values(32 * 16 * 16 * 64, 4), [32, 16, 16, 64]);
+    const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 32, 64] };
     const filterGrad = bothWays(
       () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor,
     );
-    expect(filterGrad.parts.length).toBe(16); // one product per filter tap, each split
+    expect(filterGrad.parts.length).toBe(9); // one product per filter tap, each split
     expect(filterGrad.parts.every((p) => p === 'gemm×2')).toBe(true);
     expect(filterGrad.two).toEqual(filterGrad.one);
 

@@ -11,6 +11,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { filterGradientGeometry } from '../conv2d-backprop-filter.ts';
+import { coversStridedLayer, stridedPhases } from './conv2d-strided.ts';
 import { Gemm, type GemmVariant, type WasmBackendInternals } from './gemm.ts';
 
 /** Fewest input channels for the per-tap form (below, dy's packing per tap outweighs the product). */
@@ -24,6 +25,8 @@ export function conv2dBackpropFilterKernel(original: tf.KernelFunc | undefined, 
     const info = filterGradientGeometry(x, attrs);
     const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co } = info;
     const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
+    if (dataFormat !== 'NCHW' && coversStridedLayer(info, x, dy))
+      return winogradFilterGradient(backend as tf.KernelBackend, x, dy, info, variant);
     if (dataFormat === 'NCHW' || ci < GATHERED_MIN_CHANNELS || x.dtype !== 'float32' || dy.dtype !== 'float32') {
       if (!original) throw new Error('Conv2DBackpropFilter: no original kernel for this layout');
       return original(args);
@@ -54,4 +57,61 @@ export function conv2dBackpropFilterKernel(original: tf.KernelFunc | undefined, 
     });
     return out;
   };
+}
+
+/**
+ * The stride-2, 4x4, "same" layers (those conv2d-strided.ts runs forward) by Winograd: per input
+ * phase (r, s), the 2×2 filter's gradient from the 9 sums over tiles the module computes, then
+ * tap (U, V) of phase (r, s) is filter tap (2U + 1 − r, 2V + 1 − s). 9 multiply-adds per 2×2 output
+ * pixels and phase where the per-tap form has 16.
+ */
+function winogradFilterGradient(
+  backend: tf.KernelBackend,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+  variant: GemmVariant | undefined,
+): tf.TensorInfo {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co, outHeight: m, outWidth: l } = info;
+  const wasm = backend as unknown as WasmBackendInternals;
+  const gemm = Gemm.of(wasm, variant);
+  const offsetOf = (t: tf.TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
+  const out = wasm.makeOutput([4, 4, ci, co], 'float32');
+  const depth = 4 * ci;
+  const plane = depth * co;
+  gemm.withBuffer(9 * plane * 4, (planes) => {
+    gemm.winogradFilterGradient(
+      {
+        offset: offsetOf(x),
+        batch: n,
+        height: m,
+        width: l,
+        channels: ci,
+        pixelStride: 2 * ci,
+        rowStride: 2 * w * ci,
+        imageStride: h * w * ci,
+        phases: stridedPhases(w, ci),
+      },
+      { offset: offsetOf(dy), n: co },
+      planes,
+    );
+    // Views taken after every allocation of this call.
+    const sums = gemm.floats(planes, 9 * plane);
+    const dw = gemm.floats(offsetOf(out), 16 * ci * co);
+    for (let r = 0; r < 2; r++)
+      for (let s = 0; s < 2; s++)
+        for (let u = 0; u < 2; u++)
+          for (let v = 0; v < 2; v++) {
+            // Gᵀ M G: rows u and u + 1 of M, columns v and v + 1.
+            const m00 = (3 * u + v) * plane;
+            const m01 = m00 + plane;
+            const m10 = m00 + 3 * plane;
+            const m11 = m10 + plane;
+            const src = (2 * r + s) * ci * co;
+            const dst = ((2 * u + 1 - r) * 4 + (2 * v + 1 - s)) * ci * co;
+            for (let i = 0; i < ci * co; i++)
+              dw[dst + i] = sums[m00 + src + i] + sums[m01 + src + i] + sums[m10 + src + i] + sums[m11 + src + i];
+          }
+  });
+  return out;
 }

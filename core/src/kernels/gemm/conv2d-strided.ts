@@ -61,6 +61,11 @@ export function stridedPhaseFilter(filter: Float32Array, ci: number, co: number)
   return out;
 }
 
+/** The four input phases (r, s) of an image w pixels wide with ci channels: offset (floats) and padding, phase 2r + s. */
+export function stridedPhases(w: number, ci: number) {
+  return [0, 1].flatMap((r) => [0, 1].map((s) => ({ offset: (r * w + s) * ci, padTop: r, padLeft: s })));
+}
+
 export function stridedConv2dKernel(
   name: 'Conv2D' | 'FusedConv2D',
   original: tf.KernelFunc | undefined,
@@ -100,7 +105,7 @@ export function stridedConv2dKernel(
       return [planes];
     });
     const out = wasm.makeOutput([n, m, l, co], 'float32');
-    const phases = [0, 1].flatMap((r) => [0, 1].map((s) => ({ offset: (r * w + s) * ci, padTop: r, padLeft: s })));
+    const phases = stridedPhases(w, ci);
     gemm.winogradPhases(
       {
         offset: offsetOf(x),

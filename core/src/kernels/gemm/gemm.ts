@@ -100,6 +100,26 @@ interface GemmExports extends ElementwiseExports {
     work: number,
     splitA: number,
   ): void;
+  winogradFilterGradientScratchBytes(depth: number, nc: number): number;
+  winogradFilterGradient(
+    x: number,
+    batch: number,
+    h: number,
+    w: number,
+    cin: number,
+    pixelStride: number,
+    rowStride: number,
+    imageStride: number,
+    phases: number,
+    phaseTable: number,
+    dy: number,
+    ldy: number,
+    nc: number,
+    m: number,
+    ldm: number,
+    scratch: number,
+    work: number,
+  ): void;
   conv(
     x: number,
     batch: number,
@@ -203,7 +223,7 @@ const BOUNDS_CHECKED = typeof navigator !== 'undefined' && navigator.userAgent =
  */
 export interface GemmParallel {
   readonly count: number;
-  run(name: 'gemm' | 'winograd' | 'winogradPhases', parts: number[][], here: (args: number[]) => void): void;
+  run(name: 'gemm' | 'winograd' | 'winogradPhases' | 'winogradFilterGradient', parts: number[][], here: (args: number[]) => void): void;
 }
 
 /** Products smaller than this many multiply-adds run on the calling thread alone (waking a helper costs ~0.1 ms). */
@@ -537,6 +557,56 @@ export class Gemm {
       ];
       const macs = x.batch * x.height * x.width * phases * x.channels * filter.n * 4;
       this.byImages('winogradPhases', x.batch, macs, this.exports.winogradScratchBytes(phases * x.channels, filter.n), args);
+    });
+  }
+
+  /**
+   * The filter gradient of `winogradPhases` (see `winogradFilterGradient` in core/asm/gemm.ts): the 9
+   * planes M_ξ [phases·channels, dy.n] at byte offset `m`, split by column blocks of 8 over the helper
+   * threads when large enough. The caller maps them to the filter gradient.
+   */
+  winogradFilterGradient(x: PhasedInput, dy: { offset: number; n: number }, m: number): void {
+    const phases = x.phases.length;
+    const depth = phases * x.channels;
+    this.withTable(3 * phases, (table) => {
+      table.set(Int32Array.from(x.phases.flatMap((p) => [p.offset, p.padTop, p.padLeft])));
+      const args = (j0: number, nc: number, scratch: number, work: number) => [
+        x.offset,
+        x.batch,
+        x.height,
+        x.width,
+        x.channels,
+        x.pixelStride,
+        x.rowStride,
+        x.imageStride,
+        phases,
+        table.offset,
+        dy.offset + 4 * j0,
+        dy.n,
+        nc,
+        m + 4 * j0,
+        dy.n,
+        scratch,
+        work,
+      ];
+      const call = (values: number[]) => (this.exports.winogradFilterGradient as (...a: number[]) => void)(...values);
+      const macs = x.batch * x.height * x.width * depth * dy.n * 4;
+      const parts = this.parallel && macs >= PARALLEL_MIN_MACS ? Math.min(this.parallel.count, Math.floor(dy.n / 8)) : 1;
+      const blocks = Math.ceil(dy.n / 8);
+      const calls = Array.from({ length: parts }, (_, i) => {
+        const j0 = 8 * Math.floor((blocks * i) / parts);
+        const j1 = Math.min(dy.n, 8 * Math.floor((blocks * (i + 1)) / parts));
+        const workBytes = this.exports.winogradFilterGradientScratchBytes(depth, j1 - j0);
+        if (i === 0) return args(j0, j1 - j0, this.scratch, this.workScratch(workBytes));
+        const helper = this.helper(i);
+        if (helper.work.bytes < workBytes) {
+          if (helper.work.bytes > 0) this.backend.wasm._free(helper.work.offset);
+          helper.work = { offset: this.backend.wasm._malloc(workBytes) >>> 0, bytes: workBytes };
+        }
+        return args(j0, j1 - j0, helper.scratch, helper.work.offset);
+      });
+      if (parts <= 1) call(calls[0]);
+      else this.parallel!.run('winogradFilterGradient', calls, call);
     });
   }
 

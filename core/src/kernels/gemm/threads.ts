@@ -29,7 +29,7 @@ const ARGUMENT_COUNT = 4;
 const ARGUMENTS = 5;
 const MAX_ARGUMENTS = 32;
 
-const EXPORTS = ['gemm', 'winograd', 'winogradPhases'] as const;
+const EXPORTS = ['gemm', 'winograd', 'winogradPhases', 'winogradFilterGradient'] as const;
 export type ParallelExport = (typeof EXPORTS)[number];
 
 /** The helper's loop, run with `eval` (no file to resolve inside a bundle or a test runner). */
