@@ -12,7 +12,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { filterGradientGeometry } from '../conv2d-backprop-filter.ts';
 import { coversStridedLayer, stridedPhases } from './conv2d-strided.ts';
-import { Gemm, type GemmVariant, type WasmBackendInternals } from './gemm.ts';
+import { Gemm, type GemmVariant, OP_ADD, type WasmBackendInternals } from './gemm.ts';
 
 /** Fewest input channels for the per-tap form (below, dy's packing per tap outweighs the product). */
 export const GATHERED_MIN_CHANNELS = 16;
@@ -95,22 +95,18 @@ function winogradFilterGradient(
       { offset: offsetOf(dy), n: co },
       planes,
     );
-    // Views taken after every allocation of this call.
-    const sums = gemm.floats(planes, 9 * plane);
-    const dw = gemm.floats(offsetOf(out), 16 * ci * co);
+    // Gᵀ M G: tap (U, V) sums rows U, U + 1 and columns V, V + 1 of the 3×3 M, on the module.
+    const add = (x: number, y: number, into: number) => gemm.elementwise.binary(OP_ADD, x, 1, y, 1, into, 1, ci * co);
+    const outAt = offsetOf(out);
     for (let r = 0; r < 2; r++)
       for (let s = 0; s < 2; s++)
         for (let u = 0; u < 2; u++)
           for (let v = 0; v < 2; v++) {
-            // Gᵀ M G: rows u and u + 1 of M, columns v and v + 1.
-            const m00 = (3 * u + v) * plane;
-            const m01 = m00 + plane;
-            const m10 = m00 + 3 * plane;
-            const m11 = m10 + plane;
-            const src = (2 * r + s) * ci * co;
-            const dst = ((2 * u + 1 - r) * 4 + (2 * v + 1 - s)) * ci * co;
-            for (let i = 0; i < ci * co; i++)
-              dw[dst + i] = sums[m00 + src + i] + sums[m01 + src + i] + sums[m10 + src + i] + sums[m11 + src + i];
+            const block = (xi: number) => planes + (xi * plane + (2 * r + s) * ci * co) * 4;
+            const dst = outAt + ((2 * u + 1 - r) * 4 + (2 * v + 1 - s)) * ci * co * 4;
+            add(block(3 * u + v), block(3 * u + v + 1), dst);
+            add(dst, block(3 * u + v + 3), dst);
+            add(dst, block(3 * u + v + 4), dst);
           }
   });
   return out;

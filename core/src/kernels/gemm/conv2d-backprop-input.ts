@@ -43,29 +43,12 @@ export function winogradPhasePlan(dy: tf.TensorInfo, filter: tf.TensorInfo, info
 }
 
 /**
- * The phase filters of a [4, 4, Ci, Co] filter as [2, 2, Co, Ci] (dy channels in, dx channels out),
- * phase (a, b) at index 2a + b: tap (u, v) of phase (a, b) is filter element (rows[a].taps[u],
- * cols[b].taps[v]), transposed.
+ * The filter taps of each phase: tap (u, v) of phase (a, b) (index 2a + b) is filter tap
+ * (rows[a].taps[u], cols[b].taps[v]), whose [Ci, Co] block the phase reads transposed (dy channels
+ * in, dx channels out). Indices into the filter's 16 taps, phase by phase, u-major.
  */
-export function phaseFilterValues(
-  filter: Float32Array,
-  ci: number,
-  co: number,
-  plan: NonNullable<ReturnType<typeof winogradPhasePlan>>,
-): Float32Array[] {
-  const phases: Float32Array[] = [];
-  for (const a of plan.rows)
-    for (const b of plan.cols) {
-      const out = new Float32Array(4 * co * ci);
-      for (let u = 0; u < 2; u++)
-        for (let v = 0; v < 2; v++) {
-          const src = (a.taps[u] * 4 + b.taps[v]) * ci * co;
-          const dst = (u * 2 + v) * co * ci;
-          for (let x = 0; x < ci; x++) for (let y = 0; y < co; y++) out[dst + y * ci + x] = filter[src + x * co + y];
-        }
-      phases.push(out);
-    }
-  return phases;
+export function phaseTaps(plan: NonNullable<ReturnType<typeof winogradPhasePlan>>): number[][] {
+  return plan.rows.flatMap((a) => plan.cols.map((b) => a.taps.flatMap((row) => b.taps.map((col) => row * 4 + col))));
 }
 
 export function conv2dBackpropInputKernel(original: tf.KernelFunc | undefined, variant?: GemmVariant): tf.KernelFunc {
@@ -84,11 +67,12 @@ export function conv2dBackpropInputKernel(original: tf.KernelFunc | undefined, v
     const gemm = Gemm.of(wasm, variant);
     const offsetOf = (t: tf.TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
     const [packed] = DerivedCache.of(backend as tf.KernelBackend).get(filter, `winograd-phases-${gemm.variant}`, 'wasm', (scope) => {
-      const values = (backend as tf.KernelBackend).readSync(filter.dataId) as Float32Array;
       const perPhase = gemm.winogradFloats(co, ci);
       const all = scope.constant(new Float32Array(4 * perPhase), [4 * perPhase]);
-      for (const [i, phase] of phaseFilterValues(values, ci, co, plan).entries())
-        gemm.prepackWinograd(phase, co, ci, offsetOf(all) + i * perPhase * 4);
+      // Read in place, each [Ci, Co] tap as its transpose: element (dy channel y, dx channel x) at x·Co + y.
+      const tapAt = (tap: number) => offsetOf(filter) + tap * ci * co * 4;
+      for (const [i, taps] of phaseTaps(plan).entries())
+        gemm.prepackWinogradTaps(taps.map(tapAt), { row: 1, col: co }, co, ci, offsetOf(all) + i * perPhase * 4);
       return [all];
     });
     const perPhaseBytes = gemm.winogradFloats(co, ci) * 4;

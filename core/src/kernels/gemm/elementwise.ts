@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { KernelPlacements } from '../placement.ts';
-import { Gemm, type GemmVariant, type WasmBackendInternals } from './gemm.ts';
+import { Gemm, type GemmVariant, OP_ADD, type WasmBackendInternals } from './gemm.ts';
 
 export const ELEMENTWISE_KERNEL_NAMES = [
   'Add',
@@ -30,7 +30,7 @@ export const ELEMENTWISE_KERNEL_NAMES = [
 export type ElementwiseKernelName = (typeof ELEMENTWISE_KERNEL_NAMES)[number];
 
 /** core/asm/elementwise.ts's OP_* and UNARY_*. */
-const BINARY_OPS = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 } as const;
+const BINARY_OPS = { Add: OP_ADD, Sub: 1, Multiply: 2, RealDiv: 3 } as const;
 const UNARY_KINDS = { Square: 0, LeakyRelu: 1, Relu: 2 } as const;
 
 type Args = Parameters<tf.KernelFunc>[0];

@@ -226,6 +226,9 @@ export interface GemmParallel {
   run(name: 'gemm' | 'winograd' | 'winogradPhases' | 'winogradFilterGradient', parts: number[][], here: (args: number[]) => void): void;
 }
 
+/** core/asm/elementwise.ts's OP_ADD, for `binary`. */
+export const OP_ADD = 0;
+
 /** Products smaller than this many multiply-adds run on the calling thread alone (waking a helper costs ~0.1 ms). */
 const PARALLEL_MIN_MACS = 1 << 22;
 
@@ -455,34 +458,37 @@ export class Gemm {
    */
   prepackWinograd(filter: Float32Array, cin: number, n: number, dst: number): void {
     const plane = cin * n;
-    const temp = this.backend.wasm._malloc(9 * plane * 4) >>> 0;
-    try {
-      // A view taken after _malloc, which may grow (and so replace) the memory's buffer. One flat pass
-      // with no allocation: the trainer transforms a changed filter every step.
-      const planes = new Float32Array(this.memory.buffer, temp, 9 * plane);
-      for (let i = 0; i < plane; i++) {
-        const g00 = filter[i];
-        const g01 = filter[plane + i];
-        const g10 = filter[2 * plane + i];
-        const g11 = filter[3 * plane + i];
-        // G g: rows g0, g0 + g1, g1 (g's rows are u = 0, 1); then the same along v.
-        const s0 = Math.fround(g00 + g10);
-        const s1 = Math.fround(g01 + g11);
-        planes[i] = g00;
-        planes[plane + i] = g00 + g01;
-        planes[2 * plane + i] = g01;
-        planes[3 * plane + i] = s0;
-        planes[4 * plane + i] = s0 + s1;
-        planes[5 * plane + i] = s1;
-        planes[6 * plane + i] = g10;
-        planes[7 * plane + i] = g10 + g11;
-        planes[8 * plane + i] = g11;
-      }
+    this.withBuffer(4 * plane * 4, (taps) => {
+      this.floats(taps, 4 * plane).set(filter);
+      const offsets = [0, 1, 2, 3].map((i) => taps + i * plane * 4);
+      this.prepackWinogradTaps(offsets, { row: n, col: 1 }, cin, n, dst);
+    });
+  }
+
+  /**
+   * `prepackWinograd` for a filter already in the backend's memory: tap (u, v) is the cin × n block at
+   * byte offset `taps[2u + v]`, element (c, j) at 4·(c·layout.row + j·layout.col) bytes into it (so a
+   * block stored transposed is read as its transpose, without a copy); each block is cin·n contiguous
+   * floats. The sums run on the module (one single-precision add each, as the JavaScript form rounded
+   * them), the packing reads the blocks in place.
+   */
+  prepackWinogradTaps(taps: number[], layout: { row: number; col: number }, cin: number, n: number, dst: number): void {
+    const plane = cin * n;
+    const [g00, g01, g10, g11] = taps;
+    this.withBuffer(5 * plane * 4, (sums) => {
+      const add = (a: number, b: number, out: number) => this.exports.binary(OP_ADD, a, 1, b, 1, out, 1, plane);
+      const [p1, p3, p4, p5, p7] = [0, 1, 2, 3, 4].map((i) => sums + i * plane * 4);
+      // G g: rows g0, g0 + g1, g1 (g's rows are u = 0, 1); then the same along v.
+      add(g00, g01, p1);
+      add(g00, g10, p3);
+      add(g01, g11, p5);
+      add(p3, p5, p4);
+      add(g10, g11, p7);
       const packed = this.packedFloats(cin, n) * 4;
-      for (let xi = 0; xi < 9; xi++) this.prepack({ offset: temp + xi * plane * 4, row: n, col: 1 }, cin, n, dst + xi * packed);
-    } finally {
-      this.backend.wasm._free(temp);
-    }
+      [g00, p1, g01, p3, p4, p5, g10, p7, g11].forEach((plane, xi) => {
+        this.prepack({ offset: plane, row: layout.row, col: layout.col }, cin, n, dst + xi * packed);
+      });
+    });
   }
 
   /**
