@@ -73,6 +73,22 @@ describe('retrain.yml', () => {
     }
   });
 
+  it("evaluates each model as its shipped version's evaluation was made, so the quality gate can compare them", async () => {
+    const text = await read('retrain.yml');
+    const step = text.slice(text.indexOf('- name: Evaluate'), text.indexOf('- name: Quality gate'));
+    const flags = new Map([...step.matchAll(/^\s+([a-z]+)\) eval_flags="([^"]*)"/gm)].map((m) => [m[1], m[2]]));
+    for (const model of ['emoji', 'mnist', 'twemoji']) {
+      const recorded = JSON.parse(await readFile(path.join(root, 'models', model, 'manifest.json'), 'utf8')).metrics.evaluation;
+      const given = flags.get(model) ?? '';
+      const extractor = given.match(/--extractor (\S+)/)?.[1];
+      expect(extractor, model).toBe(String(recorded.extractor).startsWith('nsfwjs-mobilenet') ? 'mobilenet' : 'classifier');
+      expect(Number(given.match(/--samples (\d+)/)?.[1]), model).toBe(recorded.samples);
+      expect(given, model).not.toContain('--seed'); // the default, which every recorded evaluation used
+      expect(recorded.seed, model).toBe('evaluate');
+    }
+    expect(step).toContain('$eval_flags');
+  });
+
   it('runs on the GPU runner when one is named, and one retrain per model at a time', async () => {
     const text = await read('retrain.yml');
     expect(text).toContain("runs-on: ${{ vars.GPU_RUNNER || 'ubuntu-latest' }}");
