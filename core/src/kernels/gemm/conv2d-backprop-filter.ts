@@ -11,7 +11,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { filterGradientGeometry } from '../conv2d-backprop-filter.ts';
-import { coversStridedLayer, stridedPhases } from './conv2d-strided.ts';
+import { coversStridedLayer, stridedInput } from './conv2d-strided.ts';
 import { Gemm, type GemmVariant, OP_ADD, type WasmBackendInternals } from './gemm.ts';
 
 /** Fewest input channels for the per-tap form (below, dy's packing per tap outweighs the product). */
@@ -72,7 +72,7 @@ function winogradFilterGradient(
   info: tf.backend_util.Conv2DInfo,
   variant: GemmVariant | undefined,
 ): tf.TensorInfo {
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co, outHeight: m, outWidth: l } = info;
+  const { inChannels: ci, outChannels: co } = info;
   const wasm = backend as unknown as WasmBackendInternals;
   const gemm = Gemm.of(wasm, variant);
   const offsetOf = (t: tf.TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
@@ -80,21 +80,7 @@ function winogradFilterGradient(
   const depth = 4 * ci;
   const plane = depth * co;
   gemm.withBuffer(9 * plane * 4, (planes) => {
-    gemm.winogradFilterGradient(
-      {
-        offset: offsetOf(x),
-        batch: n,
-        height: m,
-        width: l,
-        channels: ci,
-        pixelStride: 2 * ci,
-        rowStride: 2 * w * ci,
-        imageStride: h * w * ci,
-        phases: stridedPhases(w, ci),
-      },
-      { offset: offsetOf(dy), n: co },
-      planes,
-    );
+    gemm.winogradFilterGradient(stridedInput(offsetOf(x), info), { offset: offsetOf(dy), n: co }, planes);
     // Gᵀ M G: tap (U, V) sums rows U, U + 1 and columns V, V + 1 of the 3×3 M, on the module.
     const add = (x: number, y: number, into: number) => gemm.elementwise.binary(OP_ADD, x, 1, y, 1, into, 1, ci * co);
     const outAt = offsetOf(out);

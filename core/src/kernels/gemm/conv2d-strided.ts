@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DerivedCache } from '../kernel-scope.ts';
-import { Gemm, type GemmVariant, type WasmBackendInternals } from './gemm.ts';
+import { Gemm, type GemmVariant, type PhasedInput, type WasmBackendInternals } from './gemm.ts';
 
 /** Whether the layer is one this kernel covers. */
 export function coversStridedLayer(info: tf.backend_util.Conv2DInfo, x: tf.TensorInfo, filter: tf.TensorInfo): boolean {
@@ -61,9 +61,24 @@ export function stridedPhaseFilter(filter: Float32Array, ci: number, co: number)
   return out;
 }
 
-/** The four input phases (r, s) of an image w pixels wide with ci channels: offset (floats) and padding, phase 2r + s. */
-export function stridedPhases(w: number, ci: number) {
-  return [0, 1].flatMap((r) => [0, 1].map((s) => ({ offset: (r * w + s) * ci, padTop: r, padLeft: s })));
+/**
+ * A stride-2 layer's input x (at byte offset `offset`) as its four input phases (r, s), phase 2r + s:
+ * pixel (b, i, j) of phase (r, s) is x's pixel (b, 2i + r, 2j + s), read in place, with padding
+ * (r, s) before it.
+ */
+export function stridedInput(offset: number, info: tf.backend_util.Conv2DInfo): PhasedInput {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: m, outWidth: l } = info;
+  return {
+    offset,
+    batch: n,
+    height: m,
+    width: l,
+    channels: ci,
+    pixelStride: 2 * ci,
+    rowStride: 2 * w * ci,
+    imageStride: h * w * ci,
+    phases: [0, 1].flatMap((r) => [0, 1].map((s) => ({ offset: (r * w + s) * ci, padTop: r, padLeft: s }))),
+  };
 }
 
 export function stridedConv2dKernel(
@@ -91,7 +106,7 @@ export function stridedConv2dKernel(
       false,
       tf.backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC'),
     );
-    const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co, outHeight: m, outWidth: l } = info;
+    const { batchSize: n, inChannels: ci, outChannels: co, outHeight: m, outWidth: l } = info;
     if (!coversStridedLayer(info, x, filter) || (bias && (bias.dtype !== 'float32' || bias.shape.join() !== `${co}`))) return fallback();
 
     const wasm = backend as unknown as WasmBackendInternals;
@@ -105,19 +120,8 @@ export function stridedConv2dKernel(
       return [planes];
     });
     const out = wasm.makeOutput([n, m, l, co], 'float32');
-    const phases = stridedPhases(w, ci);
     gemm.winogradPhases(
-      {
-        offset: offsetOf(x),
-        batch: n,
-        height: m,
-        width: l,
-        channels: ci,
-        pixelStride: 2 * ci,
-        rowStride: 2 * w * ci,
-        imageStride: h * w * ci,
-        phases,
-      },
+      stridedInput(offsetOf(x), info),
       { packed: offsetOf(packed), n: co, bias: bias ? offsetOf(bias) : 0, relu: activation === 'relu' },
       { offset: offsetOf(out), ldc: co, groupStride: l * co },
     );
