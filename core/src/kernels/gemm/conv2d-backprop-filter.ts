@@ -1,5 +1,7 @@
 /**
- * Conv2DBackpropFilter as one gathered GEMM per filter tap, on the AssemblyScript kernel:
+ * Conv2DBackpropFilter on the AssemblyScript kernel. The stride-2, 4x4, "same" layers (those
+ * conv2d-strided.ts runs forward) by Winograd (`winogradFilterGradient` below); others with 16+ input
+ * channels as one gathered GEMM per filter tap:
  *
  *   dW[kh, kw] (Ci × Co) = Σ_p x[pixel(p; kh, kw)]ᵀ · dy[p],  p = (n, oh, ow),
  *   pixel(p; kh, kw) = (n, oh·sh + kh − top, ow·sw + kw − left), zero outside the image.

@@ -6,12 +6,13 @@
  * Each of the four output phases (a, b) of such a layer is a stride-1 2x2 correlation of dy with four
  * taps of the flipped filter (the sub-pixel form, ../conv2d-backprop-input.ts), and Winograd's
  * F(2×2, 2×2) computes it with 9 multiply-adds per 2×2 output pixels where the direct form has 16.
- * Each phase writes its pixels (2m + a, 2l + b) straight into dx: no concatenations. XNNPACK runs the
- * same phase convolutions at ~37 GFLOP/s on two threads (bench/profile-train.ts); this kernel, on one
- * thread, does ~1.8× fewer multiply-adds at the GEMM's rate (relaxed SIMD where the engine has it).
+ * Each phase writes its pixels (2m + a, 2l + b) straight into dx: no concatenations. At batch 64 it
+ * takes half the time of the XNNPACK phase convolutions, on one thread and on two (BENCHMARKS.md,
+ * "Training kernels").
  *
- * The filter changes every training step, so its Winograd planes are built per filter tensor from its
- * values (cached while it lives: the D step and the G step run the generator with the same weights).
+ * The filter changes every training step, so its Winograd planes are built per filter tensor on the
+ * module, from its taps read in place (cached while it lives: the D step and the G step run the
+ * generator with the same weights).
  * Layers this form does not cover (narrow channel counts such as the image layer, odd sizes, other
  * strides or layouts) go to the kernel this one replaces.
  */
