@@ -223,7 +223,19 @@ const BOUNDS_CHECKED = typeof navigator !== 'undefined' && navigator.userAgent =
  */
 export interface GemmParallel {
   readonly count: number;
-  run(name: 'gemm' | 'winograd' | 'winogradPhases' | 'winogradFilterGradient', parts: number[][], here: (args: number[]) => void): void;
+  run(name: GemmParallelExport, parts: number[][], here: (args: number[]) => void): void;
+}
+
+/** The exports a call can be split into parts of. */
+export type GemmParallelExport = 'gemm' | 'winograd' | 'winogradPhases' | 'winogradFilterGradient';
+
+/** Columns 0 … n−1 cut into `parts` ranges [j0, j1) of whole 8-column blocks (the GEMM's tile width). */
+function columnRanges(n: number, parts: number): [number, number][] {
+  const blocks = Math.ceil(n / 8);
+  return Array.from({ length: parts }, (_, i) => [
+    8 * Math.floor((blocks * i) / parts),
+    Math.min(n, 8 * Math.floor((blocks * (i + 1)) / parts)),
+  ]);
 }
 
 /** core/asm/elementwise.ts's OP_ADD, for `binary`. */
@@ -344,18 +356,39 @@ export class Gemm {
       scratch,
       depthOffsets,
     ];
-    const parts = this.parallel && m * n * k >= PARALLEL_MIN_MACS ? Math.min(this.parallel.count, Math.floor(n / 8)) : 1;
-    if (parts <= 1) {
-      this.exports.gemm(...(args(0, n, this.scratch) as Parameters<GemmExports['gemm']>));
-      return;
+    const ranges = columnRanges(n, this.partsFor(m * n * k, Math.floor(n / 8)));
+    this.runParts(
+      'gemm',
+      ranges.map(([j0, j1], i) => args(j0, j1 - j0, this.scratchOf(i))),
+    );
+  }
+
+  /** How many parts a call of `macs` multiply-adds splits into, at most `units` (1 without helpers or when small). */
+  private partsFor(macs: number, units: number): number {
+    return this.parallel && macs >= PARALLEL_MIN_MACS ? Math.max(1, Math.min(this.parallel.count, units)) : 1;
+  }
+
+  /** Calls export `name` once per part: here alone for one part, else part 0 here and the rest on helpers. */
+  private runParts(name: GemmParallelExport, calls: number[][]): void {
+    const call = (values: number[]) => (this.exports[name] as (...a: number[]) => void)(...values);
+    if (calls.length === 1) call(calls[0]);
+    else this.parallel!.run(name, calls, call);
+  }
+
+  /** Part i's packing scratch: this thread's for part 0, helper i's otherwise. */
+  private scratchOf(i: number): number {
+    return i === 0 ? this.scratch : this.helper(i).scratch;
+  }
+
+  /** Part i's work buffer of at least `bytes` (grown as needed and kept). */
+  private workOf(i: number, bytes: number): number {
+    if (i === 0) return this.workScratch(bytes);
+    const helper = this.helper(i);
+    if (helper.work.bytes < bytes) {
+      if (helper.work.bytes > 0) this.backend.wasm._free(helper.work.offset);
+      helper.work = { offset: this.backend.wasm._malloc(bytes) >>> 0, bytes };
     }
-    const blocks = Math.ceil(n / 8);
-    const calls = Array.from({ length: parts }, (_, i) => {
-      const j0 = 8 * Math.floor((blocks * i) / parts);
-      const j1 = Math.min(n, 8 * Math.floor((blocks * (i + 1)) / parts));
-      return args(j0, j1 - j0, i === 0 ? this.scratch : this.helper(i).scratch);
-    });
-    this.parallel!.run('gemm', calls, (here) => this.exports.gemm(...(here as Parameters<GemmExports['gemm']>)));
+    return helper.work.offset;
   }
 
   /** Helper thread i's scratch (allocated on first use, kept as long as the backend). */
@@ -373,12 +406,9 @@ export class Gemm {
    * writes it, `offset` is its byte offset.
    */
   withTable(length: number, body: (table: { offset: number; set(values: Int32Array): void }) => void): void {
-    const offset = this.backend.wasm._malloc(length * 4) >>> 0;
-    try {
-      body({ offset, set: (values) => new Int32Array(this.memory.buffer, offset, length).set(values) });
-    } finally {
-      this.backend.wasm._free(offset);
-    }
+    this.withBuffer(length * 4, (offset) =>
+      body({ offset, set: (values) => new Int32Array(this.memory.buffer, offset, length).set(values) }),
+    );
   }
 
   /**
@@ -537,8 +567,7 @@ export class Gemm {
     splitA = BOUNDS_CHECKED,
   ): void {
     const phases = x.phases.length;
-    this.withTable(3 * phases, (table) => {
-      table.set(Int32Array.from(x.phases.flatMap((p) => [p.offset, p.padTop, p.padLeft])));
+    this.withPhaseTable(x, (table) => {
       const args = (b0: number, images: number, scratch: number, work: number) => [
         x.offset + 4 * b0 * x.imageStride,
         images,
@@ -549,7 +578,7 @@ export class Gemm {
         x.rowStride,
         x.imageStride,
         phases,
-        table.offset,
+        table,
         filter.packed,
         filter.n,
         filter.bias,
@@ -574,9 +603,8 @@ export class Gemm {
   winogradFilterGradient(x: PhasedInput, dy: { offset: number; n: number }, m: number): void {
     const phases = x.phases.length;
     const depth = phases * x.channels;
-    this.withTable(3 * phases, (table) => {
-      table.set(Int32Array.from(x.phases.flatMap((p) => [p.offset, p.padTop, p.padLeft])));
-      const args = (j0: number, nc: number, scratch: number, work: number) => [
+    this.withPhaseTable(x, (table) => {
+      const args = (j0: number, nc: number, part: number) => [
         x.offset,
         x.batch,
         x.height,
@@ -586,33 +614,29 @@ export class Gemm {
         x.rowStride,
         x.imageStride,
         phases,
-        table.offset,
+        table,
         dy.offset + 4 * j0,
         dy.n,
         nc,
         m + 4 * j0,
         dy.n,
-        scratch,
-        work,
+        this.scratchOf(part),
+        this.workOf(part, this.exports.winogradFilterGradientScratchBytes(depth, nc)),
       ];
-      const call = (values: number[]) => (this.exports.winogradFilterGradient as (...a: number[]) => void)(...values);
       const macs = x.batch * x.height * x.width * depth * dy.n * 4;
-      const parts = this.parallel && macs >= PARALLEL_MIN_MACS ? Math.min(this.parallel.count, Math.floor(dy.n / 8)) : 1;
-      const blocks = Math.ceil(dy.n / 8);
-      const calls = Array.from({ length: parts }, (_, i) => {
-        const j0 = 8 * Math.floor((blocks * i) / parts);
-        const j1 = Math.min(dy.n, 8 * Math.floor((blocks * (i + 1)) / parts));
-        const workBytes = this.exports.winogradFilterGradientScratchBytes(depth, j1 - j0);
-        if (i === 0) return args(j0, j1 - j0, this.scratch, this.workScratch(workBytes));
-        const helper = this.helper(i);
-        if (helper.work.bytes < workBytes) {
-          if (helper.work.bytes > 0) this.backend.wasm._free(helper.work.offset);
-          helper.work = { offset: this.backend.wasm._malloc(workBytes) >>> 0, bytes: workBytes };
-        }
-        return args(j0, j1 - j0, helper.scratch, helper.work.offset);
-      });
-      if (parts <= 1) call(calls[0]);
-      else this.parallel!.run('winogradFilterGradient', calls, call);
+      const ranges = columnRanges(dy.n, this.partsFor(macs, Math.floor(dy.n / 8)));
+      this.runParts(
+        'winogradFilterGradient',
+        ranges.map(([j0, j1], i) => args(j0, j1 - j0, i)),
+      );
+    });
+  }
+
+  /** `body` with x's phases as the module's phase table (offset, padTop, padLeft per phase, int32). */
+  private withPhaseTable(x: PhasedInput, body: (table: number) => void): void {
+    this.withTable(3 * x.phases.length, (table) => {
+      table.set(Int32Array.from(x.phases.flatMap((p) => [p.offset, p.padTop, p.padLeft])));
+      body(table.offset);
     });
   }
 
@@ -624,25 +648,13 @@ export class Gemm {
     workBytes: number,
     args: (b0: number, images: number, scratch: number, work: number) => number[],
   ): void {
-    const call = (values: number[]) => (this.exports[name] as (...a: number[]) => void)(...values);
-    const parts = this.parallel && macs >= PARALLEL_MIN_MACS ? Math.min(this.parallel.count, batch) : 1;
-    const work = this.workScratch(workBytes);
-    if (parts <= 1) {
-      call(args(0, batch, this.scratch, work));
-      return;
-    }
+    const parts = this.partsFor(macs, batch);
     const calls = Array.from({ length: parts }, (_, i) => {
       const b0 = Math.floor((batch * i) / parts);
       const b1 = Math.floor((batch * (i + 1)) / parts);
-      if (i === 0) return args(b0, b1 - b0, this.scratch, work);
-      const helper = this.helper(i);
-      if (helper.work.bytes < workBytes) {
-        if (helper.work.bytes > 0) this.backend.wasm._free(helper.work.offset);
-        helper.work = { offset: this.backend.wasm._malloc(workBytes) >>> 0, bytes: workBytes };
-      }
-      return args(b0, b1 - b0, helper.scratch, helper.work.offset);
+      return args(b0, b1 - b0, this.scratchOf(i), this.workOf(i, workBytes));
     });
-    this.parallel!.run(name, calls, call);
+    this.runParts(name, calls);
   }
 
   private work = { offset: 0, bytes: 0 };

@@ -14,7 +14,7 @@
  * (the caller waits on that). Node only: the worker has no threads.
  */
 import type { Worker as NodeWorker } from 'node:worker_threads';
-import type { Gemm, GemmParallel } from './gemm.ts';
+import type { Gemm, GemmParallel, GemmParallelExport } from './gemm.ts';
 
 export class GemmThreadError extends Error {
   override name = 'GemmThreadError';
@@ -29,8 +29,8 @@ const ARGUMENT_COUNT = 4;
 const ARGUMENTS = 5;
 const MAX_ARGUMENTS = 32;
 
-const EXPORTS = ['gemm', 'winograd', 'winogradPhases', 'winogradFilterGradient'] as const;
-export type ParallelExport = (typeof EXPORTS)[number];
+/** The exports a helper can run, by index in the control block. */
+const EXPORTS: readonly GemmParallelExport[] = ['gemm', 'winograd', 'winogradPhases', 'winogradFilterGradient'];
 
 /** The helper's loop, run with `eval` (no file to resolve inside a bundle or a test runner). */
 const HELPER_SCRIPT = `
@@ -72,7 +72,7 @@ class HelperThreads implements GemmParallel {
     return this.helpers.length + 1;
   }
 
-  run(name: ParallelExport, parts: number[][], here: (args: number[]) => void): void {
+  run(name: GemmParallelExport, parts: number[][], here: (args: number[]) => void): void {
     const index = EXPORTS.indexOf(name);
     const sequence = ++this.sequence;
     const started = this.helpers.slice(0, parts.length - 1);
