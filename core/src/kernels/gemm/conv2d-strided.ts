@@ -46,19 +46,11 @@ export function coversStridedLayer(info: tf.backend_util.Conv2DInfo, x: tf.Tenso
 
 /**
  * The four phase filters of a [4, 4, Ci, Co] filter side by side, as one [2, 2, 4·Ci, Co] filter:
- * tap (U, V) of phase (r, s), channel (2r + s)·Ci + c is W(2U + 1 − r, 2V + 1 − s, c).
+ * tap (U, V) of phase (r, s), channels (2r + s)·Ci … is W's tap (2U + 1 − r, 2V + 1 − s). Per tap
+ * (U, V), u-major, the filter's taps (indices 0–15) of phases 0–3.
  */
-export function stridedPhaseFilter(filter: Float32Array, ci: number, co: number): Float32Array {
-  const out = new Float32Array(16 * ci * co);
-  for (let u = 0; u < 2; u++)
-    for (let v = 0; v < 2; v++)
-      for (let r = 0; r < 2; r++)
-        for (let s = 0; s < 2; s++) {
-          const src = ((2 * u + 1 - r) * 4 + (2 * v + 1 - s)) * ci * co;
-          const dst = ((u * 2 + v) * 4 * ci + (2 * r + s) * ci) * co;
-          out.set(filter.subarray(src, src + ci * co), dst);
-        }
-  return out;
+export function stridedPhaseTaps(): number[][] {
+  return [0, 1].flatMap((u) => [0, 1].map((v) => [0, 1].flatMap((r) => [0, 1].map((s) => (2 * u + 1 - r) * 4 + (2 * v + 1 - s)))));
 }
 
 /**
@@ -113,10 +105,19 @@ export function stridedConv2dKernel(
     const gemm = Gemm.of(wasm, variant);
     const offsetOf = (t: tf.TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
     const [packed] = DerivedCache.of(backend as tf.KernelBackend).get(filter, `winograd-strided-${gemm.variant}`, 'wasm', (scope) => {
-      const values = (backend as tf.KernelBackend).readSync(filter.dataId) as Float32Array;
       const size = gemm.winogradFloats(4 * ci, co);
       const planes = scope.constant(new Float32Array(size), [size]);
-      gemm.prepackWinograd(stridedPhaseFilter(values, ci, co), 4 * ci, co, offsetOf(planes));
+      const block = ci * co;
+      // The stacked filter, copied tap block by tap block inside the backend's memory (no read-back).
+      gemm.withBuffer(16 * block * 4, (stacked) => {
+        const taps = stridedPhaseTaps().map((sources, tap) => {
+          const at = stacked + tap * 4 * block * 4;
+          for (const [phase, source] of sources.entries())
+            gemm.floats(at + phase * block * 4, block).set(gemm.floats(offsetOf(filter) + source * block * 4, block));
+          return at;
+        });
+        gemm.prepackWinogradTaps(taps, { row: co, col: 1 }, 4 * ci, co, offsetOf(planes));
+      });
       return [planes];
     });
     const out = wasm.makeOutput([n, m, l, co], 'float32');

@@ -22,7 +22,7 @@ import { type GemmVariant, bestGemmVariant } from './gemm.ts';
 export { type MatMulPolicy, type MatMulShape, batchMatMulKernel } from './batch-mat-mul.ts';
 export { GATHERED_MIN_CHANNELS, conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
 export { conv2dBackpropInputKernel, phaseTaps, winogradPhasePlan } from './conv2d-backprop-input.ts';
-export { coversStridedLayer, stridedConv2dKernel, stridedInput, stridedPhaseFilter } from './conv2d-strided.ts';
+export { coversStridedLayer, stridedConv2dKernel, stridedInput, stridedPhaseTaps } from './conv2d-strided.ts';
 export {
   ELEMENTWISE_KERNEL_NAMES,
   type ElementwiseKernelName,
