@@ -36,6 +36,8 @@ export const TrainingInfoSchema = z.object({
       ema: z.number().min(0).max(1).nullable(),
       /** How D was given the class (absent: constant planes on its input, as every run before had). */
       conditioning: z.enum(['planes', 'projection']).optional(),
+      /** Weight of the auxiliary class loss on D's class head (absent or 0: none). */
+      classLoss: z.number().min(0).optional(),
     })
     .optional(),
   /**

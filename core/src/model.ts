@@ -78,6 +78,19 @@ export function buildGenerator(config: ModelConfig, seed = 0): tfl.Sequential {
 export const DISCRIMINATOR_CONDITIONINGS = ['planes', 'projection'] as const;
 export type DiscriminatorConditioning = (typeof DISCRIMINATOR_CONDITIONINGS)[number];
 
+/** A class head asked of D with class planes: the planes already tell it the answer. */
+export class ClassHeadWithoutProjectionError extends Error {
+  override name = 'ClassHeadWithoutProjectionError';
+}
+
+export interface ProjectionOptions {
+  /**
+   * Add an auxiliary classifier (AC-GAN, Odena et al. 2017): a second output, K class logits from the
+   * same features φ(x), which the training step fits to real images' classes and G is asked to satisfy.
+   */
+  classHead?: boolean;
+}
+
 /** A projection discriminator asked of a model without classes: there is nothing to project. */
 export class ProjectionWithoutClassesError extends Error {
   override name = 'ProjectionWithoutClassesError';
@@ -124,8 +137,17 @@ function scoreLayer(config: ModelConfig, seed: number): tfl.layers.Layer {
  * It returns the logit, not the article's sigmoid: the loss applies the sigmoid inside a numerically
  * stable BCE (same value, no log(0)). The flatten fixes the article's [N,1,1,1]-vs-[N,1] label bug.
  */
-export function buildDiscriminator(config: ModelConfig, seed = 0, conditioning: DiscriminatorConditioning = 'planes'): tfl.LayersModel {
-  if (conditioning === 'projection') return buildProjectionDiscriminator(config, seed);
+export function buildDiscriminator(
+  config: ModelConfig,
+  seed = 0,
+  conditioning: DiscriminatorConditioning = 'planes',
+  options: ProjectionOptions = {},
+): tfl.LayersModel {
+  if (conditioning === 'projection') return buildProjectionDiscriminator(config, seed, options);
+  if (options.classHead)
+    throw new ClassHeadWithoutProjectionError(
+      'a class head needs a projection discriminator: with class planes D would read the class off its input',
+    );
   const model = tfl.sequential({ name: 'discriminator' });
   model.add(tfl.layers.inputLayer({ inputShape: [config.imageSize, config.imageSize, config.channels + config.numClasses] }));
   for (const layer of discriminatorTrunk(config, seed)) model.add(layer);
@@ -144,8 +166,9 @@ export function buildDiscriminator(config: ModelConfig, seed = 0, conditioning: 
  * features by where they are (outline, highlight and shading differ by style at particular places,
  * which pooling would sum away). embed(y) is a bias-free dense layer on the one-hot class, the same
  * as an embedding lookup, so the step feeds both conditionings the one-hot it already builds.
+ * With `classHead` the model has two outputs: [logit [N, 1], class logits [N, K]] (dense on φ(x)).
  */
-export function buildProjectionDiscriminator(config: ModelConfig, seed = 0): tfl.LayersModel {
+export function buildProjectionDiscriminator(config: ModelConfig, seed = 0, options: ProjectionOptions = {}): tfl.LayersModel {
   if (config.numClasses === 0) throw new ProjectionWithoutClassesError('a projection discriminator needs classes (numClasses > 0)');
   const image = tfl.input({ name: 'image', shape: [config.imageSize, config.imageSize, config.channels] });
   const label = tfl.input({ name: 'class', shape: [config.numClasses] });
@@ -163,5 +186,13 @@ export function buildProjectionDiscriminator(config: ModelConfig, seed = 0): tfl
     .apply(label) as tfl.SymbolicTensor;
   const projection = tfl.layers.dot({ name: 'projection', axes: 1 }).apply([embedding, phi]) as tfl.SymbolicTensor;
   const logit = tfl.layers.add({ name: 'projected_logit' }).apply([score, projection]) as tfl.SymbolicTensor;
-  return tfl.model({ name: 'discriminator', inputs: [image, label], outputs: logit });
+  if (!options.classHead) return tfl.model({ name: 'discriminator', inputs: [image, label], outputs: logit });
+  const classLogits = tfl.layers
+    .dense({
+      name: 'class_logits',
+      units: config.numClasses,
+      kernelInitializer: initializers(seed + 7919, discriminatorChannels(config).length + 2).kernel,
+    })
+    .apply(phi) as tfl.SymbolicTensor;
+  return tfl.model({ name: 'discriminator', inputs: [image, label], outputs: [logit, classLogits] });
 }

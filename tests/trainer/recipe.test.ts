@@ -217,3 +217,57 @@ describe('gan train --conditioning', () => {
     expect(r.stderr).toMatch(/error: --conditioning: projection needs the class labels/);
   });
 });
+
+describe('a run with a class loss (AC-GAN)', () => {
+  const classLoss = (outDir: string, extra: Partial<TrainOptions> = {}) =>
+    tinyRun('cpu', outDir, { recipe: { ...ARTICLE_RECIPE, conditioning: 'projection', classLoss: 0.5 }, seed: 'class-loss', ...extra });
+
+  it('records it, resumes exactly (the class head included) and names it in the manifest and the card', async () => {
+    const full = path.join(root, 'class-loss-full');
+    const split = path.join(root, 'class-loss-split');
+    await runTraining(classLoss(full, { steps: 4 }));
+    await runTraining(classLoss(split, { steps: 2 }));
+    await runTraining(classLoss(split, { steps: 4, resume: true, data: undefined, recipe: ARTICLE_RECIPE }));
+    const runJson = JSON.parse(await readFile(path.join(split, 'run.json'), 'utf8'));
+    expect(runJson.recipe).toMatchObject({ conditioning: 'projection', classLoss: 0.5 });
+    const a = (await loadLatestCheckpoint(full)).checkpoint!;
+    const b = (await loadLatestCheckpoint(split)).checkpoint!;
+    expect(a.tensors.get('discriminator/class_logits/kernel')!.shape).toEqual([4 * 4 * 8, 10]);
+    for (const [name, t] of a.tensors) {
+      const other = b.tensors.get(name)!.data;
+      expect(Math.max(...t.data.map((v, i) => Math.abs(v - other[i]))), name).toBeLessThan(1e-5);
+    }
+    const exported = await exportRun(split, path.join(root, 'class-loss-export'));
+    expect(exported.manifest.training.recipe?.classLoss).toBe(0.5);
+    const card = await readFile(path.join(root, 'class-loss-export', 'README.md'), 'utf8');
+    expect(card).toMatch(/auxiliary class loss \(AC-GAN\) of weight 0\.5/);
+  }, 120_000);
+
+  it('leaves it out of the manifest of a model trained without it', async () => {
+    const outDir = path.join(root, 'class-loss-none');
+    await runTraining(tinyRun('cpu', outDir, { steps: 2 }));
+    const exported = await exportRun(outDir, path.join(root, 'class-loss-none-export'));
+    expect(exported.manifest.training.recipe).toEqual({ loss: 'bce', diffAugment: [], ema: null, conditioning: 'planes' });
+  }, 120_000);
+});
+
+describe('gan train --class-loss', () => {
+  it('refuses it without the projection discriminator, and a negative weight, naming the flag', async () => {
+    const planes = await gan('train', '--data', 'mnist', '--class-loss', '1', '--out', path.join(root, 'never'));
+    expect(planes.code).toBe(2);
+    expect(planes.stderr).toMatch(/error: --class-loss: the class head is part of the projection discriminator/);
+    const negative = await gan(
+      'train',
+      '--data',
+      'mnist',
+      '--conditioning',
+      'projection',
+      '--class-loss',
+      '-1',
+      '--out',
+      path.join(root, 'never'),
+    );
+    expect(negative.code).not.toBe(0);
+    expect(negative.stderr).toMatch(/--class-loss[\s\S]*must be a number ≥ 0/);
+  });
+});

@@ -12,6 +12,7 @@ import { writeDirectoryAtomically, writeFileAtomically } from '@gan/trainer/atom
 import type { Dataset } from '@gan/trainer/data/index';
 import {
   ARTICLE_RECIPE,
+  ClassLossWithoutProjectionError,
   ConditioningWithoutClassesError,
   RunSettingsError,
   newRunSettings,
@@ -114,17 +115,25 @@ describe('run settings', () => {
     expect(settings).toMatchObject(saved);
   });
 
-  it('a recipe written before the conditioning option reads as class planes, what those runs trained with', () => {
+  it('a recipe written before the conditioning and class-loss options reads as class planes without a class loss, what those runs trained with', () => {
     const saved = { ...shippedRuns.mnist, recipe: { loss: 'hinge', diffAugment: ['color'], ema: 0.999 } };
     expect(readRunSettings(JSON.parse(JSON.stringify(saved)), 'step-000600').recipe).toEqual({
       loss: 'hinge',
       diffAugment: ['color'],
       ema: 0.999,
       conditioning: 'planes',
+      classLoss: 0,
     });
     expect(ARTICLE_RECIPE.conditioning).toBe('planes');
     // A new run that does not ask for one gets planes too.
     expect(newRunSettings(emojiRunOptions, emoji).recipe.conditioning).toBe('planes');
+  });
+
+  it('a class loss needs the projection discriminator its class head belongs to', () => {
+    const recipe = { ...emojiRunOptions.recipe, classLoss: 1 };
+    expect(() => newRunSettings({ ...emojiRunOptions, recipe }, emoji)).toThrow(ClassLossWithoutProjectionError);
+    const settings = newRunSettings({ ...emojiRunOptions, recipe: { ...recipe, conditioning: 'projection' } }, emoji);
+    expect(readRunSettings(JSON.parse(JSON.stringify(settings)), 'run.json').recipe.classLoss).toBe(1);
   });
 
   it('a projection run records it and reads it back; a data set without classes cannot have one', () => {

@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelConfig } from '@gan/core/config';
 import { Sfc32 } from '@gan/core/prng';
-import { type DiscriminatorConditioning, buildDiscriminator, buildGenerator } from '@gan/core/model';
+import { ClassHeadWithoutProjectionError, type DiscriminatorConditioning, buildDiscriminator, buildGenerator } from '@gan/core/model';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import {
   ARTICLE_ADAM,
@@ -225,6 +225,105 @@ describe('training steps with a projection discriminator', () => {
       );
       const g = await generatorStep(s.models, s.gOpt, { noise: s.noise(), labels: s.labels(), augmentation: draw() }, 'hinge');
       for (const v of [...Object.values(d), ...Object.values(g)]) expect(Number.isFinite(v)).toBe(true);
+    };
+    await iterate();
+    const before = tf.memory().numTensors;
+    await iterate();
+    await iterate();
+    expect(tf.memory().numTensors).toBe(before);
+    dispose(s);
+  });
+});
+
+describe('training steps with a class loss (AC-GAN)', () => {
+  function withClassHead(config = tiny) {
+    const s = setup(config, 'projection');
+    s.models.discriminator.dispose();
+    s.models.discriminator = buildDiscriminator(config, 1, 'projection', { classHead: true });
+    return s;
+  }
+
+  /** CE(D's class logits for the images, labels), computed outside the steps on a setup of its own (training mode moves BN statistics). */
+  function classCrossEntropy(images: (s: ReturnType<typeof setup>) => tf.Tensor4D, labels: number[]): number {
+    const probe = withClassHead();
+    const ce = tf.tidy(() => {
+      const [, classLogits] = probe.models.discriminator.apply(discriminatorInputs(probe.models, images(probe), labels), {
+        training: true,
+      }) as tf.Tensor[];
+      return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(labels, 'int32'), tiny.numClasses), classLogits).dataSync()[0];
+    });
+    dispose(probe);
+    return ce;
+  }
+
+  it('D gains a second output, K class logits, only with a projection', () => {
+    const d = buildDiscriminator(tiny, 1, 'projection', { classHead: true });
+    const out = d.predict([tf.zeros([2, 16, 16, 1]), tf.oneHot([0, 2], 3)]) as tf.Tensor[];
+    expect(out.map((t) => t.shape)).toEqual([
+      [2, 1],
+      [2, 3],
+    ]);
+    tf.dispose(out);
+    d.dispose();
+    expect(() => buildDiscriminator(tiny, 1, 'planes', { classHead: true })).toThrow(ClassHeadWithoutProjectionError);
+  });
+
+  it("the discriminator step fits the class head to the real images' classes and adds λ·CE to its loss", async () => {
+    const plain = withClassHead();
+    const weighted = withClassHead();
+    const before = snapshot(weighted.models.discriminator);
+    const realLabels = [0, 1, 2, 0];
+    const expected = classCrossEntropy((s) => s.real, realLabels);
+    const batch = (s: ReturnType<typeof setup>) => ({ real: s.real, realLabels, noise: s.noise(), fakeLabels: [2, 2, 1, 0] });
+    const a = await discriminatorStep(plain.models, plain.dOpt, batch(plain), 'bce', 0);
+    const b = await discriminatorStep(weighted.models, weighted.dOpt, batch(weighted), 'bce', 2);
+    expect(Math.abs(expected - Math.log(3))).toBeLessThan(0.2); // fresh class logits are near 0
+    expect(b.d_loss - a.d_loss).toBeCloseTo(2 * expected, 4);
+    expect(b.d_x).toBeCloseTo(a.d_x, 6);
+    expect(changed(before, weighted.models.discriminator)).toEqual(expect.arrayContaining(['class_logits/kernel', 'class_logits/bias']));
+    dispose(plain);
+    dispose(weighted);
+  });
+
+  it('the generator step adds λ·CE(class head(G(z, c)), c) to its loss and moves G differently, nothing of D', async () => {
+    const plain = withClassHead();
+    const weighted = withClassHead();
+    const noise = plain.noise();
+    const labels = [1, 0, 2, 2];
+    const expected = classCrossEntropy(
+      (s) => s.models.generator.apply(generatorInputTensor(tiny, noise, labels), { training: true }) as tf.Tensor4D,
+      labels,
+    );
+    const g = snapshot(plain.models.generator);
+    const d = snapshot(weighted.models.discriminator);
+    const a = await generatorStep(plain.models, plain.gOpt, { noise, labels }, 'bce', 0);
+    const b = await generatorStep(weighted.models, weighted.gOpt, { noise, labels }, 'bce', 0.5);
+    expect(b.g_loss - a.g_loss).toBeCloseTo(0.5 * expected, 4);
+    expect(changed(d, weighted.models.discriminator)).toEqual([]);
+    // Both moved every G weight from the same start, but not the same way.
+    const moved = (s: ReturnType<typeof setup>) => s.models.generator.weights.map((w) => Array.from(w.read().dataSync()));
+    expect(changed(g, weighted.models.generator).length).toBe(weighted.models.generator.weights.length);
+    expect(moved(weighted)).not.toEqual(moved(plain));
+    dispose(plain);
+    dispose(weighted);
+  });
+
+  it('refuses a class loss without a class head, and leaks no tensors per iteration', async () => {
+    const headless = setup(tiny, 'projection');
+    await expect(
+      generatorStep(headless.models, headless.gOpt, { noise: headless.noise(), labels: headless.labels() }, 'bce', 1),
+    ).rejects.toThrow(/class head/);
+    dispose(headless);
+    const s = withClassHead();
+    const iterate = async () => {
+      await discriminatorStep(
+        s.models,
+        s.dOpt,
+        { real: s.real, realLabels: s.labels(), noise: s.noise(), fakeLabels: s.labels() },
+        'bce',
+        1,
+      );
+      await generatorStep(s.models, s.gOpt, { noise: s.noise(), labels: s.labels() }, 'bce', 1);
     };
     await iterate();
     const before = tf.memory().numTensors;

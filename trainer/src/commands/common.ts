@@ -32,6 +32,12 @@ export const positiveNumber = (value: string): number => {
   return n;
 };
 
+export const nonNegativeNumber = (value: string): number => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number ≥ 0');
+  return n;
+};
+
 export const fraction = (value: string): number => {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0 || n >= 1) throw new InvalidArgumentError('must be a number in [0, 1)');

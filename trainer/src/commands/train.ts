@@ -6,7 +6,7 @@ import { DISCRIMINATOR_CONDITIONINGS, type DiscriminatorConditioning } from '@ga
 import { parseDataSpec, DataSpecError } from '../data/index.ts';
 import { MissingDataError, RunExistsError, runTraining } from '../train/run.ts';
 import { type InitSource, InitFromError, readInitSource, sourceArchitecture } from '../train/init-from.ts';
-import { ConditioningWithoutClassesError } from '../train/settings.ts';
+import { ClassLossWithoutProjectionError, ConditioningWithoutClassesError } from '../train/settings.ts';
 import { ARTICLE_ADAM, type GanLoss } from '../train/step.ts';
 import { AugmentPolicyError, DIFF_AUGMENT_POLICY, parseAugmentPolicy } from '../train/augment.ts';
 import {
@@ -18,6 +18,7 @@ import {
   info,
   integer,
   oneOf,
+  nonNegativeNumber,
   positiveNumber,
   warn,
   type BackendFlags,
@@ -40,6 +41,7 @@ interface TrainFlags extends BackendFlags {
   diffAugment: string;
   ema?: number;
   conditioning: DiscriminatorConditioning;
+  classLoss: number;
   beta1: number;
   beta2: number;
   seed: string;
@@ -129,6 +131,12 @@ export function register(program: Command): void {
         .choices(DISCRIMINATOR_CONDITIONINGS)
         .default('planes'),
     )
+    .option(
+      '--class-loss <weight>',
+      "weight of an auxiliary classification loss (AC-GAN): D's class head learns the real images' classes and G is asked for images it puts in their class; needs --conditioning projection; 0 = off",
+      nonNegativeNumber,
+      0,
+    )
     .option('--beta1 <b>', "Adam's beta1 (both networks)", fraction, ARTICLE_ADAM.beta1)
     .option('--beta2 <b>', "Adam's beta2 (both networks)", fraction, ARTICLE_ADAM.beta2)
     .option('--seed <s>', 'seed of the initial weights, the data order and the noise', '1')
@@ -171,6 +179,7 @@ export function register(program: Command): void {
           'diffAugment',
           'ema',
           'conditioning',
+          'classLoss',
           'beta1',
           'beta2',
           'seed',
@@ -199,6 +208,8 @@ export function register(program: Command): void {
       }
       if (!flags.resume && !flags.labels && flags.conditioning === 'projection')
         throw new UsageError('--conditioning', 'projection needs the class labels that --no-labels drops');
+      if (!flags.resume && flags.classLoss > 0 && flags.conditioning !== 'projection')
+        throw new UsageError('--class-loss', 'the class head is part of the projection discriminator: add --conditioning projection');
       if (flags.steps !== undefined && flags.epochs !== undefined) throw new UsageError('--steps', 'give --steps or --epochs, not both');
       if (!['auto', 'bar', 'lines', 'quiet'].includes(flags.progress))
         throw new UsageError('--progress', 'must be auto, bar, lines or quiet');
@@ -227,7 +238,7 @@ export function register(program: Command): void {
           discriminatorWidth: flags.discriminatorWidth,
           generatorAdam: { ...ARTICLE_ADAM, learningRate: flags.lrG, beta1: flags.beta1, beta2: flags.beta2 },
           discriminatorAdam: { ...ARTICLE_ADAM, learningRate: flags.lrD, beta1: flags.beta1, beta2: flags.beta2 },
-          recipe: { loss: flags.loss, diffAugment, ema: flags.ema ?? null, conditioning: flags.conditioning },
+          recipe: { loss: flags.loss, diffAugment, ema: flags.ema ?? null, conditioning: flags.conditioning, classLoss: flags.classLoss },
           seed: flags.seed,
           backend,
           outDir: flags.out ?? defaultRunDir(flags.data!),
@@ -249,6 +260,7 @@ export function register(program: Command): void {
         if (err instanceof RunExistsError) throw new UsageError('--out', err.message);
         if (err instanceof MissingDataError) throw new UsageError('--data', err.message);
         if (err instanceof ConditioningWithoutClassesError) throw new UsageError('--conditioning', err.message);
+        if (err instanceof ClassLossWithoutProjectionError) throw new UsageError('--class-loss', err.message);
         if (err instanceof InitFromError) throw new UsageError('--init-from', err.message);
         throw err;
       } finally {

@@ -73,7 +73,11 @@ function recipeText(recipe: TrainingRecipe): string {
     recipe.ema !== null
       ? `; the exported weights are a moving average of G's (decay ${recipe.ema}, batch-norm statistics recomputed for them)`
       : '';
-  return `${loss}${augment}${ema}`;
+  const classes =
+    recipe.classLoss > 0
+      ? `; an auxiliary class loss (AC-GAN) of weight ${recipe.classLoss} on a class head of D, for real images and for G`
+      : '';
+  return `${loss}${augment}${ema}${classes}`;
 }
 
 /** "N steps", and for a fine-tuned run what they were added to: the card must not pass them off as all of its training. */
@@ -252,7 +256,8 @@ export async function exportRun(runDir: string, outDir: string, options: ExportO
       backend: settings.backend,
       seconds: checkpoint.state.seconds,
       seed: settings.seed,
-      recipe,
+      // Models trained without the class loss keep the manifest they always had.
+      recipe: recipe.classLoss > 0 ? recipe : (({ classLoss: _, ...rest }) => rest)(recipe),
       ...(settings.initFrom && { initFrom: settings.initFrom }),
     },
     metrics,

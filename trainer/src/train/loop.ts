@@ -42,6 +42,7 @@ export async function trainingIteration(
       state.discriminatorOptimizer,
       { real: images, realLabels: k > 0 ? real.labels : undefined, noise: dNoise, fakeLabels, realAugmentation, fakeAugmentation },
       recipe.loss,
+      recipe.classLoss,
     );
     const gNoise = drawNoise();
     const gLabels = drawLabels();
@@ -50,6 +51,7 @@ export async function trainingIteration(
       state.generatorOptimizer,
       { noise: gNoise, labels: gLabels, augmentation: drawAugment() },
       recipe.loss,
+      recipe.classLoss,
     );
     state.average?.update(state.step);
     return { d, g };

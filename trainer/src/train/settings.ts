@@ -25,12 +25,18 @@ export const TrainingRecipeSchema = z.object({
   ema: z.number().min(0).lt(1).nullable(),
   /** Runs from before the option trained with class planes; unconditional runs have no class to give. */
   conditioning: DiscriminatorConditioningSchema.default('planes'),
+  /**
+   * Weight of the auxiliary classification loss (AC-GAN, Odena et al. 2017): D's class head learns
+   * the real images' classes, and G is asked for images that head puts in the class G was given.
+   * 0 = off (every run before the option). Needs the projection discriminator.
+   */
+  classLoss: z.number().min(0).default(0),
 });
 export type TrainingRecipe = z.infer<typeof TrainingRecipeSchema>;
 /** A recipe as a new run may ask for it: fields with defaults may be left out. */
 export type TrainingRecipeInput = z.input<typeof TrainingRecipeSchema>;
 
-export const ARTICLE_RECIPE: TrainingRecipe = { loss: 'bce', diffAugment: [], ema: null, conditioning: 'planes' };
+export const ARTICLE_RECIPE: TrainingRecipe = { loss: 'bce', diffAugment: [], ema: null, conditioning: 'planes', classLoss: 0 };
 
 /** Where a run's initial weights came from when it was started from another run's (`--init-from`, init-from.ts). */
 export const InitFromSchema = z.object({
@@ -82,6 +88,11 @@ export class ConditioningWithoutClassesError extends Error {
   override name = 'ConditioningWithoutClassesError';
 }
 
+/** A new run that asks for the class loss without the projection discriminator its class head is part of. */
+export class ClassLossWithoutProjectionError extends Error {
+  override name = 'ClassLossWithoutProjectionError';
+}
+
 /** Validates settings read back from `source` (a checkpoint directory); older runs' lack of a recipe reads as ARTICLE_RECIPE. */
 export function readRunSettings(saved: unknown, source: string): RunSettings {
   const parsed = RunSettingsSchema.safeParse(saved);
@@ -119,6 +130,10 @@ export function newRunSettings(options: NewRunOptions, dataset: Dataset): RunSet
   if (options.recipe?.conditioning === 'projection' && dataset.classNames.length === 0)
     throw new ConditioningWithoutClassesError(
       `a projection discriminator needs classes, and ${dataset.name}${options.labels === false ? ' without labels' : ''} has none`,
+    );
+  if ((options.recipe?.classLoss ?? 0) > 0 && options.recipe?.conditioning !== 'projection')
+    throw new ClassLossWithoutProjectionError(
+      'the class loss trains a class head on the projection discriminator: ask for --conditioning projection',
     );
   const config = ModelConfigSchema.parse({
     imageSize: options.imageSize,

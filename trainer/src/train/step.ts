@@ -6,6 +6,11 @@
  *   discriminatorStep: hold G fixed; D learns real → 1, G(z) → 0 (BCE on logits; G(z) detached)
  *   generatorStep:     hold D fixed; G learns, from fresh noise, to make D say 1 (non-saturating loss)
  *
+ * With a class loss weight λ > 0 (AC-GAN, Odena et al. 2017; D then has a class head, model.ts) D also
+ * minimises λ·CE(class head(x), class of x) on the real batch, and G minimises λ·CE(class head(G(z, c)), c):
+ * G is rewarded for images whose class D can tell, not only for images D takes for real. D's class head
+ * learns from real images only, so it cannot learn to call bad fakes a class.
+ *
  * "Held fixed" includes batch-norm statistics: the held network runs in training mode (batch
  * statistics, as in PyTorch's train()) but its moving averages are restored afterwards, so each step
  * moves exactly one network.
@@ -64,7 +69,7 @@ export interface DiscriminatorBatch {
 }
 
 export interface DiscriminatorStepResult {
-  /** D's objective before the update: BCE(D(x), 1) + BCE(D(G(z)), 0), or the hinge form. */
+  /** D's objective before the update: BCE(D(x), 1) + BCE(D(G(z)), 0), or the hinge form (+ λ·class loss). */
   d_loss: number;
   /** Mean sigmoid(D(x)) on the real batch. */
   d_x: number;
@@ -81,7 +86,7 @@ export interface GeneratorBatch {
 }
 
 export interface GeneratorStepResult {
-  /** G's objective: the non-saturating BCE(D(G(z)), 1), or −mean D(G(z)) with the hinge loss. */
+  /** G's objective: the non-saturating BCE(D(G(z)), 1), or −mean D(G(z)) with the hinge loss (+ λ·class loss). */
   g_loss: number;
   /** Mean sigmoid(D(G(z))) during G's step (after D's update). */
   d_g_z: number;
@@ -120,6 +125,27 @@ export function discriminatorInputs(models: GanModels, images: tf.Tensor4D, labe
   if (conditioning !== 'projection' || config.numClasses === 0) return discriminatorInputTensor(config, images, labels);
   return [images, oneHot(config, labels, images.shape[0])];
 }
+
+/** D's outputs: the real/fake logit, and the class logits when D has a class head. */
+function judge(models: GanModels, input: tf.Tensor | tf.Tensor[]): { logits: tf.Tensor2D; classLogits?: tf.Tensor2D } {
+  const out = models.discriminator.apply(input, { training: true }) as tf.Tensor2D | tf.Tensor2D[];
+  return Array.isArray(out) ? { logits: out[0], classLogits: out[1] } : { logits: out };
+}
+
+/** λ·CE(class logits, the labels' classes); a class loss asked of D without a class head is a programming error. */
+function classLoss(
+  config: ModelConfig,
+  weight: number,
+  classLogits: tf.Tensor2D | undefined,
+  labels: ArrayLike<number> | undefined,
+): tf.Scalar | undefined {
+  if (weight === 0) return undefined;
+  if (!classLogits) throw new RangeError('a class loss needs a discriminator built with a class head');
+  const n = classLogits.shape[0];
+  return tf.mul(weight, tf.losses.softmaxCrossEntropy(oneHot(config, labels, n), classLogits)) as tf.Scalar;
+}
+
+const plus = (a: tf.Scalar, b: tf.Scalar | undefined) => (b ? (tf.add(a, b) as tf.Scalar) : a);
 
 function trainableVariables(model: tfl.LayersModel): tf.Variable[] {
   return model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -164,6 +190,7 @@ export async function discriminatorStep(
   optimizer: tf.Optimizer,
   batch: DiscriminatorBatch,
   loss: GanLoss = 'bce',
+  classLossWeight = 0,
 ): Promise<DiscriminatorStepResult> {
   const { config, generator, discriminator } = models;
   const n = batch.real.shape[0];
@@ -182,11 +209,12 @@ export async function discriminatorStep(
     return optimizer.minimize(
       () => {
         // Real and fake go through D separately (two batch-norm batches), as in the article.
-        const realLogits = discriminator.apply(realIn, { training: true }) as tf.Tensor2D;
-        const fakeLogits = discriminator.apply(fakeIn, { training: true }) as tf.Tensor2D;
-        dx = tf.keep(tf.mean(tf.sigmoid(realLogits)) as tf.Scalar);
-        dgz = tf.keep(tf.mean(tf.sigmoid(fakeLogits)) as tf.Scalar);
-        return discriminatorLoss(loss, realLogits, fakeLogits);
+        const realJudged = judge(models, realIn);
+        const fakeJudged = judge(models, fakeIn);
+        dx = tf.keep(tf.mean(tf.sigmoid(realJudged.logits)) as tf.Scalar);
+        dgz = tf.keep(tf.mean(tf.sigmoid(fakeJudged.logits)) as tf.Scalar);
+        const adversarial = discriminatorLoss(loss, realJudged.logits, fakeJudged.logits);
+        return plus(adversarial, classLoss(config, classLossWeight, realJudged.classLogits, batch.realLabels));
       },
       true,
       trainableVariables(discriminator),
@@ -202,6 +230,7 @@ export async function generatorStep(
   optimizer: tf.Optimizer,
   batch: GeneratorBatch,
   loss: GanLoss = 'bce',
+  classLossWeight = 0,
 ): Promise<GeneratorStepResult> {
   const { config, generator, discriminator } = models;
   let dgz: tf.Scalar | undefined;
@@ -211,9 +240,9 @@ export async function generatorStep(
       return optimizer.minimize(
         () => {
           const fake = augmented(generator.apply(input, { training: true }) as tf.Tensor4D, batch.augmentation);
-          const logits = discriminator.apply(discriminatorInputs(models, fake, batch.labels), { training: true }) as tf.Tensor2D;
-          dgz = tf.keep(tf.mean(tf.sigmoid(logits)) as tf.Scalar);
-          return generatorLoss(loss, logits);
+          const judged = judge(models, discriminatorInputs(models, fake, batch.labels));
+          dgz = tf.keep(tf.mean(tf.sigmoid(judged.logits)) as tf.Scalar);
+          return plus(generatorLoss(loss, judged.logits), classLoss(config, classLossWeight, judged.classLogits, batch.labels));
         },
         true,
         trainableVariables(generator),
