@@ -38,6 +38,8 @@ export const TrainingInfoSchema = z.object({
       conditioning: z.enum(['planes', 'projection']).optional(),
       /** Weight of the auxiliary class loss on D's class head (absent or 0: none). */
       classLoss: z.number().min(0).optional(),
+      /** Whether D's convolutions were spectrally normalised (absent: they were not). */
+      spectralNorm: z.boolean().optional(),
     })
     .optional(),
   /**

@@ -3,9 +3,10 @@
  * the trainer. Both networks are built from one ModelConfig. Channels-last (NHWC) throughout.
  *
  * Conditioning (numClasses > 0) is a conditional DCGAN (Mirza & Osindero): the one-hot class is
- * appended to z for G and given to D as K constant extra image planes. We chose it over AC-GAN because
- * it keeps the article's single real/fake BCE objective unchanged for both networks; the class only
- * becomes part of what D judges ("is this a real 7?").
+ * appended to z for G and given to D as K constant extra image planes. We chose it as the default over
+ * AC-GAN because it keeps the article's single real/fake BCE objective unchanged for both networks; the
+ * class only becomes part of what D judges ("is this a real 7?"). An AC-GAN class head is an option of
+ * the projection discriminator (below).
  *
  * D can instead be a projection discriminator (Miyato & Koyama 2018): the class meets D's last features
  * instead of its input pixels, a stronger signal for subtle classes such as the emoji styles. G is the
@@ -13,6 +14,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { type ModelConfig, discriminatorChannels, generatorChannels, generatorInputSize, generatorLayerNames } from './config.ts';
+import { SpectralNormConv2D } from './spectral-norm.ts';
 
 // Layer names live in config.ts so the serving path can use them without importing tfjs-layers.
 export { generatorLayerNames } from './config.ts';
@@ -83,7 +85,13 @@ export class ClassHeadWithoutProjectionError extends Error {
   override name = 'ClassHeadWithoutProjectionError';
 }
 
-export interface ProjectionOptions {
+export interface DiscriminatorOptions {
+  /**
+   * Spectral normalisation (Miyato et al. 2018, spectral-norm.ts) of every convolution, the score
+   * included; D then has no batch norms, as in the paper's discriminators (a batch norm after a
+   * normalised convolution would rescale what the normalisation bounds).
+   */
+  spectralNorm?: boolean;
   /**
    * Add an auxiliary classifier (AC-GAN, Odena et al. 2017): a second output, K class logits from the
    * same features φ(x), which the training step fits to real images' classes and G is asked to satisfy.
@@ -96,36 +104,38 @@ export class ProjectionWithoutClassesError extends Error {
   override name = 'ProjectionWithoutClassesError';
 }
 
+/** A bias-free convolution of D, spectrally normalised when asked (same name and kernel either way). */
+function discriminatorConv(
+  conv: { name: string; filters: number; kernelSize: number; strides: number; padding: 'same' | 'valid' },
+  kernelInitializer: ReturnType<typeof initializers>['kernel'],
+  seed: number,
+  options: DiscriminatorOptions,
+): tfl.layers.Layer {
+  if (options.spectralNorm) return new SpectralNormConv2D({ ...conv, kernelInitializer, seed });
+  return tfl.layers.conv2d({ ...conv, useBias: false, kernelInitializer });
+}
+
 /** D's convolution stack, down to 4x4 features: the same layers, names and initialisers in both conditionings. */
-function discriminatorTrunk(config: ModelConfig, seed: number): tfl.layers.Layer[] {
+function discriminatorTrunk(config: ModelConfig, seed: number, options: DiscriminatorOptions): tfl.layers.Layer[] {
   return discriminatorChannels(config).flatMap((filters, i) => {
     const init = initializers(seed + 7919, i);
-    const conv = tfl.layers.conv2d({
-      name: `down${i + 1}`,
-      filters,
-      kernelSize: 4,
-      strides: 2,
-      padding: 'same',
-      useBias: false,
-      kernelInitializer: init.kernel,
-    });
-    const lrelu = tfl.layers.leakyReLU({ name: `down${i + 1}_lrelu`, alpha: 0.2 });
-    return i > 0 ? [conv, batchNorm(`down${i + 1}_bn`, init.gamma), lrelu] : [conv, lrelu];
+    const name = `down${i + 1}`;
+    const conv = discriminatorConv({ name, filters, kernelSize: 4, strides: 2, padding: 'same' }, init.kernel, seed * 31 + i, options);
+    const lrelu = tfl.layers.leakyReLU({ name: `${name}_lrelu`, alpha: 0.2 });
+    return i > 0 && !options.spectralNorm ? [conv, batchNorm(`${name}_bn`, init.gamma), lrelu] : [conv, lrelu];
   });
 }
 
 /** The real/fake score of 4x4 features: one 4x4 valid convolution, i.e. a linear map of all 4·4·C values. */
-function scoreLayer(config: ModelConfig, seed: number): tfl.layers.Layer {
-  const init = initializers(seed + 7919, discriminatorChannels(config).length);
-  return tfl.layers.conv2d({
-    name: 'score',
-    filters: 1,
-    kernelSize: 4,
-    strides: 1,
-    padding: 'valid',
-    useBias: false,
-    kernelInitializer: init.kernel,
-  });
+function scoreLayer(config: ModelConfig, seed: number, options: DiscriminatorOptions): tfl.layers.Layer {
+  const depth = discriminatorChannels(config).length;
+  const init = initializers(seed + 7919, depth);
+  return discriminatorConv(
+    { name: 'score', filters: 1, kernelSize: 4, strides: 1, padding: 'valid' },
+    init.kernel,
+    seed * 31 + depth,
+    options,
+  );
 }
 
 /**
@@ -141,7 +151,7 @@ export function buildDiscriminator(
   config: ModelConfig,
   seed = 0,
   conditioning: DiscriminatorConditioning = 'planes',
-  options: ProjectionOptions = {},
+  options: DiscriminatorOptions = {},
 ): tfl.LayersModel {
   if (conditioning === 'projection') return buildProjectionDiscriminator(config, seed, options);
   if (options.classHead)
@@ -150,8 +160,8 @@ export function buildDiscriminator(
     );
   const model = tfl.sequential({ name: 'discriminator' });
   model.add(tfl.layers.inputLayer({ inputShape: [config.imageSize, config.imageSize, config.channels + config.numClasses] }));
-  for (const layer of discriminatorTrunk(config, seed)) model.add(layer);
-  model.add(scoreLayer(config, seed));
+  for (const layer of discriminatorTrunk(config, seed, options)) model.add(layer);
+  model.add(scoreLayer(config, seed, options));
   model.add(tfl.layers.flatten({ name: 'logit' }));
   return model;
 }
@@ -168,12 +178,12 @@ export function buildDiscriminator(
  * as an embedding lookup, so the step feeds both conditionings the one-hot it already builds.
  * With `classHead` the model has two outputs: [logit [N, 1], class logits [N, K]] (dense on φ(x)).
  */
-export function buildProjectionDiscriminator(config: ModelConfig, seed = 0, options: ProjectionOptions = {}): tfl.LayersModel {
+export function buildProjectionDiscriminator(config: ModelConfig, seed = 0, options: DiscriminatorOptions = {}): tfl.LayersModel {
   if (config.numClasses === 0) throw new ProjectionWithoutClassesError('a projection discriminator needs classes (numClasses > 0)');
   const image = tfl.input({ name: 'image', shape: [config.imageSize, config.imageSize, config.channels] });
   const label = tfl.input({ name: 'class', shape: [config.numClasses] });
-  const features = discriminatorTrunk(config, seed).reduce((x, layer) => layer.apply(x) as tfl.SymbolicTensor, image);
-  const score = tfl.layers.flatten({ name: 'logit' }).apply(scoreLayer(config, seed).apply(features)) as tfl.SymbolicTensor;
+  const features = discriminatorTrunk(config, seed, options).reduce((x, layer) => layer.apply(x) as tfl.SymbolicTensor, image);
+  const score = tfl.layers.flatten({ name: 'logit' }).apply(scoreLayer(config, seed, options).apply(features)) as tfl.SymbolicTensor;
   const phi = tfl.layers.flatten({ name: 'features' }).apply(features) as tfl.SymbolicTensor;
   const [phiSize] = phi.shape.slice(1) as number[];
   const embedding = tfl.layers

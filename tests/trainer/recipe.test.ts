@@ -271,3 +271,28 @@ describe('gan train --class-loss', () => {
     expect(negative.stderr).toMatch(/--class-loss[\s\S]*must be a number ≥ 0/);
   });
 });
+
+describe('a run with spectral normalisation in D', () => {
+  const spectral = (outDir: string, extra: Partial<TrainOptions> = {}) =>
+    tinyRun('cpu', outDir, { recipe: { ...ARTICLE_RECIPE, spectralNorm: true }, seed: 'spectral', ...extra });
+
+  it('records it, resumes exactly (the power-iteration vectors included) and names it in the manifest and the card', async () => {
+    const full = path.join(root, 'spectral-full');
+    const split = path.join(root, 'spectral-split');
+    await runTraining(spectral(full, { steps: 4 }));
+    await runTraining(spectral(split, { steps: 2 }));
+    await runTraining(spectral(split, { steps: 4, resume: true, data: undefined, recipe: ARTICLE_RECIPE }));
+    expect(JSON.parse(await readFile(path.join(split, 'run.json'), 'utf8')).recipe.spectralNorm).toBe(true);
+    const a = (await loadLatestCheckpoint(full)).checkpoint!;
+    const b = (await loadLatestCheckpoint(split)).checkpoint!;
+    expect(a.tensors.has('discriminator/down1/sn_u')).toBe(true);
+    expect([...a.tensors.keys()].filter((k) => k.startsWith('discriminator/') && k.includes('_bn'))).toEqual([]);
+    for (const [name, t] of a.tensors) {
+      const other = b.tensors.get(name)!.data;
+      expect(Math.max(...t.data.map((v, i) => Math.abs(v - other[i]))), name).toBeLessThan(1e-5);
+    }
+    const exported = await exportRun(split, path.join(root, 'spectral-export'));
+    expect(exported.manifest.training.recipe?.spectralNorm).toBe(true);
+    expect(await readFile(path.join(root, 'spectral-export', 'README.md'), 'utf8')).toMatch(/spectral normalisation of D's convolutions/);
+  }, 120_000);
+});

@@ -115,7 +115,7 @@ describe('run settings', () => {
     expect(settings).toMatchObject(saved);
   });
 
-  it('a recipe written before the conditioning and class-loss options reads as class planes without a class loss, what those runs trained with', () => {
+  it('a recipe written before the conditioning, class-loss and spectral-norm options reads as class planes without either, what those runs trained with', () => {
     const saved = { ...shippedRuns.mnist, recipe: { loss: 'hinge', diffAugment: ['color'], ema: 0.999 } };
     expect(readRunSettings(JSON.parse(JSON.stringify(saved)), 'step-000600').recipe).toEqual({
       loss: 'hinge',
@@ -123,6 +123,7 @@ describe('run settings', () => {
       ema: 0.999,
       conditioning: 'planes',
       classLoss: 0,
+      spectralNorm: false,
     });
     expect(ARTICLE_RECIPE.conditioning).toBe('planes');
     // A new run that does not ask for one gets planes too.

@@ -330,3 +330,22 @@ describe('training steps with a class loss (AC-GAN)', () => {
     dispose(s);
   });
 });
+
+describe('training steps with a spectrally normalised D', () => {
+  it('the discriminator step moves its kernels and power-iteration vectors; the generator step moves nothing of D; no tensors leak', async () => {
+    const s = setup(tiny, 'projection');
+    s.models.discriminator.dispose();
+    s.models.discriminator = buildDiscriminator(tiny, 1, 'projection', { spectralNorm: true });
+    const d = snapshot(s.models.discriminator);
+    await discriminatorStep(s.models, s.dOpt, { real: s.real, realLabels: s.labels(), noise: s.noise(), fakeLabels: s.labels() });
+    expect(changed(d, s.models.discriminator)).toEqual(s.models.discriminator.weights.map((w) => w.originalName));
+    const afterD = snapshot(s.models.discriminator);
+    await generatorStep(s.models, s.gOpt, { noise: s.noise(), labels: s.labels() });
+    expect(changed(afterD, s.models.discriminator)).toEqual([]);
+    await expectNoLeakedTensors(async () => {
+      await discriminatorStep(s.models, s.dOpt, { real: s.real, realLabels: s.labels(), noise: s.noise(), fakeLabels: s.labels() });
+      await generatorStep(s.models, s.gOpt, { noise: s.noise(), labels: s.labels() });
+    });
+    dispose(s);
+  });
+});

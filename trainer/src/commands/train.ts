@@ -42,6 +42,7 @@ interface TrainFlags extends BackendFlags {
   ema?: number;
   conditioning: DiscriminatorConditioning;
   classLoss: number;
+  spectralNorm: boolean;
   beta1: number;
   beta2: number;
   seed: string;
@@ -137,6 +138,7 @@ export function register(program: Command): void {
       nonNegativeNumber,
       0,
     )
+    .option('--spectral-norm', "spectrally normalise D's convolutions (Miyato et al. 2018); D then has no batch norms", false)
     .option('--beta1 <b>', "Adam's beta1 (both networks)", fraction, ARTICLE_ADAM.beta1)
     .option('--beta2 <b>', "Adam's beta2 (both networks)", fraction, ARTICLE_ADAM.beta2)
     .option('--seed <s>', 'seed of the initial weights, the data order and the noise', '1')
@@ -180,6 +182,7 @@ export function register(program: Command): void {
           'ema',
           'conditioning',
           'classLoss',
+          'spectralNorm',
           'beta1',
           'beta2',
           'seed',
@@ -238,7 +241,14 @@ export function register(program: Command): void {
           discriminatorWidth: flags.discriminatorWidth,
           generatorAdam: { ...ARTICLE_ADAM, learningRate: flags.lrG, beta1: flags.beta1, beta2: flags.beta2 },
           discriminatorAdam: { ...ARTICLE_ADAM, learningRate: flags.lrD, beta1: flags.beta1, beta2: flags.beta2 },
-          recipe: { loss: flags.loss, diffAugment, ema: flags.ema ?? null, conditioning: flags.conditioning, classLoss: flags.classLoss },
+          recipe: {
+            loss: flags.loss,
+            diffAugment,
+            ema: flags.ema ?? null,
+            conditioning: flags.conditioning,
+            classLoss: flags.classLoss,
+            spectralNorm: flags.spectralNorm,
+          },
           seed: flags.seed,
           backend,
           outDir: flags.out ?? defaultRunDir(flags.data!),

@@ -77,7 +77,14 @@ function recipeText(recipe: TrainingRecipe): string {
     recipe.classLoss > 0
       ? `; an auxiliary class loss (AC-GAN) of weight ${recipe.classLoss} on a class head of D, for real images and for G`
       : '';
-  return `${loss}${augment}${ema}${classes}`;
+  const spectral = recipe.spectralNorm ? "; spectral normalisation of D's convolutions (D without batch norms)" : '';
+  return `${loss}${augment}${ema}${classes}${spectral}`;
+}
+
+/** The recipe as the manifest records it: options left at their off value are left out, so models trained before them keep the manifest they always had. */
+function manifestRecipe(recipe: TrainingRecipe): NonNullable<Manifest['training']['recipe']> {
+  const { classLoss, spectralNorm, ...rest } = recipe;
+  return { ...rest, ...(classLoss > 0 && { classLoss }), ...(spectralNorm && { spectralNorm }) };
 }
 
 /** "N steps", and for a fine-tuned run what they were added to: the card must not pass them off as all of its training. */
@@ -256,8 +263,7 @@ export async function exportRun(runDir: string, outDir: string, options: ExportO
       backend: settings.backend,
       seconds: checkpoint.state.seconds,
       seed: settings.seed,
-      // Models trained without the class loss keep the manifest they always had.
-      recipe: recipe.classLoss > 0 ? recipe : (({ classLoss: _, ...rest }) => rest)(recipe),
+      recipe: manifestRecipe(recipe),
       ...(settings.initFrom && { initFrom: settings.initFrom }),
     },
     metrics,

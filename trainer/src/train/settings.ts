@@ -31,12 +31,21 @@ export const TrainingRecipeSchema = z.object({
    * 0 = off (every run before the option). Needs the projection discriminator.
    */
   classLoss: z.number().min(0).default(0),
+  /** Spectral normalisation of D's convolutions, D without batch norms (model.ts); false for every run before the option. */
+  spectralNorm: z.boolean().default(false),
 });
 export type TrainingRecipe = z.infer<typeof TrainingRecipeSchema>;
 /** A recipe as a new run may ask for it: fields with defaults may be left out. */
 export type TrainingRecipeInput = z.input<typeof TrainingRecipeSchema>;
 
-export const ARTICLE_RECIPE: TrainingRecipe = { loss: 'bce', diffAugment: [], ema: null, conditioning: 'planes', classLoss: 0 };
+export const ARTICLE_RECIPE: TrainingRecipe = {
+  loss: 'bce',
+  diffAugment: [],
+  ema: null,
+  conditioning: 'planes',
+  classLoss: 0,
+  spectralNorm: false,
+};
 
 /** Where a run's initial weights came from when it was started from another run's (`--init-from`, init-from.ts). */
 export const InitFromSchema = z.object({

@@ -94,7 +94,10 @@ export class TrainingState {
     const models: GanModels = {
       config,
       generator: buildGenerator(config, initialiserSeed(seed)),
-      discriminator: buildDiscriminator(config, initialiserSeed(seed), recipe.conditioning, { classHead: recipe.classLoss > 0 }),
+      discriminator: buildDiscriminator(config, initialiserSeed(seed), recipe.conditioning, {
+        classHead: recipe.classLoss > 0,
+        spectralNorm: recipe.spectralNorm,
+      }),
       conditioning: recipe.conditioning,
     };
     const average = recipe.ema !== null ? new GeneratorAverage(models.generator, recipe.ema) : undefined;
