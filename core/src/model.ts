@@ -89,7 +89,8 @@ export interface DiscriminatorOptions {
   /**
    * Spectral normalisation (Miyato et al. 2018, spectral-norm.ts) of every convolution, the score
    * included; D then has no batch norms, as in the paper's discriminators (a batch norm after a
-   * normalised convolution would rescale what the normalisation bounds).
+   * normalised convolution would rescale what the normalisation bounds), and its convolutions have
+   * biases instead.
    */
   spectralNorm?: boolean;
   /**

@@ -1,15 +1,18 @@
 /**
  * Spectral normalisation (Miyato et al. 2018) for the discriminator's convolutions: the layer convolves
  * with W / σ(W), where σ(W) is the largest singular value of the kernel viewed as a
- * [kh·kw·Cin, Cout] matrix, so each layer is at most 1-Lipschitz and D cannot sharpen its judgement
- * by growing its weights.
+ * [kh·kw·Cin, Cout] matrix, then adds an unnormalised bias. The kernel matrix then has norm 1, which
+ * bounds the layer's Lipschitz constant up to a small factor (exactly for the one-window score layer;
+ * about kernel / stride = 2 for the strided ones), as in the paper, so D cannot sharpen its judgement
+ * by growing its weights. The bias is D's only offset once its batch norms are gone.
  *
  * σ is estimated as in the paper and PyTorch's `spectral_norm`: one power iteration per forward pass
  * in training mode, from a persistent vector u (a non-trainable weight, `<layer>/sn_u`, saved and
  * restored with the checkpoint like batch-norm statistics):
  *   v = normalise(W u),  u ← normalise(Wᵀ v),  σ = vᵀ W u
  * u and v are constants to the gradient; σ is not, so D's gradient includes the normalisation's.
- * In inference mode u is read, not moved.
+ * In inference mode u is read, not moved. `settle` runs more iterations at once, for a u that does not
+ * match its kernel yet (a new run, or kernels copied from another run).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -41,6 +44,7 @@ export class SpectralNormConv2D extends tfl.layers.Layer {
   static className = 'SpectralNormConv2D';
   private readonly args: SpectralNormConv2DArgs;
   private kernel?: tfl.LayerVariable;
+  private bias?: tfl.LayerVariable;
   private u?: tfl.LayerVariable;
 
   constructor(args: SpectralNormConv2DArgs) {
@@ -53,6 +57,7 @@ export class SpectralNormConv2D extends tfl.layers.Layer {
     const cin = shape[shape.length - 1] as number;
     const { kernelSize: k, filters } = this.args;
     this.kernel = this.addWeight('kernel', [k, k, cin, filters], 'float32', this.args.kernelInitializer);
+    this.bias = this.addWeight('bias', [filters], 'float32', tfl.initializers.zeros());
     this.u = this.addWeight(
       'sn_u',
       [filters],
@@ -61,6 +66,7 @@ export class SpectralNormConv2D extends tfl.layers.Layer {
       undefined,
       false,
     );
+    this.u.write(tf.tidy(() => normalise(this.u!.read() as tf.Tensor1D)));
     this.built = true;
   }
 
@@ -71,17 +77,33 @@ export class SpectralNormConv2D extends tfl.layers.Layer {
     return [n, out(h), out(w), filters];
   }
 
+  /** v = normalise(W u) and, when `step`, u's next value normalise(Wᵀ v), for a [kh·kw·Cin, Cout] kernel matrix W. */
+  private powerIteration(matrix: tf.Tensor2D, u: tf.Tensor1D): { u: tf.Tensor1D; v: tf.Tensor1D } {
+    const v = normalise(tf.reshape(tf.matMul(matrix, tf.reshape(u, [-1, 1])), [-1]) as tf.Tensor1D);
+    return { v, u: normalise(tf.reshape(tf.matMul(tf.reshape(v, [1, -1]), matrix), [-1]) as tf.Tensor1D) };
+  }
+
+  /** Runs `iterations` power iterations on u at once (PyTorch runs 15 when it sets the normalisation up). */
+  settle(iterations = 15): void {
+    tf.tidy(() => {
+      const matrix = tf.reshape(this.kernel!.read(), [-1, this.args.filters]) as tf.Tensor2D;
+      let u = this.u!.read() as tf.Tensor1D;
+      for (let i = 0; i < iterations; i++) u = this.powerIteration(matrix, u).u;
+      this.u!.write(u);
+    });
+  }
+
   /** The kernel divided by σ; in training mode u takes one power-iteration step first. */
   normalisedKernel(training: boolean): tf.Tensor4D {
     const kernel = this.kernel!.read() as tf.Tensor4D;
     const matrix = tf.reshape(kernel, [-1, this.args.filters]) as tf.Tensor2D; // [kh·kw·Cin, Cout]
     const held = stopGradient(matrix);
     let u = this.u!.read() as tf.Tensor1D;
-    const v = normalise(tf.reshape(tf.matMul(held, tf.reshape(u, [-1, 1])), [-1]) as tf.Tensor1D);
+    let v: tf.Tensor1D;
     if (training) {
-      u = normalise(tf.reshape(tf.matMul(tf.reshape(v, [1, -1]), held), [-1]) as tf.Tensor1D);
+      ({ u, v } = this.powerIteration(held, u));
       this.u!.write(u);
-    }
+    } else v = this.powerIteration(held, u).v;
     const sigma = tf.sum(tf.mul(tf.reshape(v, [-1, 1]), tf.mul(matrix, tf.reshape(u, [1, -1]))));
     return tf.div(kernel, sigma) as tf.Tensor4D;
   }
@@ -89,13 +111,13 @@ export class SpectralNormConv2D extends tfl.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
     return tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-      return tf.conv2d(x, this.normalisedKernel(kwargs.training === true), this.args.strides, this.args.padding);
+      const y = tf.conv2d(x, this.normalisedKernel(kwargs.training === true), this.args.strides, this.args.padding);
+      return tf.add(y, this.bias!.read());
     });
   }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    const { name, filters, kernelSize, strides, padding, seed } = this.args;
-    return { ...super.getConfig(), name, filters, kernelSize, strides, padding, seed };
-  }
 }
-tf.serialization.registerClass(SpectralNormConv2D);
+
+/** Settles every spectrally normalised layer of `model` (see SpectralNormConv2D.settle). */
+export function settleSpectralNorms(model: tfl.LayersModel, iterations = 15): void {
+  for (const layer of model.layers) if (layer instanceof SpectralNormConv2D) layer.settle(iterations);
+}

@@ -52,14 +52,44 @@ describe('SpectralNormConv2D', () => {
     tf.dispose([raw, kernel]);
   });
 
+  it("settles u at once: a new layer's normalised kernel already has largest singular value 1", () => {
+    const conv = layer();
+    conv.settle();
+    const kernel = tf.tidy(() => conv.normalisedKernel(false));
+    expect(largestSingularValue(kernel.dataSync() as Float32Array, 48, 6)).toBeCloseTo(1, 2);
+    kernel.dispose();
+  });
+
+  it("passes the gradient through σ (Miyato et al.'s dW = G/σ − ⟨W, G⟩/σ² · v uᵀ for the held u, v)", () => {
+    const conv = layer();
+    conv.settle();
+    const variable = conv.trainableWeights[0].read() as tf.Variable;
+    const g = tf.randomNormal([4, 4, 3, 6], 0, 1, 'float32', 11) as tf.Tensor4D;
+    // L = ⟨W / σ, G⟩, with u read (inference mode) so the same u and v hold throughout.
+    const { grads } = tf.variableGrads(() => tf.sum(tf.mul(conv.normalisedKernel(false), g)) as tf.Scalar, [variable]);
+    const expected = tf.tidy(() => {
+      const w = tf.reshape(variable, [48, 6]) as tf.Tensor2D;
+      const u = tf.reshape(conv.getWeights()[2], [1, 6]);
+      const v = tf.div(tf.matMul(w, tf.transpose(u)), tf.norm(tf.matMul(w, tf.transpose(u))));
+      const sigma = tf.sum(tf.mul(tf.matMul(v, u), w));
+      const gm = tf.reshape(g, [48, 6]);
+      const dw = tf.sub(tf.div(gm, sigma), tf.mul(tf.div(tf.sum(tf.mul(w, gm)), tf.square(sigma)), tf.matMul(v, u)));
+      return tf.reshape(dw, [4, 4, 3, 6]);
+    });
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(grads[variable.name], expected))).dataSync()[0]);
+    const scale = tf.tidy(() => tf.max(tf.abs(expected)).dataSync()[0]);
+    expect(diff).toBeLessThan(1e-4 * scale);
+    tf.dispose([g, expected, grads[variable.name]]);
+  });
+
   it('moves u in training mode only, and convolves with the normalised kernel', () => {
     const conv = layer();
-    const u = () => Array.from(conv.getWeights()[1].dataSync());
+    const u = () => Array.from(conv.getWeights()[2].dataSync());
     const before = u();
     const input = x();
     const inference = conv.apply(input, { training: false }) as tf.Tensor;
     expect(u()).toEqual(before);
-    const expected = tf.tidy(() => tf.conv2d(input, conv.normalisedKernel(false), 2, 'same'));
+    const expected = tf.tidy(() => tf.conv2d(input, conv.normalisedKernel(false), 2, 'same')); // the bias starts at 0
     expect(Array.from(inference.dataSync())).toEqual(Array.from(expected.dataSync()));
     tf.tidy(() => conv.apply(input, { training: true }) as tf.Tensor);
     expect(u()).not.toEqual(before);
@@ -70,8 +100,8 @@ describe('SpectralNormConv2D', () => {
     const conv = layer();
     const input = x();
     const before = conv.apply(input, { training: false }) as tf.Tensor;
-    const [kernel, u] = conv.getWeights();
-    conv.setWeights([tf.mul(kernel, 3), u]);
+    const [kernel, bias, u] = conv.getWeights();
+    conv.setWeights([tf.mul(kernel, 3), bias, u]);
     const after = conv.apply(input, { training: false }) as tf.Tensor;
     const diff = tf.max(tf.abs(tf.sub(before, after))).dataSync()[0];
     expect(diff).toBeLessThan(1e-5);
@@ -81,7 +111,7 @@ describe('SpectralNormConv2D', () => {
       [variable],
     );
     expect(tf.max(tf.abs(grads[variable.name])).dataSync()[0]).toBeGreaterThan(0);
-    tf.dispose([input, before, after, kernel, u, grads[variable.name]]);
+    tf.dispose([input, before, after, kernel, bias, u, grads[variable.name]]);
   });
 });
 
@@ -89,7 +119,7 @@ describe('a discriminator with spectral normalisation', () => {
   const config: ModelConfig = { imageSize: 16, channels: 3, latentSize: 8, generatorWidth: 4, discriminatorWidth: 4, numClasses: 3 };
 
   it.each(['planes', 'projection'] as const)(
-    '(%s) normalises every convolution and has no batch norms; the kernels keep their names',
+    '(%s) normalises every convolution, with biases and no batch norms; the kernels keep their names',
     (conditioning) => {
       const plain = buildDiscriminator(config, 1, conditioning);
       const normalised = buildDiscriminator(config, 1, conditioning, { spectralNorm: true });

@@ -10,6 +10,7 @@
  * convolution's kernel keeps the image channels' slices when one D has class planes and the other has
  * none; weights only the new D has keep their initialisation, the class embedding excepted (below).
  */
+import { settleSpectralNorms } from '@gan/core/spectral-norm';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -184,6 +185,8 @@ export function initialiseFrom(state: TrainingState, source: InitSource): Weight
     } else transfer.fresh.push(name);
   }
   for (const name of tensors.keys()) if (name.startsWith('discriminator/') && !taken.has(name)) transfer.dropped.push(name);
+  // Copied kernels with a fresh (or another kernel's) u would be normalised by a poor estimate of σ at first.
+  settleSpectralNorms(discriminator);
 
   state.average?.restart();
   return transfer;

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { Sfc32, cyrb128 } from '@gan/core';
 import { buildDiscriminator, buildGenerator } from '@gan/core/model';
+import { settleSpectralNorms } from '@gan/core/spectral-norm';
 import { type Checkpoint, type NamedArray, saveCheckpoint } from './checkpoint.ts';
 import { EMA_PREFIX, GeneratorAverage } from './ema.ts';
 import type { RunSettings } from './settings.ts';
@@ -100,6 +101,7 @@ export class TrainingState {
       }),
       conditioning: recipe.conditioning,
     };
+    settleSpectralNorms(models.discriminator);
     const average = recipe.ema !== null ? new GeneratorAverage(models.generator, recipe.ema) : undefined;
     return new TrainingState(
       models,
