@@ -22,7 +22,7 @@ import {
   translationRange,
 } from '@gan/trainer/train/augment';
 import { EMA_PREFIX, GeneratorAverage, emaDecay } from '@gan/trainer/train/ema';
-import { loadLatestCheckpoint } from '@gan/trainer/train/checkpoint';
+import { type Checkpoint, loadLatestCheckpoint } from '@gan/trainer/train/checkpoint';
 import { type TrainOptions, runTraining } from '@gan/trainer/train/run';
 import { ARTICLE_RECIPE } from '@gan/trainer/train/settings';
 import { exportRun } from '@gan/trainer/export/export';
@@ -30,6 +30,14 @@ import { ganInProcess as gan } from './gan-in-process.ts';
 import { tinyRun } from './tiny-run.ts';
 
 let root: string;
+
+/** A run trained straight through and one resumed half-way hold the same tensors, within float noise. */
+function expectSameTensors(a: Checkpoint, b: Checkpoint) {
+  for (const [name, t] of a.tensors) {
+    const other = b.tensors.get(name)!.data;
+    expect(Math.max(...t.data.map((v, i) => Math.abs(v - other[i]))), name).toBeLessThan(1e-5);
+  }
+}
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -134,10 +142,7 @@ describe('a run with the data-efficient recipe', () => {
     const emaNames = [...a.tensors.keys()].filter((n) => n.startsWith(`${EMA_PREFIX}/`));
     expect(emaNames.length).toBeGreaterThan(0);
     // As the plain resume test: equal up to float rounding (the CPU backend's reductions).
-    for (const [name, t] of a.tensors) {
-      const other = b.tensors.get(name)!.data;
-      expect(Math.max(...t.data.map((v, i) => Math.abs(v - other[i]))), name).toBeLessThan(1e-5);
-    }
+    expectSameTensors(a, b);
 
     const kernel = [...a.tensors.keys()].find((n) => n.startsWith('generator/') && n.endsWith('kernel'))!;
     const averaged = a.tensors.get(kernel.replace('generator/', `${EMA_PREFIX}/`))!.data;
@@ -183,10 +188,7 @@ describe('a run with a projection discriminator', () => {
     const b = (await loadLatestCheckpoint(split)).checkpoint!;
     expect(a.tensors.get('discriminator/class_embedding/kernel')!.shape[0]).toBe(10);
     expect([...b.tensors.keys()].sort()).toEqual([...a.tensors.keys()].sort());
-    for (const [name, t] of a.tensors) {
-      const other = b.tensors.get(name)!.data;
-      expect(Math.max(...t.data.map((v, i) => Math.abs(v - other[i]))), name).toBeLessThan(1e-5);
-    }
+    expectSameTensors(a, b);
     const exported = await exportRun(split, path.join(root, 'projection-export'));
     expect(exported.manifest.training.recipe?.conditioning).toBe('projection');
     const card = await readFile(path.join(root, 'projection-export', 'README.md'), 'utf8');
@@ -233,10 +235,7 @@ describe('a run with a class loss (AC-GAN)', () => {
     const a = (await loadLatestCheckpoint(full)).checkpoint!;
     const b = (await loadLatestCheckpoint(split)).checkpoint!;
     expect(a.tensors.get('discriminator/class_logits/kernel')!.shape).toEqual([4 * 4 * 8, 10]);
-    for (const [name, t] of a.tensors) {
-      const other = b.tensors.get(name)!.data;
-      expect(Math.max(...t.data.map((v, i) => Math.abs(v - other[i]))), name).toBeLessThan(1e-5);
-    }
+    expectSameTensors(a, b);
     const exported = await exportRun(split, path.join(root, 'class-loss-export'));
     expect(exported.manifest.training.recipe?.classLoss).toBe(0.5);
     const card = await readFile(path.join(root, 'class-loss-export', 'README.md'), 'utf8');
@@ -287,10 +286,7 @@ describe('a run with spectral normalisation in D', () => {
     const b = (await loadLatestCheckpoint(split)).checkpoint!;
     expect(a.tensors.has('discriminator/down1/sn_u')).toBe(true);
     expect([...a.tensors.keys()].filter((k) => k.startsWith('discriminator/') && k.includes('_bn'))).toEqual([]);
-    for (const [name, t] of a.tensors) {
-      const other = b.tensors.get(name)!.data;
-      expect(Math.max(...t.data.map((v, i) => Math.abs(v - other[i]))), name).toBeLessThan(1e-5);
-    }
+    expectSameTensors(a, b);
     const exported = await exportRun(split, path.join(root, 'spectral-export'));
     expect(exported.manifest.training.recipe?.spectralNorm).toBe(true);
     expect(await readFile(path.join(root, 'spectral-export', 'README.md'), 'utf8')).toMatch(/spectral normalisation of D's convolutions/);
