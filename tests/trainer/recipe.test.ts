@@ -31,6 +31,21 @@ import { tinyRun } from './tiny-run.ts';
 
 let root: string;
 
+/**
+ * Trains `<name>-full` for 4 steps straight through and `<name>-split` for 2, then resumed to 4 asking
+ * for the article's recipe (the checkpoint's must win); returns both newest checkpoints and the split run's directory.
+ */
+async function straightAndResumed(name: string, run: (outDir: string, extra?: Partial<TrainOptions>) => TrainOptions) {
+  const full = path.join(root, `${name}-full`);
+  const split = path.join(root, `${name}-split`);
+  const result = await runTraining(run(full, { steps: 4 }));
+  await runTraining(run(split, { steps: 2 }));
+  await runTraining(run(split, { steps: 4, resume: true, data: undefined, recipe: ARTICLE_RECIPE }));
+  const straight = (await loadLatestCheckpoint(full)).checkpoint!;
+  const resumed = (await loadLatestCheckpoint(split)).checkpoint!;
+  return { result, straight, resumed, split };
+}
+
 /** A run trained straight through and one resumed half-way hold the same tensors, within float noise. */
 function expectSameTensors(a: Checkpoint, b: Checkpoint) {
   for (const [name, t] of a.tensors) {
@@ -175,17 +190,11 @@ describe('a run with a projection discriminator', () => {
     tinyRun('cpu', outDir, { recipe: { ...ARTICLE_RECIPE, conditioning: 'projection' }, seed: 'projection', ...extra });
 
   it('records it in run.json and resumes exactly, the class embedding included', async () => {
-    const full = path.join(root, 'projection-full');
-    const split = path.join(root, 'projection-split');
-    const result = await runTraining(projection(full, { steps: 4 }));
+    // On resume the checkpoint's recipe wins: asking for planes then changes nothing.
+    const { result, straight: a, resumed: b, split } = await straightAndResumed('projection', projection);
     expect(Number.isFinite(result.last!.d_loss) && Number.isFinite(result.last!.g_loss)).toBe(true);
-    await runTraining(projection(split, { steps: 2 }));
-    // On resume the checkpoint's recipe wins: asking for planes now changes nothing.
-    await runTraining(projection(split, { steps: 4, resume: true, data: undefined, recipe: ARTICLE_RECIPE }));
     const runJson = JSON.parse(await readFile(path.join(split, 'run.json'), 'utf8'));
     expect(runJson.recipe.conditioning).toBe('projection');
-    const a = (await loadLatestCheckpoint(full)).checkpoint!;
-    const b = (await loadLatestCheckpoint(split)).checkpoint!;
     expect(a.tensors.get('discriminator/class_embedding/kernel')!.shape[0]).toBe(10);
     expect([...b.tensors.keys()].sort()).toEqual([...a.tensors.keys()].sort());
     expectSameTensors(a, b);
@@ -225,15 +234,9 @@ describe('a run with a class loss (AC-GAN)', () => {
     tinyRun('cpu', outDir, { recipe: { ...ARTICLE_RECIPE, conditioning: 'projection', classLoss: 0.5 }, seed: 'class-loss', ...extra });
 
   it('records it, resumes exactly (the class head included) and names it in the manifest and the card', async () => {
-    const full = path.join(root, 'class-loss-full');
-    const split = path.join(root, 'class-loss-split');
-    await runTraining(classLoss(full, { steps: 4 }));
-    await runTraining(classLoss(split, { steps: 2 }));
-    await runTraining(classLoss(split, { steps: 4, resume: true, data: undefined, recipe: ARTICLE_RECIPE }));
+    const { straight: a, resumed: b, split } = await straightAndResumed('class-loss', classLoss);
     const runJson = JSON.parse(await readFile(path.join(split, 'run.json'), 'utf8'));
     expect(runJson.recipe).toMatchObject({ conditioning: 'projection', classLoss: 0.5 });
-    const a = (await loadLatestCheckpoint(full)).checkpoint!;
-    const b = (await loadLatestCheckpoint(split)).checkpoint!;
     expect(a.tensors.get('discriminator/class_logits/kernel')!.shape).toEqual([4 * 4 * 8, 10]);
     expectSameTensors(a, b);
     const exported = await exportRun(split, path.join(root, 'class-loss-export'));
@@ -276,14 +279,8 @@ describe('a run with spectral normalisation in D', () => {
     tinyRun('cpu', outDir, { recipe: { ...ARTICLE_RECIPE, spectralNorm: true }, seed: 'spectral', ...extra });
 
   it('records it, resumes exactly (the power-iteration vectors included) and names it in the manifest and the card', async () => {
-    const full = path.join(root, 'spectral-full');
-    const split = path.join(root, 'spectral-split');
-    await runTraining(spectral(full, { steps: 4 }));
-    await runTraining(spectral(split, { steps: 2 }));
-    await runTraining(spectral(split, { steps: 4, resume: true, data: undefined, recipe: ARTICLE_RECIPE }));
+    const { straight: a, resumed: b, split } = await straightAndResumed('spectral', spectral);
     expect(JSON.parse(await readFile(path.join(split, 'run.json'), 'utf8')).recipe.spectralNorm).toBe(true);
-    const a = (await loadLatestCheckpoint(full)).checkpoint!;
-    const b = (await loadLatestCheckpoint(split)).checkpoint!;
     expect(a.tensors.has('discriminator/down1/sn_u')).toBe(true);
     expect([...a.tensors.keys()].filter((k) => k.startsWith('discriminator/') && k.includes('_bn'))).toEqual([]);
     expectSameTensors(a, b);
