@@ -8,4 +8,5 @@ export * from './export-format.ts';
 export * from './load-generator.ts';
 export { registerWasmKernels } from './kernels/index.ts';
 export * from './render.ts';
+export * from './render-version.ts';
 export * from './gif.ts';

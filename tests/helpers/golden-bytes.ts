@@ -7,8 +7,9 @@
  * / `gan walk`), tests/worker/golden-bytes.test.ts inside workerd.
  *
  * A new model version gets new entries (`node --import tsx tests/helpers/regenerate-golden-bytes.ts`
- * fills every case of a model whose version changed, and refuses to touch a version that is pinned
- * unless given --force, which is only for a deliberate, changelogged render change: see CHANGELOG.md).
+ * fills every case of a model whose version changed). It refuses to move the bytes of a pinned version
+ * unless core's RENDER_VERSION was bumped past the one recorded here: a deliberate render change,
+ * named in CHANGELOG.md (core/src/render-version.ts).
  */
 import golden from '../fixtures/golden-bytes.json' with { type: 'json' };
 
@@ -24,6 +25,8 @@ export interface GoldenCase {
 }
 
 export interface GoldenBytes {
+  /** core's RENDER_VERSION when the bytes were recorded. */
+  renderVersion: number;
   /** Model → the version whose bytes the cases pin. */
   versions: Record<string, string>;
   cases: GoldenCase[];

@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { sha256Hex } from '@gan/core';
+import { RENDER_VERSION, sha256Hex } from '@gan/core';
 import { findExportDirs } from '@gan/registry';
 import { repoRoot } from '../helpers/gan.ts';
 import { GOLDEN_BYTES, GOLDEN_ROUTES, routeOf } from '../helpers/golden-bytes.ts';
@@ -44,6 +44,12 @@ describe('golden bytes of the shipped models', () => {
       expect([...routes].sort()).toEqual([...GOLDEN_ROUTES].sort());
     }
     for (const c of GOLDEN_BYTES.cases) expect(c.sha256, label(c)).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('were recorded under the current render version, which CHANGELOG.md names', async () => {
+    expect(GOLDEN_BYTES.renderVersion).toBe(RENDER_VERSION);
+    const changelog = await readFile(path.join(repoRoot, 'CHANGELOG.md'), 'utf8');
+    expect(changelog).toContain(`Render version ${RENDER_VERSION}`);
   });
 
   it.each(GOLDEN_BYTES.cases.map((c) => [label(c), c] as const))('%s: core renders the pinned bytes', async (_, c) => {
