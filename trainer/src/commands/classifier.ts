@@ -2,10 +2,22 @@
 import { type Command, Option } from 'commander';
 import { IMAGE_SIZES } from '@gan/core';
 import { trainExtractor } from '../evaluate/run.ts';
-import { activateBackend, backendOption, threadsOption, info, integer, oneOf, positiveNumber, type BackendFlags } from './common.ts';
+import { trainAndSaveStyleJudge } from '../evaluate/style-judge-run.ts';
+import {
+  UsageError,
+  activateBackend,
+  backendOption,
+  threadsOption,
+  info,
+  integer,
+  oneOf,
+  positiveNumber,
+  type BackendFlags,
+} from './common.ts';
 
 interface ClassifierFlags extends BackendFlags {
-  data: string;
+  data?: string;
+  judge: boolean;
   imageSize: 8 | 16 | 32 | 64;
   epochs: number;
   batchSize: number;
@@ -24,7 +36,13 @@ export function register(program: Command): void {
       "Train the evaluation feature extractor: a small CNN on the data set's own labels (training split), tested on the held-out split, " +
         'saved with its accuracy and version in models/classifiers/<dataset>-<image size>.',
     )
-    .requiredOption('--data <spec>', 'mnist, twemoji (categories as labels) or folder:<path> (sub-folders as labels)')
+    .option('--data <spec>', 'mnist, twemoji (categories as labels) or folder:<path> (sub-folders as labels)')
+    .option(
+      '--judge',
+      'instead of --data: the emoji style judge (every Unicode group in the eight styles, a fixed held-out split by icon name, ' +
+        'colour and gradient statistics beside the CNN), saved as models/classifiers/emoji-style-32',
+      false,
+    )
     .option('--image-size <n>', 'image edge in pixels: the size of the models it will evaluate', oneOf(...IMAGE_SIZES), 32)
     .option('--epochs <n>', 'passes over the training split', integer(1, 1000), 8)
     .option('--batch-size <n>', 'images per step', integer(1, 4096), 64)
@@ -44,9 +62,27 @@ export function register(program: Command): void {
     .addOption(backendOption())
     .addOption(threadsOption())
     .action(async (flags: ClassifierFlags) => {
+      if ((flags.data === undefined) === !flags.judge) throw new UsageError('--data', 'give either --data or --judge');
       const backend = await activateBackend(flags, info);
+      if (flags.judge) {
+        const { dir, info: saved } = await trainAndSaveStyleJudge({
+          imageSize: flags.imageSize,
+          epochs: flags.epochs,
+          batchSize: flags.batchSize,
+          learningRate: flags.lr,
+          maxShift: flags.maxShift,
+          seed: flags.seed,
+          backend,
+          out: flags.out,
+          log: info,
+        });
+        info(
+          `saved ${saved.id} version ${saved.version} to ${dir}: held-out accuracy ${(saved.heldOutAccuracy * 100).toFixed(2)} % (${saved.heldOutCount} images)`,
+        );
+        return;
+      }
       const { dir, info: saved } = await trainExtractor({
-        data: flags.data,
+        data: flags.data!,
         imageSize: flags.imageSize,
         epochs: flags.epochs,
         batchSize: flags.batchSize,

@@ -18,6 +18,8 @@ import {
   evaluateImageFolderWithImageNet,
   formatImageNetEvaluation,
 } from '../evaluate/colour.ts';
+import { formatJudgeEvaluation } from '../evaluate/judge.ts';
+import { evaluateExportWithJudge } from '../evaluate/judge-run.ts';
 import { defaultClassifiersDir } from '../evaluate/store.ts';
 import { attachEvaluation } from '../export/model-card.ts';
 import { UsageError, activateBackend, backendOption, threadsOption, info, integer, oneOf, warn, type BackendFlags } from './common.ts';
@@ -35,6 +37,7 @@ interface EvaluateFlags extends BackendFlags {
   data?: string;
   imageSize?: 8 | 16 | 32 | 64;
   class?: string;
+  size?: number;
 }
 
 /** The extractor asked for; else the classifier when one is named; else what suits the model's images. */
@@ -45,8 +48,9 @@ async function chooseExtractor(flags: EvaluateFlags): Promise<ExtractorChoice> {
   const manifest = JSON.parse(await readFile(path.join(flags.model, 'manifest.json'), 'utf8').catch(() => '{}')) as {
     channels?: number;
     imageSize?: number;
+    dataset?: { name?: string };
   };
-  return defaultExtractor(manifest.channels ?? 1, manifest.imageSize ?? 0);
+  return defaultExtractor(manifest.channels ?? 1, manifest.imageSize ?? 0, manifest.dataset?.name);
 }
 
 export function register(program: Command): void {
@@ -80,8 +84,10 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         '--extractor <name>',
-        "features: classifier (the data set's own; default for grey or small models, e.g. mnist) or mobilenet " +
-          '(ImageNet MobileNetV2 from the nsfwjs package, installed into the cache on first use; default for colour models of 32 px and more; adds KID)',
+        "features: classifier (the data set's own; default for grey or small models, e.g. mnist), mobilenet " +
+          '(ImageNet MobileNetV2 from the nsfwjs package, installed into the cache on first use; default for other colour models of 32 px and more; adds KID) ' +
+          'or judge (the emoji style judge, models/classifiers/emoji-style-32, default for emoji models: FD and KID against every render of the ' +
+          "model's groups, improved precision and recall, the copy check, style agreement)",
       ).choices([...EXTRACTORS]),
     )
     .option('--data <spec>', 'with --images and mobilenet: the real data set to compare with (mnist, twemoji, emoji, folder:<path>)')
@@ -90,6 +96,11 @@ export function register(program: Command): void {
       'with --model and mobilenet: score only this class of a conditional model, against the real images of that class',
     )
     .option('--image-size <n>', 'with --images and mobilenet: the size to score at (the images are resized to it)', oneOf(8, 16, 32, 64))
+    .option(
+      '--size <n>',
+      "with --model and judge: score the images as the worker serves them at this size (8-bit, bilinear), averaged back down to the judge's",
+      integer(8, 512),
+    )
     .addOption(backendOption())
     .addOption(threadsOption())
     .action(async (flags: EvaluateFlags) => {
@@ -120,7 +131,19 @@ export function register(program: Command): void {
       const backend = await activateBackend(flags, log);
       let evaluation: object;
       let text: string;
-      if (extractor === 'mobilenet') {
+      if (extractor === 'judge') {
+        if (!flags.model) throw new UsageError('--extractor', 'judge scores a model (--model)');
+        if (flags.class !== undefined) throw new UsageError('--class', 'is for mobilenet; the judge measures every style');
+        const e = await evaluateExportWithJudge(flags.model, {
+          samples: flags.samples,
+          seed: flags.seed,
+          backend,
+          classifier,
+          size: flags.size,
+          log,
+        });
+        [evaluation, text] = [e, formatJudgeEvaluation(e)];
+      } else if (extractor === 'mobilenet') {
         const e = flags.model
           ? await evaluateExportWithImageNet(flags.model, {
               samples: flags.samples,

@@ -15,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { Sfc32 } from '@gan/core/prng';
+import { STATISTICS_SIZE, styleStatistics } from './style-statistics.ts';
 
 /** Images in [-1, 1], NHWC row-major, with integer labels in [0, classNames.length). */
 export interface LabelledImages {
@@ -200,8 +201,11 @@ export function extractFeatures(
   for (let start = 0; start < count; start += batchSize) {
     const n = Math.min(batchSize, count - start);
     const [f, p] = tf.tidy(() => {
-      const x = tf.tensor4d(images.subarray(start * size, (start + n) * size), [n, imageSize, imageSize, channels]);
-      const [feat, logits] = model.predict(x) as tf.Tensor[];
+      const batch = images.subarray(start * size, (start + n) * size);
+      const x = tf.tensor4d(batch, [n, imageSize, imageSize, channels]);
+      // A style judge (style-judge.ts) reads colour and gradient statistics beside the pixels.
+      const inputs = model.inputs.length === 2 ? [x, tf.tensor2d(styleStatistics(batch, n, imageSize), [n, STATISTICS_SIZE])] : x;
+      const [feat, logits] = model.predict(inputs) as tf.Tensor[];
       return [feat, tf.argMax(logits, 1)];
     });
     features.set(f.dataSync() as Float32Array, start * featureSize);

@@ -33,20 +33,24 @@ import {
   judgedClasses,
   pick,
 } from './evaluate.ts';
+import { defaultJudgeDir } from './judge-run.ts';
 import { realSplits } from './real-data.ts';
 import { frechetDistance, gaussianStats } from './frechet.ts';
 import { type ImageNetExtractor, loadMobileNetExtractor } from './imagenet.ts';
 import { type KidResult, kernelInceptionDistance } from './kid.ts';
 import { ClassifierNotFoundError, type LoadedClassifier, classifierId, defaultClassifiersDir, loadClassifier } from './store.ts';
 
-export const EXTRACTORS = ['classifier', 'mobilenet'] as const;
+export const EXTRACTORS = ['classifier', 'mobilenet', 'judge'] as const;
 export type ExtractorChoice = (typeof EXTRACTORS)[number];
 
 /**
- * ImageNet features for colour images of 32 px and more, where the small classifiers are too coarse;
- * the data set's classifier otherwise (mnist's recorded numbers stay reproducible).
+ * The style judge's features for emoji models (a network no training uses; judge.ts); ImageNet
+ * features for other colour images of 32 px and more, where the small classifiers are too coarse; the
+ * data set's classifier otherwise (mnist's recorded numbers stay reproducible).
  */
-export function defaultExtractor(channels: number, imageSize: number): ExtractorChoice {
+export function defaultExtractor(channels: number, imageSize: number, dataset?: string): ExtractorChoice {
+  const judge = dataset !== undefined && imageSize === 32 ? defaultJudgeDir(dataset) : undefined;
+  if (judge !== undefined && existsSync(judge)) return 'judge';
   return channels === 3 && imageSize >= 32 ? 'mobilenet' : 'classifier';
 }
 
@@ -240,7 +244,8 @@ export interface ImageNetAccess {
 
 /** The style classifier for a conditional model: an explicit directory, else the data set's shipped one; or why there is none. */
 async function styleJudge(dataset: string, imageSize: number, explicit: string | undefined): Promise<StyleJudge> {
-  const dir = explicit ?? path.join(defaultClassifiersDir(), classifierId(dataset, imageSize));
+  const judge = imageSize === 32 ? defaultJudgeDir(dataset) : undefined;
+  const dir = explicit ?? (judge && existsSync(judge) ? judge : path.join(defaultClassifiersDir(), classifierId(dataset, imageSize)));
   try {
     return { classifier: await loadClassifier(dir) };
   } catch (err) {

@@ -44,6 +44,23 @@ export const ClassifierInfoSchema = z.object({
   heldOutNearestNeighbourAccuracy: z.number().optional(),
   trainCount: z.number().int(),
   heldOutCount: z.number().int(),
+  /** A style judge's second input: the colour and gradient statistics it reads (style-statistics.ts). */
+  statistics: z.string().optional(),
+  /** How the held-out split was chosen, when not the data loader's (style-data.ts). */
+  split: z.string().optional(),
+  /** Held-out accuracy per class, and the confusion matrix (rows: true class, columns: predicted). */
+  heldOutAccuracyByClass: z.record(z.string(), z.number()).optional(),
+  confusion: z.array(z.array(z.number().int())).optional(),
+  /** The same on the held-out images of the generator's own groups only (what it will judge). */
+  modelGroups: z
+    .object({
+      groups: z.array(z.string()),
+      heldOutCount: z.number().int(),
+      heldOutAccuracy: z.number(),
+      heldOutAccuracyByClass: z.record(z.string(), z.number()),
+      confusion: z.array(z.array(z.number().int())),
+    })
+    .optional(),
   training: z.object({
     epochs: z.number().int(),
     batchSize: z.number().int(),
