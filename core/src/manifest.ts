@@ -57,6 +57,45 @@ export const TrainingInfoSchema = z.object({
     .optional(),
 });
 
+/** A share in [0, 1]. */
+const ShareSchema = z.number().min(0).max(1);
+const PrecisionRecallSchema = z.object({ precision: ShareSchema, recall: ShareSchema }).passthrough();
+
+/**
+ * `metrics.evaluation`, as `gan evaluate --record` writes it. Every field is optional and unknown
+ * fields are kept, so the evaluations of every earlier version (classifier FD, ImageNet FD and KID)
+ * still load; the style judge's measures are checked where present: improved precision and recall
+ * (k nearest neighbours, within style and pooled, each with its real-vs-real ceiling), the copy check,
+ * and the size the images were served at.
+ */
+export const EvaluationRecordSchema = z
+  .object({
+    metric: z.string().optional(),
+    size: z.number().int().positive().optional(),
+    precisionRecall: z
+      .object({
+        k: z.number().int().positive(),
+        withinStyle: PrecisionRecallSchema.optional(),
+        pooled: PrecisionRecallSchema,
+        ceiling: z.object({ withinStyle: PrecisionRecallSchema.optional(), pooled: PrecisionRecallSchema }).passthrough(),
+      })
+      .passthrough()
+      .optional(),
+    copies: z.object({ copies: ShareSchema, heldOutCopies: ShareSchema, threshold: z.number().nonnegative() }).passthrough().optional(),
+  })
+  .passthrough();
+export type EvaluationRecord = z.infer<typeof EvaluationRecordSchema>;
+
+/** `metrics`: free-form numbers of the run, and the recorded evaluation, checked when there is one. */
+const MetricsSchema = z
+  .record(z.string(), z.unknown())
+  .default({})
+  .superRefine((metrics, ctx) => {
+    if (metrics.evaluation === undefined) return;
+    const parsed = EvaluationRecordSchema.safeParse(metrics.evaluation);
+    for (const issue of parsed.error?.issues ?? []) ctx.addIssue({ ...issue, path: ['evaluation', ...issue.path] });
+  });
+
 /**
  * `manifest.json`, published beside `model.json` and the weight shards. `architecture` is the full
  * config the generator is rebuilt from; the top-level size fields repeat it for clients that only
@@ -76,7 +115,7 @@ export const ManifestSchema = z
     weightsFormat: z.enum(['float32', 'float16']),
     dataset: DatasetInfoSchema,
     training: TrainingInfoSchema,
-    metrics: z.record(z.string(), z.unknown()).default({}),
+    metrics: MetricsSchema,
     files: z.array(FileEntrySchema).min(1),
   })
   .superRefine((m, ctx) => {

@@ -39,16 +39,44 @@ function kidRows(e: Record<string, unknown>): string[] {
   ];
 }
 
+type PR = { precision: number; recall: number };
+
+/**
+ * The style judge's measures (evaluate/judge.ts): per-style FD against its floor, improved precision
+ * and recall with their real-vs-real ceilings, and the copy check.
+ */
+function judgeRows(e: Record<string, unknown>): string[] {
+  const rows: string[] = [];
+  const pr = e.precisionRecall as { k: number; withinStyle?: PR; pooled: PR; ceiling: { withinStyle?: PR; pooled: PR } } | undefined;
+  const f = (v: PR) => `${v.precision.toFixed(2)} / ${v.recall.toFixed(2)}`;
+  if (pr?.withinStyle && pr.ceiling.withinStyle)
+    rows.push(
+      `| precision / recall within style (k = ${pr.k}, averaged) | ${f(pr.withinStyle)} (real-vs-real: ${f(pr.ceiling.withinStyle)}) |`,
+    );
+  if (pr) rows.push(`| precision / recall pooled (k = ${pr.k}) | ${f(pr.pooled)} (real-vs-real: ${f(pr.ceiling.pooled)}) |`);
+  const copies = e.copies as { copies: number; heldOutCopies: number } | undefined;
+  if (copies)
+    rows.push(
+      `| samples nearer a training image than 95 % of held-out real images are | ${(copies.copies * 100).toFixed(1)} % (held-out real: ${(copies.heldOutCopies * 100).toFixed(1)} %) |`,
+    );
+  return rows;
+}
+
 /** The card with its "Evaluation" section replaced (or appended): the numbers `gan evaluate` printed. */
 export function withEvaluationSection(card: string, evaluation: unknown): string {
   const e = (evaluation ?? {}) as Record<string, unknown>;
   const num = (v: unknown, digits = 3) => (typeof v === 'number' ? v.toFixed(digits) : '–');
   const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(1)} %` : 'not measured');
   const byClass = e.classAccuracyByClass as Record<string, number> | undefined;
+  const judge = e.metric === 'style-judge-distances';
+  const own = (e.styleClassifier as { heldOutAccuracy?: number } | undefined)?.heldOutAccuracy;
+  // Agreement means only as much as the judge's own accuracy on real images: it stands beside it.
+  const judgeAccuracy = typeof own === 'number' ? ` (the judge on held-out real images: ${pct(own)})` : '';
+  const fdByClass = e.fdByClass as Record<string, { fdRatio: number }> | undefined;
   const lines = [
     EVALUATION_HEADING,
     '',
-    `\`gan evaluate --model <this directory> --samples ${e.samples ?? '?'} --seed ${e.seed ?? '?'}\` reproduces these numbers.`,
+    `\`gan evaluate --model <this directory> --samples ${e.samples ?? '?'} --seed ${e.seed ?? '?'}${judge ? ` --extractor judge${typeof e.size === 'number' ? ` --size ${e.size}` : ''}` : ''}\` reproduces these numbers.`,
     '',
     '| metric | value |',
     '| --- | --- |',
@@ -56,7 +84,8 @@ export function withEvaluationSection(card: string, evaluation: unknown): string
     `| real-vs-real floor (training vs held-out images, same count) | ${num(e.fdFloor)} |`,
     `| FD / floor | ${num(e.fdRatio, 2)} |`,
     ...kidRows(e),
-    `| samples generated for class c that the classifier calls c | ${pct(e.classAccuracy)} |`,
+    ...judgeRows(e),
+    `| samples generated for class c that the classifier calls c | ${pct(e.classAccuracy)}${judgeAccuracy} |`,
     `| feature extractor | ${e.extractor ?? '?'} (version ${e.extractorVersion ?? '?'}) |`,
     '',
     ...(byClass
@@ -67,7 +96,15 @@ export function withEvaluationSection(card: string, evaluation: unknown): string
           '',
         ]
       : []),
-    ...(e.metric === 'imagenet-feature-distances' && typeof e.note === 'string'
+    ...(fdByClass
+      ? [
+          `FD / floor per style: ${Object.entries(fdByClass)
+            .map(([c, d]) => `${c} ${d.fdRatio.toFixed(1)}×`)
+            .join(', ')}.`,
+          '',
+        ]
+      : []),
+    ...((e.metric === 'imagenet-feature-distances' || judge) && typeof e.note === 'string'
       ? [e.note]
       : [
           "FD is measured in the feature space of this project's own classifier (models/classifiers), not",
