@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -7,6 +8,13 @@ import { parse as parseToml } from 'smol-toml';
 import { defineProject } from 'vitest/config';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+
+// The models under models/ are embedded in the worker (as wrangler.toml's [build] does before a deploy):
+// checked against their manifests and written to worker/src/embedded-models.gen.js.
+execFileSync(process.execPath, ['--import', 'tsx', `${root}worker/scripts/embed-models.ts`], {
+  cwd: root,
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
 
 /** wrangler.toml's [[ratelimits]], as deployed: tests/worker/ratelimit.test.ts runs the worker with them. */
 const deployed = parseToml(readFileSync(`${root}wrangler.toml`, 'utf8')) as {

@@ -5,6 +5,8 @@ import type { Env as WorkerEnv } from '@gan/worker/env';
 declare global {
   namespace Cloudflare {
     interface Env extends WorkerEnv {
+      /** The tests always bind one (Miniflare's local R2); a deployment may not. */
+      MODELS_BUCKET: R2Bucket;
       /** Test-only limiters with small limits (tests/vitest.worker.config.ts). */
       STRICT_RATE_LIMITER: RateLimit;
       STRICT_GRID_RATE_LIMITER: RateLimit;

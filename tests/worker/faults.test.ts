@@ -13,6 +13,7 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { registryKeys } from '@gan/registry/layout';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '@gan/worker/app';
+import { parseWorkerConfig } from '@gan/worker/config';
 import { ModelStore } from '@gan/worker/model-store';
 import { BLOBS_CONFIG, DIGITS_CLASSES, DIGITS_CONFIG, publishFixture, setCurrent } from './fixtures.ts';
 import { ORIGIN, errorBody, png } from './helpers.ts';
@@ -57,12 +58,12 @@ function faultyBucket(inner: R2Bucket): { bucket: R2Bucket; faults: Faults } {
 /** A worker with its own store over a faulty view of the test bucket. */
 function worker(options: { r2TimeoutMs?: number; pointerTtlMs?: number; now?: () => number } = {}) {
   const { bucket: faulty, faults } = faultyBucket(bucket());
-  const store = new ModelStore(faulty, {
-    pointerTtlMs: options.pointerTtlMs ?? 0,
-    byteBudget: 64 << 20,
-    r2TimeoutMs: options.r2TimeoutMs,
-    now: options.now,
-  });
+  const defaults = parseWorkerConfig({});
+  const store = new ModelStore(
+    faulty,
+    { pointerTtlMs: options.pointerTtlMs ?? 0, byteBudget: 64 << 20, r2TimeoutMs: options.r2TimeoutMs ?? defaults.r2TimeoutMs },
+    { now: options.now },
+  );
   const app = createApp({ storeFor: () => store });
   const get = async (path: string) => {
     const ctx = createExecutionContext();

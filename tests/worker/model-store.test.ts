@@ -1,11 +1,14 @@
 import { env } from 'cloudflare:workers';
 import { registryKeys } from '@gan/registry/layout';
 import { describe, expect, it } from 'vitest';
+import { parseWorkerConfig } from '@gan/worker/config';
 import { ModelStore } from '@gan/worker/model-store';
 import { BLOBS_CONFIG, DIGITS_CLASSES, DIGITS_CONFIG, publishFixture, setCurrent } from './fixtures.ts';
 import { errorBody, get, png } from './helpers.ts';
 
 const bucket = () => env.MODELS_BUCKET;
+/** The configuration with no vars set. */
+const DEFAULTS = parseWorkerConfig({});
 
 async function expectUnavailable(path: string, reason: RegExp) {
   const response = await get(path);
@@ -128,7 +131,7 @@ describe('loading over HTTP', () => {
 describe('the model store', () => {
   it('trusts current.json for its TTL, then sees a new publish', async () => {
     let now = 0;
-    const store = new ModelStore(bucket(), { pointerTtlMs: 30_000, byteBudget: 1 << 30, now: () => now });
+    const store = new ModelStore(bucket(), { ...DEFAULTS, pointerTtlMs: 30_000, byteBudget: 1 << 30 }, { now: () => now });
     await publishFixture(bucket(), { name: 'ttl', version: 'v1', config: BLOBS_CONFIG });
     expect((await store.resolve({ name: 'ttl' })).version).toBe('v1');
     await publishFixture(bucket(), { name: 'ttl', version: 'v2', config: BLOBS_CONFIG });
@@ -141,7 +144,7 @@ describe('the model store', () => {
 
   it('concurrent first requests share one load', async () => {
     const published = await publishFixture(bucket(), { name: 'burst', version: 'v1', config: BLOBS_CONFIG });
-    const store = new ModelStore(bucket(), { pointerTtlMs: 30_000, byteBudget: 1 << 30 });
+    const store = new ModelStore(bucket(), { ...DEFAULTS, pointerTtlMs: 30_000, byteBudget: 1 << 30 });
     const model = await store.resolve({ name: 'burst' });
     const loads = await Promise.all(Array.from({ length: 8 }, () => store.load(model)));
     expect(new Set(loads).size).toBe(1);
@@ -152,9 +155,9 @@ describe('the model store', () => {
     await publishFixture(bucket(), { name: 'lru-a', version: 'v1', config: BLOBS_CONFIG });
     await publishFixture(bucket(), { name: 'lru-b', version: 'v1', config: BLOBS_CONFIG });
     await publishFixture(bucket(), { name: 'lru-c', version: 'v1', config: BLOBS_CONFIG });
-    const probe = new ModelStore(bucket(), { pointerTtlMs: 30_000, byteBudget: 1 << 30 });
+    const probe = new ModelStore(bucket(), { ...DEFAULTS, pointerTtlMs: 30_000, byteBudget: 1 << 30 });
     const size = (await probe.load(await probe.resolve({ name: 'lru-a' }))).bytes;
-    const store = new ModelStore(bucket(), { pointerTtlMs: 30_000, byteBudget: 2 * size });
+    const store = new ModelStore(bucket(), { ...DEFAULTS, pointerTtlMs: 30_000, byteBudget: 2 * size });
     const [a, b, c] = await Promise.all(['lru-a', 'lru-b', 'lru-c'].map((name) => store.resolve({ name })));
     const loadedA = await store.load(a);
     await store.load(b);

@@ -7,7 +7,9 @@ import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { RATE_LIMIT_PERIOD_SECONDS, parseWorkerConfig } from './config.ts';
-import type { AppEnv, Env } from './env.ts';
+import type { AppEnv } from './app-env.ts';
+import type { Env } from './env.ts';
+import { type EmbeddedModels, requestStarted } from './embedded-models.ts';
 import { ApiError, MethodNotAllowedError, RouteNotFoundError } from './errors.ts';
 import { NO_STORE } from './http-cache.ts';
 import { ModelStore } from './model-store.ts';
@@ -21,16 +23,18 @@ import { pageRoutes } from './routes/page.ts';
 export interface AppOptions {
   /** The model store for a request's environment; by default one per isolate, built from env vars. */
   storeFor?: (env: Env) => ModelStore;
+  /** The models in the bundle (index.ts starts building them at global scope); default none. */
+  embedded?: () => Promise<EmbeddedModels>;
 }
 
 /** One store per isolate: the bucket binding and vars are the same for every request of an isolate. */
-export function isolateStore(): (env: Env) => ModelStore {
+export function isolateStore(embedded?: () => Promise<EmbeddedModels>): (env: Env) => ModelStore {
   let store: ModelStore | undefined;
-  return (env) => (store ??= new ModelStore(env.MODELS_BUCKET, parseWorkerConfig(env)));
+  return (env) => (store ??= new ModelStore(env.MODELS_BUCKET, parseWorkerConfig(env), { embedded }));
 }
 
 export function createApp(options: AppOptions = {}) {
-  const storeFor = options.storeFor ?? isolateStore();
+  const storeFor = options.storeFor ?? isolateStore(options.embedded);
   const app = new Hono<AppEnv>();
 
   app.use(
@@ -43,6 +47,7 @@ export function createApp(options: AppOptions = {}) {
     }),
   );
   app.use('*', async (c, next) => {
+    requestStarted();
     c.set('store', storeFor(c.env));
     await next();
     c.res.headers.set('X-Content-Type-Options', 'nosniff');

@@ -4,7 +4,6 @@
  * default: a typo in a deployment must not take the images down.
  */
 import { z } from 'zod';
-import type { Env } from './env.ts';
 
 /** The defaults; wrangler.toml [vars] states the deployed values. */
 export const CONFIG_DEFAULTS = {
@@ -42,11 +41,14 @@ export const WorkerConfigSchema = z
     pointerTtlMs: vars.CURRENT_POINTER_TTL_SECONDS * 1000,
     /** Bytes of folded weights kept loaded at most. */
     byteBudget: vars.MODEL_MEMORY_BUDGET_MB * 1024 * 1024,
-    r2TimeoutMs: CONFIG_DEFAULTS.r2TimeoutMs,
+    r2TimeoutMs: CONFIG_DEFAULTS.r2TimeoutMs as number,
   }));
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
 
-/** The configuration an environment's vars give (bindings are read where they are used). */
-export function parseWorkerConfig(env: Env): WorkerConfig {
-  return WorkerConfigSchema.parse(env);
+/**
+ * The configuration an environment's vars give (bindings are read where they are used); `{}` gives
+ * the defaults. Takes any object (the Env, a test's vars) so that this module does not depend on the Env type.
+ */
+export function parseWorkerConfig(vars: object): WorkerConfig {
+  return WorkerConfigSchema.parse(vars);
 }

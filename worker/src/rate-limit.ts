@@ -10,7 +10,8 @@
  * fails, the request is served: a limiter outage must not take the images down with it.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import type { AppEnv, Env } from './env.ts';
+import type { AppEnv } from './app-env.ts';
+import type { Env } from './env.ts';
 import { TooManyRequestsError } from './errors.ts';
 
 /** The periods the binding supports. */

@@ -3,7 +3,8 @@
  * loaded generator: the same model version and request always give byte-identical output.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type GridCell, classOf, gridCells, gridPng, imagePng, morphPng, walkGif, walkKeys } from '@gan/core';
+import { type GridCell, classOf, gridCells } from '@gan/core/prng';
+import { gridPng, imagePng, morphPng, walkGif, walkKeys } from '@gan/core/render';
 import type { LoadedModel } from './model-store.ts';
 import type { RenderRequest } from './validation.ts';
 

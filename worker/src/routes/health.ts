@@ -1,9 +1,10 @@
 /** GET /healthz: the backend that serves (WASM, SIMD) and what this isolate has loaded. */
 import { Hono } from 'hono';
 import * as tf from '@tensorflow/tfjs-core';
-import type { AppEnv } from '../env.ts';
+import type { AppEnv } from '../app-env.ts';
 import { BackendUnavailableError } from '../errors.ts';
 import { NO_STORE } from '../http-cache.ts';
+import { embeddedStartup } from '../embedded-models.ts';
 import { initBackend, wasmHeapBytes } from '../tf-backend.ts';
 
 export const healthRoutes = new Hono<AppEnv>().get('/healthz', async (c) => {
@@ -28,6 +29,9 @@ export const healthRoutes = new Hono<AppEnv>().get('/healthz', async (c) => {
         tensorBytes: memory.numBytes,
         wasmHeapBytes: wasmHeapBytes() ?? null,
       },
+      // The models in the bundle: built while the isolate started (atGlobalScope), and how long that took.
+      embedded: embeddedStartup() ?? null,
+      registry: store.registry,
       r2Reads: store.reads,
       // Current versions that could not be served, and the last good version serving in their place.
       fallbacks: store.fallbacks,

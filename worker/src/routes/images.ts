@@ -1,7 +1,7 @@
 /** GET /v1/models/:model/image.png, grid.png, walk.gif (an animated latent walk) and morph.png (a still one). */
 import { Hono, type Context } from 'hono';
-import { randomSeed } from '@gan/core';
-import type { AppEnv } from '../env.ts';
+import { randomSeed } from '@gan/core/prng';
+import type { AppEnv } from '../app-env.ts';
 import { CURRENT, IMMUTABLE, NO_STORE, cacheKey, cacheMatch, cachePut, etagFor, matchesIfNoneMatch } from '../http-cache.ts';
 import type { ResolvedModel } from '../model-store.ts';
 import { contentTypeOf, render as renderBytes } from '../render.ts';
@@ -17,6 +17,14 @@ import {
   resolveMorphRequest,
   resolveWalkRequest,
 } from '../validation.ts';
+
+/**
+ * Cache-Control of a seeded answer from the embedded version standing in for a current version that
+ * is still loading (model-store.ts): labelled as itself, and cached only briefly, since the next
+ * answer for the same URL will come from the version current.json names.
+ */
+export const STAND_IN_MAX_AGE_SECONDS = 5;
+export const STAND_IN = `public, max-age=${STAND_IN_MAX_AGE_SECONDS}`;
 
 /**
  * A rendering route: parse the query (400 before the model is touched), then resolve it against the
@@ -46,6 +54,8 @@ export const imageRoutes = new Hono<AppEnv>()
  * and labelled (X-Model-Version, ETag, cache key) as itself.
  */
 async function serve(c: Context<AppEnv>, model: ResolvedModel, requestFor: (model: ResolvedModel) => RenderRequest): Promise<Response> {
+  // The current version loads after this response (in the same invocation, so within its CPU limit).
+  if (model.standIn) waitUntil(c, model.standIn.loading);
   try {
     return await respond(c, model, requestFor(model));
   } catch (error) {
@@ -80,7 +90,7 @@ async function respond(c: Context<AppEnv>, model: ResolvedModel, request: Render
     return new Response(await render(), { headers: { ...headers, 'Cache-Control': NO_STORE } });
   }
   headers.ETag = await etagFor(model, request);
-  headers['Cache-Control'] = model.pinned ? IMMUTABLE : CURRENT;
+  headers['Cache-Control'] = model.standIn ? STAND_IN : model.pinned ? IMMUTABLE : CURRENT;
   if (matchesIfNoneMatch(c.req.header('If-None-Match'), headers.ETag)) {
     return new Response(null, { status: 304, headers: withoutContentType(headers) });
   }

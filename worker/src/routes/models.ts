@@ -1,6 +1,6 @@
 /** GET /v1/models and /v1/models/:model */
 import { Hono } from 'hono';
-import type { AppEnv } from '../env.ts';
+import type { AppEnv } from '../app-env.ts';
 import { ApiError } from '../errors.ts';
 import { CURRENT, IMMUTABLE } from '../http-cache.ts';
 import { parseModelRef } from '../validation.ts';
@@ -12,7 +12,7 @@ export const modelRoutes = new Hono<AppEnv>()
     const models = await Promise.all(
       names.map(async (name) => {
         try {
-          const { version, manifest } = await store.resolve({ name });
+          const { version, manifest } = await store.resolve({ name }, { standIn: false });
           return {
             name,
             version,
@@ -34,7 +34,7 @@ export const modelRoutes = new Hono<AppEnv>()
     return c.json({ models }, 200, { 'Cache-Control': CURRENT });
   })
   .get('/v1/models/:model', async (c) => {
-    const model = await c.var.store.resolve(parseModelRef(c.req.param('model')));
+    const model = await c.var.store.resolve(parseModelRef(c.req.param('model')), { standIn: false });
     return c.json(model.manifest, 200, {
       'Cache-Control': model.pinned ? IMMUTABLE : CURRENT,
       'X-Model-Version': model.version,

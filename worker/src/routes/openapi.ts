@@ -1,9 +1,9 @@
 /** GET /v1/openapi.json: the HTTP API, machine-readable (OpenAPI 3.1). */
 import { Hono } from 'hono';
-import type { AppEnv } from '../env.ts';
+import type { AppEnv } from '../app-env.ts';
 import { RETRY_AFTER_SECONDS } from '../errors.ts';
 import { CURRENT_MAX_AGE_SECONDS } from '../http-cache.ts';
-import { WALK_DEFAULTS } from '@gan/core';
+import { WALK_DEFAULTS } from '@gan/core/render';
 import { DEFAULT_MORPH_STEPS, DEFAULT_PADDING, LIMITS } from '../validation.ts';
 
 const errorResponse = (description: string) => ({

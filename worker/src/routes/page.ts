@@ -1,6 +1,6 @@
 /** GET /: a small page to try the API. No framework: one form, two images, one snippet. */
 import { Hono } from 'hono';
-import type { AppEnv } from '../env.ts';
+import type { AppEnv } from '../app-env.ts';
 import { LIMITS } from '../validation.ts';
 
 const PAGE = /* html */ `<!doctype html>

@@ -22,6 +22,11 @@ export class GeneratorLru {
     return hit;
   }
 
+  /** Whether `key` is loaded (without touching its recency). */
+  has(key: string): boolean {
+    return this.loaded.has(key);
+  }
+
   /** Adds a freshly loaded model as the most recently used, evicting others beyond the budget. */
   add(key: string, model: LoadedModel): void {
     this.loaded.set(key, model);

@@ -1,8 +1,9 @@
 /**
  * Last-good fallback: if the version current.json names cannot be served (manifest or files missing,
  * corrupt, or R2 too slow) and this isolate has served an earlier current version of the model, that
- * version keeps serving (under its own version name and ETag) until the new one loads. Pinned
- * versions never fall back. Each fallback is logged once and counted for /healthz.
+ * version keeps serving (under its own version name and ETag) until the new one loads; without one,
+ * the model's embedded version does, if the bundle has one. Pinned versions never fall back. Each
+ * fallback is logged once and counted for /healthz.
  */
 import { ModelUnavailableError } from '../errors.ts';
 import type { ResolvedModel } from '../model-store.ts';
@@ -37,21 +38,25 @@ export class LastGoodVersions {
 
   /**
    * The version to serve instead of `model` after `error`: the last good current version of the
-   * model, if there is one and `model` is the moving current version that failed to load.
+   * model, else `embedded` (the model's version in the bundle), if `model` is the moving current
+   * version that failed to load.
    */
-  fallbackFor(model: Pick<ResolvedModel, 'name' | 'version' | 'pinned'>, error: unknown): ResolvedModel | undefined {
+  fallbackFor(
+    model: Pick<ResolvedModel, 'name' | 'version' | 'pinned'>,
+    error: unknown,
+    embedded?: ResolvedModel,
+  ): ResolvedModel | undefined {
     if (model.pinned || !(error instanceof ModelUnavailableError)) return undefined;
-    const good = this.lastGood.get(model.name);
+    const good = this.lastGood.get(model.name) ?? embedded;
     if (!good || good.version === model.version) return undefined;
-    const key = `${model.name}@${model.version}`;
-    const entry = this.fallbacks.get(key) ?? {
-      model: model.name,
-      wanted: model.version,
-      serving: good.version,
-      reason: error.reason,
-      count: 0,
-    };
-    if (entry.count === 0) console.error(`${key} cannot be served (${error.reason}); serving ${good.version}, the last good version`);
+    return this.fallbackTo(model.name, model.version, error, good);
+  }
+
+  /** Records that `good` serves in place of `wanted` (a version, or what could not be read) and returns it. */
+  fallbackTo(name: string, wanted: string, error: ModelUnavailableError, good: ResolvedModel): ResolvedModel {
+    const key = `${name}@${wanted}`;
+    const entry = this.fallbacks.get(key) ?? { model: name, wanted, serving: good.version, reason: error.reason, count: 0 };
+    if (entry.count === 0) console.error(`${key} cannot be served (${error.reason}); serving ${good.version} in its place`);
     this.fallbacks.set(key, { ...entry, serving: good.version, reason: error.reason, count: entry.count + 1 });
     return good;
   }

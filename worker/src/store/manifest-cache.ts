@@ -3,7 +3,7 @@
  * requests share the pending read; a failed read is dropped so the next request tries again. At most
  * MAX_CACHED_MANIFESTS are kept, the oldest read dropped first.
  */
-import type { Manifest } from '@gan/core';
+import type { Manifest } from '@gan/core/manifest';
 
 export const MAX_CACHED_MANIFESTS = 64;
 

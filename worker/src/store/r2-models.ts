@@ -4,15 +4,9 @@
  * model reader (the same rules as `gan sample` and `gan publish`); what it finds wrong, and R2
  * failing, come back as the API's 404 and 503 errors.
  */
-import {
-  type FastGenerator,
-  MANIFEST_FILE,
-  type Manifest,
-  MissingModelFileError,
-  ModelNameSchema,
-  loadGenerator,
-  parseManifest,
-} from '@gan/core';
+import type { FastGenerator } from '@gan/core/inference';
+import { loadGenerator } from '@gan/core/load-generator';
+import { MANIFEST_FILE, type Manifest, MissingModelFileError, ModelNameSchema, parseManifest } from '@gan/core/manifest';
 import { registryKeys } from '@gan/registry/layout';
 import { ModelNotFoundError, StorageUnavailableError, VersionNotFoundError } from '../errors.ts';
 import { withDeadline } from './r2-deadline.ts';

@@ -1,5 +1,5 @@
 /** How the store reports a failed read or load: the API's errors pass through, the rest become a 503. */
-import { ModelFilesError } from '@gan/core';
+import { ModelFilesError } from '@gan/core/manifest';
 import { ModelNotFoundError, ModelUnavailableError, VersionNotFoundError } from '../errors.ts';
 import { R2TimeoutError } from './r2-deadline.ts';
 
