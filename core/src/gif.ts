@@ -1,8 +1,10 @@
 /**
- * Frames → animated GIF89a (gifenc: LZW, colour quantisation and the NETSCAPE2.0 loop extension).
+ * Frames → animated GIF89a (gifenc: LZW and the NETSCAPE2.0 loop extension; colour quantisation as
+ * gifenc's, in gif-palette.ts).
  * Deterministic: the same frames always give the same bytes.
  */
 import * as gifencModule from 'gifenc';
+import { type Palette, applyPaletteRgb, quantizeRgb } from './gif-palette.ts';
 import type { PixelBatch } from './image.ts';
 
 // gifenc ships an ES module (what bundlers and so the worker load) and CommonJS (Node's `main`),
@@ -31,25 +33,14 @@ export interface GifOptions {
  * omggif: a palette per frame is off by 1.5 grey levels per channel on average (worst frame 3.9);
  * one palette quantised from all frames together by 5.0 (worst 6.6) — each emoji has its own
  * saturated colours, so 256 shared colours band faces' gradients and shift small flags visibly. A
- * global palette is also slower here (3.6 s against 0.35 s: the quantiser's cost grows with the
- * distinct colours it is given, and all frames together have far more than one frame), though its
- * file is 2.5× smaller. So colour walks get a palette per frame, quantised in rgb565 (rgb444 is 4×
+ * global palette was also slower with gifenc's quantiser (3.6 s against 0.35 s: its cost grows with
+ * the distinct colours it is given, and all frames together have far more than one frame), though
+ * its file is 2.5× smaller. So colour walks get a palette per frame, quantised in rgb565 (rgb444 is 4×
  * faster but doubles the error, worst frame 7.6).
  */
 const COLOUR_PALETTE: PaletteMode = 'per-frame';
 
 const GREYS = Array.from({ length: 256 }, (_, g) => [g, g, g]);
-
-function rgba(rgb: Uint8Array): Uint8Array {
-  const out = new Uint8Array((rgb.length / 3) * 4);
-  for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
-    out[j] = rgb[i];
-    out[j + 1] = rgb[i + 1];
-    out[j + 2] = rgb[i + 2];
-    out[j + 3] = 255;
-  }
-  return out;
-}
 
 /** An animated GIF of the batch's images, in order, looping forever. */
 export function encodeAnimatedGif(frames: PixelBatch, options: GifOptions): Uint8Array {
@@ -58,19 +49,19 @@ export function encodeAnimatedGif(frames: PixelBatch, options: GifOptions): Uint
   const frameBytes = size * size * channels;
   const encoder = gifenc.GIFEncoder({ initialCapacity: Math.max(4096, count * size * size) });
   const mode = options.palette ?? COLOUR_PALETTE;
-  let globalPalette: number[][] | undefined;
-  if (channels === 3 && mode === 'global') globalPalette = gifenc.quantize(rgba(frames.data), 256, { format: 'rgb565' });
+  let globalPalette: Palette | undefined;
+  if (channels === 3 && mode === 'global') globalPalette = quantizeRgb(frames.data, 256);
   for (let i = 0; i < count; i++) {
     const frame = frames.data.subarray(i * frameBytes, (i + 1) * frameBytes);
     let index: Uint8Array;
-    let palette: number[][] | undefined;
+    let palette: Palette | undefined;
     if (channels === 1) {
       index = frame; // the grey level is its own palette index
       palette = i === 0 ? GREYS : undefined;
     } else {
-      const pixels = rgba(frame);
-      const framePalette = globalPalette ?? gifenc.quantize(pixels, 256, { format: 'rgb565' });
-      index = gifenc.applyPalette(pixels, framePalette, 'rgb565');
+      // gifenc's quantize and applyPalette (rgb565), the same palette and indices at a fraction of the work.
+      const framePalette = globalPalette ?? quantizeRgb(frame, 256);
+      index = applyPaletteRgb(frame, framePalette);
       // The first frame's palette is the global colour table; later frames need their own only per frame.
       palette = i === 0 || !globalPalette ? framePalette : undefined;
     }
