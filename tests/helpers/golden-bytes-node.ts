@@ -7,14 +7,12 @@ import path from 'node:path';
 import { classOf, gridCells, gridPng, imagePng, morphPng, walkGif, walkKeys } from '@gan/core';
 import { type LoadedGenerator, loadExportedGenerator } from '@gan/trainer/export/load';
 import { classChoiceOf } from '@gan/trainer/commands/render-flags';
-import { selectBackend } from '@gan/trainer/backend';
+import { activateServingBackend } from '@gan/trainer/serving-backend';
 import { repoRoot } from './gan.ts';
 import { type GoldenCase, queryOf, routeOf } from './golden-bytes.ts';
 
-/** The backend `gan sample` and `gan walk` render on. */
-export async function useRenderBackend(): Promise<void> {
-  await selectBackend('wasm', { threads: 1 });
-}
+/** The backend `gan sample`, `gan walk` and `gan export` render on: the worker's serving path. */
+export const useRenderBackend = (): Promise<void> => activateServingBackend();
 
 export const shippedModelDir = (model: string) => path.join(repoRoot, 'models', model);
 

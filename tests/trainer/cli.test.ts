@@ -16,11 +16,15 @@ import {
   decodeWeights,
   encodePng,
   generatorInput,
+  gridPng,
   latentFromSeed,
   parseModelJson,
   toPixels,
 } from '@gan/core';
 import { selectBackend } from '@gan/trainer/backend';
+import { loadExportedGenerator } from '@gan/trainer/export/load';
+import { SERVING_PATH, activateServingBackend } from '@gan/trainer/serving-backend';
+import { previewLayout } from '@gan/trainer/train/preview';
 import { loadLatestCheckpoint } from '@gan/trainer/train/checkpoint';
 import { readMetrics } from '@gan/trainer/train/metrics';
 import { exportDirsBucket } from '../helpers/fixtures.ts';
@@ -265,6 +269,20 @@ describe('export and sample', () => {
     expect(existsSync(path.join(root, 'empty.png'))).toBe(false);
     generator.dispose();
     tf.dispose(Object.values(weights));
+  });
+
+  it('gan export renders its sample grid on the serving path, whatever --backend says', async () => {
+    const viaCpu = path.join(root, 'export-cpu');
+    const r = await gan('export', '--run', run, '--out', viaCpu, '--name', 'digits', '--backend', 'cpu');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/--backend cpu is not used/);
+    expect(r.stdout).toContain(`backend: ${SERVING_PATH}`);
+    await activateServingBackend();
+    const { manifest, generator } = await loadExportedGenerator(viaCpu);
+    const { rows, cols, cells } = previewLayout(manifest.architecture);
+    const expected = gridPng(generator, cells, { rows, cols, padding: 2 });
+    generator.dispose();
+    expect(Buffer.from(await readFile(path.join(viaCpu, 'sample.png'))).equals(Buffer.from(expected))).toBe(true);
   });
 
   it('the exported generator equals the trained one, and model.json loads as a tfjs layers model', async () => {

@@ -81,6 +81,18 @@ async function activate(name: BackendName, options: BackendOptions, log: (line: 
  * the single-threaded one. The thread count is fixed by the first initialisation in a process.
  */
 async function activateWasm(threads: number, log: (line: string) => void): Promise<number> {
+  const started = await startWasm(threads, log);
+  await registerTrainingKernels('wasm');
+  await registerGemm(log, started);
+  return started;
+}
+
+/**
+ * Makes the wasm backend the active one, started on `threads` threads (the single-threaded build for
+ * 1) unless this process started it before; returns the threads it runs on. No kernels of the
+ * project's are placed.
+ */
+export async function startWasm(threads: number, log: (line: string) => void = () => {}): Promise<number> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   const start = async (n: number) => {
     const restore = prepareWasmThreads(n, wasm.setThreadsCount);
@@ -97,8 +109,6 @@ async function activateWasm(threads: number, log: (line: string) => void): Promi
   }
   if (!ok) throw new BackendUnavailableError('backend wasm failed to initialise');
   unrefWasmThreads((tf.backend() as unknown as { wasm: unknown }).wasm);
-  await registerTrainingKernels('wasm');
-  await registerGemm(log, wasm.getThreadsCount());
   return wasm.getThreadsCount();
 }
 

@@ -3,9 +3,10 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { DEFAULT_SHARD_BYTES, MIN_SHARD_BYTES, ModelNameSchema } from '@gan/core';
 import { exportRun } from '../export/export.ts';
-import { UsageError, activateBackend, backendOption, threadsOption, info, integer, type BackendFlags } from './common.ts';
+import { UsageError, info, integer } from './common.ts';
+import { type IgnoredBackendFlags, activateRenderBackend, ignoredBackendOptions } from './render-flags.ts';
 
-interface ExportFlags extends BackendFlags {
+interface ExportFlags extends IgnoredBackendFlags {
   run: string;
   out: string;
   name?: string;
@@ -16,6 +17,7 @@ interface ExportFlags extends BackendFlags {
 }
 
 export function register(program: Command): void {
+  const [backendOption, threadsOption] = ignoredBackendOptions();
   program
     .command('export')
     .description(
@@ -28,8 +30,8 @@ export function register(program: Command): void {
     .option('--shard-bytes <n>', 'largest weight shard in bytes', integer(MIN_SHARD_BYTES), DEFAULT_SHARD_BYTES)
     .option('--float16', 'store weights as half floats (half the size)', false)
     .option('--card-notes <file>', 'a Markdown file appended to the model card (e.g. an ablation or a comparison)')
-    .addOption(backendOption())
-    .addOption(threadsOption())
+    .addOption(backendOption)
+    .addOption(threadsOption)
     .action(async (flags: ExportFlags) => {
       const name = flags.name === undefined ? undefined : ModelNameSchema.safeParse(flags.name);
       if (name && !name.success) throw new UsageError('--name', `must be ${name.error.issues[0].message}`);
@@ -41,7 +43,8 @@ export function register(program: Command): void {
           throw new UsageError('--card-notes', `cannot read ${flags.cardNotes}: ${(err as Error).message}`);
         }
       }
-      await activateBackend(flags, info);
+      // The sample grid is rendered here: on the serving path, so it shows the worker's bytes.
+      await activateRenderBackend('export', flags);
       const result = await exportRun(flags.run, flags.out, {
         name: flags.name,
         version: flags.version,

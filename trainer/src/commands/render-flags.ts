@@ -16,7 +16,8 @@ import {
   resolveClassName,
 } from '@gan/core';
 import { loadExportedGenerator } from '../export/load.ts';
-import { type BackendFlags, UsageError, activateBackend, backendOption, info, integer, threadsOption } from './common.ts';
+import { SERVING_PATH, activateServingBackend } from '../serving-backend.ts';
+import { UsageError, info, integer, warn } from './common.ts';
 
 export interface RenderFlags {
   seed?: string;
@@ -52,8 +53,32 @@ export function classChoiceOf(manifest: Manifest, given: string | undefined, all
   }
 }
 
+/**
+ * --backend and --threads on a command that renders (sample, walk, export): still accepted, so scripts
+ * that pass them keep working, but out of the help and not used: a render always takes the serving
+ * path (trainer/src/serving-backend.ts), so its bytes are the worker's whatever backend trains.
+ */
+export interface IgnoredBackendFlags {
+  backend?: string;
+  threads?: string;
+}
+
+export const ignoredBackendOptions = (): Option[] => [
+  new Option('--backend <name>', 'ignored: renders always run on the serving path').hideHelp(),
+  new Option('--threads <n>', 'ignored: renders always run on the serving path').hideHelp(),
+];
+
+/** Activates the serving path for command `name`, saying so (and that a --backend other than wasm is not used). */
+export async function activateRenderBackend(name: string, flags: IgnoredBackendFlags): Promise<void> {
+  if (flags.backend !== undefined && !['auto', 'wasm'].includes(flags.backend.toLowerCase())) {
+    warn(`--backend ${flags.backend} is not used: gan ${name} renders on the serving path (${SERVING_PATH}), as the worker does`);
+  }
+  await activateServingBackend(info);
+  info(`backend: ${SERVING_PATH}`);
+}
+
 /** The flags of every render command. */
-export interface RenderCommandFlags extends BackendFlags, RenderFlags {
+export interface RenderCommandFlags extends IgnoredBackendFlags, RenderFlags {
   model: string;
   out: string;
 }
@@ -102,19 +127,18 @@ export function registerRenderCommand<F extends RenderCommandFlags>(
     .option('--size <n>', spec.size, integer(8, 1024))
     .addOption(filterOption())
     .addOption(truncationOption())
-    .requiredOption(...spec.out)
-    .addOption(backendOption())
-    .addOption(threadsOption())
-    .action(async (flags: F) => {
-      const settings = renderSettings(flags);
-      await activateBackend(flags, info);
-      const { manifest, generator } = await loadExportedGenerator(flags.model);
-      try {
-        const { bytes, details = '' } = render(flags, { ...settings, manifest, generator });
-        await writeFile(flags.out, bytes);
-        info(`wrote ${flags.out} (${manifest.name} ${manifest.version}, seed ${JSON.stringify(settings.seed)}${details})`);
-      } finally {
-        generator.dispose();
-      }
-    });
+    .requiredOption(...spec.out);
+  for (const option of ignoredBackendOptions()) command.addOption(option);
+  command.action(async (flags: F) => {
+    const settings = renderSettings(flags);
+    await activateRenderBackend(spec.name, flags);
+    const { manifest, generator } = await loadExportedGenerator(flags.model);
+    try {
+      const { bytes, details = '' } = render(flags, { ...settings, manifest, generator });
+      await writeFile(flags.out, bytes);
+      info(`wrote ${flags.out} (${manifest.name} ${manifest.version}, seed ${JSON.stringify(settings.seed)}${details})`);
+    } finally {
+      generator.dispose();
+    }
+  });
 }
