@@ -11,3 +11,4 @@ export * from './rollback.ts';
 export * from './prune.ts';
 export * from './duration.ts';
 export * from './fill-local.ts';
+export * from './dataset.ts';

@@ -31,3 +31,14 @@ export const registryKeys = {
   file: (name: string, version: string, path: string) => `models/${name}/${version}/${path}`,
   manifest: (name: string, version: string) => `models/${name}/${version}/manifest.json`,
 };
+
+/**
+ * R2 keys of training data sets (`gan dataset push`): `datasets/<name>/manifest.json` lists each file's
+ * path, size and sha256; the bytes are stored once per content under `datasets/<name>/objects/<sha256>`.
+ */
+export const datasetKeys = {
+  prefix: 'datasets/',
+  manifest: (name: string) => `datasets/${name}/manifest.json`,
+  object: (name: string, sha256: string) => `datasets/${name}/objects/${sha256}`,
+  objects: (name: string) => `datasets/${name}/objects/`,
+};

@@ -24,6 +24,8 @@ import { register as registerList } from './commands/list.ts';
 import { register as registerPrune } from './commands/prune.ts';
 import { register as registerCheckpoint } from './commands/checkpoint.ts';
 import { register as registerGate } from './commands/gate.ts';
+import { register as registerNew } from './commands/new.ts';
+import { register as registerDataset } from './commands/dataset.ts';
 
 const COMMANDS: ((program: Command) => void)[] = [
   registerTrain,
@@ -38,6 +40,8 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerPrune,
   registerCheckpoint,
   registerGate,
+  registerNew,
+  registerDataset,
 ];
 
 export function buildProgram(): Command {

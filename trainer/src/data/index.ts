@@ -182,7 +182,7 @@ async function loadRaw(
       log: opts.log,
     });
   }
-  return loadFolder(spec.path, { imageSize: opts.imageSize, channels: opts.channels, background, labels: opts.labels });
+  return loadFolder(spec.path, { imageSize: opts.imageSize, channels: opts.channels, background, labels: opts.labels, log: opts.log });
 }
 
 /** Indices of the examples in `split`: held-out is the last 10 % of each class in source order. */
