@@ -42,75 +42,81 @@ const indexOfKey = new Int16Array(KEYS).fill(-1);
 /** The keys a call has touched (at most KEYS / 2: bit 10 of a key is always 0). */
 const touched = new Int32Array(KEYS);
 
-/** Pixels of 3 bytes (r, g, b) each → gifenc's palette of them (its `quantize`, rgb565, no alpha). */
-export function quantizeRgb(rgb: Uint8Array, maxColors: number): Palette {
-  // Histogram of the rgb555 bins: sums and counts (the sums fit: 255 · 2^24 pixels < 2^32).
-  let bins = 0;
-  for (let p = 0; p < rgb.length; p += 3) {
-    const r = rgb[p];
-    const g = rgb[p + 1];
-    const b = rgb[p + 2];
-    const k = key565(r, g, b);
-    const h = k << 2;
-    if (histogram[h + 3] === 0) touched[bins++] = k;
-    histogram[h] += r;
-    histogram[h + 1] += g;
-    histogram[h + 2] += b;
-    histogram[h + 3]++;
+/**
+ * One frame's histogram bins in key order (gifenc's compacted list) and the boxes that bound them:
+ * blocks of BLOCK consecutive bins and groups of GROUP consecutive blocks, each with its live bins,
+ * smallest weight and bounding box of colours, refitted after each merge that touches it (box c is
+ * block c; box blocks + q is group q). A class, so that its methods keep one identity from frame to
+ * frame: closures made per frame would cost V8 a fresh optimisation of the search every frame.
+ */
+class Bins {
+  /** Mean colour and weight of each bin. */
+  readonly R: Float64Array;
+  readonly G: Float64Array;
+  readonly B: Float64Array;
+  readonly N: Float64Array;
+  /** gifenc's list links, nearest-neighbour error and index, and "times" (merge counts). */
+  readonly fw: Int32Array;
+  readonly bk: Int32Array;
+  readonly err: Float64Array;
+  readonly nn: Int32Array;
+  readonly tm: Int32Array;
+  readonly mtm: Int32Array;
+  readonly blocks: number;
+  readonly groups: number;
+  readonly live: Int32Array;
+  readonly minN: Float64Array;
+  readonly loR: Float64Array;
+  readonly loG: Float64Array;
+  readonly loB: Float64Array;
+  readonly hiR: Float64Array;
+  readonly hiG: Float64Array;
+  readonly hiB: Float64Array;
+
+  constructor(readonly count: number) {
+    this.R = new Float64Array(count);
+    this.G = new Float64Array(count);
+    this.B = new Float64Array(count);
+    this.N = new Float64Array(count);
+    this.fw = new Int32Array(count);
+    this.bk = new Int32Array(count);
+    this.err = new Float64Array(count);
+    this.nn = new Int32Array(count);
+    this.tm = new Int32Array(count);
+    this.mtm = new Int32Array(count);
+    this.blocks = Math.ceil(count / BLOCK);
+    this.groups = Math.ceil(this.blocks / GROUP);
+    const boxes = this.blocks + this.groups;
+    this.live = new Int32Array(boxes);
+    this.minN = new Float64Array(boxes);
+    this.loR = new Float64Array(boxes);
+    this.loG = new Float64Array(boxes);
+    this.loB = new Float64Array(boxes);
+    this.hiR = new Float64Array(boxes);
+    this.hiG = new Float64Array(boxes);
+    this.hiB = new Float64Array(boxes);
   }
 
-  // The non-empty bins in key order (gifenc's compacted list), each at its mean colour.
-  const keys = touched.subarray(0, bins).sort();
-  const R = new Float64Array(bins);
-  const G = new Float64Array(bins);
-  const B = new Float64Array(bins);
-  const N = new Float64Array(bins);
-  for (let i = 0; i < bins; i++) {
-    const h = keys[i] << 2;
-    const d = 1.0 / histogram[h + 3];
-    R[i] = histogram[h] * d;
-    G[i] = histogram[h + 1] * d;
-    B[i] = histogram[h + 2] * d;
-    N[i] = histogram[h + 3];
-    histogram.fill(0, h, h + 4);
+  /** Links the bins in order and fits every box (once the colours and weights are in). */
+  link() {
+    for (let i = 0; i < this.count - 1; i++) {
+      this.fw[i] = i + 1;
+      this.bk[i + 1] = i;
+    }
+    for (let c = 0; c < this.blocks; c++) this.refitBlock(c);
+    for (let q = 0; q < this.groups; q++) this.refitGroup(q);
   }
-  // gifenc weighs bins by the square root of their counts unless bins are very many.
-  const useSqrt = !((maxColors * maxColors) / bins < 0.022);
-  if (useSqrt) for (let i = 0; i < bins; i++) N[i] = Math.sqrt(N[i]);
 
-  const fw = new Int32Array(bins);
-  const bk = new Int32Array(bins);
-  for (let i = 0; i < bins - 1; i++) {
-    fw[i] = i + 1;
-    bk[i + 1] = i;
+  private empty(c: number) {
+    this.live[c] = 0;
+    this.minN[c] = this.loR[c] = this.loG[c] = this.loB[c] = Number.POSITIVE_INFINITY;
+    this.hiR[c] = this.hiG[c] = this.hiB[c] = Number.NEGATIVE_INFINITY;
   }
-  const err = new Float64Array(bins);
-  const nn = new Int32Array(bins);
-  const tm = new Int32Array(bins);
-  const mtm = new Int32Array(bins);
 
-  // Blocks of BLOCK consecutive bins, and groups of GROUP consecutive blocks: live bins, smallest
-  // weight and bounding box of colours, refitted after each merge that touches them. Block c's
-  // entries are at c, group q's at blocks + q.
-  const blocks = Math.ceil(bins / BLOCK);
-  const groups = Math.ceil(blocks / GROUP);
-  const boxes = blocks + groups;
-  const live = new Int32Array(boxes);
-  const minN = new Float64Array(boxes);
-  const loR = new Float64Array(boxes);
-  const loG = new Float64Array(boxes);
-  const loB = new Float64Array(boxes);
-  const hiR = new Float64Array(boxes);
-  const hiG = new Float64Array(boxes);
-  const hiB = new Float64Array(boxes);
-  const empty = (c: number) => {
-    live[c] = 0;
-    minN[c] = loR[c] = loG[c] = loB[c] = Number.POSITIVE_INFINITY;
-    hiR[c] = hiG[c] = hiB[c] = Number.NEGATIVE_INFINITY;
-  };
-  const refitBlock = (c: number) => {
-    empty(c);
-    for (let i = c * BLOCK, end = Math.min(bins, i + BLOCK); i < end; i++) {
+  refitBlock(c: number) {
+    const { R, G, B, N, mtm, live, minN, loR, loG, loB, hiR, hiG, hiB } = this;
+    this.empty(c);
+    for (let i = c * BLOCK, end = Math.min(this.count, i + BLOCK); i < end; i++) {
       if (mtm[i] === DELETED) continue;
       live[c]++;
       minN[c] = Math.min(minN[c], N[i]);
@@ -121,11 +127,13 @@ export function quantizeRgb(rgb: Uint8Array, maxColors: number): Palette {
       loB[c] = Math.min(loB[c], B[i]);
       hiB[c] = Math.max(hiB[c], B[i]);
     }
-  };
-  const refitGroup = (q: number) => {
-    const g = blocks + q;
-    empty(g);
-    for (let c = q * GROUP, end = Math.min(blocks, c + GROUP); c < end; c++) {
+  }
+
+  refitGroup(q: number) {
+    const { live, minN, loR, loG, loB, hiR, hiG, hiB } = this;
+    const g = this.blocks + q;
+    this.empty(g);
+    for (let c = q * GROUP, end = Math.min(this.blocks, c + GROUP); c < end; c++) {
       live[g] += live[c];
       minN[g] = Math.min(minN[g], minN[c]);
       loR[g] = Math.min(loR[g], loR[c]);
@@ -135,45 +143,45 @@ export function quantizeRgb(rgb: Uint8Array, maxColors: number): Palette {
       loB[g] = Math.min(loB[g], loB[c]);
       hiB[g] = Math.max(hiB[g], hiB[c]);
     }
-  };
-  for (let c = 0; c < blocks; c++) refitBlock(c);
-  for (let q = 0; q < groups; q++) refitGroup(q);
+  }
 
-  /**
-   * gifenc's `find_nn`: the later live bin whose merge with bin `idx` adds the least error, the first
-   * in list order on ties, with its early exits (one of which, `nerr2 >= err`, is a rule rather than
-   * a shortcut: it passes over a bin closer than one level). Bins are visited in the same order.
-   */
   /** Whether box c (a block or a group) may hold a bin that find_nn would take at this error. */
-  const mayHold = (c: number, n1: number, wr: number, wg: number, wb: number, bestErr: number) => {
-    if (live[c] === 0) return false;
-    const m = minN[c];
+  mayHold(c: number, n1: number, wr: number, wg: number, wb: number, bestErr: number): boolean {
+    if (this.live[c] === 0) return false;
+    const m = this.minN[c];
     const leastNerr2 = (n1 * m) / (n1 + m);
     if (leastNerr2 * SAFE >= bestErr) return false;
+    const { loR, loG, loB, hiR, hiG, hiB } = this;
     const dr = loR[c] > wr ? loR[c] - wr : wr > hiR[c] ? wr - hiR[c] : 0;
     const dg = loG[c] > wg ? loG[c] - wg : wg > hiG[c] ? wg - hiG[c] : 0;
     const db = loB[c] > wb ? loB[c] - wb : wb > hiB[c] ? wb - hiB[c] : 0;
     return leastNerr2 * (dr * dr + dg * dg + db * db) * SAFE < bestErr;
-  };
-  // (No closures inside: this runs thousands of times per frame.)
-  const findNearest = (idx: number) => {
+  }
+
+  /**
+   * gifenc's `find_nn`: the later live bin whose merge with bin `idx` adds the least error, the first
+   * in list order on ties, with its early exits (one of which, `nerr2 >= err`, is a rule rather than
+   * a shortcut: it passes over a bin closer than one level). Bins are visited in the same order: the
+   * rest of idx's own block in full, then each later group and block unless it cannot hold one.
+   */
+  findNearest(idx: number) {
+    const { R, G, B, N, mtm, count, blocks } = this;
     let best = 0;
     let bestErr = 1e100;
     const n1 = N[idx];
     const wr = R[idx];
     const wg = G[idx];
     const wb = B[idx];
-    // The rest of idx's own block in full, then each later group and block unless it cannot hold one.
     const first = (idx / BLOCK) | 0;
     for (let c = first; c < blocks; c++) {
       if (c !== first) {
-        if (c % GROUP === 0 && !mayHold(blocks + c / GROUP, n1, wr, wg, wb, bestErr)) {
+        if (c % GROUP === 0 && !this.mayHold(blocks + c / GROUP, n1, wr, wg, wb, bestErr)) {
           c += GROUP - 1;
           continue;
         }
-        if (!mayHold(c, n1, wr, wg, wb, bestErr)) continue;
+        if (!this.mayHold(c, n1, wr, wg, wb, bestErr)) continue;
       }
-      for (let i = c === first ? idx + 1 : c * BLOCK, end = Math.min(bins, (c + 1) * BLOCK); i < end; i++) {
+      for (let i = c === first ? idx + 1 : c * BLOCK, end = Math.min(count, (c + 1) * BLOCK); i < end; i++) {
         if (mtm[i] === DELETED) continue;
         const n2 = N[i];
         const nerr2 = (n1 * n2) / (n1 + n2);
@@ -191,14 +199,73 @@ export function quantizeRgb(rgb: Uint8Array, maxColors: number): Palette {
         best = i;
       }
     }
-    err[idx] = bestErr;
-    nn[idx] = best;
-  };
+    this.err[idx] = bestErr;
+    this.nn[idx] = best;
+  }
 
+  /** gifenc's merge of bin b2 into bin b1, the i-th merge; then the boxes of both refitted. */
+  merge(b1: number, b2: number, i: number) {
+    const { R, G, B, N, fw, bk, mtm } = this;
+    const n1 = N[b1];
+    const n2 = N[b2];
+    const d = 1.0 / (n1 + n2);
+    R[b1] = d * (n1 * R[b1] + n2 * R[b2]);
+    G[b1] = d * (n1 * G[b1] + n2 * G[b2]);
+    B[b1] = d * (n1 * B[b1] + n2 * B[b2]);
+    N[b1] += N[b2];
+    mtm[b1] = i;
+    fw[bk[b2]] = fw[b2];
+    bk[fw[b2]] = bk[b2];
+    mtm[b2] = DELETED;
+    const c1 = (b1 / BLOCK) | 0;
+    const c2 = (b2 / BLOCK) | 0;
+    this.refitBlock(c1);
+    if (c2 !== c1) this.refitBlock(c2);
+    this.refitGroup((c1 / GROUP) | 0);
+    if (((c2 / GROUP) | 0) !== ((c1 / GROUP) | 0)) this.refitGroup((c2 / GROUP) | 0);
+  }
+}
+
+/** The frame's non-empty rgb555 bins, each at its mean colour, weighed as gifenc weighs them. */
+function binsOf(rgb: Uint8Array, maxColors: number): Bins {
+  // Sums and counts per key (the sums fit: 255 · 2^24 pixels < 2^32).
+  let count = 0;
+  for (let p = 0; p < rgb.length; p += 3) {
+    const r = rgb[p];
+    const g = rgb[p + 1];
+    const b = rgb[p + 2];
+    const h = key565(r, g, b) << 2;
+    if (histogram[h + 3] === 0) touched[count++] = h >> 2;
+    histogram[h] += r;
+    histogram[h + 1] += g;
+    histogram[h + 2] += b;
+    histogram[h + 3]++;
+  }
+  const keys = touched.subarray(0, count).sort();
+  const bins = new Bins(count);
+  const { R, G, B, N } = bins;
+  for (let i = 0; i < count; i++) {
+    const h = keys[i] << 2;
+    const d = 1.0 / histogram[h + 3];
+    R[i] = histogram[h] * d;
+    G[i] = histogram[h + 1] * d;
+    B[i] = histogram[h + 2] * d;
+    N[i] = histogram[h + 3];
+    histogram.fill(0, h, h + 4);
+  }
+  // gifenc weighs bins by the square root of their counts unless bins are very many.
+  if (!((maxColors * maxColors) / count < 0.022)) for (let i = 0; i < count; i++) N[i] = Math.sqrt(N[i]);
+  bins.link();
+  return bins;
+}
+
+/** gifenc's merging: the pair that adds the least error, until maxColors bins are left. */
+function mergeDown(bins: Bins, maxColors: number) {
+  const { err, nn, tm, mtm } = bins;
   // A heap of bins by their nearest-neighbour error (gifenc's, slot 0 holding its size).
-  const heap = new Int32Array(bins + 1);
-  for (let i = 0; i < bins; i++) {
-    findNearest(i);
+  const heap = new Int32Array(bins.count + 1);
+  for (let i = 0; i < bins.count; i++) {
+    bins.findNearest(i);
     const e = err[i];
     let l = ++heap[0];
     for (; l > 1; ) {
@@ -210,9 +277,7 @@ export function quantizeRgb(rgb: Uint8Array, maxColors: number): Palette {
     }
     heap[l] = i;
   }
-
-  // Merge the pair that adds the least error until maxColors bins are left.
-  const merges = bins - maxColors;
+  const merges = bins.count - maxColors;
   for (let i = 0; i < merges; ) {
     let b1 = 0;
     for (;;) {
@@ -220,7 +285,7 @@ export function quantizeRgb(rgb: Uint8Array, maxColors: number): Palette {
       if (tm[b1] >= mtm[b1] && mtm[nn[b1]] <= tm[b1]) break; // its error is up to date
       if (mtm[b1] === DELETED) b1 = heap[1] = heap[heap[0]--];
       else {
-        findNearest(b1);
+        bins.findNearest(b1);
         tm[b1] = i;
       }
       const e = err[b1];
@@ -234,40 +299,29 @@ export function quantizeRgb(rgb: Uint8Array, maxColors: number): Palette {
       }
       heap[l] = b1;
     }
-    const b2 = nn[b1];
-    const n1 = N[b1];
-    const n2 = N[b2];
-    const d = 1.0 / (n1 + n2);
-    R[b1] = d * (n1 * R[b1] + n2 * R[b2]);
-    G[b1] = d * (n1 * G[b1] + n2 * G[b2]);
-    B[b1] = d * (n1 * B[b1] + n2 * B[b2]);
-    N[b1] += N[b2];
-    mtm[b1] = ++i;
-    fw[bk[b2]] = fw[b2];
-    bk[fw[b2]] = bk[b2];
-    mtm[b2] = DELETED;
-    const c1 = (b1 / BLOCK) | 0;
-    const c2 = (b2 / BLOCK) | 0;
-    refitBlock(c1);
-    if (c2 !== c1) refitBlock(c2);
-    refitGroup((c1 / GROUP) | 0);
-    if (((c2 / GROUP) | 0) !== ((c1 / GROUP) | 0)) refitGroup((c2 / GROUP) | 0);
+    bins.merge(b1, nn[b1], ++i);
   }
+}
 
-  // The palette: the live bins' rounded colours in list order, without repeats.
+const level = (v: number) => Math.min(255, Math.max(0, Math.round(v)));
+
+/** Pixels of 3 bytes (r, g, b) each → gifenc's palette of them (its `quantize`, rgb565, no alpha). */
+export function quantizeRgb(rgb: Uint8Array, maxColors: number): Palette {
+  const bins = binsOf(rgb, maxColors);
+  mergeDown(bins, maxColors);
+  // The live bins' rounded colours in list order, without repeats.
   const palette: Palette = [];
   const seen = new Set<number>();
-  const level = (v: number) => Math.min(255, Math.max(0, Math.round(v)));
   for (let i = 0; ; ) {
-    const r = level(R[i]);
-    const g = level(G[i]);
-    const b = level(B[i]);
+    const r = level(bins.R[i]);
+    const g = level(bins.G[i]);
+    const b = level(bins.B[i]);
     const colour = (r << 16) | (g << 8) | b;
     if (!seen.has(colour)) {
       seen.add(colour);
       palette.push([r, g, b]);
     }
-    i = fw[i];
+    i = bins.fw[i];
     if (i === 0) break;
   }
   return palette;
