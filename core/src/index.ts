@@ -10,3 +10,7 @@ export { registerWasmKernels } from './kernels/index.ts';
 export * from './render.ts';
 export * from './render-version.ts';
 export * from './gif.ts';
+export * from './scorer.ts';
+export * from './sampling.ts';
+export * from './cell-sampler.ts';
+export * from './sampler.ts';

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { ModelConfigSchema } from './config.ts';
+import { UpscalerEntrySchema } from './upscaler.ts';
+import { SCORER_JSON, SCORER_WEIGHTS, SamplingSchema } from './sampling.ts';
 
 /** Model names are lower-case slugs: they appear in URLs and R2 keys. */
 export const ModelNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'a lower-case slug: a-z, 0-9 and -, at most 64');
@@ -117,9 +119,21 @@ export const ManifestSchema = z
     training: TrainingInfoSchema,
     metrics: MetricsSchema,
     files: z.array(FileEntrySchema).min(1),
+    /** The learned upscaler of `filter=learned` (upscaler.ts); absent: the version has none. */
+    upscaler: UpscalerEntrySchema.optional(),
+    /** Candidate sampling (sampling.ts); absent: each seed renders its own latent, as every version before. */
+    sampling: SamplingSchema.optional(),
   })
   .superRefine((m, ctx) => {
     const a = m.architecture;
+    if (m.upscaler) {
+      const u = m.upscaler.architecture;
+      if (u.inputSize !== a.imageSize || u.channels !== a.channels) {
+        ctx.addIssue({ code: 'custom', message: "upscaler.architecture must match the generator's image size and channels" });
+      }
+      if (!m.files.some((f) => f.path === m.upscaler?.weights))
+        ctx.addIssue({ code: 'custom', message: 'files must list upscaler.weights' });
+    }
     if (m.imageSize !== a.imageSize || m.channels !== a.channels || m.latentSize !== a.latentSize) {
       ctx.addIssue({ code: 'custom', message: 'imageSize, channels and latentSize must match architecture' });
     }
@@ -132,6 +146,15 @@ export const ManifestSchema = z
     if (m.files.some((f) => f.path === 'manifest.json')) {
       // Its own sha256 cannot be inside it: a manifest that lists itself was not written by an export.
       ctx.addIssue({ code: 'custom', message: 'files must not list manifest.json itself' });
+    }
+    if (m.sampling) {
+      const s = m.sampling.scorer.architecture;
+      if (s.imageSize !== a.imageSize || s.channels !== a.channels || s.numClasses !== a.numClasses) {
+        ctx.addIssue({ code: 'custom', message: "sampling.scorer.architecture must match the generator's size, channels and classes" });
+      }
+      for (const path of [SCORER_JSON, SCORER_WEIGHTS]) {
+        if (!m.files.some((f) => f.path === path)) ctx.addIssue({ code: 'custom', message: `files must list ${path} (sampling)` });
+      }
     }
   });
 export type Manifest = z.infer<typeof ManifestSchema>;

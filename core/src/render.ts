@@ -6,11 +6,13 @@
  * Only this module (through image.ts and gif.ts) encodes images.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { samplerOf } from './cell-sampler.ts';
 import type { ModelConfig } from './config.ts';
 import { encodeAnimatedGif } from './gif.ts';
-import { type GridLayout, type PixelBatch, type ResizeFilter, composeGrid, encodePng, toPixels } from './image.ts';
+import { type GridLayout, type PixelBatch, composeGrid, encodePng } from './image.ts';
 import type { FastGenerator } from './inference.ts';
 import { type ClassChoice, type GridCell, gridCells, latentFromSeed } from './prng.ts';
+import { type RenderFilter, filteredPixels, passEdge, resolveFilter } from './upscaler.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // Classes.
@@ -59,6 +61,16 @@ export function oneHot(numClasses: number, index: number): Float32Array {
 export function pointOfCell(config: ModelConfig, cell: GridCell, truncation = 1): InputPoint {
   const latent = latentFromSeed(cell.seed, config.latentSize, truncation);
   return config.numClasses > 0 ? { latent, classWeights: oneHot(config.numClasses, cell.classIndex ?? 0) } : { latent };
+}
+
+/**
+ * Every cell's input: its seed's latent, or, on a version with candidate sampling (sampler.ts), the
+ * candidate its scorer picks. Images, grids, walk keys and morph ends all come from here.
+ */
+export function pointsOfCells(generator: FastGenerator, cells: readonly GridCell[], truncation = 1): InputPoint[] {
+  const sampler = samplerOf(generator);
+  if (sampler) return sampler.points(generator, cells, truncation);
+  return cells.map((c) => pointOfCell(generator.config, c, truncation));
 }
 
 function inputTensor(config: ModelConfig, points: readonly InputPoint[]): tf.Tensor2D {
@@ -111,7 +123,8 @@ export function forEachPass(
 export interface RenderOptions {
   /** Output edge in pixels (default: the model's own). */
   size?: number;
-  filter?: ResizeFilter;
+  /** `learned`: the version's upscaler (upscaler.ts). Default: `learned` where it is the version's default, else `bilinear`. */
+  filter?: RenderFilter;
   /** Latent scale in (0, 1] for cells (default 1). */
   truncation?: number;
 }
@@ -121,8 +134,9 @@ export function renderPoints(generator: FastGenerator, points: readonly InputPoi
   const { config } = generator;
   const size = options.size ?? config.imageSize;
   const data = new Uint8Array(points.length * size * size * config.channels);
-  forEachPass(generator, points, size, (images, start) => {
-    const pixels = toPixels(images, size, options.filter ?? 'bilinear');
+  const filter = resolveFilter(generator, options.filter);
+  forEachPass(generator, points, passEdge(config.imageSize, size, filter), (images, start) => {
+    const pixels = filteredPixels(generator, images, size, filter);
     data.set(pixels.data, start * size * size * config.channels);
   });
   return { count: points.length, size, channels: config.channels as 1 | 3, data };
@@ -130,11 +144,7 @@ export function renderPoints(generator: FastGenerator, points: readonly InputPoi
 
 /** 8-bit pixels of every cell, in order. */
 export function renderCells(generator: FastGenerator, cells: readonly GridCell[], options: RenderOptions = {}): PixelBatch {
-  return renderPoints(
-    generator,
-    cells.map((c) => pointOfCell(generator.config, c, options.truncation)),
-    options,
-  );
+  return renderPoints(generator, pointsOfCells(generator, cells, options.truncation), options);
 }
 
 /** PNG of one image. */
@@ -226,10 +236,7 @@ export interface WalkOptions extends RenderOptions {
 
 /** Animated GIF looping forever through the keys (cells) along walkPoints. */
 export function walkGif(generator: FastGenerator, keys: readonly GridCell[], options: WalkOptions): Uint8Array<ArrayBuffer> {
-  const points = walkPoints(
-    keys.map((c) => pointOfCell(generator.config, c, options.truncation)),
-    options.frames,
-  );
+  const points = walkPoints(pointsOfCells(generator, keys, options.truncation), options.frames);
   return encodeAnimatedGif(renderPoints(generator, points, options), { fps: options.fps }) as Uint8Array<ArrayBuffer>;
 }
 
@@ -241,7 +248,7 @@ export interface MorphOptions extends RenderOptions {
 
 /** One row of `steps` images from `from` to `to` (both included), by the walk's interpolation. */
 export function morphPng(generator: FastGenerator, from: GridCell, to: GridCell, options: MorphOptions): Uint8Array<ArrayBuffer> {
-  const [a, b] = [from, to].map((c) => pointOfCell(generator.config, c, options.truncation));
+  const [a, b] = pointsOfCells(generator, [from, to], options.truncation);
   const last = options.steps - 1;
   const points = Array.from({ length: options.steps }, (_, i) => (i === 0 ? a : i === last ? b : interpolate(a, b, i / last)));
   return gridOf(renderPoints(generator, points, options), { rows: 1, cols: options.steps, padding: options.padding });

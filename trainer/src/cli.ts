@@ -26,6 +26,8 @@ import { register as registerCheckpoint } from './commands/checkpoint.ts';
 import { register as registerGate } from './commands/gate.ts';
 import { register as registerNew } from './commands/new.ts';
 import { register as registerDataset } from './commands/dataset.ts';
+import { register as registerTrainScorer } from './commands/train-scorer.ts';
+import { register as registerDerive } from './commands/derive.ts';
 
 const COMMANDS: ((program: Command) => void)[] = [
   registerTrain,
@@ -42,6 +44,8 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerGate,
   registerNew,
   registerDataset,
+  registerTrainScorer,
+  registerDerive,
 ];
 
 export function buildProgram(): Command {
