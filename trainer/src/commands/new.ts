@@ -11,9 +11,9 @@ import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ModelNameSchema } from '@gan/core/manifest';
 import { type DataSpec, DataSpecError, parseDataSpec } from '../data/index.ts';
-import { FolderProblemsError, scanFolder } from '../data/folder-scan.ts';
+import { FolderProblemsError } from '../data/folder-scan.ts';
 import { parseBackground } from '../data/pixels.ts';
-import { formatFolderReport, recipeProblems, type StepTiming } from '../new-model/folder-report.ts';
+import { checkFolder } from '../new-model/folder-check.ts';
 import { checkFirstPublish } from '../new-model/first-publish.ts';
 import { runGanStep } from '../new-model/gan-steps.ts';
 import { RECIPE_NAMES, RECIPES, type RecipeName } from '../new-model/recipes.ts';
@@ -25,7 +25,6 @@ import { type BackendFlags, UsageError, activateBackend, backendOption, info, in
 export const NEW_MODEL_STEPS = 3000;
 /** Generated images the evaluation scores. */
 export const NEW_MODEL_SAMPLES = 1000;
-const IMAGE_SIZE = 32;
 
 interface NewFlags extends BackendFlags {
   data: string;
@@ -47,14 +46,9 @@ const modelName = (value: string): string => {
 };
 
 /** The folder's report and what stops training; undefined for the built-in data sets (nothing to report). */
-async function folderCheck(spec: DataSpec, flags: NewFlags, timing?: StepTiming) {
+function folderCheck(spec: DataSpec, flags: NewFlags) {
   if (spec.kind !== 'folder') return undefined;
-  const scan = await scanFolder(spec.path, { imageSize: IMAGE_SIZE, channels: 3, background: parseBackground(flags.background) });
-  const recipe = RECIPES[flags.recipe];
-  const problems = [...scan.problems, ...recipeProblems(scan, recipe)];
-  const report = (t?: StepTiming) =>
-    formatFolderReport(scan, recipe, { imageSize: IMAGE_SIZE, background: flags.background, problems, timing: t, steps: flags.steps });
-  return { scan, problems, report, labelled: scan.classes.length > 0, timing };
+  return checkFolder(spec.path, RECIPES[flags.recipe], { background: flags.background, steps: flags.steps });
 }
 
 export function register(program: Command): Command {
