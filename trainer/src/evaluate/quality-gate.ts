@@ -27,8 +27,12 @@ export interface GateResult {
   rows: GateRow[];
 }
 
-/** Fields that must agree for two evaluations to be comparable, when both record them. */
-export const COMPARABILITY_FIELDS = ['extractor', 'extractorVersion', 'samples', 'seed'];
+/**
+ * Fields that must agree for two evaluations to be comparable, when both record them: the features,
+ * the sample count and seed, the size the images were served at, and the classifier that judged style
+ * agreement (a stricter judge gives lower agreement to the same model).
+ */
+export const COMPARABILITY_FIELDS = ['extractor', 'extractorVersion', 'samples', 'seed', 'size', 'styleClassifier.version'];
 
 export function metricAt(value: unknown, dotted: string): number | undefined {
   let node: unknown = value;
