@@ -333,15 +333,14 @@ export function quantizeRgb(rgb: Uint8Array, maxColors: number): Palette {
  * of equally near colours).
  */
 export function applyPaletteRgb(rgb: Uint8Array, palette: Palette): Uint8Array {
+  // The colours by red level, so the search can start at the pixel's red and stop where red alone
+  // is farther than the nearest so far; ties still go to the last index, as in gifenc's full scan.
   const colours = palette.length;
-  const pr = new Int32Array(colours);
-  const pg = new Int32Array(colours);
-  const pb = new Int32Array(colours);
-  palette.forEach(([r, g, b], i) => {
-    pr[i] = r;
-    pg[i] = g;
-    pb[i] = b;
-  });
+  const order = Array.from({ length: colours }, (_, c) => c).sort((a, b) => palette[a][0] - palette[b][0] || a - b);
+  const pr = Int32Array.from(order, (c) => palette[c][0]);
+  const pg = Int32Array.from(order, (c) => palette[c][1]);
+  const pb = Int32Array.from(order, (c) => palette[c][2]);
+  const pi = Int32Array.from(order);
   const index = new Uint8Array(rgb.length / 3);
   let keys = 0;
   for (let p = 0, i = 0; p < rgb.length; p += 3, i++) {
@@ -351,18 +350,7 @@ export function applyPaletteRgb(rgb: Uint8Array, palette: Palette): Uint8Array {
     const k = key565(r, g, b);
     let nearest = indexOfKey[k];
     if (nearest < 0) {
-      nearest = 0;
-      let least = Number.POSITIVE_INFINITY;
-      for (let c = 0; c < colours; c++) {
-        const dr = pr[c] - r;
-        const dg = pg[c] - g;
-        const db = pb[c] - b;
-        const distance = dr * dr + dg * dg + db * db;
-        if (distance <= least) {
-          least = distance;
-          nearest = c;
-        }
-      }
+      nearest = nearestColour(r, g, b, pr, pg, pb, pi);
       indexOfKey[k] = nearest;
       touched[keys++] = k;
     }
@@ -370,4 +358,55 @@ export function applyPaletteRgb(rgb: Uint8Array, palette: Palette): Uint8Array {
   }
   for (let i = 0; i < keys; i++) indexOfKey[touched[i]] = -1;
   return index;
+}
+
+/**
+ * The palette index nearest (r, g, b) by squared distance, the highest index among equally near
+ * ones (gifenc's `nearestColorIndexRGB`), over colours sorted by red (pi: their palette indices).
+ */
+function nearestColour(r: number, g: number, b: number, pr: Int32Array, pg: Int32Array, pb: Int32Array, pi: Int32Array): number {
+  // The first colour with red ≥ r, then outwards both ways.
+  let lo = 0;
+  let hi = pr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (pr[mid] < r) lo = mid + 1;
+    else hi = mid;
+  }
+  const n = pr.length;
+  let nearest = -1;
+  let least = Number.POSITIVE_INFINITY;
+  // Each side stops at the first colour farther in red alone than the nearest so far: so is every
+  // colour beyond it (an equal red distance may still tie, and ties count).
+  for (let up = lo, down = lo - 1; up < n || down >= 0; ) {
+    if (up < n) {
+      const dr = pr[up] - r;
+      if (dr * dr > least) up = n;
+      else {
+        const dg = pg[up] - g;
+        const db = pb[up] - b;
+        const distance = dr * dr + dg * dg + db * db;
+        if (distance < least || (distance === least && pi[up] > nearest)) {
+          least = distance;
+          nearest = pi[up];
+        }
+        up++;
+      }
+    }
+    if (down >= 0) {
+      const dr = pr[down] - r;
+      if (dr * dr > least) down = -1;
+      else {
+        const dg = pg[down] - g;
+        const db = pb[down] - b;
+        const distance = dr * dr + dg * dg + db * db;
+        if (distance < least || (distance === least && pi[down] > nearest)) {
+          least = distance;
+          nearest = pi[down];
+        }
+        down--;
+      }
+    }
+  }
+  return nearest;
 }

@@ -103,4 +103,27 @@ describe('quantizeRgb and applyPaletteRgb', () => {
       { numRuns: 30 },
     );
   });
+
+  it("applyPaletteRgb equals gifenc's applyPalette on any palette, ties included", () => {
+    const expectSame = (rgb: Uint8Array, palette: number[][]) => {
+      expect(applyPaletteRgb(rgb, palette)).toEqual(gifenc.applyPalette(rgba(rgb), palette, 'rgb565'));
+    };
+    // Equally near colours on both sides in red, the last index nearest on the far side.
+    expectSame(Uint8Array.of(16, 16, 16), [
+      [32, 48, 16],
+      [0, 16, 16],
+      [32, 16, 16],
+    ]);
+    // Palette and pixels on small lattices, many pixels equally near two or more colours.
+    const colour = (step: number, levels: number) =>
+      fc.tuple(...[0, 1, 2].map(() => fc.integer({ min: 0, max: levels }).map((v) => v * step)));
+    fc.assert(
+      fc.property(
+        fc.array(colour(16, 3), { minLength: 1, maxLength: 64 }),
+        fc.array(colour(8, 6), { minLength: 1, maxLength: 200 }),
+        (palette, pixels) => expectSame(Uint8Array.from(pixels.flat()), palette),
+      ),
+      { numRuns: 300 },
+    );
+  });
 });
