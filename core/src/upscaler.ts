@@ -1,0 +1,211 @@
+/**
+ * A learned ×4 upscaler for a generator's images (ESPCN-like, Shi et al. 2016, with a residual):
+ *
+ *   x [N, S, S, 3] in [-1, 1]
+ *   → x − 1 (white, the icons' page, becomes 0, so the convolutions' zero padding reads as white page)
+ *   → 3×3 convolutions with ReLU at the small size (widths[i] channels each)
+ *   → a 3×3 convolution to scale²·3 channels
+ *   → pixel shuffle (depthToSpace's layout): channel (i·scale + j)·3 + c of pixel (h, w) is
+ *     pixel (h·scale + i, w·scale + j), channel c of the large image
+ *   → plus the bilinear enlargement of x (the network only learns what bilinear gets wrong)
+ *   → [N, scale·S, scale·S, 3], clipped to [-1, 1] for serving.
+ *
+ * All the work is at the small size: multiply-adds per image are S²·9·(3·w₀ + Σ wᵢ·wᵢ₊₁ + w_last·scale²·3)
+ * (15.0 M for 32 px and widths [32, 16, 16]). The same forward function runs in training (on
+ * variables) and in serving, so what was trained is what is served. The config is saved with the
+ * weights (the manifest's `upscaler` entry).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { type PixelBatch, toPixels } from './image.ts';
+
+export const UpscalerConfigSchema = z
+  .object({
+    /** Output edge ÷ input edge. */
+    scale: z.literal(4),
+    channels: z.literal(3),
+    /** The generator's image size the upscaler was trained for. */
+    inputSize: z.number().int().min(4).max(64),
+    /** Channels of the hidden 3×3 convolutions, in order. */
+    widths: z.array(z.number().int().min(1).max(64)).min(1).max(6),
+  })
+  .strict();
+export type UpscalerConfig = z.infer<typeof UpscalerConfigSchema>;
+
+/**
+ * A model version's upscaler, as its manifest names it (`upscaler`): the weights file (tfjs's
+ * weightsManifest form, beside the generator's and listed with its sha256 in `files`), the
+ * architecture it is rebuilt from, the upscaler export it was copied from, and whether `learned` is
+ * the version's default filter for sizes above its own.
+ */
+export const UpscalerEntrySchema = z
+  .object({
+    weights: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a plain file name'),
+    architecture: UpscalerConfigSchema,
+    /** `name@version` of the upscaler export these files came from (its card says how it was trained). */
+    source: z.string().min(1).max(160),
+    default: z.boolean(),
+  })
+  .strict();
+export type UpscalerEntry = z.infer<typeof UpscalerEntrySchema>;
+
+/** The upscaler's weights file and shard prefix, in its own export and in a model version. */
+export const UPSCALER_WEIGHTS_FILE = 'upscaler.json';
+export const UPSCALER_SHARD_PREFIX = 'upscaler-';
+
+export const DEFAULT_UPSCALER_WIDTHS = [32, 16, 16] as const;
+
+/** A filter of the render pipeline: the resize filters, or the model version's learned upscaler. */
+export type RenderFilter = 'bilinear' | 'nearest' | 'learned';
+
+/** Names of the convolutions, in order (the weights are `<name>/kernel` and `<name>/bias`). */
+export function upscalerLayerNames(config: UpscalerConfig): string[] {
+  return [...config.widths.map((_, i) => `up_conv${i + 1}`), 'up_out'];
+}
+
+/** [height, width, in, out] of each convolution's kernel, in layer order. */
+export function upscalerKernelShapes(config: UpscalerConfig): [number, number, number, number][] {
+  const ins = [config.channels, ...config.widths];
+  const outs = [...config.widths, config.scale * config.scale * config.channels];
+  return ins.map((cin, i) => [3, 3, cin, outs[i]]);
+}
+
+/** Multiply-adds per input image. */
+export function upscalerMultiplyAdds(config: UpscalerConfig): number {
+  const perPixel = upscalerKernelShapes(config).reduce((sum, [h, w, cin, cout]) => sum + h * w * cin * cout, 0);
+  return perPixel * config.inputSize * config.inputSize;
+}
+
+/**
+ * Pixel shuffle ×r in depthToSpace's layout ([N, H, W, r·r·C] → [N, r·H, r·W, C]) as a reshape and
+ * a transpose, which have gradients on every backend (DepthToSpace has none in tfjs).
+ */
+export function pixelShuffle(x: tf.Tensor4D, r: number): tf.Tensor4D {
+  const [n, h, w, d] = x.shape;
+  const c = d / (r * r);
+  const blocks = tf.reshape(x, [n, h, w, r, r, c]);
+  return tf.reshape(tf.transpose(blocks, [0, 1, 3, 2, 4, 5]), [n, h * r, w * r, c]);
+}
+
+/** The convolutions' parameters in layer order: variables in training, constants in serving. */
+export interface UpscalerParams {
+  kernels: tf.Tensor4D[];
+  biases: tf.Tensor1D[];
+}
+
+/** The forward pass (unclipped): training's and serving's one definition. */
+export function upscaleForward(config: UpscalerConfig, params: UpscalerParams, x: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, h, w] = x.shape;
+    let y: tf.Tensor4D = tf.sub(x, 1);
+    params.kernels.forEach((filter, i) => {
+      const last = i === params.kernels.length - 1;
+      y = tf.fused.conv2d({ x: y, filter, strides: 1, pad: 'same', bias: params.biases[i], activation: last ? 'linear' : 'relu' });
+    });
+    const base = tf.image.resizeBilinear(x, [h * config.scale, w * config.scale], false, true);
+    return tf.add(base, pixelShuffle(y, config.scale));
+  });
+}
+
+export class UpscalerWeightsError extends Error {
+  override name = 'UpscalerWeightsError';
+}
+
+/** A filter=learned request on a model version that has no upscaler. */
+export class NoUpscalerError extends Error {
+  override name = 'NoUpscalerError';
+}
+
+/**
+ * Generator output [N, S, S, C] in [-1, 1] → 8-bit pixels at `size` through the upscaler: ×scale,
+ * then, where `size` differs from scale·S, core's bilinear resize of the upscaled image (×2 is the
+ * ×4 image averaged 2×2: bilinear with half-pixel centres at exactly half the size).
+ */
+export function learnedPixels(upscaler: Upscaler, images: tf.Tensor4D, size: number): PixelBatch {
+  const up = upscaler.upscale(images);
+  try {
+    return toPixels(up, size, 'bilinear');
+  } finally {
+    up.dispose();
+  }
+}
+
+/**
+ * The serving upscaler: its config and weights. The weights stay plain arrays (~60 KB for the
+ * default widths) and become tensors only inside each upscale call, so an upscaler holds no backend
+ * memory and needs no disposing: it lives and goes with the generator it is attached to.
+ */
+export class Upscaler {
+  private constructor(
+    readonly config: UpscalerConfig,
+    private readonly kernels: Float32Array[],
+    private readonly biases: Float32Array[],
+  ) {}
+
+  /** From named weights (`<layer>/kernel`, `<layer>/bias`); the inputs are not disposed. */
+  static fromWeights(config: UpscalerConfig, weights: tf.NamedTensorMap): Upscaler {
+    const shapes = upscalerKernelShapes(config);
+    const kernels: Float32Array[] = [];
+    const biases: Float32Array[] = [];
+    upscalerLayerNames(config).forEach((name, i) => {
+      const k = weights[`${name}/kernel`];
+      const b = weights[`${name}/bias`];
+      if (!k || k.shape.join() !== shapes[i].join())
+        throw new UpscalerWeightsError(`weight ${name}/kernel is ${k ? `[${k.shape}]` : 'missing'}, expected [${shapes[i]}]`);
+      if (!b || b.shape.join() !== String(shapes[i][3]))
+        throw new UpscalerWeightsError(`weight ${name}/bias is ${b ? `[${b.shape}]` : 'missing'}, expected [${shapes[i][3]}]`);
+      kernels.push(Float32Array.from(k.dataSync() as Float32Array));
+      biases.push(Float32Array.from(b.dataSync() as Float32Array));
+    });
+    return new Upscaler(config, kernels, biases);
+  }
+
+  /** [N, S, S, 3] in [-1, 1] → [N, scale·S, scale·S, 3] in [-1, 1]. */
+  upscale(x: tf.Tensor4D): tf.Tensor4D {
+    const shapes = upscalerKernelShapes(this.config);
+    return tf.tidy(() => {
+      const params: UpscalerParams = {
+        kernels: this.kernels.map((k, i) => tf.tensor4d(k, shapes[i])),
+        biases: this.biases.map((b) => tf.tensor1d(b)),
+      };
+      return tf.clipByValue(upscaleForward(this.config, params, x), -1, 1);
+    });
+  }
+}
+
+/**
+ * One pass's generator output → 8-bit pixels at `size` with `filter`: the resize filters as before,
+ * or, for `learned`, the generator's upscaler (NoUpscalerError without one). At or below the
+ * generator's own size there is nothing to enlarge, and `learned` is `bilinear`.
+ */
+export function filteredPixels(generator: object, images: tf.Tensor4D, size: number, filter: RenderFilter): PixelBatch {
+  if (filter !== 'learned') return toPixels(images, size, filter);
+  const upscaler = upscalerOf(generator);
+  if (!upscaler) throw new NoUpscalerError('this model version has no learned upscaler: filter must be bilinear or nearest');
+  return size <= images.shape[1] ? toPixels(images, size, 'bilinear') : learnedPixels(upscaler, images, size);
+}
+
+/** The largest edge a pass holds: the upscaled images' where `learned` enlarges, else the output's. */
+export function passEdge(nativeSize: number, size: number, filter: RenderFilter | undefined): number {
+  return filter === 'learned' && size > nativeSize ? Math.max(size, 4 * nativeSize) : size;
+}
+
+const attached = new WeakMap<object, { upscaler: Upscaler; isDefault: boolean }>();
+
+/**
+ * Gives `generator` its version's upscaler (loadGenerator does this for versions whose manifest names
+ * one), and whether `learned` is the version's filter when a request names none.
+ */
+export function attachUpscaler(generator: object, upscaler: Upscaler, isDefault: boolean): void {
+  attached.set(generator, { upscaler, isDefault });
+}
+
+/** The upscaler attached to `generator`, if any. */
+export function upscalerOf(generator: object): Upscaler | undefined {
+  return attached.get(generator)?.upscaler;
+}
+
+/** The filter a render uses: the one asked for, else `learned` where it is the version's default, else `bilinear`. */
+export function resolveFilter(generator: object, filter: RenderFilter | undefined): RenderFilter {
+  return filter ?? (attached.get(generator)?.isDefault ? 'learned' : 'bilinear');
+}
