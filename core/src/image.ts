@@ -3,7 +3,7 @@
  * Everything here is deterministic, so the same latents always give byte-identical PNGs.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { encode as encodePngImage } from 'fast-png';
+import { encodeSmallPng } from './png.ts';
 
 export type ResizeFilter = 'bilinear' | 'nearest';
 
@@ -70,5 +70,6 @@ export function composeGrid(batch: PixelBatch, layout: GridLayout): { width: num
 
 /** PNG bytes of a greyscale or RGB 8-bit image. */
 export function encodePng(width: number, height: number, channels: 1 | 3, data: Uint8Array): Uint8Array {
-  return encodePngImage({ width, height, data, channels, depth: 8 });
+  // fast-png's bytes (the golden bytes were made with it), written without its general-purpose buffer.
+  return encodeSmallPng(width, height, channels, data);
 }
