@@ -128,6 +128,25 @@ describe('accepted and converted', () => {
     expect(pixel(6, 6)[0] - Math.max(pixel(6, 6)[1], pixel(6, 6)[2])).toBeGreaterThan(150);
   });
 
+  it('turns a JPEG upright as its EXIF orientation says (6: rotate 90° clockwise)', () => {
+    // 40×20, left half red, right half blue; the camera says: turn it 90° clockwise to show it.
+    const data = new Uint8Array(40 * 20 * 4);
+    for (let y = 0; y < 20; y++) for (let x = 0; x < 40; x++) data.set(x < 20 ? [230, 10, 10, 255] : [10, 10, 230, 255], (y * 40 + x) * 4);
+    const plain = new Uint8Array(jpeg.encode({ width: 40, height: 20, data }, 95).data);
+    // APP1 "Exif\0\0", big-endian TIFF header, IFD0 with one entry: 0x0112 SHORT 1 = 6.
+    const tiff = [0x4d, 0x4d, 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0];
+    const payload = [...Buffer.from('Exif\0\0', 'latin1'), ...tiff];
+    const app1 = [0xff, 0xe1, (payload.length + 2) >> 8, (payload.length + 2) & 0xff, ...payload];
+    const read = readImageFile(new Uint8Array([...plain.subarray(0, 2), ...app1, ...plain.subarray(2)]));
+    expect(read.ok).toBe(true);
+    if (!read.ok) return;
+    expect(read.conversions).toContain('turned upright (EXIF orientation)');
+    expect([read.image.width, read.image.height]).toEqual([20, 40]);
+    const pixel = (x: number, y: number) => Array.from(read.image.data.subarray((y * 20 + x) * 4, (y * 20 + x) * 4 + 3));
+    expect(pixel(10, 5)[0]).toBeGreaterThan(200); // the left (red) half is now on top
+    expect(pixel(10, 34)[2]).toBeGreaterThan(200);
+  });
+
   it('composites transparency on the background asked for', async () => {
     const dir = await folder('on-black', { 'a.png': png(16, 16, [255, 255, 255], 0) });
     const scan = await scanFolder(dir, { ...SCAN, background: [0, 0, 0] });

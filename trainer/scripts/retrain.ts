@@ -43,6 +43,7 @@ interface RunFlags extends StorageFlags {
   samples?: number;
   maxFdRatio?: number;
   workDir?: string;
+  datasetsDir?: string;
   summary?: string;
   baseUrl?: string;
   backend?: string;
@@ -80,6 +81,7 @@ export function retrainProgram(): Command {
     .option('--no-publish', 'evaluate and gate, but do not publish')
     .option('--samples <n>', "generated images for a first version's evaluation (default 1000)", positive)
     .option('--max-fd-ratio <x>', 'first-publish floor: FD at most this multiple of the real-vs-real floor', ratio)
+    .option('--datasets-dir <dir>', 'where dataset:<name> sources are pulled (default runs/datasets; keep it the same between runs)')
     .option('--work-dir <dir>', 'where the run, export and evaluation go (default runs/retrain/<model>)')
     .option('--summary <file>', 'append the outcome to this Markdown file (e.g. $GITHUB_STEP_SUMMARY)')
     .option('--base-url <url>', "the worker's public URL, for the image links in --summary")

@@ -136,7 +136,14 @@ export async function listCandidates(root: string): Promise<{ candidates: Candid
   return { candidates, classFolders, skipped };
 }
 
-const CONVERSION_ORDER: Conversion[] = ['16-bit PNG', 'palette PNG', 'greyscale', 'CMYK JPEG', 'transparency'];
+const CONVERSION_ORDER: Conversion[] = [
+  '16-bit PNG',
+  'palette PNG',
+  'greyscale',
+  'CMYK JPEG',
+  'turned upright (EXIF orientation)',
+  'transparency',
+];
 
 /** Reads every image of the folder as the model will see it; never throws for a bad file, only lists it. */
 export async function scanFolder(root: string, options: FolderScanOptions): Promise<FolderScan> {

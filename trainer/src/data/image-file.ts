@@ -3,6 +3,8 @@
  * can act on (never the decoder's own message). Also says which conversions the file needed, so the
  * folder report can name each kind once: 16-bit and palette PNGs, greyscale, CMYK JPEGs, transparency.
  *
+ * JPEGs are turned upright as their EXIF orientation tag says, as viewers show them.
+ *
  * Decoders: fast-png (every PNG colour type and depth) and jpeg-js (baseline and progressive JPEG;
  * greyscale, YCbCr, RGB and Adobe CMYK/YCCK). CMYK is converted without a colour profile
  * (R = 255 − min(255, C·(1 − K/255) + K), likewise G and B), so colours can differ slightly from a
@@ -12,7 +14,7 @@ import { hasPngSignature } from 'fast-png';
 import { type Rgba, decodeImage } from './pixels.ts';
 
 /** A conversion a file needed; the folder report lists each kind once with its count. */
-export type Conversion = '16-bit PNG' | 'palette PNG' | 'greyscale' | 'CMYK JPEG' | 'transparency';
+export type Conversion = '16-bit PNG' | 'palette PNG' | 'greyscale' | 'CMYK JPEG' | 'turned upright (EXIF orientation)' | 'transparency';
 
 export type ImageFileResult = { ok: true; image: Rgba; conversions: Conversion[] } | { ok: false; reason: string };
 
@@ -58,6 +60,65 @@ function jpegHeader(b: Uint8Array): JpegHeader | undefined {
     i += 2 + length;
   }
   return undefined;
+}
+
+/**
+ * The EXIF orientation (1–8) of a JPEG's APP1 segment, 1 when there is none: cameras store pictures as
+ * the sensor saw them and say in this tag how to turn them upright.
+ */
+function exifOrientation(b: Uint8Array): number {
+  let i = 2;
+  while (i + 4 <= b.length && b[i] === 0xff) {
+    const marker = b[i + 1];
+    const length = (b[i + 2] << 8) | b[i + 3];
+    if (marker === 0xda) break;
+    if (marker === 0xe1 && ascii(b, i + 4, 6) === 'Exif\0\0') {
+      const tiff = i + 10;
+      const little = ascii(b, tiff, 2) === 'II';
+      const u16 = (o: number) => (little ? b[o] | (b[o + 1] << 8) : (b[o] << 8) | b[o + 1]);
+      const u32 = (o: number) => (little ? u16(o) | (u16(o + 2) << 16) : (u16(o) << 16) | u16(o + 2)) >>> 0;
+      const ifd = tiff + u32(tiff + 4);
+      if (ifd + 2 > b.length) return 1;
+      for (let e = 0, n = u16(ifd); e < n && ifd + 2 + e * 12 + 12 <= b.length; e++) {
+        const entry = ifd + 2 + e * 12;
+        if (u16(entry) === 0x0112) {
+          const value = u16(entry + 8);
+          return value >= 1 && value <= 8 ? value : 1;
+        }
+      }
+      return 1;
+    }
+    i += 2 + length;
+  }
+  return 1;
+}
+
+/** The picture turned as EXIF orientation `o` says (2–8: mirrored and/or rotated). */
+function applyOrientation(img: Rgba, o: number): Rgba {
+  const { width: w, height: h } = img;
+  const swap = o >= 5;
+  const [ow, oh] = swap ? [h, w] : [w, h];
+  const out = new Uint8Array(img.data.length);
+  for (let y = 0; y < oh; y++)
+    for (let x = 0; x < ow; x++) {
+      // Source pixel of output (x, y) for each orientation (TIFF 6.0 / EXIF 2.3, tag 0x0112).
+      const [sx, sy] =
+        o === 2
+          ? [w - 1 - x, y]
+          : o === 3
+            ? [w - 1 - x, h - 1 - y]
+            : o === 4
+              ? [x, h - 1 - y]
+              : o === 5
+                ? [y, x]
+                : o === 6
+                  ? [y, h - 1 - x]
+                  : o === 7
+                    ? [w - 1 - y, h - 1 - x]
+                    : [w - 1 - y, x]; // 8
+      out.set(img.data.subarray((sy * w + sx) * 4, (sy * w + sx) * 4 + 4), (y * ow + x) * 4);
+    }
+  return { width: ow, height: oh, data: out };
 }
 
 /** Whether the JPEG ends with its end-of-image marker (ignoring trailing zero padding). */
@@ -114,6 +175,11 @@ function readJpeg(bytes: Uint8Array): ImageFileResult {
   const conversions: Conversion[] = [];
   if (header.components === 1) conversions.push('greyscale');
   if (header.components === 4) conversions.push('CMYK JPEG');
+  const orientation = exifOrientation(bytes);
+  if (orientation !== 1) {
+    image = applyOrientation(image, orientation);
+    conversions.push('turned upright (EXIF orientation)');
+  }
   return { ok: true, image, conversions };
 }
 

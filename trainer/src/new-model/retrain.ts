@@ -54,6 +54,8 @@ export interface RetrainOptions extends StorageFlags {
   /** Generated images for a first version's evaluation (later versions use the current one's count). */
   samples?: number;
   maxFdRatio?: number;
+  /** Where `dataset:<name>` sources are pulled (default runs/datasets): the same on every machine, as a resumed run reads its data from there again. */
+  datasetsDir?: string;
   /** Working directory for the run and the export (default runs/retrain/<name>). */
   workDir?: string;
   /** Markdown file the gate, publish and a closing summary are appended to (e.g. $GITHUB_STEP_SUMMARY). */
@@ -142,10 +144,10 @@ async function currentEvaluation(flags: StorageFlags, name: string): Promise<{ v
 }
 
 /** The `--data` a source trains with, pulling a data set from the bucket first. */
-async function prepareData(source: string, flags: StorageFlags, log: (line: string) => void): Promise<string> {
+async function prepareData(source: string, flags: StorageFlags & { datasetsDir?: string }, log: (line: string) => void): Promise<string> {
   if (!source.startsWith('dataset:')) return source;
   const name = source.slice('dataset:'.length);
-  const dir = pulledDatasetDir(name);
+  const dir = flags.datasetsDir ? path.join(flags.datasetsDir, name) : pulledDatasetDir(name);
   await ganOk(['dataset', 'pull', name, '--out', dir, ...storageArgs(flags)], log);
   return `folder:${dir}`;
 }
