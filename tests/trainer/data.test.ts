@@ -85,7 +85,7 @@ describe('folder:<path>', () => {
     await mkdir(path.join(dir, 'blue'), { recursive: true });
     await writeFile(path.join(dir, 'red', 'a.png'), png(40, 20, [255, 0, 0, 255]));
     await writeFile(path.join(dir, 'red', 'b.jpg'), jpg(16, 16, [250, 0, 0]));
-    await writeFile(path.join(dir, 'blue', 'c.png'), png(8, 8, [0, 0, 255, 0])); // fully transparent
+    await writeFile(path.join(dir, 'blue', 'c.png'), png(16, 16, [0, 0, 255, 0])); // fully transparent (images are never enlarged)
     await writeFile(path.join(dir, 'blue', 'notes.txt'), 'not an image');
     const data = await loadDataset(`folder:${dir}`, { imageSize: 16, cacheDir, background: '#00ff00' });
     expect(data.classNames).toEqual(['blue', 'red']);

@@ -79,7 +79,11 @@ export function retrainProgram(): Command {
     )
     .option('--fresh', 'start over instead of continuing the checkpoint in the bucket', false)
     .option('--no-publish', 'evaluate and gate, but do not publish')
-    .option('--samples <n>', "generated images for a first version's evaluation (default 1000)", positive)
+    .option(
+      '--samples <n>',
+      "generated images for a first version's evaluation (default: a folder's training images, 100 to 1000; else 1000)",
+      positive,
+    )
     .option('--max-fd-ratio <x>', 'first-publish floor: FD at most this multiple of the real-vs-real floor', ratio)
     .option('--datasets-dir <dir>', 'where dataset:<name> sources are pulled (default runs/datasets; keep it the same between runs)')
     .option('--work-dir <dir>', 'where the run, export and evaluation go (default runs/retrain/<model>)')

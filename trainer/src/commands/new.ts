@@ -14,7 +14,7 @@ import { type DataSpec, DataSpecError, parseDataSpec } from '../data/index.ts';
 import { FolderProblemsError } from '../data/folder-scan.ts';
 import { parseBackground } from '../data/pixels.ts';
 import { checkFolder } from '../new-model/folder-check.ts';
-import { checkFirstPublish } from '../new-model/first-publish.ts';
+import { checkFirstPublish, firstVersionSamples } from '../new-model/first-publish.ts';
 import { runGanStep } from '../new-model/gan-steps.ts';
 import { RECIPE_NAMES, RECIPES, type RecipeName } from '../new-model/recipes.ts';
 import { measureStepTime } from '../new-model/step-timing.ts';
@@ -23,8 +23,6 @@ import { type BackendFlags, UsageError, activateBackend, backendOption, info, in
 
 /** Steps of a new model unless --steps says otherwise: on the example badges, enough to pass the first-publish floor. */
 export const NEW_MODEL_STEPS = 3000;
-/** Generated images the evaluation scores. */
-export const NEW_MODEL_SAMPLES = 1000;
 
 interface NewFlags extends BackendFlags {
   data: string;
@@ -32,7 +30,7 @@ interface NewFlags extends BackendFlags {
   steps: number;
   out?: string;
   exportTo?: string;
-  samples: number;
+  samples?: number;
   seed: string;
   background: string;
   dryRun: boolean;
@@ -64,7 +62,11 @@ export function register(program: Command): Command {
     .option('--steps <n>', "the run's total steps (a second `gan new` continues up to a larger number)", integer(1), NEW_MODEL_STEPS)
     .option('--out <dir>', 'run directory (default runs/<name>)')
     .option('--export-to <dir>', 'where the model is exported (default models/<name>, which `npm run dev` serves)')
-    .option('--samples <n>', 'generated images the evaluation scores', integer(2, 100_000), NEW_MODEL_SAMPLES)
+    .option(
+      '--samples <n>',
+      "generated images the evaluation scores (default: as many as the folder's training images, 100 to 1000; 1000 for the built-in data sets)",
+      integer(2, 100_000),
+    )
     .option('--seed <s>', 'seed of the run', '1')
     .option('--background <colour>', 'colour transparent pixels are composited on: white, black or #rrggbb', 'white')
     .option('--dry-run', 'report on the folder and time a few training steps; train nothing', false)
@@ -139,7 +141,7 @@ export function register(program: Command): Command {
         '--model',
         exportDir,
         '--samples',
-        String(flags.samples),
+        String(flags.samples ?? (folder ? firstVersionSamples(folder.scan.images.length) : 1000)),
         '--out',
         evaluationFile,
         '--record',

@@ -35,3 +35,12 @@ export function checkFirstPublish(evaluation: unknown, maxRatio = FIRST_PUBLISH_
     `of ${fdFloor.toFixed(2)} (at most ${maxRatio}× allowed): ${pass ? 'pass' : 'fail'}`;
   return { pass, fd, fdFloor, ratio, maxRatio, line };
 }
+
+/**
+ * Generated images a first version is scored with: as many as the data set has training images
+ * (90 % of it), so the samples and the real-vs-real floor (which uses as many training images) are
+ * measured with the same count; at least 100, at most 1000.
+ */
+export function firstVersionSamples(images: number): number {
+  return Math.max(100, Math.min(1000, images - Math.floor(images * 0.1)));
+}

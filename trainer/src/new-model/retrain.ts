@@ -24,7 +24,7 @@ import { main } from '../cli.ts';
 import { type StorageFlags, storageChoice } from '../commands/registry-options.ts';
 import { listCandidates } from '../data/folder-scan.ts';
 import { checkFolder } from './folder-check.ts';
-import { checkFirstPublish, FIRST_PUBLISH_MAX_FD_RATIO } from './first-publish.ts';
+import { checkFirstPublish, FIRST_PUBLISH_MAX_FD_RATIO, firstVersionSamples } from './first-publish.ts';
 import { RECIPES, type RecipeName, isRecipeName } from './recipes.ts';
 
 /** Where a run's data came from, saved in the run directory so a scheduled run can find it again. */
@@ -182,7 +182,9 @@ export async function retrainModel(options: RetrainOptions): Promise<RetrainResu
 
   const data = await prepareData(source.data, options, log);
   let labelled = source.data !== 'twemoji';
+  let firstSamples = 1000;
   if (data.startsWith('folder:')) {
+    firstSamples = firstVersionSamples((await listCandidates(data.slice('folder:'.length))).candidates.length);
     const folder = data.slice('folder:'.length);
     if (!resuming) {
       const check = await checkFolder(folder, recipe, { background: 'white' });
@@ -207,7 +209,7 @@ export async function retrainModel(options: RetrainOptions): Promise<RetrainResu
   await ganOk(['export', '--run', runDir, '--out', exportDir, '--name', name, '--float16', ...backend], log);
   const current = await currentEvaluation(options, name);
   const firstVersion = current === undefined;
-  const evalFlags = firstVersion ? ['--samples', String(options.samples ?? 1000)] : evaluationFlagsFor(current.evaluation as never);
+  const evalFlags = firstVersion ? ['--samples', String(options.samples ?? firstSamples)] : evaluationFlagsFor(current.evaluation as never);
   await ganOk(['evaluate', '--model', exportDir, '--json', '--out', evaluationFile, ...evalFlags, ...backend], log);
 
   let passed: boolean;
