@@ -121,8 +121,8 @@ export const UNARY_RELU: i32 = 2;
     const v = v128.load(x + at);
     let y: v128;
     if (kind == UNARY_SQUARE) y = f32x4.mul(v, v);
-    else if (kind == UNARY_LEAKY_RELU) y = v128.bitselect(v, f32x4.mul(v, alphas), f32x4.gt(v, zero));
-    else y = v128.bitselect(v, zero, f32x4.gt(v, zero));
+    else if (kind == UNARY_LEAKY_RELU) y = v128.bitselect(f32x4.mul(v, alphas), v, f32x4.lt(v, zero));
+    else y = f32x4.max(v, zero);
     v128.store(out + at, y);
   }
   for (; i < n; i++) {
@@ -130,13 +130,18 @@ export const UNARY_RELU: i32 = 2;
     const v = load<f32>(x + at);
     let y: f32;
     if (kind == UNARY_SQUARE) y = v * v;
-    else if (kind == UNARY_LEAKY_RELU) y = v > 0 ? v : v * alpha;
-    else y = v > 0 ? v : 0;
+    else if (kind == UNARY_LEAKY_RELU) y = v < 0 ? v * alpha : v;
+    else y = max<f32>(v, 0);
     store<f32>(out + at, y);
   }
 }
 
-/** out = x², leaky ReLU (x > 0 ? x : alpha·x) or ReLU (x > 0 ? x : 0), by UNARY_*. */
+/**
+ * out = x², leaky ReLU (x < 0 ? alpha·x : x) or ReLU (max(x, 0)), by UNARY_*: tfjs's definitions, so
+ * NaN and infinities come out as tfjs gives them (NaN stays NaN: a diverging run shows, rather than
+ * being zeroed here), and −0 as well (leaky ReLU keeps it, ReLU gives +0). f32x4.max and f32.max
+ * return NaN when either operand is.
+ */
 export function unary(kind: i32, x: usize, out: usize, n: i32, alpha: f32): void {
   if (kind == UNARY_SQUARE) unaryLoop(UNARY_SQUARE, x, out, n, alpha);
   else if (kind == UNARY_LEAKY_RELU) unaryLoop(UNARY_LEAKY_RELU, x, out, n, alpha);

@@ -5,7 +5,8 @@
  * restoring one and training on matches an uninterrupted run.
  *
  * Checkpoint tensor names: `generator/<weight>`, `discriminator/<weight>`, `adam_g/NNNN`, `adam_d/NNNN`
- * (Adam's slots by position) and `generator_ema/<weight>` (the averaged generator as served).
+ * (Adam's slots by position), `adam_powers/adam_g` and `adam_powers/adam_d` (Adam's β₁ᵗ and β₂ᵗ) and
+ * `generator_ema/<weight>` (the averaged generator as served).
  */
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -52,7 +53,35 @@ async function optimizerWeights(optimizer: tf.Optimizer, prefix: string): Promis
     })),
   );
   weights[0]?.tensor.dispose(); // the iteration count is a fresh scalar; the rest are the optimiser's own variables
-  return out;
+  return [...out, adamPowers(optimizer, prefix)];
+}
+
+/**
+ * Adam's running powers β₁ᵗ and β₂ᵗ. tfjs multiplies them by β in float32 at every step, but its
+ * setWeights recomputes them as pow(β, t + 1), which can differ in the last bit: that made a resumed
+ * run drift from an uninterrupted one by ~1e-8. Saved and put back as they are, the two compute the
+ * same bits. (A checkpoint written before they were saved resumes with tfjs's recomputed powers.)
+ */
+const ADAM_POWERS = 'adam_powers';
+
+interface AdamPowers {
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+}
+
+function adamPowers(optimizer: tf.Optimizer, prefix: string): NamedArray {
+  const { accBeta1, accBeta2 } = optimizer as unknown as AdamPowers;
+  return { name: `${ADAM_POWERS}/${prefix}`, shape: [2], data: Float32Array.of(accBeta1.dataSync()[0], accBeta2.dataSync()[0]) };
+}
+
+function restoreAdamPowers(optimizer: tf.Optimizer, prefix: string, tensors: Map<string, NamedArray>): void {
+  const saved = tensors.get(`${ADAM_POWERS}/${prefix}`);
+  if (!saved) return;
+  const { accBeta1, accBeta2 } = optimizer as unknown as AdamPowers;
+  tf.tidy(() => {
+    accBeta1.assign(tf.scalar(saved.data[0]));
+    accBeta2.assign(tf.scalar(saved.data[1]));
+  });
 }
 
 function restoreModel(model: tfl.LayersModel, prefix: string, tensors: Map<string, NamedArray>): void {
@@ -72,6 +101,7 @@ async function restoreOptimizer(optimizer: tf.Optimizer, prefix: string, tensors
   const named = entries.map((e) => ({ name: e.name, tensor: tf.tensor(e.data, e.shape) }));
   await optimizer.setWeights(named);
   tf.dispose(named.map((n) => n.tensor));
+  restoreAdamPowers(optimizer, prefix, tensors);
 }
 
 export class TrainingState {
