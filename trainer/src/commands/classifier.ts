@@ -2,7 +2,9 @@
 import { type Command, Option } from 'commander';
 import { IMAGE_SIZES } from '@gan/core';
 import { trainExtractor } from '../evaluate/run.ts';
+import { DEFAULT_JUDGE_SHAPE } from '../evaluate/style-judge.ts';
 import { trainAndSaveStyleJudge } from '../evaluate/style-judge-run.ts';
+import { STATISTICS_VERSIONS, type StatisticsVersion } from '../evaluate/style-statistics.ts';
 import {
   UsageError,
   activateBackend,
@@ -18,6 +20,8 @@ import {
 interface ClassifierFlags extends BackendFlags {
   data?: string;
   judge: boolean;
+  judgeStatistics: StatisticsVersion;
+  judgeFilters: string;
   imageSize: 8 | 16 | 32 | 64;
   epochs: number;
   batchSize: number;
@@ -27,6 +31,14 @@ interface ClassifierFlags extends BackendFlags {
   background: string;
   labels: 'classes' | 'instances';
   out?: string;
+}
+
+/** `24,48,96` → three filter counts. */
+function judgeFilters(text: string): [number, number, number] {
+  const parts = text.split(',').map((p) => Number(p));
+  if (parts.length !== 3 || parts.some((p) => !Number.isInteger(p) || p < 1 || p > 512))
+    throw new UsageError('--judge-filters', 'three filter counts, e.g. 24,48,96');
+  return parts as [number, number, number];
 }
 
 export function register(program: Command): void {
@@ -43,6 +55,12 @@ export function register(program: Command): void {
         'colour and gradient statistics beside the CNN), saved as models/classifiers/emoji-style-32',
       false,
     )
+    .addOption(
+      new Option('--judge-statistics <version>', 'with --judge: the colour and gradient statistics beside the CNN')
+        .choices(Object.keys(STATISTICS_VERSIONS))
+        .default(DEFAULT_JUDGE_SHAPE.statistics),
+    )
+    .option('--judge-filters <a,b,c>', "with --judge: filters of the CNN's three stages", DEFAULT_JUDGE_SHAPE.filters.join(','))
     .option('--image-size <n>', 'image edge in pixels: the size of the models it will evaluate', oneOf(...IMAGE_SIZES), 32)
     .option('--epochs <n>', 'passes over the training split', integer(1, 1000), 8)
     .option('--batch-size <n>', 'images per step', integer(1, 4096), 64)
@@ -73,6 +91,7 @@ export function register(program: Command): void {
           maxShift: flags.maxShift,
           seed: flags.seed,
           backend,
+          shape: { statistics: flags.judgeStatistics, filters: judgeFilters(flags.judgeFilters) },
           out: flags.out,
           log: info,
         });

@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { Sfc32 } from '@gan/core/prng';
-import { STATISTICS_SIZE, styleStatistics } from './style-statistics.ts';
+import { statisticsOf, statisticsVersionOfSize } from './style-statistics.ts';
 
 /** Images in [-1, 1], NHWC row-major, with integer labels in [0, classNames.length). */
 export interface LabelledImages {
@@ -204,7 +204,9 @@ export function extractFeatures(
       const batch = images.subarray(start * size, (start + n) * size);
       const x = tf.tensor4d(batch, [n, imageSize, imageSize, channels]);
       // A style judge (style-judge.ts) reads colour and gradient statistics beside the pixels.
-      const inputs = model.inputs.length === 2 ? [x, tf.tensor2d(styleStatistics(batch, n, imageSize), [n, STATISTICS_SIZE])] : x;
+      const statistics = model.inputs.length === 2 ? (model.inputs[1].shape[1] as number) : 0;
+      const inputs =
+        statistics > 0 ? [x, tf.tensor2d(statisticsOf(statisticsVersionOfSize(statistics), batch, n, imageSize), [n, statistics])] : x;
       const [feat, logits] = model.predict(inputs) as tf.Tensor[];
       return [feat, tf.argMax(logits, 1)];
     });

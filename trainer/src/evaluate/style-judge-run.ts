@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Sfc32 } from '@gan/core/prng';
 import { DEFAULT_EMOJI_GROUPS } from '../data/emoji.ts';
 import { STYLE_SPLIT_RULE, loadStyleData, styleSubset } from './style-data.ts';
-import { STATISTICS_VERSION, STYLE_JUDGE_ID, buildStyleJudge, judgeAccuracy, trainStyleJudge } from './style-judge.ts';
+import { STYLE_JUDGE_ID, type StyleJudgeShape, buildStyleJudge, judgeAccuracy, trainStyleJudge } from './style-judge.ts';
 import { type ClassifierInfo, defaultClassifiersDir, saveClassifier } from './store.ts';
 
 export interface StyleJudgeRunOptions {
@@ -19,6 +19,7 @@ export interface StyleJudgeRunOptions {
   maxShift: number;
   seed: string;
   backend: string;
+  shape: StyleJudgeShape;
   cacheDir?: string;
   out?: string;
   log?: (line: string) => void;
@@ -68,11 +69,17 @@ export async function trainAndSaveStyleJudge(options: StyleJudgeRunOptions): Pro
   const heldOut = styleSubset(data, (i) => i.heldOut);
   const heldOutModel = styleSubset(data, (i) => i.heldOut && DEFAULT_EMOJI_GROUPS.includes(i.group));
   log(`style judge: ${train.count} training and ${heldOut.count} held-out renders (${heldOutModel.count} in the model's groups)`);
-  const model = buildStyleJudge(options.imageSize, data.classNames.length, Sfc32.fromSeed(`weights:${options.seed}`).nextInt(1 << 20));
+  const model = buildStyleJudge(
+    options.imageSize,
+    data.classNames.length,
+    Sfc32.fromSeed(`weights:${options.seed}`).nextInt(1 << 20),
+    options.shape,
+  );
   const started = performance.now();
   try {
     trainStyleJudge(model, train, {
       ...options,
+      statistics: options.shape.statistics,
       onEpoch: (epoch, loss) => {
         const m = judgeAccuracy(model, heldOut);
         log(
@@ -95,7 +102,7 @@ export async function trainAndSaveStyleJudge(options: StyleJudgeRunOptions): Pro
       heldOutAccuracy: all.accuracy,
       trainCount: train.count,
       heldOutCount: heldOut.count,
-      statistics: STATISTICS_VERSION,
+      statistics: options.shape.statistics,
       split: STYLE_SPLIT_RULE,
       heldOutAccuracyByClass: all.byClass,
       confusion: all.matrix,
@@ -119,7 +126,7 @@ export async function trainAndSaveStyleJudge(options: StyleJudgeRunOptions): Pro
     });
     const command =
       `npx gan train-classifier --judge --epochs ${options.epochs} --batch-size ${options.batchSize} --lr ${options.learningRate} ` +
-      `--max-shift ${options.maxShift} --seed ${options.seed} --backend ${options.backend}`;
+      `--max-shift ${options.maxShift} --seed ${options.seed} --judge-statistics ${options.shape.statistics} --judge-filters ${options.shape.filters.join(',')} --backend ${options.backend}`;
     await writeFile(path.join(dir, 'README.md'), card(info, all, inModel, command));
     return { dir, info };
   } finally {

@@ -10,8 +10,11 @@
  *     → Conv3x3(24) ReLU → MaxPool2 → Conv3x3(48) ReLU → MaxPool2 → Conv3x3(96) ReLU → MaxPool2
  *     → Flatten [N, 1536] → Dense(96) ReLU                                  ("cnn")
  *   statistics [N, 111]: palette, fill and outline statistics (style-statistics.ts)
- *     → Dense(48) ReLU                                                       ("stats")
- *   concat [N, 144] → Dense(64) ReLU = features → Dense(8) = logits
+ *     → Dense(128) ReLU → Dense(64) ReLU                                     ("stats")
+ *   concat [N, 160] → Dense(64) ReLU = features → Dense(8) = logits
+ *
+ * (The statistics alone, through the same two layers, get 87.8 % of the held-out renders right; a
+ * first judge with a single 48-unit layer on them learned slowly: 79.9 % after 7 of 16 epochs.)
  *
  * Trained on every Unicode group (about 10 000 renders) with the fixed held-out split of
  * style-data.ts, under random shifts of up to 2 pixels (white fill) and mirror images, with the loss
@@ -22,17 +25,31 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { Sfc32 } from '@gan/core/prng';
 import { type LabelledImages, FEATURE_LAYER, LOGITS_LAYER, cosineRate, extractFeatures, permutation } from './classifier.ts';
-import { STATISTICS_SIZE, STATISTICS_VERSION, styleStatistics } from './style-statistics.ts';
+import { STATISTICS_VERSIONS, type StatisticsVersion, statisticsOf } from './style-statistics.ts';
 
 export const STYLE_JUDGE_ID = 'emoji-style-32';
 export const STATISTICS_INPUT = 'statistics';
 
-export function buildStyleJudge(imageSize: number, numClasses: number, seed = 0): tfl.LayersModel {
+export interface StyleJudgeShape {
+  /** The statistics the judge reads beside the pixels. */
+  statistics: StatisticsVersion;
+  /** Filters of the three convolution stages. */
+  filters: [number, number, number];
+}
+
+export const DEFAULT_JUDGE_SHAPE: StyleJudgeShape = { statistics: 'colour-gradient-v1', filters: [24, 48, 96] };
+
+export function buildStyleJudge(
+  imageSize: number,
+  numClasses: number,
+  seed = 0,
+  shape: StyleJudgeShape = DEFAULT_JUDGE_SHAPE,
+): tfl.LayersModel {
   const init = (i: number) => tfl.initializers.heNormal({ seed: seed * 31 + i });
   const image = tfl.input({ shape: [imageSize, imageSize, 3], name: 'image' });
-  const statistics = tfl.input({ shape: [STATISTICS_SIZE], name: STATISTICS_INPUT });
+  const statistics = tfl.input({ shape: [STATISTICS_VERSIONS[shape.statistics]], name: STATISTICS_INPUT });
   let x = image as tfl.SymbolicTensor;
-  [24, 48, 96].forEach((filters, i) => {
+  shape.filters.forEach((filters, i) => {
     x = tfl.layers
       .conv2d({ name: `conv${i + 1}`, filters, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(i) })
       .apply(x) as tfl.SymbolicTensor;
@@ -40,9 +57,12 @@ export function buildStyleJudge(imageSize: number, numClasses: number, seed = 0)
   });
   x = tfl.layers.flatten({ name: 'flatten' }).apply(x) as tfl.SymbolicTensor;
   const cnn = tfl.layers.dense({ name: 'cnn', units: 96, activation: 'relu', kernelInitializer: init(10) }).apply(x) as tfl.SymbolicTensor;
-  const stats = tfl.layers
-    .dense({ name: 'stats', units: 48, activation: 'relu', kernelInitializer: init(11) })
+  let stats = tfl.layers
+    .dense({ name: 'stats1', units: 128, activation: 'relu', kernelInitializer: init(11) })
     .apply(statistics) as tfl.SymbolicTensor;
+  stats = tfl.layers
+    .dense({ name: 'stats', units: 64, activation: 'relu', kernelInitializer: init(14) })
+    .apply(stats) as tfl.SymbolicTensor;
   const joined = tfl.layers.concatenate({ name: 'joined' }).apply([cnn, stats]) as tfl.SymbolicTensor;
   const features = tfl.layers
     .dense({ name: FEATURE_LAYER, units: 64, activation: 'relu', kernelInitializer: init(12) })
@@ -92,6 +112,7 @@ export interface TrainStyleJudgeOptions {
   learningRate: number;
   maxShift: number;
   seed: string;
+  statistics: StatisticsVersion;
   onEpoch?: (epoch: number, meanLoss: number) => void;
 }
 
@@ -118,11 +139,11 @@ export function trainStyleJudge(model: tfl.LayersModel, train: LabelledImages, o
         mirror: rng.nextInt(2) === 1,
       }));
       const batch = augmentedBatch(train, indices, moves);
-      const statistics = styleStatistics(batch.images, indices.length, s);
+      const statistics = statisticsOf(options.statistics, batch.images, indices.length, s);
       (optimizer as unknown as { learningRate: number }).learningRate = cosineRate(options.learningRate, step, totalSteps);
       const loss = optimizer.minimize(() => {
         const x = tf.tensor4d(batch.images, [indices.length, s, s, 3]);
-        const st = tf.tensor2d(statistics, [indices.length, STATISTICS_SIZE]);
+        const st = tf.tensor2d(statistics, [indices.length, STATISTICS_VERSIONS[options.statistics]]);
         const [, logits] = model.apply([x, st], { training: true }) as tf.Tensor[];
         const weights = tf.tensor1d(Array.from(batch.labels, (l) => classWeight[l]));
         return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(batch.labels, 'int32'), numClasses), logits as tf.Tensor2D, weights);
@@ -158,5 +179,3 @@ export function judgeAccuracy(model: tfl.LayersModel, data: LabelledImages) {
   const { predictions } = extractFeatures(model, data.images, data.count, data.imageSize, data.channels);
   return { ...confusion(predictions, data.labels, data.classNames), count: data.count };
 }
-
-export { STATISTICS_VERSION };
