@@ -47,6 +47,11 @@ export const LIMITS = {
   maxWalkPixels: 512 * 512,
   /** Morph strips: images from `from` to `to`, both included. */
   maxSteps: 16,
+  /**
+   * filter=learned: the upscaler's output per request in pixels (images · (4 · imageSize)²), 64
+   * images of a 32-pixel model (RELIABILITY.md: the largest learned grid's and walk's CPU).
+   */
+  maxUpscaledPixels: 64 * 128 * 128,
 } as const;
 
 export const DEFAULT_PADDING = 2;
@@ -106,7 +111,9 @@ const truncation = z
   .transform(Number)
   .pipe(z.number().gt(0, 'truncation must be greater than 0 and at most 1').lte(1, 'truncation must be greater than 0 and at most 1'));
 
-const filter = z.enum(['bilinear', 'nearest'], { message: 'filter must be bilinear or nearest' });
+const filter = z.enum(['bilinear', 'nearest', 'learned'], {
+  message: 'filter must be bilinear or nearest, or learned on a model version with an upscaler',
+});
 
 /** A class as given: a name or an index, resolved against the model's classes later. */
 const classParam = z.string().min(1, 'class must be a class name or index').max(64, 'class must be a class name or index');
@@ -115,7 +122,7 @@ const ImageQuerySchema = z
   .object({
     seed: seed.optional(),
     size: integer('size', LIMITS.minSize, LIMITS.maxSize).optional(),
-    filter: filter.default('bilinear'),
+    filter: filter.optional(),
     class: classParam.optional(),
     truncation: truncation.default('1'),
   })
@@ -140,7 +147,7 @@ const MorphQuerySchema = z
     to: seedParam('to').optional(),
     steps: integer('steps', 2, LIMITS.maxSteps).default(String(DEFAULT_MORPH_STEPS)),
     size: integer('size', LIMITS.minSize, LIMITS.maxSize).optional(),
-    filter: filter.default('bilinear'),
+    filter: filter.optional(),
     class: classParam.optional(),
     to_class: z.string().min(1, 'to_class must be a class name or index').max(64, 'to_class must be a class name or index').optional(),
     truncation: truncation.default('1'),
@@ -188,7 +195,7 @@ interface RequestBase {
   seeded: boolean;
   /** Edge of one image (or grid cell) in pixels. */
   size: number;
-  filter: 'bilinear' | 'nearest';
+  filter: 'bilinear' | 'nearest' | 'learned';
   truncation: number;
   /**
    * Fixed class index, 'each' (one row per class), 'seeded' (each image's class follows its seed) on
@@ -261,14 +268,40 @@ function checkGenerated(images: number, manifest: Manifest, parameter: string, c
   }
 }
 
-/** At the native size nothing is resized, so the filter cannot change the bytes. */
-function effectiveFilter(query: { size?: number; filter: RenderRequest['filter'] }, manifest: Manifest): RenderRequest['filter'] {
-  return (query.size ?? manifest.imageSize) === manifest.imageSize ? 'bilinear' : query.filter;
+/**
+ * At the native size nothing is resized, so the filter cannot change the bytes; `learned` only
+ * enlarges (at or below the native size it is bilinear, as core renders it). Left out, the filter is
+ * `learned` on a version whose upscaler is its default, else `bilinear`.
+ */
+function effectiveFilter(query: { size?: number; filter?: RenderRequest['filter'] }, manifest: Manifest): RenderRequest['filter'] {
+  const size = query.size ?? manifest.imageSize;
+  if (query.filter === 'learned' && !manifest.upscaler) {
+    throw new InvalidParameterError(
+      'filter',
+      `filter=learned: model '${manifest.name}' (this version) has no learned upscaler; use bilinear or nearest`,
+    );
+  }
+  const filter = query.filter ?? (manifest.upscaler?.default ? 'learned' : 'bilinear');
+  if (size === manifest.imageSize || (filter === 'learned' && size < manifest.imageSize)) return 'bilinear';
+  return filter;
+}
+
+/** Bounds the upscaler's work (filter=learned), before anything is loaded or run. */
+function checkUpscaled(images: number, request: Pick<RequestBase, 'filter'>, manifest: Manifest, parameter: string) {
+  if (request.filter !== 'learned') return;
+  const edge = (manifest.upscaler?.architecture.scale ?? 4) * manifest.imageSize;
+  if (images * edge * edge > LIMITS.maxUpscaledPixels) {
+    const most = Math.max(1, Math.floor(LIMITS.maxUpscaledPixels / (edge * edge)));
+    throw new InvalidParameterError(
+      parameter,
+      `with filter=learned at most ${most} images per request are upscaled; this request has ${images}`,
+    );
+  }
 }
 
 /** The fields every kind of request shares, from the query's seed, filter and truncation. */
 function requestBase(
-  query: { seed?: string; size?: number; filter: RequestBase['filter']; truncation: number },
+  query: { seed?: string; size?: number; filter?: RequestBase['filter']; truncation: number },
   manifest: Manifest,
   randomSeed: () => string,
   classChoice: ClassChoice,
@@ -316,9 +349,11 @@ export function resolveGridRequest(query: GridQuery, manifest: Manifest, randomS
   const padding = query.padding;
   checkGenerated(rows * cols, manifest, query.rows === undefined ? 'cols' : 'rows');
   checkPixels(cols * size + (cols + 1) * padding, rows * size + (rows + 1) * padding, 'size');
+  const base = requestBase(query, manifest, randomSeed, classChoice);
+  checkUpscaled(rows * cols, base, manifest, query.rows === undefined ? 'cols' : 'rows');
   return {
     kind: 'grid',
-    ...requestBase(query, manifest, randomSeed, classChoice),
+    ...base,
     rows,
     cols,
     padding,
@@ -352,9 +387,11 @@ export function resolveWalkRequest(query: WalkQuery, manifest: Manifest, randomS
       `the walk would be ${total} frames of ${size}x${size} pixels; at most ${LIMITS.maxWalkPixels} frame pixels in all (keys · frames · size²) are allowed`,
     );
   }
+  const base = requestBase(query, manifest, randomSeed, classChoice);
+  checkUpscaled(total, base, manifest, counted);
   return {
     kind: 'walk',
-    ...requestBase(query, manifest, randomSeed, classChoice),
+    ...base,
     keys,
     frames,
     fps: query.fps,
@@ -369,6 +406,7 @@ export function resolveMorphRequest(query: MorphQuery, manifest: Manifest, rando
   checkGenerated(steps, manifest, 'steps', 'steps');
   checkPixels(steps * size + (steps + 1) * padding, size + 2 * padding, 'size');
   const base = requestBase({ ...query, seed: query.from }, manifest, randomSeed, classChoice);
+  checkUpscaled(steps, base, manifest, 'steps');
   return {
     kind: 'morph',
     ...base,

@@ -11,10 +11,10 @@ import {
   type FastGenerator,
   type Manifest,
   MAX_SEED_LENGTH,
-  type ResizeFilter,
   randomSeed,
   resolveClassName,
 } from '@gan/core';
+import type { RenderFilter } from '@gan/core/upscaler';
 import { loadExportedGenerator } from '../export/load.ts';
 import { SERVING_PATH, activateServingBackend } from '../serving-backend.ts';
 import { UsageError, info, integer, warn } from './common.ts';
@@ -23,22 +23,27 @@ export interface RenderFlags {
   seed?: string;
   class?: string;
   size?: number;
-  filter: string;
+  filter?: string;
   truncation: string;
 }
 
-export const filterOption = () => new Option('--filter <f>', 'resize filter: bilinear or nearest').default('bilinear');
+export const filterOption = () =>
+  new Option(
+    '--filter <f>',
+    "bilinear, nearest or learned (the version's upscaler; default: learned where it is the version's default, else bilinear)",
+  );
 export const truncationOption = () =>
   new Option('--truncation <t>', 'scale the latent by t in (0, 1]: less variety, more typical images').default('1');
 
 /** The seed (given, or random), filter and truncation, or a UsageError naming the flag. */
-export function renderSettings(flags: RenderFlags): { seed: string; filter: ResizeFilter; truncation: number } {
+export function renderSettings(flags: RenderFlags): { seed: string; filter?: RenderFilter; truncation: number } {
   const seed = flags.seed ?? randomSeed();
   if (seed.length === 0 || [...seed].length > MAX_SEED_LENGTH) throw new UsageError('--seed', `must be 1 to ${MAX_SEED_LENGTH} characters`);
-  if (flags.filter !== 'bilinear' && flags.filter !== 'nearest') throw new UsageError('--filter', 'must be bilinear or nearest');
+  if (flags.filter !== undefined && !['bilinear', 'nearest', 'learned'].includes(flags.filter))
+    throw new UsageError('--filter', 'must be bilinear, nearest or learned');
   const truncation = Number(flags.truncation);
   if (!(truncation > 0 && truncation <= 1)) throw new UsageError('--truncation', 'must be a number in (0, 1]');
-  return { seed, filter: flags.filter, truncation };
+  return { seed, filter: flags.filter as RenderFilter | undefined, truncation };
 }
 
 /** --class as the worker reads `class`: a name or index, `each` where allowed, absent = drawn from the seed. */
@@ -99,7 +104,7 @@ export interface RenderCommandSpec {
 /** What a render is given: the checked settings and the loaded model (disposed by the command afterwards). */
 export interface RenderInput {
   seed: string;
-  filter: ResizeFilter;
+  filter?: RenderFilter;
   truncation: number;
   manifest: Manifest;
   generator: FastGenerator;
