@@ -8,9 +8,7 @@
  *   node --import tsx bench/sampling-images.ts --model models/emoji --scorer /work/runs/scorer-emoji-w8/scorer \
  *     --candidates 4 --per-class 100 --size 64 --out /tmp/k4
  */
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-wasm';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -24,6 +22,8 @@ import {
   scorerWeightsFrom,
 } from '@gan/core';
 import { loadExportedGenerator } from '@gan/trainer/export/load';
+import { activateServingBackend } from '@gan/trainer/serving-backend';
+import { samplerFromDirectory } from './lib/scorer-directory.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,20 +39,7 @@ const { values: args } = parseArgs({
 });
 if (!args.out) throw new Error('--out is needed');
 
-await tf.setBackend('wasm');
-registerWasmKernels();
-
-/** A scorer directory → a sampler drawing K candidates. */
-export async function samplerFromDirectory(dir: string, candidates: number): Promise<CandidateSampler> {
-  const json = parseScorerJson(await readFile(path.join(dir, 'scorer.json'), 'utf8'));
-  const tensors = await decodeWeights(json, async (p) => {
-    const b = await readFile(path.join(dir, p));
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-  });
-  const named = Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, { shape: t.shape, data: t.dataSync() as Float32Array }]));
-  tf.dispose(Object.values(tensors));
-  return new CandidateSampler(candidates, json.architecture, scorerWeightsFrom(json.architecture, named));
-}
+await activateServingBackend();
 
 const { manifest, generator } = await loadExportedGenerator(args.model);
 if (args.scorer) attachSampler(generator, await samplerFromDirectory(args.scorer, Number(args.candidates)));

@@ -89,3 +89,8 @@ export function encodeScorerFiles(
     [SCORER_WEIGHTS, shards[0].bytes],
   ]);
 }
+
+/** Images generated (and scored) per cell drawn from a seed: K on a version with sampling, else 1. */
+export function candidatesPerCell(sampling: Sampling | undefined): number {
+  return sampling?.candidates ?? 1;
+}

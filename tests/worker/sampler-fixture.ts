@@ -80,6 +80,7 @@ export const SAMPLED_FIXTURES: SampledFixtureOptions[] = [
   { name: 'sdigits', version: 'k4', config: DIGITS_CONFIG, classes: DIGITS_CLASSES, candidates: 4, weightsSeed: 'sampled-digits' },
   { name: 'sdigits', version: 'k1', config: DIGITS_CONFIG, classes: DIGITS_CLASSES, candidates: 1, weightsSeed: 'sampled-digits' },
   { name: 'sblobs', version: 'k3', config: BLOBS_CONFIG, candidates: 3, weightsSeed: 'sampled-blobs' },
+  { name: 'sdigits', version: 'k8', config: DIGITS_CONFIG, classes: DIGITS_CLASSES, candidates: 8, weightsSeed: 'sampled-digits' },
 ];
 
 /** The plain version with the same generator as the K = 1 one (no `sampling` at all). */

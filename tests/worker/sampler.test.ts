@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildFixture } from './fixtures.ts';
-import { get, png, sha256 } from './helpers.ts';
+import { errorBody, get, png, sha256 } from './helpers.ts';
 import { PLAIN_DIGITS, SAMPLED_FIXTURES, SAMPLED_GOLDEN, buildSampledFixture, publishFiles } from './sampler-fixture.ts';
 
 beforeAll(async () => {
@@ -37,5 +37,16 @@ describe('candidate sampling in workerd', () => {
     expect(await sha256(sampled.bytes)).not.toBe(await sha256(plain.bytes));
     const again = await png(await get('/v1/models/sdigits@k4/grid.png?seed=golden&class=0&rows=2&cols=4&padding=2'));
     expect(await sha256(again.bytes)).toBe(await sha256(sampled.bytes));
+  });
+
+  it("counts each seed's candidates in the work bound: a grid the plain version serves can be too much work with K = 8", async () => {
+    // 16-pixel fixtures: 1024 generated images per request; 256 cells · 8 candidates is 2048.
+    expect((await get('/v1/models/sdigits@plain/grid.png?seed=w&rows=16&cols=16')).status).toBe(200);
+    const refused = await get('/v1/models/sdigits@k8/grid.png?seed=w&rows=16&cols=16');
+    expect(refused.status).toBe(400);
+    const body = await errorBody(refused);
+    expect(body.error.parameter).toBe('rows');
+    expect(body.error.message).toMatch(/8 candidates per seed.*at most 128/);
+    expect((await get('/v1/models/sdigits@k8/grid.png?seed=w&rows=8&cols=16')).status).toBe(200);
   });
 });

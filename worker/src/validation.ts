@@ -15,6 +15,7 @@ import {
   cellSeed,
   resolveClassName,
 } from '@gan/core';
+import { candidatesPerCell } from '@gan/core/sampling';
 import { InvalidParameterError } from './errors.ts';
 
 export const LIMITS = {
@@ -256,14 +257,20 @@ function checkPixels(width: number, height: number, parameter: string) {
   }
 }
 
-/** Bounds the generator's work: checked with the output size, before anything is loaded or run. */
-function checkGenerated(images: number, manifest: Manifest, parameter: string, counted = 'rows · cols') {
-  const generated = images * manifest.imageSize * manifest.imageSize;
+/**
+ * Bounds the generator's work: checked with the output size, before anything is loaded or run. On a
+ * version with candidate sampling each of the `cells` drawn from seeds (images, grid cells, walk keys,
+ * morph ends) counts as its K candidates, each generated and scored (bench/sampling-cpu.ts).
+ */
+function checkGenerated(images: number, manifest: Manifest, parameter: string, counted = 'rows · cols', cells = images) {
+  const perCell = candidatesPerCell(manifest.sampling);
+  const generated = (images + cells * (perCell - 1)) * manifest.imageSize * manifest.imageSize;
   if (generated > LIMITS.maxGeneratedPixels) {
-    const most = Math.max(1, Math.floor(LIMITS.maxGeneratedPixels / (manifest.imageSize * manifest.imageSize)));
+    const budget = LIMITS.maxGeneratedPixels / (manifest.imageSize * manifest.imageSize);
+    const most = Math.max(1, Math.floor(cells === images ? budget / perCell : budget - cells * (perCell - 1)));
     throw new InvalidParameterError(
       parameter,
-      `${images} images of model '${manifest.name}' (${manifest.imageSize} pixels) are too much work for one request; at most ${most} (${counted})`,
+      `${images} images of model '${manifest.name}' (${manifest.imageSize} pixels${perCell > 1 ? `, ${perCell} candidates per seed` : ''}) are too much work for one request; at most ${most} (${counted})`,
     );
   }
 }
@@ -380,7 +387,7 @@ export function resolveWalkRequest(query: WalkQuery, manifest: Manifest, randomS
   const size = query.size ?? manifest.imageSize;
   const total = keys * frames;
   const counted = query.frames === undefined ? 'keys' : 'frames';
-  checkGenerated(total, manifest, counted, 'frames in all: keys · frames');
+  checkGenerated(total, manifest, counted, 'frames in all: keys · frames', keys);
   if (total * size * size > LIMITS.maxWalkPixels) {
     throw new InvalidParameterError(
       query.size === undefined ? counted : 'size',
@@ -403,7 +410,7 @@ export function resolveMorphRequest(query: MorphQuery, manifest: Manifest, rando
   const toClassChoice = query.to_class === undefined ? classChoice : resolveClass(query.to_class, manifest, false, 'to_class');
   const size = query.size ?? manifest.imageSize;
   const { steps, padding } = query;
-  checkGenerated(steps, manifest, 'steps', 'steps');
+  checkGenerated(steps, manifest, 'steps', 'steps', 2);
   checkPixels(steps * size + (steps + 1) * padding, size + 2 * padding, 'size');
   const base = requestBase({ ...query, seed: query.from }, manifest, randomSeed, classChoice);
   checkUpscaled(steps, base, manifest, 'steps');
