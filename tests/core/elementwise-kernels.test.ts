@@ -14,7 +14,8 @@ import { registerWasmKernels } from '@gan/core/kernels/index';
 import {
   ELEMENTWISE_KERNEL_NAMES,
   Gemm,
-  elementwiseKernelsWanted,
+  elementwiseKernelsOf,
+  parseKernelChoice,
   registerElementwiseKernels,
   restoreElementwiseKernels,
 } from '@gan/core/kernels/gemm/index';
@@ -135,8 +136,8 @@ describe('what the kernels leave to the originals', () => {
   });
 
   it('GAN_KERNELS chooses whether they are used', () => {
-    expect(elementwiseKernelsWanted({})).toBe(true);
-    for (const choice of ['tfjs', 'matmul', 'gemm']) expect(elementwiseKernelsWanted({ GAN_KERNELS: choice })).toBe(false);
+    expect(elementwiseKernelsOf(parseKernelChoice(undefined))).toBe(true);
+    for (const choice of ['tfjs', 'matmul', 'gemm']) expect(elementwiseKernelsOf(parseKernelChoice(choice))).toBe(false);
   });
 
   it('they run on the SIMD module, and restoring puts every original back', async () => {

@@ -26,7 +26,9 @@ import {
   bestGemmVariant,
   enableRelaxedSimd,
   gemmKernelVariant,
-  gemmKernelsWanted,
+  gemmKernelsOf,
+  parseKernelChoice,
+  KernelChoiceError,
   registerElementwiseKernels,
   registerGemmKernels,
   restoreElementwiseKernels,
@@ -212,14 +214,23 @@ describe('BatchMatMul on the GEMM', () => {
     }
   });
 
-  it('the default policy leaves large plain products to XNNPACK; GAN_KERNELS chooses the kernels', () => {
+  it('the default policy leaves large plain products to XNNPACK; the kernel choice (GAN_KERNELS) picks the kernels', () => {
     const shape = { batch: 1, m: 1024, n: 1024, k: 1024, transposeA: false, transposeB: false };
     expect(DEFAULT_MATMUL_POLICY(shape)).toBe(false);
     expect(DEFAULT_MATMUL_POLICY({ ...shape, transposeA: true })).toBe(true);
     expect(DEFAULT_MATMUL_POLICY({ ...shape, m: 48, n: 64, k: 16384 })).toBe(true);
-    expect(gemmKernelsWanted({ GAN_KERNELS: 'tfjs' })).toEqual([]);
-    expect(gemmKernelsWanted({ GAN_KERNELS: 'matmul' })).toEqual(['BatchMatMul']);
-    expect(gemmKernelsWanted({})).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Conv2D', 'FusedConv2D']);
+    expect(gemmKernelsOf(parseKernelChoice('tfjs'))).toEqual([]);
+    expect(gemmKernelsOf(parseKernelChoice('matmul'))).toEqual(['BatchMatMul']);
+    expect(gemmKernelsOf(parseKernelChoice(undefined))).toEqual([
+      'BatchMatMul',
+      'Conv2DBackpropFilter',
+      'Conv2DBackpropInput',
+      'Conv2D',
+      'FusedConv2D',
+    ]);
+    expect(gemmKernelsOf(parseKernelChoice('GEMM'))).toEqual(gemmKernelsOf(parseKernelChoice('all')));
+    // A typo is an error, not "all".
+    expect(() => parseKernelChoice('matmull')).toThrow(KernelChoiceError);
   });
 
   it('restoring puts the original back, and registering twice keeps one wrapper', async () => {

@@ -71,4 +71,15 @@ describe('automatic backend choice', () => {
     expect(selection.skipped.map((s) => s.name)).toEqual(['tensorflow-gpu']);
     tf.removeBackend('tensorflow');
   });
+
+  it('refuses an unknown GAN_KERNELS rather than placing every kernel or falling back', async () => {
+    vi.stubEnv('GAN_KERNELS', 'matmull');
+    try {
+      const { selectBackend } = await loadBackendModule();
+      await expect(selectBackend('auto', { threads: 1 })).rejects.toThrow(/GAN_KERNELS must be one of all, gemm, matmul, tfjs/);
+      await expect(selectBackend('wasm', { threads: 1 })).rejects.toThrow(/not "matmull"/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
 });

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Gemm, type GemmParallel, type WasmBackendInternals, bestGemmVariant } from '@gan/core/kernels/gemm/index';
+import { GemmThreadError, startGemmThreads } from '@gan/core/kernels/gemm/threads';
 import { selectBackend } from '@gan/trainer/backend';
 import { values } from '../core/backend-compare.ts';
 
@@ -100,5 +101,49 @@ describe('the GEMM on helper threads', () => {
     const r = bothWays(() => tf.matMul(a, a, true, false));
     expect(r.two).toEqual(r.one);
     a.dispose();
+  });
+
+  describe('a helper thread that dies fails its caller instead of hanging it', () => {
+    type Worker = import('node:worker_threads').Worker;
+    /**
+     * Starts fresh helpers that are waited for at most `timeoutMs`, ends the helper's thread with
+     * `kill`, then hands `check` a product split over the helpers; the trainer's helpers come back after.
+     */
+    async function withEndedHelper(timeoutMs: number, kill: (worker: Worker) => Promise<void>, check: (product: () => void) => void) {
+      const stop = await startGemmThreads(gemm, 2, { timeoutMs });
+      const fresh = (gemm as unknown as { parallel: { helpers: { worker: Worker }[] } }).parallel;
+      const a = tf.tensor2d(values(256 * 256, 9), [256, 256]);
+      try {
+        await kill(fresh.helpers[0].worker);
+        check(() => tf.tidy(() => void tf.matMul(a, a, true, false).dataSync()));
+      } finally {
+        a.dispose();
+        stop();
+        gemm.useParallel(parallel);
+      }
+    }
+
+    it('an exit the caller has seen: the next call fails at once', async () => {
+      await withEndedHelper(
+        60_000,
+        async (worker) => void (await worker.terminate()),
+        (product) => expect(product).toThrow(/helper thread has ended \(exit code/),
+      );
+    });
+
+    it('an exit the caller could not see (it was waiting): the call fails after the timeout, and the helper gets no more parts', async () => {
+      await withEndedHelper(
+        300,
+        async (worker) => {
+          worker.removeAllListeners('exit');
+          worker.removeAllListeners('error');
+          await worker.terminate();
+        },
+        (product) => {
+          expect(product).toThrow(GemmThreadError);
+          expect(product).toThrow(/helper thread has ended \(did not finish a part in 300 ms\)/);
+        },
+      );
+    });
   });
 });

@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WasmBackendInternals } from '@gan/core/kernels/gemm/index';
+import { type KernelChoice, parseKernelChoice } from '@gan/core/kernels/gemm/kernel-choice';
 import { defaultWasmThreads, prepareWasmThreads, unrefWasmThreads } from './wasm-threads.ts';
 
 export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -54,10 +55,16 @@ function reasonOf(err: unknown): string {
 export interface BackendOptions {
   /** Threads for the wasm backend (default: one per core, at most 8); 1 uses the single-threaded build. */
   threads?: number;
+  /** The project's kernels on the wasm backend (default: GAN_KERNELS from the environment, unset: all). */
+  kernels?: KernelChoice;
 }
 
-async function activate(name: BackendName, options: BackendOptions, log: (line: string) => void): Promise<number> {
-  if (name === 'wasm') return activateWasm(options.threads ?? defaultWasmThreads(), log);
+async function activate(
+  name: BackendName,
+  options: Required<Pick<BackendOptions, 'kernels'>> & BackendOptions,
+  log: (line: string) => void,
+): Promise<number> {
+  if (name === 'wasm') return activateWasm(options.threads ?? defaultWasmThreads(), options.kernels, log);
   switch (name) {
     case 'tensorflow-gpu':
       await importOptional('@tensorflow/tfjs-node-gpu');
@@ -80,10 +87,10 @@ async function activate(name: BackendName, options: BackendOptions, log: (line: 
  * The wasm backend on `threads` threads (see wasm-threads.ts); if the threaded build fails to start,
  * the single-threaded one. The thread count is fixed by the first initialisation in a process.
  */
-async function activateWasm(threads: number, log: (line: string) => void): Promise<number> {
+async function activateWasm(threads: number, kernels: KernelChoice, log: (line: string) => void): Promise<number> {
   const started = await startWasm(threads, log);
   await registerTrainingKernels('wasm');
-  await registerGemm(log, started);
+  await registerGemm(log, started, kernels);
   return started;
 }
 
@@ -114,15 +121,16 @@ export async function startWasm(threads: number, log: (line: string) => void = (
 
 /**
  * The matrix products on this project's AssemblyScript GEMM (core/src/kernels/gemm), relaxed SIMD
- * where the engine has it (Node 20 after a V8 flag); GAN_KERNELS=tfjs keeps tfjs's own, GAN_KERNELS=matmul
- * leaves the filter gradient on XNNPACK's convolution. On the threaded
+ * where the engine has it (Node 20 after a V8 flag); `kernels` (GAN_KERNELS) chooses which
+ * (core/src/kernels/gemm/kernel-choice.ts): tfjs keeps tfjs's own, matmul leaves the filter gradient
+ * on XNNPACK's convolution. On the threaded
  * build it splits large products and Winograd convolutions over as many threads as XNNPACK has
  * (gemm/threads.ts), computing each output element the same way on any thread count, and leaves
  * XNNPACK the forward convolutions and large plain products.
  */
-async function registerGemm(log: (line: string) => void, threads: number): Promise<void> {
+async function registerGemm(log: (line: string) => void, threads: number, kernels: KernelChoice): Promise<void> {
   const gemm = await import('@gan/core/kernels/gemm/index');
-  const only = gemm.gemmKernelsWanted();
+  const only = gemm.gemmKernelsOf(kernels);
   if (only.length === 0) {
     log('wasm: matrix products on tfjs kernels (GAN_KERNELS=tfjs)');
     return;
@@ -130,7 +138,7 @@ async function registerGemm(log: (line: string) => void, threads: number): Promi
   gemm.enableRelaxedSimd();
   const variant = gemm.bestGemmVariant();
   const placed = gemm.registerGemmKernels({ variant, only });
-  if (gemm.elementwiseKernelsWanted()) placed.push(...gemm.registerElementwiseKernels({ variant }));
+  if (gemm.elementwiseKernelsOf(kernels)) placed.push(...gemm.registerElementwiseKernels({ variant }));
   if (threads > 1) {
     const { startGemmThreads } = await import('@gan/core/kernels/gemm/threads');
     await startGemmThreads(gemm.Gemm.of(tf.backend() as unknown as WasmBackendInternals, variant), threads);
@@ -158,9 +166,11 @@ export async function selectBackend(
   options: BackendOptions = {},
   log: (line: string) => void = () => {},
 ): Promise<BackendSelection> {
+  // Read here, before any backend is tried: a bad value is the caller's error, not a reason to fall back.
+  const configured = { ...options, kernels: options.kernels ?? parseKernelChoice(process.env.GAN_KERNELS) };
   if (choice !== 'auto') {
     try {
-      const threads = await activate(choice, options, log);
+      const threads = await activate(choice, configured, log);
       return { name: choice, threads, skipped: [] };
     } catch (err) {
       if (err instanceof BackendUnavailableError) throw err;
@@ -170,7 +180,7 @@ export async function selectBackend(
   const skipped: BackendSelection['skipped'] = [];
   for (const name of BACKEND_NAMES) {
     try {
-      const threads = await activate(name, options, log);
+      const threads = await activate(name, configured, log);
       return { name, threads, skipped };
     } catch (err) {
       skipped.push({ name, reason: reasonOf(err) });

@@ -7,8 +7,8 @@
  * `registerGemmKernels()` replaces BatchMatMul where the policy says the GEMM wins (by default all
  * but large plain products: see DEFAULT_MATMUL_POLICY), and marks it as taking transposed operands at
  * full speed, so the convolution-gradient kernels hand it theirs instead of transposing first;
- * `restoreGemmKernels()` puts the original back. GAN_KERNELS=tfjs in the environment turns them off
- * in the trainer, GAN_KERNELS=matmul keeps only BatchMatMul (`gemmKernelsWanted`).
+ * `restoreGemmKernels()` puts the original back. Which of them the trainer places is configuration
+ * (./kernel-choice.ts: GAN_KERNELS, read by the trainer).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FAST_TRANSPOSED_MATMUL } from '../kernel-scope.ts';
@@ -18,11 +18,22 @@ import { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
 import { conv2dBackpropInputKernel } from './conv2d-backprop-input.ts';
 import { stridedConv2dKernel } from './conv2d-strided.ts';
 import { type GemmVariant, bestGemmVariant } from './gemm.ts';
+import { GEMM_KERNEL_NAMES, type GemmKernelName } from './kernel-choice.ts';
 
 export { type MatMulPolicy, type MatMulShape, batchMatMulKernel } from './batch-mat-mul.ts';
 export { GATHERED_MIN_CHANNELS, conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
 export { conv2dBackpropInputKernel, phaseTaps, winogradPhasePlan } from './conv2d-backprop-input.ts';
 export { coversStridedLayer, stridedConv2dKernel, stridedInput, stridedPhaseTaps } from './conv2d-strided.ts';
+export {
+  GEMM_KERNEL_NAMES,
+  type GemmKernelName,
+  KERNEL_CHOICES,
+  type KernelChoice,
+  KernelChoiceError,
+  elementwiseKernelsOf,
+  gemmKernelsOf,
+  parseKernelChoice,
+} from './kernel-choice.ts';
 export {
   ELEMENTWISE_KERNEL_NAMES,
   type ElementwiseKernelName,
@@ -38,9 +49,6 @@ export {
   bestGemmVariant,
   enableRelaxedSimd,
 } from './gemm.ts';
-
-export const GEMM_KERNEL_NAMES = ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Conv2D', 'FusedConv2D'] as const;
-export type GemmKernelName = (typeof GEMM_KERNEL_NAMES)[number];
 
 /**
  * Plain single products of at least this many multiply-adds (512³) stay on XNNPACK: there its thread
@@ -99,21 +107,4 @@ export function registerGemmKernels(options: GemmKernelOptions = {}): string[] {
 /** Puts back what `registerGemmKernels` replaced; returns the names restored. */
 export function restoreGemmKernels(backendName = 'wasm'): string[] {
   return placements.restore(GEMM_KERNEL_NAMES, backendName, (config) => (config?.kernelFunc as Marked | undefined)?.[MARK] !== undefined);
-}
-
-/**
- * The GEMM kernels the environment asks for: GAN_KERNELS=tfjs none, GAN_KERNELS=matmul BatchMatMul
- * only (the filter gradient on XNNPACK's convolution), anything else all. The element-wise kernels
- * (./elementwise.ts) come with all of them unless GAN_KERNELS=gemm (`elementwiseKernelsWanted`).
- */
-export function gemmKernelsWanted(env: Record<string, string | undefined> = process.env): readonly GemmKernelName[] {
-  const choice = (env.GAN_KERNELS ?? '').toLowerCase();
-  if (choice === 'tfjs') return [];
-  if (choice === 'matmul') return ['BatchMatMul'];
-  return GEMM_KERNEL_NAMES;
-}
-
-/** Whether the environment asks for the element-wise kernels too (all but GAN_KERNELS=tfjs, matmul or gemm). */
-export function elementwiseKernelsWanted(env: Record<string, string | undefined> = process.env): boolean {
-  return !['tfjs', 'matmul', 'gemm'].includes((env.GAN_KERNELS ?? '').toLowerCase());
 }

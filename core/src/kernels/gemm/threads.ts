@@ -11,7 +11,9 @@
  *
  * Signalling is a SharedArrayBuffer per helper: the call's sequence number (the helper waits on it
  * with Atomics.wait), the export to run and its integer arguments, and the sequence number it finished
- * (the caller waits on that). Node only: the worker has no threads.
+ * (the caller waits on that, at most `timeoutMs`: a helper that died or hangs fails the call with
+ * GemmThreadError instead of blocking the trainer forever; one whose exit was seen fails every later
+ * call at once). Node only: the worker has no threads.
  */
 import type { Worker as NodeWorker } from 'node:worker_threads';
 import type { Gemm, GemmParallel, GemmParallelExport } from './gemm.ts';
@@ -61,12 +63,28 @@ for (;;) {
 interface Helper {
   worker: NodeWorker;
   slots: Int32Array;
+  /** Why the helper's thread ended, once its exit or error was seen. */
+  ended?: string;
+}
+
+/**
+ * Longest wait for a helper's part: parts are a few milliseconds to a second of work, so a helper
+ * that has not finished by then has died (an exit the caller cannot see while it waits) or hangs.
+ */
+export const HELPER_TIMEOUT_MS = 60_000;
+
+export interface GemmThreadOptions {
+  /** Longest wait for a helper's part (default HELPER_TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
 class HelperThreads implements GemmParallel {
   private sequence = 0;
 
-  constructor(private readonly helpers: Helper[]) {}
+  constructor(
+    private readonly helpers: Helper[],
+    private readonly timeoutMs: number,
+  ) {}
 
   get count(): number {
     return this.helpers.length + 1;
@@ -76,6 +94,8 @@ class HelperThreads implements GemmParallel {
     const index = EXPORTS.indexOf(name);
     const sequence = ++this.sequence;
     const started = this.helpers.slice(0, parts.length - 1);
+    const ended = started.find((h) => h.ended);
+    if (ended) throw new GemmThreadError(`${name}: a helper thread has ended (${ended.ended})`);
     started.forEach(({ slots }, i) => {
       const args = parts[i + 1];
       if (args.length > MAX_ARGUMENTS) throw new GemmThreadError(`${name}: ${args.length} arguments`);
@@ -91,9 +111,18 @@ class HelperThreads implements GemmParallel {
     } catch (e) {
       failure = e;
     }
-    for (const { slots } of started) {
-      for (let done = Atomics.load(slots, FINISHED); done !== sequence; done = Atomics.load(slots, FINISHED))
-        Atomics.wait(slots, FINISHED, done);
+    const deadline = performance.now() + this.timeoutMs;
+    for (const helper of started) {
+      const { slots } = helper;
+      for (let done = Atomics.load(slots, FINISHED); done !== sequence; done = Atomics.load(slots, FINISHED)) {
+        const left = deadline - performance.now();
+        if (left <= 0 || Atomics.wait(slots, FINISHED, done, left) === 'timed-out') {
+          // Never handed another part: a hung helper could still write into this call's output.
+          helper.ended ??= `did not finish a part in ${this.timeoutMs} ms`;
+          failure ??= new GemmThreadError(`${name}: a helper thread did not finish its part in ${this.timeoutMs} ms (dead or hung)`);
+          break;
+        }
+      }
       if (slots[FAILED]) failure ??= new GemmThreadError(`${name} failed on a helper thread`);
     }
     if (failure) throw failure;
@@ -112,7 +141,7 @@ class HelperThreads implements GemmParallel {
  * Starts `threads − 1` helper threads for `gemm` (whose memory must be shared: tfjs's threaded build)
  * and hands them to it; returns a function that stops them. Resolves once every helper is running.
  */
-export async function startGemmThreads(gemm: Gemm, threads: number): Promise<() => void> {
+export async function startGemmThreads(gemm: Gemm, threads: number, options: GemmThreadOptions = {}): Promise<() => void> {
   const { Worker } = await import('node:worker_threads');
   const { module, memory } = gemm.instanceParts();
   if (!(memory.buffer instanceof SharedArrayBuffer)) throw new GemmThreadError('the backend memory is not shared');
@@ -125,10 +154,17 @@ export async function startGemmThreads(gemm: Gemm, threads: number): Promise<() 
         worker.once('error', reject);
       });
       worker.unref(); // a waiting helper must not keep the process alive
-      return { worker, slots: new Int32Array(control) };
+      const helper: Helper = { worker, slots: new Int32Array(control) };
+      worker.once('error', (error) => {
+        helper.ended ??= error.message;
+      });
+      worker.once('exit', (code) => {
+        helper.ended ??= `exit code ${code}`;
+      });
+      return helper;
     }),
   );
-  const threadsOf = new HelperThreads(helpers);
+  const threadsOf = new HelperThreads(helpers, options.timeoutMs ?? HELPER_TIMEOUT_MS);
   gemm.useParallel(threadsOf);
   return () => {
     gemm.useParallel(undefined);
