@@ -28,6 +28,7 @@ import { register as registerNew } from './commands/new.ts';
 import { register as registerDataset } from './commands/dataset.ts';
 import { register as registerTrainScorer } from './commands/train-scorer.ts';
 import { register as registerDerive } from './commands/derive.ts';
+import { register as registerUpscaler } from './commands/upscaler.ts';
 
 const COMMANDS: ((program: Command) => void)[] = [
   registerTrain,
@@ -46,6 +47,7 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerDataset,
   registerTrainScorer,
   registerDerive,
+  registerUpscaler,
 ];
 
 export function buildProgram(): Command {

@@ -5,6 +5,7 @@ import { MAX_CANDIDATES } from '@gan/core/sampling';
 import { readExportedModel } from '@gan/registry';
 import { deriveVersion, type VersionAddition } from '../derive/derive.ts';
 import { scorerAddition } from '../derive/scorer-addition.ts';
+import { upscalerAddition } from '../upscale/derive-addition.ts';
 import { UsageError, info, integer } from './common.ts';
 import { type IgnoredBackendFlags, activateRenderBackend, ignoredBackendOptions } from './render-flags.ts';
 
@@ -13,6 +14,8 @@ interface DeriveFlags extends IgnoredBackendFlags {
   out: string;
   scorer?: string;
   candidates?: number;
+  upscaler?: string;
+  upscalerDefault: boolean;
   version?: string;
   cardNotes?: string;
 }
@@ -30,6 +33,8 @@ export function register(program: Command): void {
       'a scorer directory (gan train-scorer --out <run>: <run>/scorer): sample each image as the best of --candidates',
     )
     .option('--candidates <k>', `latents drawn per image with --scorer (1 to ${MAX_CANDIDATES})`, integer(1, MAX_CANDIDATES))
+    .option('--upscaler <dir>', 'an upscaler export (gan upscaler export --out <dir>): filter=learned through it')
+    .option('--upscaler-default', 'with --upscaler: learned is the default filter above the model size', false)
     .option('--version <version>', 'version name (default: UTC time and the sha256 of the files served from)')
     .option('--card-notes <file>', 'a Markdown file appended to the model card (e.g. the figures of the sampling trade-off)')
     .addOption(ignoredBackendOptions()[0])
@@ -53,7 +58,11 @@ export function register(program: Command): void {
         const command = `gan derive --model <${manifest.name}@${manifest.version}> --scorer ${flags.scorer} --candidates ${flags.candidates}`;
         additions.push(await scorerAddition(manifest, flags.scorer, flags.candidates!, command));
       }
-      if (additions.length === 0) throw new UsageError('--scorer', 'name at least one addition');
+      if (flags.upscaler !== undefined) {
+        const command = `gan derive --model <${manifest.name}@${manifest.version}> --upscaler ${flags.upscaler}${flags.upscalerDefault ? ' --upscaler-default' : ''}`;
+        additions.push(await upscalerAddition(manifest, flags.upscaler, flags.upscalerDefault, command));
+      }
+      if (additions.length === 0) throw new UsageError('--scorer', 'name at least one addition (--scorer, --upscaler)');
       const result = await deriveVersion({ model: flags.model, out: flags.out, additions, version: flags.version, cardNotes });
       info(
         `derived ${result.manifest.name} ${result.manifest.version} from ${manifest.version} to ${result.outDir}: ${result.files.join(', ')}`,

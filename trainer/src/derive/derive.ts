@@ -23,7 +23,7 @@ export interface VersionAddition {
   /** Files added beside the generator's (plain names; they must not replace the source's). */
   files: Map<string, Uint8Array>;
   /** Manifest fields it sets (e.g. `sampling`). */
-  manifest: Partial<Pick<Manifest, 'sampling'>>;
+  manifest: Partial<Pick<Manifest, 'sampling' | 'upscaler'>>;
   /** Markdown appended to the card (a section with its own heading). */
   card: string;
 }
@@ -57,7 +57,7 @@ export async function deriveVersion(options: DeriveOptions): Promise<DeriveResul
   const source = await readExportedModel(options.model);
   const old = source.manifest;
   const files = new Map([...source.files].filter(([p]) => !RENEWED.has(p)));
-  let manifestFields: Partial<Pick<Manifest, 'sampling'>> = {};
+  let manifestFields: Partial<Pick<Manifest, 'sampling' | 'upscaler'>> = {};
   for (const addition of options.additions) {
     for (const [p, bytes] of addition.files) {
       if (files.has(p) || RENEWED.has(p))

@@ -1,0 +1,173 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { decode } from 'fast-png';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { imagePng, sha256Hex } from '@gan/core';
+import { upscalerOf } from '@gan/core/upscaler';
+import { selectBackend } from '@gan/trainer/backend';
+import { deriveVersion } from '@gan/trainer/derive/derive';
+import { loadExportedGenerator } from '@gan/trainer/export/load';
+import { bicubicResize, meanPsnr } from '@gan/trainer/upscale/bicubic';
+import { upscalerAddition } from '@gan/trainer/upscale/derive-addition';
+import { exportUpscaler } from '@gan/trainer/upscale/export';
+import type { EmojiPairs } from '@gan/trainer/upscale/pairs';
+import {
+  type UpscalerSettings,
+  batchTensors,
+  heldOutPsnr,
+  readCheckpoint,
+  runTraining,
+  startTraining,
+  trainStep,
+} from '@gan/trainer/upscale/train';
+import { writeFixtureExport } from '../helpers/fixtures.ts';
+
+const FIXTURE = path.resolve('tests/trainer/fixtures/upscaler-pairs');
+let root: string;
+let pairs: EmojiPairs;
+
+/** The two real pairs of the fixture (make-upscaler-pairs-fixture.ts): icons rendered at 32 and 128 px. */
+async function fixturePairs(): Promise<EmojiPairs> {
+  const read = async (file: string) => decode(await readFile(path.join(FIXTURE, file))).data as Uint8Array;
+  const names = ['alien', 'dove'];
+  const small = await Promise.all(names.map((n) => read(`${n}-32.png`)));
+  const large = await Promise.all(names.map((n) => read(`${n}-128.png`)));
+  const join = (parts: Uint8Array[]) => {
+    const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+    let offset = 0;
+    for (const p of parts) {
+      out.set(p, offset);
+      offset += p.length;
+    }
+    return out;
+  };
+  return {
+    size: 32,
+    // The second is marked held out so that the held-out score has an icon to score.
+    icons: names.map((name, style) => ({ style, name, heldOut: style === 1 })),
+    pixels: { 1: join(small), 2: new Uint8Array(0), 4: join(large) },
+  };
+}
+
+const settings = (over: Partial<UpscalerSettings> = {}): UpscalerSettings => ({
+  config: { scale: 4, channels: 3, inputSize: 32, widths: [4, 4] },
+  steps: 3,
+  batchSize: 2,
+  learningRate: 3e-3,
+  featureWeight: 0,
+  adversarialWeight: 0,
+  degrade: { noise: 0, blur: 0 },
+  seed: 7,
+  checkpointEvery: 2,
+  ...over,
+});
+
+beforeAll(async () => {
+  await selectBackend('wasm', { threads: 1 });
+  root = await mkdtemp(path.join(os.tmpdir(), 'upscaler-'));
+  pairs = await fixturePairs();
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('bicubic and PSNR', () => {
+  it('bicubic keeps a flat image flat and an image its own size unchanged', () => {
+    const flat = new Uint8Array(4 * 4 * 3).fill(93);
+    expect(Array.from(new Set(bicubicResize(flat, 1, 4, 16, 3)))).toEqual([93]);
+    const any = Uint8Array.from({ length: 5 * 5 * 3 }, (_, i) => (i * 37) % 256);
+    expect(bicubicResize(any, 1, 5, 5, 3)).toEqual(any);
+  });
+
+  it('PSNR: 100 dB for equal images, 20·log10(255/d) for a uniform error d', () => {
+    const a = new Uint8Array(12).fill(10);
+    expect(meanPsnr(a, a, 1)).toBe(100);
+    expect(meanPsnr(a, new Uint8Array(12).fill(15), 1)).toBeCloseTo(20 * Math.log10(255 / 5), 10);
+  });
+});
+
+describe('training on real pairs', () => {
+  it("a real pair's L1 loss moves down in a few steps", () => {
+    const t = startTraining(settings({ batchSize: 1 }));
+    const train = [0];
+    const losses: number[] = [];
+    for (let step = 0; step < 6; step++) {
+      const { x, y } = batchTensors(pairs, train, t.settings, step);
+      losses.push(trainStep(t, undefined, x, y).l1);
+      tf.dispose([x, y]);
+    }
+    expect(losses[5]).toBeLessThan(losses[0]);
+  });
+
+  it('the adversarial stage trains its discriminator beside the upscaler', () => {
+    const t = startTraining(settings({ adversarialWeight: 0.01 }));
+    const { x, y } = batchTensors(pairs, [0, 1], t.settings, 0);
+    const losses = trainStep(t, undefined, x, y);
+    tf.dispose([x, y]);
+    expect(losses.discriminator).toBeGreaterThan(0);
+    expect(losses.adversarial).toBeGreaterThan(0);
+  });
+
+  // Not bit for bit: on restore tfjs's Adam recomputes β₁ᵗ and β₂ᵗ as powers, where a straight run has
+  // multiplied them step by step, so the bias corrections differ in the last bits.
+  it('a resumed run ends with the weights of a straight one, to float precision', async () => {
+    const log = () => {};
+    const straight = path.join(root, 'straight');
+    const resumed = path.join(root, 'resumed');
+    await runTraining({ runDir: straight, settings: settings({ steps: 4 }), pairs, log });
+    await runTraining({ runDir: resumed, settings: settings({ steps: 2 }), pairs, log });
+    await runTraining({ runDir: resumed, settings: settings({ steps: 4 }), pairs, log });
+    const a = await readCheckpoint(straight);
+    const b = await readCheckpoint(resumed);
+    expect(b.header.step).toBe(4);
+    // In saved order: the optimiser's slots are named after variables, whose names differ between runs.
+    const resumedTensors = [...b.tensors.values()];
+    for (const [i, [name, tensor]] of [...a.tensors].entries()) {
+      const diff = tf.max(tf.abs(tf.sub(resumedTensors[i], tensor))).dataSync()[0];
+      const scale = tf.max(tf.abs(tensor)).dataSync()[0];
+      expect(diff, name).toBeLessThanOrEqual(1e-5 * Math.max(scale, 1e-3));
+    }
+    expect(a.tensors.size).toBe(b.tensors.size);
+  });
+});
+
+describe('export and gan derive --upscaler', () => {
+  it('makes a version whose filter=learned goes through the trained upscaler', async () => {
+    const run = path.join(root, 'export-run');
+    const t = await runTraining({ runDir: run, settings: settings({ steps: 2 }), pairs, log: () => {} });
+    const score = heldOutPsnr(t.settings.config, t.g, pairs);
+    expect(score.images).toBe(1);
+    const config = { imageSize: 32 as const, channels: 3 as const, latentSize: 8, generatorWidth: 2, discriminatorWidth: 2, numClasses: 0 };
+    const modelDir = await writeFixtureExport(root, { name: 'emojiish', version: 'v1', config });
+    const upscalerDir = path.join(root, 'upscaler-export');
+    const u = await exportUpscaler({
+      runs: [run],
+      out: upscalerDir,
+      name: 'emojiish-x4',
+      trainedFor: { name: 'emojiish', version: 'v1' },
+      dataset: { name: 'fixture pairs', licence: 'CC-BY-4.0 AND Apache-2.0' },
+    });
+    expect(u.files.map((f) => f.path)).toEqual(['upscaler-group1-shard1of1.bin', 'upscaler.json']);
+    const { manifest } = await loadExportedGenerator(modelDir);
+    const addition = await upscalerAddition(manifest, upscalerDir, false, 'gan derive …');
+    const out = path.join(root, 'derived');
+    const derived = await deriveVersion({ model: modelDir, out, additions: [addition], version: 'v2' });
+    expect(derived.manifest.upscaler?.source).toBe(`emojiish-x4@${u.version}`);
+    const before = await loadExportedGenerator(modelDir);
+    const after = await loadExportedGenerator(out);
+    expect(upscalerOf(before.generator)).toBeUndefined();
+    expect(upscalerOf(after.generator)).toBeDefined();
+    const sha = (b: Uint8Array) => sha256Hex(b as Uint8Array<ArrayBuffer>);
+    const cell = { seed: 'd' };
+    // The generator is unchanged: the same bilinear bytes; learned differs.
+    expect(await sha(imagePng(after.generator, cell, { size: 128, filter: 'bilinear' }))).toBe(
+      await sha(imagePng(before.generator, cell, { size: 128, filter: 'bilinear' })),
+    );
+    expect(await sha(imagePng(after.generator, cell, { size: 128, filter: 'learned' }))).not.toBe(
+      await sha(imagePng(after.generator, cell, { size: 128, filter: 'bilinear' })),
+    );
+    await expect(upscalerAddition({ ...manifest, version: 'other' }, upscalerDir, false, '')).rejects.toThrow(/made for emojiish@v1/);
+  });
+});
