@@ -67,8 +67,12 @@ export async function deriveVersion(options: DeriveOptions): Promise<DeriveResul
     manifestFields = { ...manifestFields, ...addition.manifest };
   }
 
-  // The version name's digest covers every file it serves from: the generator's and the additions'.
-  const digestInput = [...files].sort(([a], [b]) => a.localeCompare(b)).map(([, b]) => b);
+  // The version name's digest covers every file it serves from (the generator's and the additions')
+  // and the manifest fields the additions set (K), so two derivations differ in name as they differ.
+  const digestInput = [
+    ...[...files].sort(([a], [b]) => a.localeCompare(b)).map(([, b]) => b),
+    new TextEncoder().encode(JSON.stringify(manifestFields)),
+  ];
   const joined = new Uint8Array(digestInput.reduce((s, b) => s + b.byteLength, 0));
   let offset = 0;
   for (const b of digestInput) {
