@@ -90,9 +90,10 @@ export function register(program: Command): void {
     .requiredOption('--run <dir>', 'run directory (its last checkpoint)')
     .requiredOption('--model <dir>', 'exported generator whose samples are scored (e.g. models/emoji)')
     .option('--samples <n>', 'generator samples', integer(2, 10000), 600)
+    .option('--references <n>', 'real renders per size the samples are measured against (every k-th icon; default all)', integer(2))
     .option('--out <file.json>', 'write the figures as JSON')
     .option('--cache-dir <dir>', 'prepared data, cached features and packages (default $GAN_CACHE_DIR or ./.cache)')
-    .action(async (flags: { run: string; model: string; samples: number; out?: string; cacheDir?: string }) => {
+    .action(async (flags: { run: string; model: string; samples: number; references?: number; out?: string; cacheDir?: string }) => {
       // Rendered on the serving path, as the worker renders: the figures are of the served bytes.
       await activateRenderBackend('upscaler evaluate', {});
       const pairs = await loadEmojiPairs({ size: 32, cacheDir: flags.cacheDir, log: info });
@@ -107,6 +108,7 @@ export function register(program: Command): void {
         generator,
         extractor,
         samples: flags.samples,
+        references: flags.references,
         cacheDir: flags.cacheDir,
         log: info,
       });

@@ -5,8 +5,8 @@
  *    PSNR against the real 128-px renders, for learned, bicubic and bilinear; and the Fréchet distance
  *    of each one's 128-px images to those real renders in ImageNet features (MobileNetV2, imagenet.ts).
  * 2. The generator's samples (the model it ships with, rendered through core's pipeline exactly as
- *    served): FD at 32 px against every real 32-px render, and at 64 and 128 px against every real
- *    render at that size, with `bilinear` and with `learned`. What upscaling adds is
+ *    served): FD at 32 px against real 32-px renders (every icon, or every k-th), and at 64 and 128 px
+ *    against the same icons' renders at that size, with `bilinear` and with `learned`. What upscaling adds is
  *    FD(size) − FD(32); the goal is learned's at most half of bilinear's.
  *
  * The real images' features do not depend on the upscaler and are cached beside the pairs
@@ -36,7 +36,9 @@ export interface UpscalerEvaluation {
   };
   samples: {
     count: number;
-    /** FD of the samples to every real render at that size. */
+    /** Real renders per size they were measured against. */
+    references: number;
+    /** FD of the samples to the real renders at that size. */
     fd32: number;
     fd: Record<'64' | '128', { bilinear: number; learned: number }>;
     /** FD(size) − FD(32): what upscaling adds. */
@@ -98,6 +100,8 @@ export interface EvaluateOptions {
   generator: FastGenerator;
   extractor: ImageNetExtractor;
   samples: number;
+  /** Real renders per size the samples are measured against: every k-th icon, about this many (default all). */
+  references?: number;
   cacheDir?: string;
   log?: (line: string) => void;
 }
@@ -140,7 +144,8 @@ export async function evaluateUpscaler(options: EvaluateOptions): Promise<Upscal
   );
 
   // 2. Generator samples against every real render at each size.
-  const all = pairs.icons.map((_, i) => i);
+  const stride = Math.max(1, Math.floor(pairs.icons.length / (options.references ?? pairs.icons.length)));
+  const all = pairs.icons.flatMap((_, i) => (i % stride === 0 ? [i] : []));
   const cells = evaluationCells(options.samples, generator.config.numClasses);
   attachUpscaler(generator, upscaler, false);
   const sampleFeatures = (size: number, filter: RenderFilter) => {
@@ -168,6 +173,6 @@ export async function evaluateUpscaler(options: EvaluateOptions): Promise<Upscal
   return {
     extractor: `${extractor.id}@${extractor.version}`,
     heldOut: { icons: held.length, psnr, fd: heldOutFd },
-    samples: { count: cells.length, fd32, fd: fdAt, added },
+    samples: { count: cells.length, references: all.length, fd32, fd: fdAt, added },
   };
 }
