@@ -85,36 +85,43 @@ export function register(program: Command): void {
   upscaler
     .command('evaluate')
     .description(
-      "Score a run's upscaler: held-out real emoji 32 -> 128 (PSNR and ImageNet FD against bicubic and bilinear) and the FD that upscaling the model's samples adds at 64 and 128 px (learned against bilinear).",
+      "Score runs' upscalers: held-out real emoji 32 -> 128 (PSNR and ImageNet FD against bicubic and bilinear) and the FD that upscaling the model's samples adds at 64 and 128 px (learned against bilinear).",
     )
-    .requiredOption('--run <dir>', 'run directory (its last checkpoint)')
+    .requiredOption('--run <dirs>', "run directories, comma-separated (each one's last checkpoint)")
     .requiredOption('--model <dir>', 'exported generator whose samples are scored (e.g. models/emoji)')
     .option('--samples <n>', 'generator samples', integer(2, 10000), 600)
     .option('--references <n>', 'real renders per size the samples are measured against (every k-th icon; default all)', integer(2))
-    .option('--out <file.json>', 'write the figures as JSON')
+    .option('--out <file.json>', 'write the figures as JSON (one entry per run)')
     .option('--cache-dir <dir>', 'prepared data, cached features and packages (default $GAN_CACHE_DIR or ./.cache)')
     .action(async (flags: { run: string; model: string; samples: number; references?: number; out?: string; cacheDir?: string }) => {
       // Rendered on the serving path, as the worker renders: the figures are of the served bytes.
       await activateRenderBackend('upscaler evaluate', {});
       const pairs = await loadEmojiPairs({ size: 32, cacheDir: flags.cacheDir, log: info });
-      const { settings, weights } = await checkpointUpscaler(flags.run);
-      const upscaler = Upscaler.fromWeights(settings.config, weights);
       const { generator } = await loadExportedGenerator(flags.model);
       const extractor = await loadMobileNetExtractor({ cacheDir: flags.cacheDir ?? '.cache', log: info });
-      const cpu = process.cpuUsage();
-      const evaluation = await evaluateUpscaler({
-        upscaler,
-        pairs,
-        generator,
-        extractor,
-        samples: flags.samples,
-        references: flags.references,
-        cacheDir: flags.cacheDir,
-        log: info,
-      });
-      const used = process.cpuUsage(cpu);
-      info(`evaluated in ${((used.user + used.system) / 1e6).toFixed(0)} s of CPU`);
-      if (flags.out) await writeFile(flags.out, `${JSON.stringify({ run: flags.run, ...evaluation }, null, 2)}\n`);
+      const memo = new Map<string, Float32Array>();
+      const results: (UpscalerEvaluation & { run: string })[] = [];
+      for (const run of flags.run.split(',').map((r) => r.trim())) {
+        const { settings, step, weights } = await checkpointUpscaler(run);
+        const upscaler = Upscaler.fromWeights(settings.config, weights);
+        info(`${run} (step ${step}):`);
+        const cpu = process.cpuUsage();
+        const evaluation = await evaluateUpscaler({
+          upscaler,
+          pairs,
+          generator,
+          extractor,
+          samples: flags.samples,
+          references: flags.references,
+          cacheDir: flags.cacheDir,
+          log: info,
+          memo,
+        });
+        const used = process.cpuUsage(cpu);
+        info(`evaluated in ${((used.user + used.system) / 1e6).toFixed(0)} s of CPU`);
+        results.push({ run: `${run}@${step}`, ...evaluation });
+        if (flags.out) await writeFile(flags.out, `${JSON.stringify(results, null, 2)}\n`);
+      }
     });
 
   upscaler
@@ -129,9 +136,15 @@ export function register(program: Command): void {
     .action(async (flags: { runs: string; model: string; out: string; name: string; evaluation?: string; cardNotes?: string }) => {
       const { manifest: model, generator } = await loadExportedGenerator(flags.model);
       generator.dispose();
-      const evaluation = flags.evaluation ? (JSON.parse(await readFile(flags.evaluation, 'utf8')) as UpscalerEvaluation) : undefined;
+      const runs = flags.runs.split(',').map((r) => r.trim());
+      // gan upscaler evaluate --out writes one entry per run: the exported (last) run's is recorded.
+      const figures = flags.evaluation
+        ? (JSON.parse(await readFile(flags.evaluation, 'utf8')) as (UpscalerEvaluation & { run: string })[])
+        : [];
+      const evaluation = figures.find((e) => e.run.split('@')[0] === runs[runs.length - 1]);
+      if (flags.evaluation && !evaluation) throw new UsageError('--evaluation', `has no entry for ${runs[runs.length - 1]}`);
       const manifest = await exportUpscaler({
-        runs: flags.runs.split(',').map((r) => r.trim()),
+        runs,
         out: flags.out,
         name: flags.name,
         trainedFor: { name: model.name, version: model.version },

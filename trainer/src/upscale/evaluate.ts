@@ -104,6 +104,11 @@ export interface EvaluateOptions {
   references?: number;
   cacheDir?: string;
   log?: (line: string) => void;
+  /**
+   * Features that do not depend on the upscaler (bicubic, bilinear), kept between evaluations of
+   * several upscalers in one process: pass the same map to each.
+   */
+  memo?: Map<string, Float32Array>;
 }
 
 export async function evaluateUpscaler(options: EvaluateOptions): Promise<UpscalerEvaluation> {
@@ -136,9 +141,22 @@ export async function evaluateUpscaler(options: EvaluateOptions): Promise<Upscal
   };
   log(`held-out PSNR: learned ${psnr.learned.toFixed(2)}, bicubic ${psnr.bicubic.toFixed(2)}, bilinear ${psnr.bilinear.toFixed(2)} dB`);
   const realHeld = await realFeatures(extractor, pairs, 4, held, cacheDir);
-  const heldFd = (bytes: Uint8Array) =>
-    fd(extractor, extractor.extract(toFloats(bytes), held.length, big, 3), held.length, realHeld, held.length);
-  const heldOutFd = { learned: heldFd(learned), bicubic: heldFd(bicubic), bilinear: heldFd(bilinear) };
+  const memo = options.memo ?? new Map<string, Float32Array>();
+  const remembered = (key: string | undefined, make: () => Float32Array) => {
+    if (key === undefined) return make();
+    const known = memo.get(key) ?? make();
+    memo.set(key, known);
+    return known;
+  };
+  const heldFd = (bytes: Uint8Array, key?: string) =>
+    fd(
+      extractor,
+      remembered(key, () => extractor.extract(toFloats(bytes), held.length, big, 3)),
+      held.length,
+      realHeld,
+      held.length,
+    );
+  const heldOutFd = { learned: heldFd(learned), bicubic: heldFd(bicubic, 'held-bicubic'), bilinear: heldFd(bilinear, 'held-bilinear') };
   log(
     `held-out FD to real 128 px: learned ${heldOutFd.learned.toFixed(1)}, bicubic ${heldOutFd.bicubic.toFixed(1)}, bilinear ${heldOutFd.bilinear.toFixed(1)}`,
   );
@@ -148,10 +166,11 @@ export async function evaluateUpscaler(options: EvaluateOptions): Promise<Upscal
   const all = pairs.icons.flatMap((_, i) => (i % stride === 0 ? [i] : []));
   const cells = evaluationCells(options.samples, generator.config.numClasses);
   attachUpscaler(generator, upscaler, false);
-  const sampleFeatures = (size: number, filter: RenderFilter) => {
-    const pixels = renderCells(generator, cells, { size, filter });
-    return extractor.extract(toFloats(pixels.data), cells.length, size, 3);
-  };
+  const sampleFeatures = (size: number, filter: RenderFilter) =>
+    remembered(filter === 'learned' ? undefined : `samples-${cells.length}-${size}-${filter}`, () => {
+      const pixels = renderCells(generator, cells, { size, filter });
+      return extractor.extract(toFloats(pixels.data), cells.length, size, 3);
+    });
   const realAt = async (scale: 1 | 2 | 4) => realFeatures(extractor, pairs, scale, all, cacheDir);
   const fd32 = fd(extractor, sampleFeatures(n, 'bilinear'), cells.length, await realAt(1), all.length);
   log(`samples: FD at ${n} px ${fd32.toFixed(1)}`);
