@@ -4,9 +4,13 @@
  */
 import { createApp } from './app.ts';
 import { embeddedModels } from './embedded-models.ts';
+import { warmUp } from './warm-up.ts';
 
-embeddedModels().catch(() => {
-  // Logged there; the first request that needs them builds them again.
-});
+embeddedModels().then(
+  ({ models }) => warmUp(models),
+  () => {
+    // Logged there; the first request that needs them builds them again.
+  },
+);
 
 export default createApp({ embedded: async () => (await embeddedModels()).models });

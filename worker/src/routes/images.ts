@@ -37,8 +37,10 @@ function renderRoute<Query>(
   return async (c: Context<AppEnv>) => {
     const ref = parseModelRef(c.req.param('model') ?? '');
     const query = parseQuery(new URL(c.req.url));
-    const seed = randomSeed();
-    return serve(c, await c.var.store.resolve(ref), (model) => resolve(query, model.manifest, () => seed));
+    // Drawn only for a request without a seed, and once (a fallback version gets the same one).
+    let seed: string | undefined;
+    const random = () => (seed ??= randomSeed());
+    return serve(c, await c.var.store.resolve(ref), (model) => resolve(query, model.manifest, random));
   };
 }
 
