@@ -1,248 +1,25 @@
 /**
  * The AssemblyScript matrix product (core/asm/gemm.ts, built into the `.wasm` files next to this one)
  * instantiated on the memory of a tfjs WASM backend, so it reads and writes tensors in place.
+ * Serving always uses the plain-SIMD variant (see the determinism note in core/asm/gemm.ts).
  *
- * Where the compiled module comes from: a runtime that cannot compile WebAssembly from bytes (workerd)
- * hands it over with `provideGemmModule` (the worker imports the `.wasm`, which arrives compiled); in
- * Node the files are read from disk (through `process.getBuiltinModule`, so nothing here imports a
- * Node module and the worker can bundle this file).
- *
- * Variant: relaxed SIMD (fused multiply-add where the CPU has it) when the engine validates that
- * module, plain SIMD otherwise. Node 20 validates it only after `enableRelaxedSimd()`. Serving always
- * uses the plain one (see the determinism note in core/asm/gemm.ts).
+ * Beside this file: the module's signatures (module-types.ts), where the module comes from and which
+ * variant runs (module-loading.ts), how a call splits over helper threads (parallel.ts, threads.ts).
  */
-import type * as tf from '@tensorflow/tfjs-core';
+import { BOUNDS_CHECKED, bestGemmVariant, gemmModule } from './module-loading.ts';
+import type { ElementwiseExports, GemmExports, GemmVariant, WasmBackendInternals } from './module-types.ts';
+import { type GemmParallel, type GemmParallelExport, PARALLEL_MIN_MACS, columnRanges } from './parallel.ts';
 
-export type GemmVariant = 'relaxed-simd' | 'simd';
+export { bestGemmVariant, enableRelaxedSimd, provideGemmModule } from './module-loading.ts';
+export type { ElementwiseExports, GemmVariant, WasmBackendInternals } from './module-types.ts';
+export type { GemmParallel, GemmParallelExport } from './parallel.ts';
 
 export class GemmUnavailableError extends Error {
   override name = 'GemmUnavailableError';
 }
 
-/** What the kernels need of tfjs's BackendWasm (its fields are not in its public types). */
-export interface WasmBackendInternals {
-  wasm: {
-    wasmMemory?: WebAssembly.Memory; // threaded build: the glue creates the shared memory
-    asm?: { memory?: WebAssembly.Memory }; // single-threaded build: the module exports it
-    _malloc(bytes: number): number;
-    _free(offset: number): void;
-  };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): tf.TensorInfo;
-}
-
-/** The module's element-wise and per-channel kernels (core/asm/elementwise.ts); byte offsets throughout. */
-export interface ElementwiseExports {
-  binary(op: number, a: number, aFull: number, b: number, bFull: number, out: number, rows: number, c: number): void;
-  greater(a: number, aFull: number, b: number, bFull: number, out: number, rows: number, c: number): void;
-  select(condition: number, a: number, b: number, out: number, n: number): void;
-  unary(kind: number, x: number, out: number, n: number, alpha: number): void;
-  channelSums(x: number, rows: number, c: number, divisor: number, out: number): void;
-  batchNorm(
-    x: number,
-    rows: number,
-    c: number,
-    mean: number,
-    variance: number,
-    offset: number,
-    scale: number,
-    epsilon: number,
-    out: number,
-    work: number,
-    zeros: number,
-  ): void;
-}
-
-interface GemmExports extends ElementwiseExports {
-  SCRATCH_BYTES: WebAssembly.Global;
-  packedBFloats(k: number, n: number): number;
-  prepackB(b: number, bRow: number, bCol: number, k: number, n: number, dst: number): void;
-  convScratchBytes(k: number, n: number): number;
-  winogradScratchBytes(cin: number, cout: number): number;
-  winograd(
-    x: number,
-    batch: number,
-    h: number,
-    w: number,
-    cin: number,
-    padTop: number,
-    padLeft: number,
-    packedU: number,
-    n: number,
-    bias: number,
-    relu: number,
-    c: number,
-    ldc: number,
-    groupStride: number,
-    scratch: number,
-    work: number,
-    splitA: number,
-  ): void;
-  winogradPhases(
-    x: number,
-    batch: number,
-    h: number,
-    w: number,
-    cin: number,
-    pixelStride: number,
-    rowStride: number,
-    imageStride: number,
-    phases: number,
-    phaseTable: number,
-    packedU: number,
-    n: number,
-    bias: number,
-    relu: number,
-    c: number,
-    ldc: number,
-    groupStride: number,
-    scratch: number,
-    work: number,
-    splitA: number,
-  ): void;
-  winogradFilterGradientScratchBytes(depth: number, nc: number): number;
-  winogradFilterGradient(
-    x: number,
-    batch: number,
-    h: number,
-    w: number,
-    cin: number,
-    pixelStride: number,
-    rowStride: number,
-    imageStride: number,
-    phases: number,
-    phaseTable: number,
-    dy: number,
-    ldy: number,
-    nc: number,
-    m: number,
-    ldm: number,
-    scratch: number,
-    work: number,
-  ): void;
-  conv(
-    x: number,
-    batch: number,
-    h: number,
-    w: number,
-    cin: number,
-    kh: number,
-    kw: number,
-    padTop: number,
-    padLeft: number,
-    outH: number,
-    outW: number,
-    packed: number,
-    n: number,
-    bias: number,
-    relu: number,
-    c: number,
-    ldc: number,
-    groupStride: number,
-    scratch: number,
-    patches: number,
-    splitA: number,
-  ): void;
-  gemm(
-    m: number,
-    n: number,
-    k: number,
-    a: number,
-    aRow: number,
-    aCol: number,
-    b: number,
-    bRow: number,
-    bCol: number,
-    c: number,
-    ldc: number,
-    accumulate: number,
-    scratch: number,
-    aDepthOffsets: number,
-  ): void;
-}
-
-const fileName = (variant: GemmVariant, shared: boolean) => `gemm-${variant}${shared ? '-shared' : ''}.wasm`;
-const provided = new Map<string, WebAssembly.Module>();
-const compiled = new Map<string, WebAssembly.Module>();
-
-/** Node's built-in modules without importing them (undefined outside Node). */
-function nodeBuiltin<T>(name: string): T | undefined {
-  const process = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  return process?.getBuiltinModule?.(name) as T | undefined;
-}
-
-/** The committed module's bytes (Node), or undefined where files cannot be read. */
-function moduleBytes(variant: GemmVariant, shared: boolean): Uint8Array<ArrayBuffer> | undefined {
-  const fs = nodeBuiltin<{ readFileSync(path: URL): Uint8Array<ArrayBuffer> }>('node:fs');
-  return fs ? new Uint8Array(fs.readFileSync(new URL(`./${fileName(variant, shared)}`, import.meta.url))) : undefined;
-}
-
-/** Gives the kernel a compiled module (where the runtime cannot compile bytes: the worker's bundled `.wasm`). */
-export function provideGemmModule(variant: GemmVariant, shared: boolean, module: WebAssembly.Module): void {
-  provided.set(fileName(variant, shared), module);
-}
-
-/** The compiled module of a variant, or undefined when this engine cannot have it. */
-function gemmModule(variant: GemmVariant, shared: boolean): WebAssembly.Module | undefined {
-  const name = fileName(variant, shared);
-  const given = provided.get(name);
-  if (given) return given;
-  if (!compiled.has(name)) {
-    const bytes = moduleBytes(variant, shared);
-    // Not cached while invalid: enableRelaxedSimd() may make it valid later.
-    if (!bytes || !WebAssembly.validate(bytes)) return undefined;
-    compiled.set(name, new WebAssembly.Module(bytes));
-  }
-  return compiled.get(name);
-}
-
-/**
- * Lets Node 20's V8 compile relaxed SIMD (on by default from Node 22). Must run before the module is
- * compiled; harmless where relaxed SIMD is already on, and does nothing outside Node.
- */
-export function enableRelaxedSimd(): void {
-  const bytes = moduleBytes('relaxed-simd', false);
-  const v8 = nodeBuiltin<{ setFlagsFromString(flags: string): void }>('node:v8');
-  if (bytes && v8 && !WebAssembly.validate(bytes)) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-}
-
-/** The best variant this engine has. */
-export function bestGemmVariant(): GemmVariant {
-  return gemmModule('relaxed-simd', false) ? 'relaxed-simd' : 'simd';
-}
-
-/**
- * Whether this engine bounds-checks every memory access (workerd does): there the convolution's tiles
- * load A as one vector split by shuffles (fewer loads), elsewhere as four splatted loads. Same bits.
- */
-const BOUNDS_CHECKED = typeof navigator !== 'undefined' && navigator.userAgent === 'Cloudflare-Workers';
-
-/**
- * Helper threads for the GEMM (./threads.ts, Node only): `run` calls export `name` once per part,
- * part 0 through `here` on the calling thread and the others on helpers, and returns when all are done.
- */
-export interface GemmParallel {
-  readonly count: number;
-  run(name: GemmParallelExport, parts: number[][], here: (args: number[]) => void): void;
-}
-
-/** The exports a call can be split into parts of. */
-export type GemmParallelExport = 'gemm' | 'winograd' | 'winogradPhases' | 'winogradFilterGradient';
-
-/** Columns 0 … n−1 cut into `parts` ranges [j0, j1) of whole 8-column blocks (the GEMM's tile width). */
-function columnRanges(n: number, parts: number): [number, number][] {
-  const blocks = Math.ceil(n / 8);
-  return Array.from({ length: parts }, (_, i) => [
-    8 * Math.floor((blocks * i) / parts),
-    Math.min(n, 8 * Math.floor((blocks * (i + 1)) / parts)),
-  ]);
-}
-
 /** core/asm/elementwise.ts's OP_ADD, for `binary`. */
 export const OP_ADD = 0;
-
-/** Products smaller than this many multiply-adds run on the calling thread alone (waking a helper costs ~0.1 ms). */
-const PARALLEL_MIN_MACS = 1 << 22;
 
 /** Row-major strides of a stored matrix, as (row, column) strides of the operand used. */
 export interface Operand {
