@@ -21,6 +21,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type ModelConfig, generatorChannels, generatorInputSize, generatorLayerNames } from './config.ts';
 import { SUB_PIXEL_CONV, type SubPixelConvAttrs } from './kernels/gemm/sub-pixel-conv.ts';
+import { stridedTap } from './kernels/phase-taps.ts';
 
 const BN_EPSILON = 1e-5;
 
@@ -77,12 +78,10 @@ function kernel(weights: tf.NamedTensorMap, name: string, shape: number[]): Floa
  *   y[2m]   = x[m-1]·K[3] + x[m]·K[1]
  *   y[2m+1] = x[m]·K[2]   + x[m+1]·K[0]
  * so as a 3-tap correlation over x padded by one (taps at m-1, m, m+1), phase 0 uses K[3], K[1], –
- * and phase 1 uses –, K[2], K[0]. -1 marks a zero tap.
+ * and phase 1 uses –, K[2], K[0]: phase a's window position u (input m − 1 + a + u) is tap
+ * stridedTap(a, 1 − u) (kernels/phase-taps.ts). -1 marks a zero tap.
  */
-const PHASE_TAPS = [
-  [3, 1, -1],
-  [-1, 2, 0],
-] as const;
+const PHASE_TAPS = [0, 1].map((a) => [0, 1, 2].map((v) => (v - a === 0 || v - a === 1 ? stridedTap(a, 1 - (v - a)) : -1)));
 
 /**
  * Rewrites a [4, 4, Cout, Cin] stride-2 transposed-convolution kernel (times a per-output-channel

@@ -8,7 +8,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ModelConfig, FastGenerator } from '@gan/core';
-import { DerivedCache, registerWasmKernels, restoreWasmKernels } from '@gan/core/kernels/index';
+import { DerivedCache, axisPhases, registerWasmKernels, restoreWasmKernels, stridedTap } from '@gan/core/kernels/index';
+import { stridedPhaseTaps } from '@gan/core/kernels/gemm/index';
 import { buildDiscriminator, buildGenerator } from '@gan/core/model';
 import { on, values } from './backend-compare.ts';
 
@@ -72,6 +73,21 @@ const cases: [string, Shape4, Shape4, number | [number, number], Pad][] = [
   ['strides 2x1, 5x3 filter, 8 channels', [2, 9, 6, 8], [5, 3, 8, 3], [2, 1], 'same'],
   ['3x3 s2 valid, odd sizes, 8 channels', [2, 9, 7, 8], [3, 3, 8, 3], 2, 'valid'],
 ];
+
+describe('the phase taps (core/src/kernels/phase-taps.ts)', () => {
+  it("the general plan of a 4-tap, stride-2 layer padded by 1 is the GAN layers' stridedTap", () => {
+    // The transposed convolution's output phase a reads taps stridedTap(a, 1), stridedTap(a, 0).
+    const phases = axisPhases(8, 4, 4, 2, 1)!;
+    expect(phases.map((p) => p.taps)).toEqual([0, 1].map((a) => [stridedTap(a, 1), stridedTap(a, 0)]));
+    expect(phases.map((p) => p.taps)).toEqual([
+      [3, 1],
+      [2, 0],
+    ]);
+    // The strided convolution's phase filters: tap (U, V) of input phase (r, s) is filter tap (2U + 1 − r, 2V + 1 − s).
+    expect(stridedPhaseTaps()[0]).toEqual([5, 4, 1, 0]);
+    expect(new Set(stridedPhaseTaps().flat()).size).toBe(16);
+  });
+});
 
 describe('Conv2DBackpropFilter on WASM', () => {
   it.each(cases)('equals the cpu backend: %s', async (_, xShape, filterShape, strides, pad) => {

@@ -15,36 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DerivedCache, type KernelScope, withScope } from './kernel-scope.ts';
-
-/** One phase along one axis: the filter taps it uses (in dy-offset order) and the padding of dy. */
-interface AxisPhase {
-  taps: number[];
-  padBefore: number;
-  padAfter: number;
-}
-
-/**
- * The phases along one axis, or undefined where the sub-pixel form does not apply.
- * `size` is dx's extent, `outSize` dy's; every phase computes ⌈size / s⌉ positions.
- */
-export function axisPhases(size: number, outSize: number, k: number, s: number, padBefore: number): AxisPhase[] | undefined {
-  const perPhase = Math.ceil(size / s);
-  const phases: AxisPhase[] = [];
-  for (let r = 0; r < s; r++) {
-    const k0 = (((r + padBefore) % s) + s) % s;
-    const count = Math.ceil((k - k0) / s);
-    if (count <= 0) return undefined;
-    const c = (r + padBefore - k0) / s;
-    // dy positions read: c − count + 1 … perPhase − 1 + c.
-    const before = count - 1 - c;
-    const after = perPhase - 1 + c - (outSize - 1);
-    if (before < 0 || after < 0) return undefined;
-    // Tap j (filter index k0 + s·j) reads dy at offset c − j: in increasing offset order, j descends.
-    const taps = Array.from({ length: count }, (_, t) => k0 + s * (count - 1 - t));
-    phases.push({ taps, padBefore: before, padAfter: after });
-  }
-  return phases;
-}
+import { type AxisPhase, axisPhases } from './phase-taps.ts';
 
 /** The sub-pixel plan for a layer, or undefined if it needs the original kernel. */
 export function subPixelPlan(info: tf.backend_util.Conv2DInfo) {

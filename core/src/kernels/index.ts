@@ -30,7 +30,8 @@ import { KernelPlacements } from './placement.ts';
 import { tileKernel } from './tile.ts';
 
 export { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
-export { axisPhases, conv2dBackpropInputKernel, subPixelPlan } from './conv2d-backprop-input.ts';
+export { conv2dBackpropInputKernel, subPixelPlan } from './conv2d-backprop-input.ts';
+export { type AxisPhase, axisPhases, stridedTap } from './phase-taps.ts';
 export { DerivedCache, FAST_TRANSPOSED_MATMUL, KernelScope, withScope } from './kernel-scope.ts';
 export { tileKernel } from './tile.ts';
 export { SUB_PIXEL_CONV, SubPixelConvError, type SubPixelConvAttrs, subPixelConvKernel } from './gemm/sub-pixel-conv.ts';

@@ -11,6 +11,7 @@
  * is too thin to pay for packing dy once per tap: those layers, other layouts and dilations go to the
  * kernel this one replaces (the project's composed kernel, which gathers their patches once).
  */
+import { stridedTap } from '../phase-taps.ts';
 import type * as tf from '@tensorflow/tfjs-core';
 import { filterGradientGeometry } from '../conv2d-backprop-filter.ts';
 import { coversStridedLayer, stridedInput } from './conv2d-strided.ts';
@@ -91,7 +92,7 @@ function winogradFilterGradient(
         for (let u = 0; u < 2; u++)
           for (let v = 0; v < 2; v++) {
             const block = (xi: number) => planes + (xi * plane + (2 * r + s) * ci * co) * 4;
-            const dst = outAt + ((2 * u + 1 - r) * 4 + (2 * v + 1 - s)) * ci * co * 4;
+            const dst = outAt + (stridedTap(r, u) * 4 + stridedTap(s, v)) * ci * co * 4;
             add(block(3 * u + v), block(3 * u + v + 1), dst);
             add(dst, block(3 * u + v + 3), dst);
             add(dst, block(3 * u + v + 4), dst);

@@ -16,6 +16,7 @@
  * image layer; sizes not multiples of 4; other strides, filters, paddings or dilations; activations
  * other than linear and ReLU) go to the kernel this one replaces.
  */
+import { stridedTap } from '../phase-taps.ts';
 import * as tf from '@tensorflow/tfjs-core';
 import { DerivedCache } from '../kernel-scope.ts';
 import { Gemm, type GemmVariant, type PhasedInput, type WasmBackendInternals } from './gemm.ts';
@@ -50,7 +51,7 @@ export function coversStridedLayer(info: tf.backend_util.Conv2DInfo, x: tf.Tenso
  * (U, V), u-major, the filter's taps (indices 0–15) of phases 0–3.
  */
 export function stridedPhaseTaps(): number[][] {
-  return [0, 1].flatMap((u) => [0, 1].map((v) => [0, 1].flatMap((r) => [0, 1].map((s) => (2 * u + 1 - r) * 4 + (2 * v + 1 - s)))));
+  return [0, 1].flatMap((u) => [0, 1].map((v) => [0, 1].flatMap((r) => [0, 1].map((s) => stridedTap(r, u) * 4 + stridedTap(s, v)))));
 }
 
 /**
