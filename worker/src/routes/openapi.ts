@@ -36,8 +36,9 @@ const imageParams = [
   {
     name: 'filter',
     in: 'query',
-    description: 'Resize filter; `nearest` for pixel art.',
-    schema: { type: 'string', enum: ['bilinear', 'nearest'], default: 'bilinear' },
+    description:
+      "Resize filter; `nearest` for pixel art; `learned`: the version's learned upscaler (400 on a version without one). Default `bilinear`, or `learned` on a version whose upscaler is its default.",
+    schema: { type: 'string', enum: ['bilinear', 'nearest', 'learned'] },
   },
   {
     name: 'class',
