@@ -6,7 +6,8 @@
  *   node --experimental-websocket --import tsx bench/load.ts --quick    (~1.5 min, shorter phases)
  *   node --experimental-websocket --import tsx bench/load.ts --model models/emoji --model <another export>
  *     (instead of the phases below: what each exported generator costs to serve, side by side: cold
- *     start, the largest requests its image size allows, the WASM heap; ~2 min per model)
+ *     start, the largest requests its image size allows, the WASM heap; ~2 min per model;
+ *     `--reps 10`: distinct seeds per largest request, default 5)
  *
  * (`--experimental-websocket` gives Node 20 the WebSocket used to read the isolate's V8 heap through
  * wrangler's inspector; Node 22 has it anyway. Without it, the V8 heap column says so.)
@@ -38,12 +39,18 @@ import { getPlatformProxy } from 'wrangler';
 import { DIGITS_CLASSES, DIGITS_CONFIG, type WritableBucket, publishFixture } from '../tests/worker/fixtures.ts';
 import { fmtMs, median, table } from './lib/stats.ts';
 import { descendant, workerdCpuClock } from './lib/process-cpu.ts';
-import { largestGrid, largestWalks } from './lib/work-bounds.ts';
+import { largestGrid, largestRequests } from './lib/work-bounds.ts';
 import { startWranglerDev } from './lib/wrangler-dev.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, soak: { type: 'string' }, model: { type: 'string', multiple: true } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    soak: { type: 'string' },
+    model: { type: 'string', multiple: true },
+    /** Distinct seeds per largest request with --model (default 5; 3 with --quick). */
+    reps: { type: 'string' },
+  },
 });
 const PHASE_S = args.quick ? 6 : 15;
 /** A longer phase of distinct seeds, images and grids, to see memory settle (0: none). */
@@ -290,7 +297,7 @@ const ONE_AT_A_TIME_COLUMNS = [
 const serverTiming = (response: Response, name: string) =>
   Number(new RegExp(`${name};dur=([\\d.]+)`).exec(response.headers.get('Server-Timing') ?? '')?.[1] ?? Number.NaN);
 
-/** Each path `reps` times with distinct seeds (`seed=b` → `seed=b0`, `b1`, …), one request at a time. */
+/** Each path `reps` times with distinct seeds (`seed=b` or `from=b` → `b0`, `b1`, …), one request at a time. */
 async function oneAtATime(dev: Dev, cases: [label: string, path: string][], reps: number): Promise<(string | number)[][]> {
   const rows: (string | number)[][] = [];
   for (const [label, path] of cases) {
@@ -300,7 +307,7 @@ async function oneAtATime(dev: Dev, cases: [label: string, path: string][], reps
     let bytes = 0;
     for (let i = 0; i < reps; i++) {
       const before = dev.workerdCpuMs();
-      const response = await fetch(`${dev.url}${path.replace('seed=b', `seed=b${i}`)}`);
+      const response = await fetch(`${dev.url}${path.replace(/\b(seed|from)=b(?=&|$)/, `$1=b${i}`)}`);
       bytes = (await response.arrayBuffer()).byteLength;
       await new Promise((r) => setTimeout(r, 30)); // let the Cache API put finish inside the sample
       cpu.push(dev.workerdCpuMs() - before);
@@ -326,20 +333,10 @@ async function oneAtATime(dev: Dev, cases: [label: string, path: string][], reps
  * images of 32 px, 64 of 64 px), and the first one over the generator bound.
  */
 function boundCases(name: string, imageSize: number): [string, string][] {
-  const { side, cell } = largestGrid(imageSize);
+  const { side } = largestGrid(imageSize);
   const base = `/v1/models/${name}`;
   return [
-    [`image.png, native ${imageSize} px (seeded)`, `${base}/image.png?seed=b`],
-    ['image.png, size=512 (largest image)', `${base}/image.png?seed=b&size=512`],
-    [`grid.png ${side}x${side}, ${imageSize} px (most images)`, `${base}/grid.png?seed=b&rows=${side}&cols=${side}&size=${imageSize}`],
-    [
-      `grid.png ${side}x${side}, ${cell} px, padding 0 (most images, ${side * cell}x${side * cell})`,
-      `${base}/grid.png?seed=b&rows=${side}&cols=${side}&size=${cell}&padding=0`,
-    ],
-    ...largestWalks(imageSize).map((w): [string, string] => [
-      `walk.gif keys=${w.keys}&frames=${w.frames}&size=${w.size} (${w.label})`,
-      `${base}/walk.gif?seed=b&keys=${w.keys}&frames=${w.frames}&size=${w.size}`,
-    ]),
+    ...largestRequests(imageSize).map((r): [string, string] => [`${r.route} ${r.label}`, `${base}/${r.route}?${r.query}`]),
     [
       `grid.png ${side}x${side + 1}, ${imageSize} px (over the generator bound: 400)`,
       `${base}/grid.png?seed=b&rows=${side}&cols=${side + 1}&size=${imageSize}`,
@@ -355,7 +352,7 @@ function boundCases(name: string, imageSize: number): [string, string][] {
  */
 async function exportedModels(dirs: string[], work: string, config: string): Promise<string[]> {
   const coldStarts = args.quick ? 2 : 3;
-  const reps = args.quick ? 3 : 5;
+  const reps = Number(args.reps ?? (args.quick ? 3 : 5));
   const coldRows: (string | number)[][] = [];
   const out: string[] = [];
   for (const dir of dirs) {
