@@ -11,6 +11,17 @@ export function values(size: number, seed: number): Float32Array {
   });
 }
 
+/** A tensor of `shape` holding `values(size, seed)`. */
+export function seeded(shape: number[], seed: number): tf.Tensor {
+  return tf.tensor(
+    values(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    shape,
+  );
+}
+
 /** Runs `f` on a backend and returns its result's values; checks that it frees what it allocates. */
 export async function on(backend: 'cpu' | 'wasm', f: () => tf.Tensor): Promise<Float32Array> {
   await tf.setBackend(backend);

@@ -19,7 +19,7 @@ import {
   registerElementwiseKernels,
   restoreElementwiseKernels,
 } from '@gan/core/kernels/gemm/index';
-import { on, values } from './backend-compare.ts';
+import { on, seeded } from './backend-compare.ts';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
@@ -48,14 +48,7 @@ function expectClose(actual: Float32Array, expected: Float32Array, tolerance = 1
   expect(worst).toBeLessThan(tolerance);
 }
 
-const t = (shape: number[], seed: number) =>
-  tf.tensor(
-    values(
-      shape.reduce((a, b) => a * b, 1),
-      seed,
-    ),
-    shape,
-  );
+const t = seeded;
 
 describe('element-wise kernels equal the cpu backend', () => {
   const shapes: [string, number[], number[]][] = [

@@ -25,7 +25,7 @@ import {
   restoreGemmKernels,
 } from '@gan/core/kernels/gemm/index';
 import { buildDiscriminator, buildGenerator } from '@gan/core/model';
-import { on, values } from './backend-compare.ts';
+import { on, seeded, values } from './backend-compare.ts';
 import { KernelRuns } from './kernel-runs.ts';
 
 const VARIANTS: GemmVariant[] = ['simd', 'relaxed-simd'];
@@ -147,14 +147,7 @@ describe('random shapes against the cpu backend (batch 1, odd sizes and channel 
     const { result, forms } = await withTrainingKernels(variant, () => on('wasm', () => tf.tidy(f)));
     return { worst: worstRelative(result, expected), forms };
   }
-  const tensor = (shape: number[], seed: number) =>
-    tf.tensor(
-      values(
-        shape.reduce((a, b) => a * b, 1),
-        seed,
-      ),
-      shape,
-    );
+  const tensor = seeded;
 
   it.each(VARIANTS)('%s: element-wise and per-channel kernels', async (variant) => {
     await fc.assert(
