@@ -7,8 +7,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SUB_PIXEL_CONV, subPixelConvKernel } from './gemm/sub-pixel-conv.ts';
 
-export const SERVING_KERNEL_NAMES = [SUB_PIXEL_CONV] as const;
-
 /** Registers the serving kernels on the 'wasm' backend (a kernel already registered under the name is kept). */
 export function registerServingKernels(): void {
   if (!tf.getKernel(SUB_PIXEL_CONV, 'wasm'))

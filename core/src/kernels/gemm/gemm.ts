@@ -7,6 +7,7 @@
  * variant runs (module-loading.ts), how a call splits over helper threads (parallel.ts, threads.ts).
  */
 import { BOUNDS_CHECKED, bestGemmVariant, gemmModule } from './module-loading.ts';
+import { PartBuffers } from './part-buffers.ts';
 import type { ElementwiseExports, GemmExports, GemmVariant, WasmBackendInternals } from './module-types.ts';
 import { type GemmParallel, type GemmParallelExport, PARALLEL_MIN_MACS, columnRanges } from './parallel.ts';
 
@@ -36,13 +37,15 @@ export class Gemm {
     private readonly backend: WasmBackendInternals,
     private readonly memory: WebAssembly.Memory,
     private readonly exports: GemmExports,
-    private readonly scratch: number,
+    scratch: number,
     private readonly module: WebAssembly.Module,
-  ) {}
+  ) {
+    this.buffers = new PartBuffers(backend.wasm, exports.SCRATCH_BYTES.value as number, scratch);
+  }
 
   private parallel?: GemmParallel;
-  /** Per helper thread (part 1…): its own scratch and convolution work buffer. */
-  private readonly helperScratch: { scratch: number; work: { offset: number; bytes: number } }[] = [];
+  /** Each part's scratch and work buffer (part 0: this thread; part i: helper thread i). */
+  private readonly buffers: PartBuffers;
 
   /** The kernel on `backend`'s memory (one instance per backend and variant, scratch allocated once). */
   static of(backend: WasmBackendInternals, variant: GemmVariant = bestGemmVariant()): Gemm {
@@ -136,7 +139,7 @@ export class Gemm {
     const ranges = columnRanges(n, this.partsFor(m * n * k, Math.floor(n / 8)));
     this.runParts(
       'gemm',
-      ranges.map(([j0, j1], i) => args(j0, j1 - j0, this.scratchOf(i))),
+      ranges.map(([j0, j1], i) => args(j0, j1 - j0, this.buffers.scratch(i))),
     );
   }
 
@@ -150,32 +153,6 @@ export class Gemm {
     const call = (values: number[]) => (this.exports[name] as (...a: number[]) => void)(...values);
     if (calls.length === 1) call(calls[0]);
     else this.parallel!.run(name, calls, call);
-  }
-
-  /** Part i's packing scratch: this thread's for part 0, helper i's otherwise. */
-  private scratchOf(i: number): number {
-    return i === 0 ? this.scratch : this.helper(i).scratch;
-  }
-
-  /** Part i's work buffer of at least `bytes` (grown as needed and kept). */
-  private workOf(i: number, bytes: number): number {
-    if (i === 0) return this.workScratch(bytes);
-    const helper = this.helper(i);
-    if (helper.work.bytes < bytes) {
-      if (helper.work.bytes > 0) this.backend.wasm._free(helper.work.offset);
-      helper.work = { offset: this.backend.wasm._malloc(bytes) >>> 0, bytes };
-    }
-    return helper.work.offset;
-  }
-
-  /** Helper thread i's scratch (allocated on first use, kept as long as the backend). */
-  private helper(i: number) {
-    while (this.helperScratch.length < i)
-      this.helperScratch.push({
-        scratch: this.backend.wasm._malloc(this.exports.SCRATCH_BYTES.value as number) >>> 0,
-        work: { offset: 0, bytes: 0 },
-      });
-    return this.helperScratch[i - 1];
   }
 
   /**
@@ -228,7 +205,7 @@ export class Gemm {
     splitA = BOUNDS_CHECKED,
   ): void {
     const k = filter.kh * filter.kw * x.channels;
-    const patches = this.workScratch(this.exports.convScratchBytes(k, filter.n));
+    const patches = this.buffers.work(0, this.exports.convScratchBytes(k, filter.n));
     this.exports.conv(
       x.offset,
       x.batch,
@@ -248,7 +225,7 @@ export class Gemm {
       out.offset,
       out.ldc,
       out.groupStride,
-      this.scratch,
+      this.buffers.scratch(0),
       patches,
       splitA ? 1 : 0,
     );
@@ -397,8 +374,8 @@ export class Gemm {
         nc,
         m + 4 * j0,
         dy.n,
-        this.scratchOf(part),
-        this.workOf(part, this.exports.winogradFilterGradientScratchBytes(depth, nc)),
+        this.buffers.scratch(part),
+        this.buffers.work(part, this.exports.winogradFilterGradientScratchBytes(depth, nc)),
       ];
       const macs = x.batch * x.height * x.width * depth * dy.n * 4;
       const ranges = columnRanges(dy.n, this.partsFor(macs, Math.floor(dy.n / 8)));
@@ -429,20 +406,9 @@ export class Gemm {
     const calls = Array.from({ length: parts }, (_, i) => {
       const b0 = Math.floor((batch * i) / parts);
       const b1 = Math.floor((batch * (i + 1)) / parts);
-      return args(b0, b1 - b0, this.scratchOf(i), this.workOf(i, workBytes));
+      return args(b0, b1 - b0, this.buffers.scratch(i), this.buffers.work(i, workBytes));
     });
     this.runParts(name, calls);
-  }
-
-  private work = { offset: 0, bytes: 0 };
-
-  /** Scratch for a convolution (patches, transforms), grown as needed and kept (it lives as long as the backend). */
-  private workScratch(bytes: number): number {
-    if (bytes > this.work.bytes) {
-      if (this.work.bytes > 0) this.backend.wasm._free(this.work.offset);
-      this.work = { offset: this.backend.wasm._malloc(bytes) >>> 0, bytes };
-    }
-    return this.work.offset;
   }
 }
 
