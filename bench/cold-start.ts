@@ -9,19 +9,22 @@
  *    `?seed=<fresh>&size=128`, each minus a /healthz of the same isolate;
  * 3. warm: per request, random and seeded mnist images against /healthz, and PyTorch's forward of
  *    the same generator (bench/pytorch/dcgan.py's Generator at mnist's sizes, 1 thread);
+ * 3b. a version published after the deploy: CPU of the first request naming it (answered by the
+ *    embedded version) plus its load, which runs after the response;
  * 4. the parts of a request (bench/worker/request-parts-worker.ts), each minus an empty call.
  *
- *   node --import tsx bench/cold-start.ts [--rounds 3] [--reps 200] [--skip startup,cold,warm,parts]
+ *   node --import tsx bench/cold-start.ts [--rounds 3] [--reps 200] [--skip startup,cold,warm,publish,parts]
  *
  * Background jobs listed in /work/notes/bg-jobs.txt (first field of a line: a pid) are paused with
  * SIGSTOP while it runs and always resumed (SIGCONT) when it ends, however it ends.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { fillLocalR2 } from '@gan/registry/fill-local';
 import { processTree, workerdCpuClock } from './lib/process-cpu.ts';
 import { median, table } from './lib/stats.ts';
 import { type WranglerDev, startWranglerDev } from './lib/wrangler-dev.ts';
@@ -259,6 +262,57 @@ print(" ".join(str(t) for t in ts))
     out.push(
       `Warm requests (one \`wrangler dev\`, ${ROUNDS} rounds × 50 requests, workerd process CPU per request, medians) against PyTorch\n\n` +
         table(['request', 'CPU ms', 'above /healthz ms', 'vs PyTorch forward (CPU / above /healthz)'], rows),
+    );
+  }
+
+  // ---- 3b. a version published after the deploy (not the embedded one) ----------------------------
+  if (!skip.has('publish')) {
+    // models/mnist's files published as another version: the same weights, so only the load differs.
+    const exports = join(work, 'published');
+    mkdirSync(join(exports, 'mnist'), { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(root, 'models/mnist/manifest.json'), 'utf8'));
+    for (const { path } of manifest.files) copyFileSync(join(root, 'models/mnist', path), join(exports, 'mnist', path));
+    writeFileSync(join(exports, 'mnist/manifest.json'), JSON.stringify({ ...manifest, version: 'published-after-deploy' }));
+    const state = join(work, 'state-published');
+    await fillLocalR2({ modelsDir: exports, configPath: config, persistTo: state, log: () => {} });
+    const load: number[] = [];
+    const standIn: number[] = [];
+    const after: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const d = await startWranglerDev(port++, ['--log-level', 'error', '--config', config, '--persist-to', state], {
+        readyPath: '/__bench_probe_404',
+        timeoutMs: 120_000,
+      });
+      try {
+        const clock = workerdCpuClock(d.child.pid!)!;
+        await cpuOf(d, clock, '/healthz');
+        // Warm the request path and the local R2 on the embedded version, pinned (no load).
+        await cpuOf(d, clock, `/v1/models/mnist@${manifest.version}/image.png`, 3);
+        const warm = await cpuOf(d, clock, `/v1/models/mnist@${manifest.version}/image.png`, 5);
+        // The first request naming the published version: the embedded one answers, the load runs after.
+        const c0 = clock();
+        const res = await fetch(`${d.url}/v1/models/mnist/image.png`);
+        await res.arrayBuffer();
+        await new Promise((resolve) => setTimeout(resolve, 1500)); // the background load finishes
+        load.push(clock() - c0 - warm);
+        standIn.push(res.headers.get('X-Model-Version') === manifest.version ? 1 : 0);
+        const next = await fetch(`${d.url}/v1/models/mnist/image.png`);
+        await next.arrayBuffer();
+        after.push(next.headers.get('X-Model-Version') === 'published-after-deploy' ? 1 : 0);
+      } finally {
+        await d.stop();
+      }
+    }
+    out.push(
+      `A version published after the deploy (models/mnist's files as another version in local R2), ${ROUNDS} fresh starts: the first request is answered by the embedded version, the published one loads after the response\n\n` +
+        table(
+          ['measure', 'median', 'each start'],
+          [
+            ['workerd CPU of that request and the load, minus a warm image request (ms)', ms(median(load)), load.map(ms).join(', ')],
+            ['first answer labelled as the embedded version', `${standIn.filter(Boolean).length}/${ROUNDS}`, '–'],
+            ['next answer from the published version', `${after.filter(Boolean).length}/${ROUNDS}`, '–'],
+          ],
+        ),
     );
   }
 
