@@ -140,8 +140,11 @@ describe('JSON endpoints', () => {
     const response = await get('/v1/models');
     expect(response.status).toBe(200);
     const { models } = await response.json<{ models: Record<string, unknown>[] }>();
-    expect(models.map((m) => m.name)).toEqual(['blobs', 'digits']);
-    expect(models[1]).toMatchObject({
+    // The published fixtures, and the models embedded in the worker (models/), sorted by name.
+    const names = models.map((m) => m.name);
+    expect(names).toEqual([...names].sort());
+    expect(names).toEqual(expect.arrayContaining(['blobs', 'digits', 'mnist']));
+    expect(models.find((m) => m.name === 'digits')).toMatchObject({
       name: 'digits',
       version: 'v1',
       imageSize: 16,
