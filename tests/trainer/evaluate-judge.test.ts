@@ -1,0 +1,239 @@
+/**
+ * The emoji style judge and `gan evaluate --extractor judge`: the shipped judge's accuracy on a fixed
+ * sample of real held-out renders, its fixed split, the statistics it reads beside the pixels, and an
+ * evaluation's record end to end (on a small untrained judge: what is checked is the bookkeeping).
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { decode } from 'fast-png';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { EvaluationRecordSchema } from '@gan/core/manifest';
+import type { LabelledImages } from '@gan/trainer/evaluate/classifier';
+import { evaluateWithJudge, formatJudgeEvaluation } from '@gan/trainer/evaluate/judge';
+import { boxDownscale } from '@gan/trainer/evaluate/judge-run';
+import { heldOutByName, markHeldOut } from '@gan/trainer/evaluate/style-data';
+import { buildStyleJudge, judgeAccuracy } from '@gan/trainer/evaluate/style-judge';
+import { STATISTICS_SIZE, styleStatistics } from '@gan/trainer/evaluate/style-statistics';
+import { type ClassifierInfo, defaultClassifiersDir, loadClassifier } from '@gan/trainer/evaluate/store';
+import { DEFAULT_GATE_RULES, runQualityGate } from '@gan/trainer/evaluate/quality-gate';
+import { withEvaluationSection } from '@gan/trainer/export/model-card';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const FIXTURE = path.resolve(import.meta.dirname, 'style-judge-fixture');
+
+/** The fixture: ten held-out renders per style, one style per row (tests/helpers/make-style-judge-fixture.ts). */
+async function fixture(): Promise<LabelledImages> {
+  const meta = JSON.parse(await readFile(path.join(FIXTURE, 'held-out-32.json'), 'utf8')) as { classNames: string[]; perStyle: number };
+  const png = decode(await readFile(path.join(FIXTURE, 'held-out-32.png')));
+  const s = 32;
+  const count = meta.classNames.length * meta.perStyle;
+  const images = new Float32Array(count * s * s * 3);
+  const labels = new Int32Array(count);
+  for (let style = 0; style < meta.classNames.length; style++)
+    for (let col = 0; col < meta.perStyle; col++) {
+      const i = style * meta.perStyle + col;
+      labels[i] = style;
+      for (let y = 0; y < s; y++)
+        for (let x = 0; x < s; x++)
+          for (let c = 0; c < 3; c++)
+            images[((i * s + y) * s + x) * 3 + c] = png.data[((style * s + y) * png.width + col * s + x) * png.channels + c] / 127.5 - 1;
+    }
+  return { images, labels, count, imageSize: s, channels: 3, classNames: meta.classNames };
+}
+
+describe('the shipped style judge', () => {
+  it('gets at least 90 % of a fixed sample of real held-out renders right, and every style at least 70 %', async () => {
+    const judge = await loadClassifier(path.join(defaultClassifiersDir(), 'emoji-style-32'));
+    try {
+      const data = await fixture();
+      expect(judge.info.classNames).toEqual(data.classNames);
+      const measured = judgeAccuracy(judge.model, data);
+      expect(measured.accuracy).toBeGreaterThanOrEqual(0.9);
+      for (const [style, share] of Object.entries(measured.byClass)) expect(share, style).toBeGreaterThanOrEqual(0.7);
+    } finally {
+      judge.model.dispose();
+    }
+  });
+
+  it('records its held-out accuracy, per style and as a confusion matrix, and reads the statistics it was trained with', async () => {
+    const info = JSON.parse(
+      await readFile(path.join(defaultClassifiersDir(), 'emoji-style-32', 'classifier.json'), 'utf8'),
+    ) as ClassifierInfo;
+    expect(info.heldOutAccuracy).toBeGreaterThanOrEqual(0.9);
+    expect(info.statistics).toBe('colour-gradient-v2');
+    expect(Object.keys(info.heldOutAccuracyByClass ?? {})).toEqual(info.classNames);
+    const total = (info.confusion ?? []).flat().reduce((a, b) => a + b, 0);
+    expect(total).toBe(info.heldOutCount);
+  });
+});
+
+describe("the judge's held-out split", () => {
+  it('holds out an icon outside the model groups by a hash of its name, the same in every style and forever', () => {
+    // Fixed values: a change here changes which renders the judge may train on.
+    expect(['kiwi-fruit', 'cook', 'prayer-beads'].map(heldOutByName)).toEqual([true, true, true]);
+    expect(['red-apple', 'rocket', 'soccer-ball'].map(heldOutByName)).toEqual([false, false, false]);
+    expect(heldOutByName('baby-1')).toBe(heldOutByName('baby-2'));
+  });
+
+  it("holds out the model groups' icons as the data loader does: the last tenth of each style in name order", () => {
+    const icons = [
+      ...Array.from({ length: 20 }, (_, i) => ({ name: `face-${String(i).padStart(2, '0')}`, group: 'smileys-emotion' as const })),
+      { name: 'kiwi-fruit', group: 'food-drink' as const },
+      { name: 'red-apple', group: 'food-drink' as const },
+    ];
+    const heldOut = markHeldOut(icons, ['smileys-emotion', 'animals-nature']);
+    expect(
+      heldOut
+        .slice(0, 20)
+        .map((h, i) => (h ? i : -1))
+        .filter((i) => i >= 0),
+    ).toEqual([18, 19]);
+    expect(heldOut.slice(20)).toEqual([true, false]);
+  });
+});
+
+/** One 32-px image on white with a square drawn by `paint(x, y)` → RGB in [0, 1]. */
+function drawing(paint: (x: number, y: number) => [number, number, number]): Float32Array {
+  const out = new Float32Array(32 * 32 * 3).fill(1);
+  for (let y = 8; y < 24; y++)
+    for (let x = 8; x < 24; x++) {
+      const rgb = paint(x, y);
+      for (let c = 0; c < 3; c++) out[(y * 32 + x) * 3 + c] = rgb[c] * 2 - 1;
+    }
+  return out;
+}
+
+describe('style statistics', () => {
+  const GRADIENT = 92; // first bin of the neighbour-difference histogram
+  it('puts a flat fill in the lowest gradient bin and a shaded one above it', () => {
+    const flat = styleStatistics(
+      drawing(() => [0.9, 0.6, 0.1]),
+      1,
+      32,
+    );
+    const shaded = styleStatistics(
+      drawing((x, y) => [0.3 + 0.04 * (x - 8), 0.2 + 0.03 * (y - 8), 0.1]),
+      1,
+      32,
+    );
+    expect(flat.length).toBe(STATISTICS_SIZE);
+    // 16×16 drawing: the 14×14 inside has no difference, the rim touches the white background.
+    expect(flat[GRADIENT] ** 2).toBeCloseTo(196 / 256, 5);
+    expect(shaded[GRADIENT] ** 2).toBe(0);
+    expect(flat[110]).toBeCloseTo(256 / 1024, 6); // the drawing's share of the image
+  });
+
+  it('sees a dark outline on the rim', () => {
+    const outlined = styleStatistics(
+      drawing((x, y) => (x === 8 || y === 8 || x === 23 || y === 23 ? [0.05, 0.05, 0.05] : [0.9, 0.8, 0.2])),
+      1,
+      32,
+    );
+    expect(outlined[102]).toBe(1); // every rim pixel dark
+    expect(outlined[100] ** 2).toBeCloseTo(60 / 256, 5); // dark share
+  });
+});
+
+describe('an evaluation with the judge', () => {
+  /** `count` random images per class in [-1, 1], class c brighter than class c − 1. */
+  function images(perClass: number, classes: number, seed: number): LabelledImages {
+    const s = 32;
+    const count = perClass * classes;
+    const data = new Float32Array(count * s * s * 3);
+    let state = seed;
+    const next = () => {
+      state = (state * 1664525 + 1013904223) >>> 0;
+      return state / 2 ** 32;
+    };
+    for (let i = 0; i < data.length; i++) data[i] = Math.floor(i / (s * s * 3) / perClass) * 0.5 - 0.8 + 0.3 * next();
+    return {
+      images: data,
+      labels: Int32Array.from({ length: count }, (_, i) => Math.floor(i / perClass)),
+      count,
+      imageSize: s,
+      channels: 3,
+      classNames: ['a', 'b'].slice(0, classes),
+    };
+  }
+
+  it('records distances with floors, precision and recall with ceilings, copies and agreement, in a manifest-valid record', () => {
+    const model = buildStyleJudge(32, 2, 3);
+    const info = {
+      id: 'test-judge',
+      version: '000000000000',
+      imageSize: 32,
+      channels: 3,
+      classNames: ['a', 'b'],
+      labels: 'classes',
+      heldOutAccuracy: 0.5,
+    };
+    const train = images(12, 2, 1);
+    const heldOut = images(6, 2, 2);
+    // The samples are training images: every one a copy.
+    const e = evaluateWithJudge({
+      judge: { model, info: info as unknown as ClassifierInfo },
+      images: train.images.slice(0, 16 * 32 * 32 * 3),
+      count: 16,
+      classes: Int32Array.from({ length: 16 }, (_, i) => (i < 12 ? 0 : 1)),
+      classNames: ['a', 'b'],
+      train,
+      heldOut,
+      seed: 'test',
+      backend: 'cpu',
+      size: 64,
+    });
+    model.dispose();
+    expect(e.metric).toBe('style-judge-distances');
+    expect(e.referenceImages).toBe(36);
+    expect(e.copies.copies).toBe(1);
+    expect(e.copies.heldOutCopies).toBeLessThanOrEqual(0.1);
+    expect(e.fdFloor).toBeGreaterThanOrEqual(0);
+    expect(Object.keys(e.fdByClass ?? {})).toEqual(['a', 'b']);
+    const pr = e.precisionRecall!;
+    expect(pr.k).toBe(3);
+    expect(pr.withinStyle!.precision).toBe(1); // every sample is a real training image
+    for (const v of [
+      pr.withinStyle!.recall,
+      pr.pooled.precision,
+      pr.pooled.recall,
+      pr.ceiling.pooled.precision,
+      pr.ceiling.withinStyle!.recall,
+    ]) {
+      expect(v).toBeGreaterThanOrEqual(0);
+      expect(v).toBeLessThanOrEqual(1);
+    }
+    expect(e.styleClassifier?.id).toBe('test-judge');
+    const record = JSON.parse(JSON.stringify(e));
+    expect(EvaluationRecordSchema.safeParse(record).success).toBe(true);
+    const card = withEvaluationSection('# model\n', record);
+    expect(card).toContain('--extractor judge --size 64');
+    expect(card).toContain('precision / recall within style');
+    expect(card).toContain('(held-out real: ');
+    expect(formatJudgeEvaluation(e)).toContain('copies: 100.0 %');
+  });
+
+  it('averages served images back down to the judge size', () => {
+    // One 4×4 image, one channel: each 2×2 block's mean.
+    const bytes = Uint8Array.from([0, 255, 10, 10, 255, 0, 10, 10, 0, 0, 255, 255, 0, 0, 255, 255]);
+    const out = boxDownscale(bytes, 1, 4, 1, 2);
+    expect(Array.from(out, (v) => Math.round((v + 1) * 127.5))).toEqual([128, 10, 0, 255]);
+  });
+});
+
+describe('the quality gate and the judge', () => {
+  it('refuses to compare style agreement judged by two different judges, or images served at two sizes', () => {
+    const base = { extractor: 'x', extractorVersion: '1', samples: 320, seed: 'evaluate', fd: 1, classAccuracy: 0.75 };
+    const older = { ...base, styleClassifier: { id: 'emoji-32', version: 'aaaaaaaaaaaa' } };
+    const newer = { ...base, classAccuracy: 0.5, styleClassifier: { id: 'emoji-style-32', version: 'bbbbbbbbbbbb' } };
+    const judges = runQualityGate(newer, older, DEFAULT_GATE_RULES);
+    expect(judges.pass).toBe(false);
+    expect(judges.summary).toMatch(/not comparable: styleClassifier.version/);
+    expect(runQualityGate({ ...base, size: 64 }, { ...base, size: 32 }, DEFAULT_GATE_RULES).summary).toMatch(/not comparable: size/);
+    expect(runQualityGate(base, base, DEFAULT_GATE_RULES).pass).toBe(true);
+  });
+});
