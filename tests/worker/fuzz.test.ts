@@ -4,8 +4,10 @@
  * parameters, odd methods and headers, very long URLs, and path tricks in the model name (`..`,
  * `%2F`, encoded NULs, backslashes, double encoding).
  *
- * Every response must be a 2xx/3xx/4xx, never a 5xx and never a hang; a 200 image is a PNG a real
- * decoder accepts, within the output bound; every error is the documented JSON body with CORS. R2 is
+ * Every route is fuzzed: image.png, grid.png, morph.png and walk.gif (walks fewer times: a valid one
+ * renders up to hundreds of frames). Every response must be a 2xx/3xx/4xx, never a 5xx and never a
+ * hang; a 200 image is a PNG or GIF a real decoder accepts, within the output or walk bounds; every
+ * error is the documented JSON body with CORS. R2 is
  * watched through a wrapper around the binding: every key and list prefix the worker asks for must lie
  * under models/<valid name>/, nothing is ever written, and a request refused with 400 reads no weights.
  * The tfjs tensor count is taken before the fuzzing and must be the same after it, and after loads
@@ -16,6 +18,7 @@ import { SELF, createExecutionContext, waitOnExecutionContext } from 'cloudflare
 import fc from 'fast-check';
 import { registryKeys } from '@gan/registry/layout';
 import { decode } from 'fast-png';
+import { GifReader } from 'omggif';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '@gan/worker/app';
 import type { Env } from '@gan/worker/env';
@@ -191,6 +194,16 @@ async function checkResponse(r: FuzzRequest, response: Response, keys: string[])
     expect(image.width * image.height, label).toBeLessThanOrEqual(LIMITS.maxOutputPixels);
     expect(image.width, label).toBeGreaterThan(0);
     if (r.path.includes('/image.png')) expect(image.width, label).toBe(image.height);
+    if (r.path.includes('/morph.png')) expect(image.height, label).toBeLessThanOrEqual(image.width);
+  } else if (type === 'image/gif') {
+    const gif = new GifReader(bytes); // throws on a broken header or block structure
+    const frames = gif.numFrames();
+    expect(frames, label).toBeGreaterThanOrEqual(2);
+    expect(gif.width, label).toBe(gif.height);
+    expect(gif.width, label).toBeLessThanOrEqual(LIMITS.maxWalkSize);
+    expect(frames * gif.width * gif.height, label).toBeLessThanOrEqual(LIMITS.maxWalkPixels);
+    const rgba = new Uint8Array(gif.width * gif.height * 4);
+    for (let f = 0; f < frames; f++) gif.decodeAndBlitFrameRGBA(f, rgba); // and on a broken LZW stream
   } else if (type.startsWith('application/json')) {
     JSON.parse(new TextDecoder().decode(bytes));
   } else {
@@ -309,19 +322,42 @@ const valueFor: Record<string, fc.Arbitrary<string>> = {
     hostile,
   ),
 };
-const KNOWN = Object.keys(valueFor);
 
-const param = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom(...KNOWN).chain((key) => valueFor[key].map((value) => [key, value] as const)) },
-  { weight: 1, arbitrary: fc.tuple(hostile, hostile) },
-);
+/** walk.gif's own parameters besides the image's (rows, cols and padding are refused there). */
+const { rows, cols, padding, ...imageValueFor } = valueFor;
+const walkValueFor: Record<string, fc.Arbitrary<string>> = {
+  ...imageValueFor,
+  size: fc.oneof(small(8, 40), fc.constantFrom('7', '8', '16', '23', '24', '256', '257', '512'), hostile),
+  keys: fc.oneof(small(0, 17), fc.constantFrom('2', '16'), hostile),
+  frames: fc.oneof(small(0, 31), fc.constantFrom('1', '30'), hostile),
+  fps: fc.oneof(small(0, 31), hostile),
+};
+
+/** morph.png's parameters: `from`, `to` and `to_class` instead of `seed`, a strip of `steps`. */
+const { seed, ...morphImageValueFor } = imageValueFor;
+const morphValueFor: Record<string, fc.Arbitrary<string>> = {
+  ...morphImageValueFor,
+  padding,
+  from: valueFor.seed,
+  to: valueFor.seed,
+  steps: fc.oneof(small(0, 17), hostile),
+  to_class: valueFor.class,
+};
 
 /** A query string: parameters encoded (mostly) or raw, sometimes repeated, sometimes without `=`. */
-const query = fc.array(fc.tuple(param, fc.constantFrom('encoded', 'encoded', 'encoded', 'raw', 'bare')), { maxLength: 7 }).map((pairs) => {
-  if (pairs.length === 0) return '';
-  const parts = pairs.map(([[k, v], how]) => (how === 'encoded' ? `${encode(k)}=${encode(v)}` : how === 'raw' ? `${k}=${v}` : encode(k)));
-  return `?${parts.join('&')}`;
-});
+function queryOf(values: Record<string, fc.Arbitrary<string>>): fc.Arbitrary<string> {
+  const known = Object.keys(values);
+  const param = fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(...known).chain((key) => values[key].map((value) => [key, value] as const)) },
+    { weight: 1, arbitrary: fc.tuple(hostile, hostile) },
+  );
+  return fc.array(fc.tuple(param, fc.constantFrom('encoded', 'encoded', 'encoded', 'raw', 'bare')), { maxLength: 7 }).map((pairs) => {
+    if (pairs.length === 0) return '';
+    const parts = pairs.map(([[k, v], how]) => (how === 'encoded' ? `${encode(k)}=${encode(v)}` : how === 'raw' ? `${k}=${v}` : encode(k)));
+    return `?${parts.join('&')}`;
+  });
+}
+const query = queryOf(valueFor);
 
 const PATH_TRICKS = [
   '..',
@@ -422,8 +458,28 @@ const imageRequest = fc
   })
   .map(({ method, model, kind, query }): FuzzRequest => ({ method, path: `/v1/models/${model}/${kind}${query}`, headers: {} }));
 
+/** Requests of one route of a servable model with that route's parameters, random and hostile. */
+const routeRequest = (route: string, values: Record<string, fc.Arbitrary<string>>) =>
+  fc
+    .record({
+      method: fc.oneof({ weight: 9, arbitrary: GET }, { weight: 1, arbitrary: fc.constant('HEAD') }),
+      model: fc.constantFrom('digits', 'blobs', 'digits@v1', 'digits@v2'),
+      query: queryOf(values),
+    })
+    .map(({ method, model, query }): FuzzRequest => ({ method, path: `/v1/models/${model}/${route}${query}`, headers: {} }));
+
+/**
+ * Walks drawn per run: a valid walk of the 16-pixel fixtures renders up to 480 frames (a GIF encoder
+ * pass each), up to ~0.5 s of CPU here, where an image takes milliseconds.
+ */
+const WALK_CASES = 150;
+
 const trickRequest = fc
-  .record({ model: modelSegment, tail: fc.constantFrom('/image.png', '/grid.png', '', '/', '/manifest.json', '/../current.json'), query })
+  .record({
+    model: modelSegment,
+    tail: fc.constantFrom('/image.png', '/grid.png', '/walk.gif', '/morph.png', '', '/', '/manifest.json', '/../current.json'),
+    query,
+  })
   .map(({ model, tail, query }): FuzzRequest => ({ method: 'GET', path: `/v1/models/${model}${tail}${query}`, headers: {} }));
 
 const anyRequest = fc
@@ -437,6 +493,8 @@ const anyRequest = fc
         '/v1/openapi.json',
         '/v1/models/digits/image.png',
         '/v1/models/blobs/grid.png',
+        '/v1/models/blobs/walk.gif',
+        '/v1/models/digits/morph.png',
         '/v1/models/digits',
       ),
       fc
@@ -464,11 +522,19 @@ describe('fuzzing every route and parameter', () => {
     await fc.assert(property(imageRequest), { numRuns: 2500 });
   });
 
+  it('walk.gif with random, hostile and repeated parameters (capped: each valid walk renders frames)', async () => {
+    await fc.assert(property(routeRequest('walk.gif', walkValueFor)), { numRuns: WALK_CASES });
+  });
+
+  it('morph.png with random, hostile and repeated parameters', async () => {
+    await fc.assert(property(routeRequest('morph.png', morphValueFor)), { numRuns: 800 });
+  });
+
   it('path tricks in the model name never reach R2 outside models/<name>/', async () => {
     await fc.assert(property(trickRequest), { numRuns: 1500 });
     // Every trick, once, for certain (not just as often as the draw allows).
     for (const trick of PATH_TRICKS) {
-      for (const tail of ['/image.png', '/grid.png', '']) {
+      for (const tail of ['/image.png', '/grid.png', '/walk.gif', '/morph.png', '']) {
         const r: FuzzRequest = { method: 'GET', path: `/v1/models/${trick}${tail}?seed=t`, headers: {} };
         const sent = await sendWatched(r);
         if (sent) await checkResponse(r, sent.response, sent.keys);
