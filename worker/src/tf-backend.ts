@@ -22,10 +22,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import simdModule from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm';
 import gemmSimdModule from '@gan/core/kernels/gemm/gemm-simd.wasm';
-// The serving kernel only, by its own module: core's kernels/index would bring the training kernels
-// (filter and input gradients, Tile) into the bundle.
+// The serving kernels only (the set `gan sample` registers too), by their own modules: core's
+// kernels/index would bring the training kernels (filter and input gradients, Tile) into the bundle.
 import { provideGemmModule } from '@gan/core/kernels/gemm/gemm';
-import { SUB_PIXEL_CONV, subPixelConvKernel } from '@gan/core/kernels/gemm/sub-pixel-conv';
+import { registerServingKernels } from '@gan/core/kernels/serving';
 
 const SIMD_FILE = 'tfjs-backend-wasm-simd.wasm';
 const SIMD_URL = `https://wasm.invalid/${SIMD_FILE}`;
@@ -97,8 +97,7 @@ async function initialise(): Promise<BackendInfo> {
     if (hadProcess) g.process = savedProcess;
   }
   provideGemmModule('simd', false, gemmSimdModule);
-  if (!tf.getKernel(SUB_PIXEL_CONV, 'wasm'))
-    tf.registerKernel({ kernelName: SUB_PIXEL_CONV, backendName: 'wasm', kernelFunc: subPixelConvKernel() });
+  registerServingKernels();
   return {
     backend: tf.getBackend(),
     simd: Boolean(await env.getAsync('WASM_HAS_SIMD_SUPPORT')),
