@@ -303,16 +303,25 @@ async function oneAtATime(dev: Dev, cases: [label: string, path: string][], reps
   for (const [label, path] of cases) {
     const render: number[] = [];
     const cpu: number[] = [];
-    let status = 0;
+    let status: number | string = 0;
     let bytes = 0;
     for (let i = 0; i < reps; i++) {
       const before = dev.workerdCpuMs();
-      const response = await fetch(`${dev.url}${path.replace(/\b(seed|from)=b(?=&|$)/, `$1=b${i}`)}`);
-      bytes = (await response.arrayBuffer()).byteLength;
+      const url = `${dev.url}${path.replace(/\b(seed|from)=b(?=&|$)/, `$1=b${i}`)}`;
+      try {
+        const response = await fetch(url);
+        bytes = (await response.arrayBuffer()).byteLength;
+        status = response.status;
+        render.push(serverTiming(response, 'render'));
+      } catch (error) {
+        // A dropped connection (the isolate killed mid-request) is a row of its own, not the end of the run.
+        status = `no answer (${(error as { cause?: { code?: string } }).cause?.code ?? String(error)}) at b${i}`;
+        console.error(`${label}: ${status}`);
+        await new Promise((r) => setTimeout(r, 2000));
+        break;
+      }
       await new Promise((r) => setTimeout(r, 30)); // let the Cache API put finish inside the sample
       cpu.push(dev.workerdCpuMs() - before);
-      status = response.status;
-      render.push(serverTiming(response, 'render'));
     }
     const ok = status === 200;
     rows.push([
@@ -384,7 +393,10 @@ async function exportedModels(dirs: string[], work: string, config: string): Pro
         modelBytes = memory.modelBytes;
         if (i === coldStarts - 1) {
           rows = await oneAtATime(dev, boundCases(manifest.name, manifest.imageSize), reps);
-          heapAfterLargest = (await health(dev)).memory.wasmHeapBytes ?? Number.NaN;
+          heapAfterLargest = await health(dev).then(
+            (h) => h.memory.wasmHeapBytes ?? Number.NaN,
+            () => Number.NaN, // the isolate did not survive the largest requests: the rows say which
+          );
         }
       } finally {
         await dev.stop();
@@ -400,11 +412,12 @@ async function exportedModels(dirs: string[], work: string, config: string): Pro
       mb(median(heapFirst) / 2 ** 20),
       mb(heapAfterLargest / 2 ** 20),
     ]);
-    out.push(
+    const section =
       `## ${id}: the largest requests its work bounds allow, one at a time (${reps} distinct seeds each; load average ${load()})\n\n` +
-        `render = Server-Timing (latent + forward + resize + encoding, wall clock inside the isolate); workerd CPU = ${WORKERD_CPU}\n\n` +
-        table(ONE_AT_A_TIME_COLUMNS, rows),
-    );
+      `render = Server-Timing (latent + forward + resize + encoding, wall clock inside the isolate); workerd CPU = ${WORKERD_CPU}\n\n` +
+      table(ONE_AT_A_TIME_COLUMNS, rows);
+    console.error(section); // as it comes: a later model's failure loses nothing
+    out.push(section);
   }
   out.unshift(
     `## Cold start and WASM heap (${coldStarts} fresh \`wrangler dev\` each, medians)\n\n` +
