@@ -14,7 +14,7 @@ import {
   nearestNeighbourAccuracy,
   trainClassifier,
 } from './classifier.ts';
-import { type Evaluation, EvaluationError, evaluateGenerator, evaluateImages } from './evaluate.ts';
+import { type Evaluation, evaluateGenerator, evaluateImages } from './evaluate.ts';
 import { loadDataset } from '../data/index.ts';
 import { type DataAccess, realSplits } from './real-data.ts';
 import {
