@@ -134,6 +134,7 @@ export function register(program: Command): void {
     .option('--evaluation <file.json>', 'figures from gan upscaler evaluate --out, recorded in the manifest and card')
     .option('--card-notes <file>', 'Markdown appended to the card')
     .action(async (flags: { runs: string; model: string; out: string; name: string; evaluation?: string; cardNotes?: string }) => {
+      await activateRenderBackend('upscaler export', {});
       const { manifest: model, generator } = await loadExportedGenerator(flags.model);
       generator.dispose();
       const runs = flags.runs.split(',').map((r) => r.trim());
