@@ -11,16 +11,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  CandidateSampler,
-  attachSampler,
-  cellSeed,
-  decodeWeights,
-  imagePng,
-  parseScorerJson,
-  registerWasmKernels,
-  scorerWeightsFrom,
-} from '@gan/core';
+import { attachSampler, cellSeed, imagePng } from '@gan/core';
 import { loadExportedGenerator } from '@gan/trainer/export/load';
 import { activateServingBackend } from '@gan/trainer/serving-backend';
 import { samplerFromDirectory } from './lib/scorer-directory.ts';
