@@ -1,32 +1,21 @@
 /**
- * One request per embedded model through the app (and one resized image), made at global scope once
- * the models are built:
- * the code of an image request (routing, validation, the store, rendering, headers) runs once before
- * a visitor's first request, so that request finds it compiled and its one-time set-up done.
+ * The resized-image path warmed at global scope, once the embedded models are built (each build has
+ * already rendered one native-size image): a visitor's first `size=` request then finds the resize
+ * kernels compiled and their memory set up.
  *
- * Global scope allows no I/O and no random values: the warm-up app has a store of its own with no
- * bucket (the embedded models only) and no bindings at all, and asks for a seeded image, whose
- * Cache API calls fail quietly there (the cache is an optimisation; http-cache.ts ignores failures).
- * The requests' answers are dropped. A failure is logged and changes nothing.
+ * Global scope allows no I/O, no timers, no random values, and no `new Response()` either (workerd
+ * refuses it), so this goes to core's render pipeline directly, not through the app: an app request
+ * cannot finish there and only logs errors.
  */
-import { createApp } from './app.ts';
-import { parseWorkerConfig } from './config.ts';
+import { imagePng } from '@gan/core/render';
 import type { EmbeddedModels } from './embedded-models.ts';
-import { ModelStore } from './model-store.ts';
 
-export async function warmUp(models: EmbeddedModels): Promise<void> {
-  const store = new ModelStore(undefined, parseWorkerConfig({}), { embedded: async () => models });
-  const app = createApp({ storeFor: () => store });
-  // Every model at its native size; then one resized image (the resize kernels' first use).
-  const paths = [...models.keys()].map((name) => `/v1/models/${name}/image.png?seed=warm-up`);
-  const [first] = models.keys();
-  if (first) paths.push(`/v1/models/${first}/image.png?seed=warm-up&size=128`);
-  for (const path of paths) {
-    try {
-      const response = await app.fetch(new Request(`https://warm-up.invalid${path}`), {});
-      if (!response.ok) console.error(`warm-up request ${path}: HTTP ${response.status}`);
-    } catch (error) {
-      console.error(`warm-up request ${path} failed`, error instanceof Error ? error.message : error);
-    }
+export function warmUp(models: EmbeddedModels): void {
+  const [first] = models.values();
+  if (!first) return;
+  try {
+    imagePng(first.generator, { seed: 'warm-up', classIndex: first.manifest.classes.length > 0 ? 0 : undefined }, { size: 128 });
+  } catch (error) {
+    console.error('warm-up render failed', error instanceof Error ? error.message : error);
   }
 }
