@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { findExportDirs } from '@gan/registry';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
 
@@ -56,4 +58,12 @@ export function runRender(
   options: { backend?: string; env?: Record<string, string> } = {},
 ): Promise<GanRun> {
   return runGan([command, ...args, '--out', out, '--backend', options.backend ?? 'wasm'], options.env);
+}
+
+/**
+ * The shipped generators: the exports under models/ (registry's findExportDirs) less those of another
+ * kind, such as a model's learned upscaler (`"kind": "upscaler"` in its manifest).
+ */
+export function shippedGeneratorDirs(modelsDir = path.join(repoRoot, 'models')): string[] {
+  return findExportDirs(modelsDir).filter((dir) => JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')).kind === undefined);
 }

@@ -14,8 +14,7 @@ import { gemmKernelVariant } from '@gan/core/kernels/gemm/index';
 import { SUB_PIXEL_CONV } from '@gan/core/kernels/index';
 import { selectBackend } from '@gan/trainer/backend';
 import { previewLayout } from '@gan/trainer/train/preview';
-import { findExportDirs } from '@gan/registry';
-import { repoRoot } from '../helpers/gan.ts';
+import { repoRoot, shippedGeneratorDirs } from '../helpers/gan.ts';
 import { GOLDEN_BYTES, GOLDEN_ROUTES, routeOf } from '../helpers/golden-bytes.ts';
 import { ShippedModels, ganArgsOf, renderGolden, useRenderBackend } from '../helpers/golden-bytes-node.ts';
 import { ganInProcess } from '../trainer/gan-in-process.ts';
@@ -38,7 +37,7 @@ const label = (c: { model: string; request: string }) => `${c.model}/${c.request
 
 describe('golden bytes of the shipped models', () => {
   it('pin every shipped model at the version it ships, on every route', async () => {
-    const shipped = findExportDirs(path.join(repoRoot, 'models')).map((d) => path.basename(d));
+    const shipped = shippedGeneratorDirs().map((d) => path.basename(d));
     expect(Object.keys(GOLDEN_BYTES.versions).sort()).toEqual(shipped.sort());
     for (const model of shipped) {
       const { manifest } = await models.get(model);

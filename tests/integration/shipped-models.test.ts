@@ -6,8 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findExportDirs, readExportedModel } from '@gan/registry';
-import { repoRoot, runGan } from '../helpers/gan.ts';
+import { readExportedModel } from '@gan/registry';
+import { repoRoot, runGan, shippedGeneratorDirs } from '../helpers/gan.ts';
 
 const modelsDir = path.join(repoRoot, 'models');
 
@@ -21,7 +21,7 @@ interface RecordedEvaluation {
 }
 
 describe('shipped models', () => {
-  const dirs = findExportDirs(modelsDir);
+  const dirs = shippedGeneratorDirs(modelsDir);
 
   it('ship emoji, mnist and twemoji', () => {
     expect(dirs.map((d) => path.basename(d)).sort()).toEqual(['emoji', 'mnist', 'twemoji']);

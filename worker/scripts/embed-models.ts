@@ -38,7 +38,7 @@ export class EmbeddedModelError extends Error {
 
 /** One model's checked serving files. */
 export interface CheckedModel {
-  /** Its directory under models/ (the model's name). */
+  /** Its directory under models/ (normally the model's name; `npm run dev -- ` on another folder may differ). */
   dir: string;
   manifest: Manifest;
   manifestText: string;
@@ -46,12 +46,25 @@ export interface CheckedModel {
   files: { path: string; text?: string }[];
 }
 
-/** The model directories under `modelsDir`: those holding a manifest.json, sorted. */
+/**
+ * The generator directories under `modelsDir`: those holding a manifest.json, sorted, less those whose
+ * manifest declares another `kind` (a classifier, a learned upscaler), which are not served as models.
+ * A manifest that is not even JSON stays in, so the check below stops the build on it.
+ */
 export function modelDirs(modelsDir: string): string[] {
   return readdirSync(modelsDir, { withFileTypes: true })
     .filter((d) => d.isDirectory() && existsSync(path.join(modelsDir, d.name, MANIFEST_FILE)))
     .map((d) => d.name)
+    .filter((dir) => declaredKind(path.join(modelsDir, dir, MANIFEST_FILE)) === undefined)
     .sort();
+}
+
+function declaredKind(manifestFile: string): unknown {
+  try {
+    return (JSON.parse(readFileSync(manifestFile, 'utf8')) as { kind?: unknown }).kind;
+  } catch {
+    return undefined;
+  }
 }
 
 /** UTF-8 text that encodes back to exactly `bytes` (so the worker can check its sha256 from the text). */
@@ -77,7 +90,6 @@ export async function checkModel(modelsDir: string, dir: string): Promise<Checke
   try {
     const manifestBytes = (await read(MANIFEST_FILE))!;
     const manifest = parseManifest(manifestBytes, label);
-    if (manifest.name !== dir) throw new EmbeddedModelError(`${label}: ${MANIFEST_FILE} names model '${manifest.name}', not '${dir}'`);
     // model.json and every shard it names must be listed (readVerifiedFile refuses unlisted ones).
     const modelJson = parseModelJson(exactText(await readVerifiedFile(label, manifest, 'model.json', read), `${label}/model.json`));
     for (const shard of shardPaths(modelJson)) await readVerifiedFile(label, manifest, shard, read);
@@ -133,7 +145,15 @@ export async function embedModels(options: EmbedOptions = {}): Promise<CheckedMo
   const modelsDir = path.resolve(options.modelsDir ?? DEFAULT_MODELS_DIR);
   const outFile = path.resolve(options.outFile ?? DEFAULT_OUT_FILE);
   const models: CheckedModel[] = [];
-  for (const dir of modelDirs(modelsDir)) models.push(await checkModel(modelsDir, dir));
+  // Several exports of one model (e.g. models/blobs-b1 and models/blobs-b2): the newest is embedded, as
+  // the newest is the one `npm run dev` leaves current in the local R2.
+  const newest = new Map<string, CheckedModel>();
+  for (const dir of modelDirs(modelsDir)) {
+    const checked = await checkModel(modelsDir, dir);
+    const other = newest.get(checked.manifest.name);
+    if (!other || other.manifest.createdAt < checked.manifest.createdAt) newest.set(checked.manifest.name, checked);
+  }
+  models.push(...[...newest.values()].sort((a, b) => a.manifest.name.localeCompare(b.manifest.name)));
   const text = moduleText(models, outFile, modelsDir);
   const old = existsSync(outFile) ? readFileSync(outFile, 'utf8') : undefined;
   if (old !== text) writeFileSync(outFile, text);
