@@ -3,7 +3,7 @@
  * worker benchmarks and the integration tests serve. Each export goes through `publishModel`, the
  * code `gan publish` runs against the real bucket, so what runs locally is what a publish produces.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ModelFilesError } from '@gan/core/manifest';
 import { type ExportedModel, readExportedModel } from './exported-model.ts';
@@ -41,6 +41,12 @@ export async function fillLocalR2(options: FillLocalR2Options): Promise<string[]
   const log = options.log ?? ((line: string) => console.log(line));
   const models: ExportedModel[] = [];
   for (const dir of findExportDirs(options.modelsDir)) {
+    const kind = declaredKind(dir);
+    if (kind !== undefined) {
+      // A model's learned upscaler or a classifier: published with the version that names it, not as a model.
+      log(`not a model, left out: ${path.relative(process.cwd(), dir)} (${String(kind)})`);
+      continue;
+    }
     try {
       models.push(await readExportedModel(dir));
     } catch (error) {
@@ -72,4 +78,13 @@ export async function fillLocalR2(options: FillLocalR2Options): Promise<string[]
     await storage.close();
   }
   return published;
+}
+
+/** The `kind` a manifest declares (generators declare none); undefined where it is not readable JSON. */
+function declaredKind(dir: string): unknown {
+  try {
+    return (JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { kind?: unknown }).kind;
+  } catch {
+    return undefined;
+  }
 }

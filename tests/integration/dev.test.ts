@@ -101,7 +101,7 @@ describe('npm run dev', () => {
   it('publishes every export under models/ to the local R2, skipping what is not one', () => {
     expect(output).toMatch(/dev: digits@v1 → local R2 gan-models .*objects uploaded/);
     expect(output).toMatch(/dev: blobs@b1 → local R2 gan-models/);
-    expect(output).toMatch(/skipping .*classifier/);
+    expect(output).toMatch(/not a model, left out: .*classifier \(classifier\)/);
   });
 
   it('serves the published models from wrangler dev', async () => {
