@@ -11,6 +11,7 @@ import { type Browser, type Page, chromium } from 'playwright-core';
 import { type Unstable_DevWorker, getPlatformProxy, unstable_dev } from 'wrangler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOW_TO_ENABLE, browserRequired, findBrowser } from './browser.ts';
+import { shippedGeneratorDirs } from '../helpers/gan.ts';
 import { publishStandardFixtures, type WritableBucket } from '../worker/fixtures.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -87,7 +88,9 @@ describe.skipIf(!CHROMIUM)('the page at /', () => {
   it('lists the models and shows an image and a grid that loaded', async () => {
     const page = await openPage();
     const options = await page.$$eval('#model option', (els) => els.map((el) => (el as HTMLOptionElement).value));
-    expect(options.sort()).toEqual(['blobs', 'digits']);
+    // The published fixtures, and the models built into the Worker (models/ at build time).
+    const embedded = shippedGeneratorDirs().map((dir) => path.basename(dir));
+    expect(options.sort()).toEqual(['blobs', 'digits', ...embedded].sort());
     const image = await imageSize(page, 'image');
     expect(image).toMatchObject({ complete: true, width: 128, height: 128 });
     const grid = await imageSize(page, 'grid');
