@@ -11,6 +11,7 @@ import { attachSampler, gridCells, gridPng, imagePng } from '@gan/core';
 import { loadExportedGenerator } from '@gan/trainer/export/load';
 import { activateServingBackend } from '@gan/trainer/serving-backend';
 import { samplerFromDirectory } from './lib/scorer-directory.ts';
+import { cpuMsOf as cpuMs, median } from './lib/stats.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -22,14 +23,6 @@ const { values: args } = parseArgs({
 });
 if (!args.scorer) throw new Error('--scorer is needed');
 await activateServingBackend();
-
-const cpuMs = (f: () => void) => {
-  const start = process.cpuUsage();
-  f();
-  const used = process.cpuUsage(start);
-  return (used.user + used.system) / 1000;
-};
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const { manifest, generator } = await loadExportedGenerator(args.model);
 const n = manifest.classes.length;

@@ -16,6 +16,7 @@ import { readUpscalerExport } from '@gan/trainer/upscale/export';
 import { checkpointUpscaler } from '@gan/trainer/upscale/train';
 import { decodeWeights, parseModelJson } from '@gan/core';
 import { UPSCALER_WEIGHTS_FILE } from '@gan/core/upscaler';
+import { cpuMsOf as cpuMs, median } from './lib/stats.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -41,14 +42,6 @@ async function loadUpscaler(): Promise<Upscaler> {
   });
   return Upscaler.fromWeights(manifest.architecture, weights);
 }
-
-const cpuMs = (f: () => void) => {
-  const start = process.cpuUsage();
-  f();
-  const used = process.cpuUsage(start);
-  return (used.user + used.system) / 1000;
-};
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const { manifest, generator } = await loadExportedGenerator(args.model);
 const upscaler = await loadUpscaler();

@@ -17,20 +17,13 @@ import { GifReader } from 'omggif';
 import { type PaletteMode, encodeAnimatedGif, pointOfCell, registerWasmKernels, renderPoints, walkKeys, walkPoints } from '@gan/core';
 import { loadExportedGenerator } from '@gan/trainer/export/load';
 import { largestWalks } from './lib/work-bounds.ts';
+import { cpuMsOf as cpuMs, median } from './lib/stats.ts';
 
 const { values: args } = parseArgs({ options: { model: { type: 'string', multiple: true }, runs: { type: 'string', default: '10' } } });
 const RUNS = Number(args.runs);
 
 await tf.setBackend('wasm');
 registerWasmKernels();
-
-const cpuMs = (f: () => void) => {
-  const start = process.cpuUsage();
-  f();
-  const used = process.cpuUsage(start);
-  return (used.user + used.system) / 1000;
-};
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 interface Case {
   label: string;

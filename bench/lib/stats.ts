@@ -25,6 +25,13 @@ export function processCpuMs(): number {
   return (user + system) / 1000;
 }
 
+/** Milliseconds of this process's CPU that one run of `fn` used. */
+export function cpuMsOf(fn: () => void): number {
+  const start = processCpuMs();
+  fn();
+  return processCpuMs() - start;
+}
+
 /** Wall-clock and CPU milliseconds of each of `reps` runs. */
 export interface Timings {
   ms: number[];
