@@ -42,6 +42,8 @@ export const TrainingInfoSchema = z.object({
       classLoss: z.number().min(0).optional(),
       /** Whether D's convolutions were spectrally normalised (absent: they were not). */
       spectralNorm: z.boolean().optional(),
+      /** Weight of LeCam regularisation of D (absent or 0: none). */
+      lecam: z.number().min(0).optional(),
     })
     .optional(),
   /**

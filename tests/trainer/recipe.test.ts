@@ -22,6 +22,7 @@ import {
   translationRange,
 } from '@gan/trainer/train/augment';
 import { EMA_PREFIX, GeneratorAverage, emaDecay } from '@gan/trainer/train/ema';
+import { LECAM_TENSOR } from '@gan/trainer/train/lecam';
 import { type Checkpoint, loadLatestCheckpoint } from '@gan/trainer/train/checkpoint';
 import { type TrainOptions, runTraining } from '@gan/trainer/train/run';
 import { ARTICLE_RECIPE } from '@gan/trainer/train/settings';
@@ -286,5 +287,28 @@ describe('a run with spectral normalisation in D', () => {
     const exported = await exportRun(split, path.join(root, 'spectral-export'));
     expect(exported.manifest.training.recipe?.spectralNorm).toBe(true);
     expect(await readFile(path.join(root, 'spectral-export', 'README.md'), 'utf8')).toMatch(/spectral normalisation of D's convolutions/);
+  }, 120_000);
+});
+
+describe('a run with LeCam regularisation', () => {
+  const lecam = (outDir: string, extra: Partial<TrainOptions> = {}) =>
+    tinyRun('cpu', outDir, { recipe: { ...ARTICLE_RECIPE, lecam: 0.3 }, seed: 'lecam', ...extra });
+
+  it('records it, resumes exactly (the anchors included) and names it in the manifest and the card', async () => {
+    const { straight: a, resumed: b, split } = await straightAndResumed('lecam', lecam);
+    expect(JSON.parse(await readFile(path.join(split, 'run.json'), 'utf8')).recipe.lecam).toBe(0.3);
+    expect(a.tensors.get(LECAM_TENSOR)?.shape).toEqual([2]);
+    expectSameTensors(a, b);
+    const exported = await exportRun(split, path.join(root, 'lecam-export'));
+    expect(exported.manifest.training.recipe?.lecam).toBe(0.3);
+    expect(await readFile(path.join(root, 'lecam-export', 'README.md'), 'utf8')).toMatch(/LeCam regularisation of D \(weight 0\.3\)/);
+  }, 120_000);
+
+  it('leaves it out of the checkpoint and the manifest of a run trained without it', async () => {
+    const dir = path.join(root, 'no-lecam');
+    await runTraining(tinyRun('cpu', dir, { steps: 2, seed: 'no-lecam' }));
+    expect((await loadLatestCheckpoint(dir)).checkpoint!.tensors.has(LECAM_TENSOR)).toBe(false);
+    const exported = await exportRun(dir, path.join(root, 'no-lecam-export'));
+    expect(exported.manifest.training.recipe).not.toHaveProperty('lecam');
   }, 120_000);
 });

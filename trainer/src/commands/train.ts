@@ -43,6 +43,7 @@ interface TrainFlags extends BackendFlags {
   conditioning: DiscriminatorConditioning;
   classLoss: number;
   spectralNorm: boolean;
+  lecam: number;
   beta1: number;
   beta2: number;
   seed: string;
@@ -139,6 +140,12 @@ export function register(program: Command): void {
       0,
     )
     .option('--spectral-norm', "spectrally normalise D's convolutions (Miyato et al. 2018); D then has no batch norms", false)
+    .option(
+      '--lecam <weight>',
+      "weight of LeCam regularisation (Tseng et al. 2021): D's real and fake logits are pulled towards moving averages of the other's, against D memorising a small data set; 0 = off",
+      nonNegativeNumber,
+      0,
+    )
     .option('--beta1 <b>', "Adam's beta1 (both networks)", fraction, ARTICLE_ADAM.beta1)
     .option('--beta2 <b>', "Adam's beta2 (both networks)", fraction, ARTICLE_ADAM.beta2)
     .option('--seed <s>', 'seed of the initial weights, the data order and the noise', '1')
@@ -183,6 +190,7 @@ export function register(program: Command): void {
           'conditioning',
           'classLoss',
           'spectralNorm',
+          'lecam',
           'beta1',
           'beta2',
           'seed',
@@ -248,6 +256,7 @@ export function register(program: Command): void {
             conditioning: flags.conditioning,
             classLoss: flags.classLoss,
             spectralNorm: flags.spectralNorm,
+            lecam: flags.lecam,
           },
           seed: flags.seed,
           backend,

@@ -78,13 +78,14 @@ function recipeText(recipe: TrainingRecipe): string {
       ? `; an auxiliary class loss (AC-GAN) of weight ${recipe.classLoss} on a class head of D, for real images and for G`
       : '';
   const spectral = recipe.spectralNorm ? "; spectral normalisation of D's convolutions (D without batch norms)" : '';
-  return `${loss}${augment}${ema}${classes}${spectral}`;
+  const lecam = recipe.lecam > 0 ? `; LeCam regularisation of D (weight ${recipe.lecam})` : '';
+  return `${loss}${augment}${ema}${classes}${spectral}${lecam}`;
 }
 
 /** The recipe as the manifest records it: options left at their off value are left out, so models trained before them keep the manifest they always had. */
 function manifestRecipe(recipe: TrainingRecipe): NonNullable<Manifest['training']['recipe']> {
-  const { classLoss, spectralNorm, ...rest } = recipe;
-  return { ...rest, ...(classLoss > 0 && { classLoss }), ...(spectralNorm && { spectralNorm }) };
+  const { classLoss, spectralNorm, lecam, ...rest } = recipe;
+  return { ...rest, ...(classLoss > 0 && { classLoss }), ...(spectralNorm && { spectralNorm }), ...(lecam > 0 && { lecam }) };
 }
 
 /** "N steps", and for a fine-tuned run what they were added to: the card must not pass them off as all of its training. */

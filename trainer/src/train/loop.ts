@@ -43,7 +43,9 @@ export async function trainingIteration(
       { real: images, realLabels: k > 0 ? real.labels : undefined, noise: dNoise, fakeLabels, realAugmentation, fakeAugmentation },
       recipe.loss,
       recipe.classLoss,
+      state.lecam?.term(),
     );
+    state.lecam?.update(d.realLogit, d.fakeLogit);
     const gNoise = drawNoise();
     const gLabels = drawLabels();
     const g = await generatorStep(

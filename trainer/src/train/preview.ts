@@ -6,7 +6,7 @@
  * `grid.png?seed=preview&rows=8&cols=8` (unconditional) or `grid.png?seed=preview&class=each&cols=8`
  * (conditional: one row per class, one latent per column) shows these same images.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { type ModelConfig, FastGenerator, gridCells, gridPng } from '@gan/core';
 
 export const PREVIEW_SEED = 'preview';

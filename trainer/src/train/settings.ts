@@ -33,6 +33,8 @@ export const TrainingRecipeSchema = z.object({
   classLoss: z.number().min(0).default(0),
   /** Spectral normalisation of D's convolutions, D without batch norms (model.ts); false for every run before the option. */
   spectralNorm: z.boolean().default(false),
+  /** Weight λ of LeCam regularisation of D (lecam.ts); 0 = off (every run before the option). */
+  lecam: z.number().min(0).default(0),
 });
 export type TrainingRecipe = z.infer<typeof TrainingRecipeSchema>;
 /** A recipe as a new run may ask for it: fields with defaults may be left out. */
@@ -45,6 +47,7 @@ export const ARTICLE_RECIPE: TrainingRecipe = {
   conditioning: 'planes',
   classLoss: 0,
   spectralNorm: false,
+  lecam: 0,
 };
 
 /** Where a run's initial weights came from when it was started from another run's (`--init-from`, init-from.ts). */

@@ -6,7 +6,7 @@
  *
  * Checkpoint tensor names: `generator/<weight>`, `discriminator/<weight>`, `adam_g/NNNN`, `adam_d/NNNN`
  * (Adam's slots by position), `adam_powers/adam_g` and `adam_powers/adam_d` (Adam's β₁ᵗ and β₂ᵗ) and
- * `generator_ema/<weight>` (the averaged generator as served).
+ * `generator_ema/<weight>` (the averaged generator as served) and `lecam/anchors` (lecam.ts).
  */
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -16,6 +16,7 @@ import { buildDiscriminator, buildGenerator } from '@gan/core/model';
 import { settleSpectralNorms } from '@gan/core/spectral-norm';
 import { type Checkpoint, type NamedArray, saveCheckpoint } from './checkpoint.ts';
 import { EMA_PREFIX, GeneratorAverage } from './ema.ts';
+import { LeCamState } from './lecam.ts';
 import type { RunSettings } from './settings.ts';
 import { type GanModels, createAdam } from './step.ts';
 
@@ -111,6 +112,8 @@ export class TrainingState {
     readonly discriminatorOptimizer: tf.Optimizer,
     /** The moving average of G's weights, when the recipe exports one. */
     readonly average: GeneratorAverage | undefined,
+    /** The anchors of LeCam regularisation, when the recipe asks for it. */
+    readonly lecam: LeCamState | undefined,
     /** Every random draw of the steps (noise, fake labels, augmentations), in a fixed order. */
     public noiseRng: Sfc32,
     /** Steps completed. */
@@ -138,6 +141,7 @@ export class TrainingState {
       createAdam(settings.generatorAdam),
       createAdam(settings.discriminatorAdam),
       average,
+      recipe.lecam > 0 ? new LeCamState(recipe.lecam) : undefined,
       Sfc32.fromSeed(`${seed}/noise`),
       0,
       0,
@@ -154,6 +158,7 @@ export class TrainingState {
     if (this.average && !this.average.restore(tensors)) {
       throw new ResumeMismatchError(`${path.basename(checkpoint.dir)} has no ${EMA_PREFIX} weights for this run's moving average`);
     }
+    this.lecam?.restore(tensors);
     this.noiseRng = new Sfc32(state.noiseRng);
     this.step = state.step;
     this.seconds = state.seconds;
@@ -183,6 +188,7 @@ export class TrainingState {
               })),
             )
           : []),
+        ...(this.lecam?.saved() ?? []),
       ],
     });
   }

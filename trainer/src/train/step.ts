@@ -11,6 +11,9 @@
  * G is rewarded for images whose class D can tell, not only for images D takes for real. D's class head
  * learns from real images only, so it cannot learn to call bad fakes a class.
  *
+ * With a LeCam term (lecam.ts) D also minimises λ·R, which pulls its real and fake logits towards the
+ * moving averages of the other's.
+ *
  * "Held fixed" includes batch-norm statistics: the held network runs in training mode (batch
  * statistics, as in PyTorch's train()) but its moving averages are restored afterwards, so each step
  * moves exactly one network.
@@ -21,6 +24,7 @@ import { z } from 'zod';
 import type { ModelConfig } from '@gan/core/config';
 import type { DiscriminatorConditioning } from '@gan/core/model';
 import { type AugmentationDraw, applyAugmentation } from './augment.ts';
+import { type LeCamTerm, lecamPenalty } from './lecam.ts';
 
 export interface GanModels {
   config: ModelConfig;
@@ -69,12 +73,15 @@ export interface DiscriminatorBatch {
 }
 
 export interface DiscriminatorStepResult {
-  /** D's objective before the update: BCE(D(x), 1) + BCE(D(G(z)), 0), or the hinge form (+ λ·class loss). */
+  /** D's objective before the update: BCE(D(x), 1) + BCE(D(G(z)), 0), or the hinge form (+ λ·class loss, + λ·LeCam). */
   d_loss: number;
   /** Mean sigmoid(D(x)) on the real batch. */
   d_x: number;
   /** Mean sigmoid(D(G(z))) on the fake batch, before D's update. */
   d_g_z: number;
+  /** Mean logit D(x) and D(G(z)) before the update: what the LeCam anchors average. */
+  realLogit: number;
+  fakeLogit: number;
 }
 
 export interface GeneratorBatch {
@@ -191,6 +198,7 @@ export async function discriminatorStep(
   batch: DiscriminatorBatch,
   loss: GanLoss = 'bce',
   classLossWeight = 0,
+  lecam?: LeCamTerm,
 ): Promise<DiscriminatorStepResult> {
   const { config, generator, discriminator } = models;
   const n = batch.real.shape[0];
@@ -202,6 +210,8 @@ export async function discriminatorStep(
   );
   let dx: tf.Scalar | undefined;
   let dgz: tf.Scalar | undefined;
+  let realLogit: tf.Scalar | undefined;
+  let fakeLogit: tf.Scalar | undefined;
   const value = tf.tidy(() => {
     // The class is added after augmenting: only the image is transformed.
     const realIn = discriminatorInputs(models, augmented(batch.real, batch.realAugmentation), batch.realLabels);
@@ -213,16 +223,19 @@ export async function discriminatorStep(
         const fakeJudged = judge(models, fakeIn);
         dx = tf.keep(tf.mean(tf.sigmoid(realJudged.logits)) as tf.Scalar);
         dgz = tf.keep(tf.mean(tf.sigmoid(fakeJudged.logits)) as tf.Scalar);
+        realLogit = tf.keep(tf.mean(realJudged.logits) as tf.Scalar);
+        fakeLogit = tf.keep(tf.mean(fakeJudged.logits) as tf.Scalar);
         const adversarial = discriminatorLoss(loss, realJudged.logits, fakeJudged.logits);
-        return plus(adversarial, classLoss(config, classLossWeight, realJudged.classLogits, batch.realLabels));
+        const classified = plus(adversarial, classLoss(config, classLossWeight, realJudged.classLogits, batch.realLabels));
+        return plus(classified, lecam && lecamPenalty(lecam, realJudged.logits, fakeJudged.logits));
       },
       true,
       trainableVariables(discriminator),
     ) as tf.Scalar;
   });
   fake.dispose();
-  const [d_loss, d_x, d_g_z] = await read([value, dx!, dgz!]);
-  return { d_loss, d_x, d_g_z };
+  const [d_loss, d_x, d_g_z, meanRealLogit, meanFakeLogit] = await read([value, dx!, dgz!, realLogit!, fakeLogit!]);
+  return { d_loss, d_x, d_g_z, realLogit: meanRealLogit, fakeLogit: meanFakeLogit };
 }
 
 export async function generatorStep(
