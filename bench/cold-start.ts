@@ -13,10 +13,11 @@
  *    embedded version) plus its load, which runs after the response;
  * 4. the parts of a request (bench/worker/request-parts-worker.ts), each minus an empty call.
  *
- *   node --import tsx bench/cold-start.ts [--rounds 3] [--reps 200] [--skip startup,cold,warm,publish,parts]
+ *   node --import tsx bench/cold-start.ts [--rounds 3] [--reps 200] [--skip startup,cold,warm,publish,parts] [--pause <file>]
  *
- * Background jobs listed in /work/notes/bg-jobs.txt (first field of a line: a pid) are paused with
- * SIGSTOP while it runs and always resumed (SIGCONT) when it ends, however it ends.
+ * `--pause <file>`: background jobs listed in the file (first field of a line: a pid; a training run,
+ * say) are paused with SIGSTOP while it runs, their child processes too, and always resumed (SIGCONT)
+ * when it ends, however it ends.
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,14 +32,19 @@ import { type WranglerDev, startWranglerDev } from './lib/wrangler-dev.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({
-  options: { rounds: { type: 'string', default: '3' }, reps: { type: 'string', default: '200' }, skip: { type: 'string', default: '' } },
+  options: {
+    rounds: { type: 'string', default: '3' },
+    reps: { type: 'string', default: '200' },
+    skip: { type: 'string', default: '' },
+    pause: { type: 'string' },
+  },
 });
 const ROUNDS = Number(args.rounds);
 const REPS = Number(args.reps);
 const skip = new Set(args.skip.split(',').filter(Boolean));
 
 // ---- Background jobs paused while measuring ----------------------------------------------------
-const BG_JOBS = '/work/notes/bg-jobs.txt';
+const BG_JOBS = args.pause;
 const paused: number[] = [];
 function signalAll(signal: 'SIGSTOP' | 'SIGCONT') {
   for (const pid of paused) {
@@ -49,7 +55,7 @@ function signalAll(signal: 'SIGSTOP' | 'SIGCONT') {
     }
   }
 }
-if (existsSync(BG_JOBS)) {
+if (BG_JOBS && existsSync(BG_JOBS)) {
   for (const line of readFileSync(BG_JOBS, 'utf8').split('\n')) {
     const pid = Number(line.trim().split(/[\s,]+/)[0]);
     // The listed process and its children (a listed `npx` or shell runs the job as a child).
@@ -64,7 +70,7 @@ for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 signalAll('SIGSTOP');
-console.error(`paused ${paused.length} background job(s) from ${BG_JOBS}`);
+if (BG_JOBS) console.error(`paused ${paused.length} background job(s) from ${BG_JOBS}`);
 
 // ---- Helpers ----------------------------------------------------------------------------------
 let port = 8900 + Math.floor(Math.random() * 50);
@@ -98,7 +104,8 @@ async function cpuOf(d: WranglerDev, clock: () => number, path: string, reps = 1
   return (clock() - c0) / reps;
 }
 const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
-const out: string[] = [];
+/** Each table is printed when its phase ends: a later phase that fails loses nothing measured before it. */
+const report = (text: string) => console.log(`${text}\n`);
 execFileSync(process.execPath, ['--import', 'tsx', join(root, 'worker/scripts/embed-models.ts')], { cwd: root, stdio: 'ignore' });
 
 try {
@@ -120,7 +127,7 @@ try {
       });
       busy.push(total / 1000);
     }
-    out.push(
+    report(
       `Startup (global scope: the embedded models checked, built and warmed up), \`wrangler check startup\`, busy samples, ${ROUNDS} runs\n\n` +
         table(['measure', 'median ms', 'runs'], [['startup CPU profile, not idle', ms(median(busy)), busy.map(ms).join(', ')]]),
     );
@@ -172,7 +179,7 @@ try {
       }
       rows.push([label, ms(median(first)), ms(median(health)), ms(median(above)), above.map(ms).join(', ')]);
     }
-    out.push(
+    report(
       `First image of a fresh isolate (fresh \`wrangler dev\`, local R2 empty: the embedded model serves), workerd process CPU, ${ROUNDS} starts each\n\n` +
         table(['request', 'CPU ms', '/healthz CPU ms', 'above /healthz ms (median)', 'each start'], rows),
     );
@@ -193,7 +200,7 @@ try {
         }
       }
     }
-    out.push(
+    report(
       'workerd process CPU from start to ready (one 404 probe answered)\n\n' +
         table(
           ['build', 'median ms', 'each start'],
@@ -259,7 +266,7 @@ print(" ".join(str(t) for t in ts))
       return [k, ms(m), ms(above), k.startsWith('mnist') ? `${(m / torchMs).toFixed(2)}× / ${(above / torchMs).toFixed(2)}×` : '–'];
     });
     rows.push(['PyTorch forward, mnist generator, batch 1, 1 thread (process CPU)', ms(torchMs), '–', '1×']);
-    out.push(
+    report(
       `Warm requests (one \`wrangler dev\`, ${ROUNDS} rounds × 50 requests, workerd process CPU per request, medians) against PyTorch\n\n` +
         table(['request', 'CPU ms', 'above /healthz ms', 'vs PyTorch forward (CPU / above /healthz)'], rows),
     );
@@ -303,7 +310,7 @@ print(" ".join(str(t) for t in ts))
         await d.stop();
       }
     }
-    out.push(
+    report(
       `A version published after the deploy (models/mnist's files as another version in local R2), ${ROUNDS} fresh starts: the first request is answered by the embedded version, the published one loads after the response\n\n` +
         table(
           ['measure', 'median', 'each start'],
@@ -337,7 +344,7 @@ print(" ".join(str(t) for t in ts))
         }
         const none = median(samples.get('none')!);
         const rows = parts.filter((p) => p !== 'none').map((p) => [p, (median(samples.get(p)!) - none).toFixed(0)]);
-        out.push(
+        report(
           `Parts of a request, ${model} (bench/worker/request-parts-worker.ts; workerd process CPU per repetition minus an empty call, ${ROUNDS} rounds × ${REPS}, medians)\n\n` +
             table(['part', 'µs'], rows),
         );
@@ -349,4 +356,3 @@ print(" ".join(str(t) for t in ts))
 } finally {
   signalAll('SIGCONT');
 }
-console.log(out.join('\n\n'));
