@@ -22,6 +22,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type ModelConfig, generatorChannels, generatorInputSize, generatorLayerNames } from './config.ts';
 import { SUB_PIXEL_CONV, type SubPixelConvAttrs } from './kernels/gemm/sub-pixel-conv.ts';
 import { stridedTap } from './kernels/phase-taps.ts';
+import type { WeightArray, WeightArrays } from './weights.ts';
 
 const BN_EPSILON = 1e-5;
 
@@ -46,13 +47,24 @@ interface FoldedStage {
 /** Below this many output channels, a stage runs one convolution per row phase (see the top). */
 const NARROW_STAGE = 16;
 
+/**
+ * What a generator is built from: tensors (a training run's weights), or plain arrays as an export's
+ * shards decode (weights.ts), which spares the backend a copy of every weight in and back out.
+ */
+export type GeneratorWeights = tf.NamedTensorMap | WeightArrays;
+
+function valuesOf(weight: tf.Tensor | WeightArray): Float32Array {
+  return weight instanceof tf.Tensor ? (weight.dataSync() as Float32Array) : weight.data;
+}
+
 /** Per-channel scale and shift of an inference-mode batch norm. */
-function bnAffine(weights: tf.NamedTensorMap, name: string, channels: number) {
+function bnAffine(weights: GeneratorWeights, name: string, channels: number) {
   const get = (w: string) => {
     const t = weights[`${name}/${w}`];
     if (!t) throw new MissingWeightError(`weight ${name}/${w} is missing`);
-    if (t.size !== channels) throw new MissingWeightError(`weight ${name}/${w} has ${t.size} values, expected ${channels}`);
-    return t.dataSync() as Float32Array;
+    const values = valuesOf(t);
+    if (values.length !== channels) throw new MissingWeightError(`weight ${name}/${w} has ${values.length} values, expected ${channels}`);
+    return values;
   };
   const [gamma, beta, mean, variance] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map(get);
   const scale = new Float32Array(channels);
@@ -64,13 +76,13 @@ function bnAffine(weights: tf.NamedTensorMap, name: string, channels: number) {
   return { scale, shift };
 }
 
-function kernel(weights: tf.NamedTensorMap, name: string, shape: number[]): Float32Array {
+function kernel(weights: GeneratorWeights, name: string, shape: number[]): Float32Array {
   const t = weights[`${name}/kernel`];
   if (!t) throw new MissingWeightError(`weight ${name}/kernel is missing`);
   if (t.shape.join() !== shape.join()) {
     throw new MissingWeightError(`weight ${name}/kernel has shape [${t.shape}], expected [${shape}]`);
   }
-  return t.dataSync() as Float32Array;
+  return valuesOf(t);
 }
 
 /**
@@ -145,7 +157,7 @@ export class FastGenerator {
   }
 
   /** Folds and rewrites the weights of a layers-format generator. The inputs are not disposed. */
-  static fromWeights(config: ModelConfig, weights: tf.NamedTensorMap): FastGenerator {
+  static fromWeights(config: ModelConfig, weights: GeneratorWeights): FastGenerator {
     const names = generatorLayerNames(config);
     const channels = generatorChannels(config);
     const inputSize = generatorInputSize(config);

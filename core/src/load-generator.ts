@@ -3,13 +3,12 @@
  * `gan sample`, the export's sample and the evaluation (from a directory): every file verified against
  * the manifest first (manifest.ts), then decoded (weights.ts) into core's FastGenerator.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { FastGenerator } from './inference.ts';
 import { loadUpscaler } from './load-upscaler.ts';
 import { type Manifest, type ModelFileSource, readVerifiedFile } from './manifest.ts';
 import { attachVersionSampler } from './sampler.ts';
 import { attachUpscaler } from './upscaler.ts';
-import { decodeWeights, parseModelJson, shardPaths } from './weights.ts';
+import { decodeWeightArrays, parseModelJson, shardPaths } from './weights.ts';
 
 /**
  * The serving generator of a model (batch norm folded, sub-pixel convolutions). Only what it needs
@@ -23,13 +22,8 @@ export async function loadGenerator(model: string, manifest: Manifest, source: M
   const shards = new Map(
     await Promise.all(shardPaths(modelJson).map(async (path) => [path, await readVerifiedFile(model, manifest, path, source)] as const)),
   );
-  const weights = await decodeWeights(modelJson, async (path) => ownArrayBuffer(shards.get(path)!));
-  let generator: FastGenerator;
-  try {
-    generator = FastGenerator.fromWeights(manifest.architecture, weights);
-  } finally {
-    tf.dispose(Object.values(weights));
-  }
+  const weights = await decodeWeightArrays(modelJson, async (path) => ownArrayBuffer(shards.get(path)!));
+  const generator = FastGenerator.fromWeights(manifest.architecture, weights);
   try {
     await attachVersionSampler(model, manifest, source, generator);
     const upscaler = await loadUpscaler(model, manifest, source);

@@ -49,6 +49,72 @@ export async function decodeWeights(modelJson: ModelJson, readShard: (path: stri
   return result;
 }
 
+/** A weight as plain values: what a shard decodes to before any tensor exists. */
+export interface WeightArray {
+  shape: number[];
+  data: Float32Array;
+}
+export type WeightArrays = Record<string, WeightArray>;
+
+/**
+ * The same weights as decodeWeights, as plain Float32Arrays: the serving generator folds them in
+ * JavaScript (inference.ts), so tensors made here would only be copied into the backend's memory and
+ * read straight back. float32 and float16-quantised weights (what `gan export` writes) only; the
+ * values are bit for bit tf.io.decodeWeights' (tests/core/weights.test.ts).
+ */
+export async function decodeWeightArrays(modelJson: ModelJson, readShard: (path: string) => Promise<ArrayBuffer>): Promise<WeightArrays> {
+  const result: WeightArrays = {};
+  for (const group of modelJson.weightsManifest) {
+    const buffers = await Promise.all(group.paths.map(readShard));
+    const joined = concatBuffers(buffers);
+    const expected = group.weights.reduce((sum, w) => sum + weightByteLength(w), 0);
+    if (joined.byteLength !== expected) {
+      throw new WeightsFormatError(`weight shards hold ${joined.byteLength} bytes, model.json expects ${expected}`);
+    }
+    let offset = 0;
+    for (const w of group.weights) {
+      const count = w.shape.reduce((a, b) => a * b, 1);
+      const stored = w.quantization?.dtype ?? w.dtype;
+      let data: Float32Array;
+      if (w.dtype === 'float32' && stored === 'float32') {
+        data = new Float32Array(joined.slice(offset, offset + count * 4));
+      } else if (w.dtype === 'float32' && stored === 'float16') {
+        data = halvesToFloats(new Uint16Array(joined, offset, count));
+      } else {
+        throw new WeightsFormatError(`weight ${w.name} is stored as ${stored} for ${w.dtype}: only float32 and float16 are read`);
+      }
+      result[w.name] = { shape: [...w.shape], data };
+      offset += weightByteLength(w);
+    }
+  }
+  return result;
+}
+
+/** IEEE half → float bits for all 65 536 halves, built on first use (256 KB). */
+let halfTable: Float32Array | undefined;
+
+function halvesToFloats(halves: Uint16Array): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) {
+      const sign = h & 0x8000 ? -1 : 1;
+      const exponent = (h >> 10) & 0x1f;
+      const mantissa = h & 0x3ff;
+      halfTable[h] =
+        exponent === 0
+          ? sign * mantissa * 2 ** -24 // zero and subnormals
+          : exponent === 31
+            ? mantissa === 0
+              ? sign * Number.POSITIVE_INFINITY
+              : Number.NaN
+            : sign * (1024 + mantissa) * 2 ** (exponent - 25);
+    }
+  }
+  const out = new Float32Array(halves.length);
+  for (let i = 0; i < halves.length; i++) out[i] = halfTable[halves[i]];
+  return out;
+}
+
 function weightByteLength(w: tf.io.WeightsManifestEntry): number {
   const count = w.shape.reduce((a, b) => a * b, 1);
   const dtype: string = w.quantization?.dtype ?? w.dtype;
