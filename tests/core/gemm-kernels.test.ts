@@ -23,6 +23,7 @@ import {
   Gemm,
   type GemmVariant,
   type WasmBackendInternals,
+  Winograd,
   bestGemmVariant,
   enableRelaxedSimd,
   gemmKernelVariant,
@@ -297,8 +298,8 @@ describe('convolution gradients handing the GEMM transposed operands', () => {
     const inputGrad = () => tf.conv2dTranspose(tf.tensor4d(dy, outShape), tf.tensor4d(filter, filterShape), xShape, strides, pad);
     const expected = [await on('cpu', () => tf.tidy(filterGrad)), await on('cpu', () => tf.tidy(inputGrad))];
     registerGemmKernels();
-    const winograd = vi.spyOn(Gemm.prototype, 'winograd');
-    const filterWinograd = vi.spyOn(Gemm.prototype, 'winogradFilterGradient');
+    const winograd = vi.spyOn(Winograd.prototype, 'conv');
+    const filterWinograd = vi.spyOn(Winograd.prototype, 'filterGradient');
     try {
       expect(worstRelative(await on('wasm', () => tf.tidy(filterGrad)), expected[0])).toBeLessThan(1e-5);
       expect(worstRelative(await on('wasm', () => tf.tidy(inputGrad)), expected[1])).toBeLessThan(1e-5);
@@ -329,7 +330,7 @@ describe('strided convolutions on Winograd (input phases)', () => {
     const fused = () => tf.fused.conv2d({ x: x(), filter: filter(), strides: 2, pad: 'same', bias: bias(), activation: 'relu' });
     const expected = [await on('cpu', () => tf.tidy(plain)), await on('cpu', () => tf.tidy(fused))];
     registerGemmKernels();
-    const phases = vi.spyOn(Gemm.prototype, 'winogradPhases');
+    const phases = vi.spyOn(Winograd.prototype, 'convPhases');
     try {
       expect(worstRelative(await on('wasm', () => tf.tidy(plain)), expected[0])).toBeLessThan(1e-5);
       expect(worstRelative(await on('wasm', () => tf.tidy(fused)), expected[1])).toBeLessThan(1e-5);
@@ -435,7 +436,7 @@ describe('a whole DCGAN step with the GEMM', () => {
   });
 });
 
-/** A float64 reference of Gemm.conv / Gemm.winograd: out(b, oh, ow, j) at its scattered row. */
+/** A float64 reference of Gemm.conv / Winograd.conv: out(b, oh, ow, j) at its scattered row. */
 function convReference(
   x: Float32Array,
   filter: Float32Array,
@@ -507,7 +508,7 @@ describe('the serving convolutions (raw)', () => {
       filter: backend.wasm._malloc(size.filter * 4),
       bias: withBias ? backend.wasm._malloc(n * 4) : 0,
       out: backend.wasm._malloc(size.out * 4),
-      packed: backend.wasm._malloc((method === 'conv' ? gemm.packedFloats(kh * kw * cin, n) : gemm.winogradFloats(cin, n)) * 4),
+      packed: backend.wasm._malloc((method === 'conv' ? gemm.packedFloats(kh * kw * cin, n) : gemm.winograd.floats(cin, n)) * 4),
     };
     const before = values(size.out, 99); // what the rows' gaps must keep
     const heap = () => backend.heap();
@@ -521,8 +522,8 @@ describe('the serving convolutions (raw)', () => {
       gemm.prepack({ offset: at.filter, row: n, col: 1 }, kh * kw * cin, n, at.packed);
       gemm.conv(input, { packed: at.packed, kh, kw, n, bias: at.bias, relu }, rows, splitA);
     } else {
-      gemm.prepackWinograd(filter, cin, n, at.packed);
-      gemm.winograd(input, { packed: at.packed, n, bias: at.bias, relu }, rows, splitA);
+      gemm.winograd.prepack(filter, cin, n, at.packed);
+      gemm.winograd.conv(input, { packed: at.packed, n, bias: at.bias, relu }, rows, splitA);
     }
     const expected = Float64Array.from(before);
     convReference(x, filter, bias, { batch, h, w, cin, kh, kw, padTop, padLeft, n, relu }, expected, { ldc, groupStride });

@@ -18,6 +18,7 @@ import {
   GEMM_KERNEL_NAMES,
   Gemm,
   type GemmVariant,
+  Winograd,
   enableRelaxedSimd,
   registerElementwiseKernels,
   registerGemmKernels,
@@ -31,8 +32,13 @@ import { KernelRuns } from './kernel-runs.ts';
 const VARIANTS: GemmVariant[] = ['simd', 'relaxed-simd'];
 /** Every kernel the trainer places on the wasm backend (trainer/src/backend.ts). */
 const TRAINING_KERNELS = [...new Set([...GEMM_KERNEL_NAMES, ...ELEMENTWISE_KERNEL_NAMES, 'Tile'])];
-/** The GEMM's forms, each a method of Gemm that only its form calls. */
+/** The GEMM's forms, each a method of Gemm or of its Winograd that only its form calls. */
 const GEMM_FORMS = ['run', 'runGathered', 'winograd', 'winogradPhases', 'winogradFilterGradient'] as const;
+const spyOnForm = (form: (typeof GEMM_FORMS)[number]) => {
+  if (form === 'run' || form === 'runGathered') return vi.spyOn(Gemm.prototype, form);
+  const method = ({ winograd: 'conv', winogradPhases: 'convPhases', winogradFilterGradient: 'filterGradient' } as const)[form];
+  return vi.spyOn(Winograd.prototype, method);
+};
 
 beforeAll(async () => {
   enableRelaxedSimd();
@@ -60,7 +66,7 @@ async function withTrainingKernels<T>(
   registerGemmKernels({ variant, matMulPolicy: ALWAYS });
   registerElementwiseKernels({ variant });
   runs.watchPlaced();
-  const spies = GEMM_FORMS.map((form) => [form, vi.spyOn(Gemm.prototype, form)] as const);
+  const spies = GEMM_FORMS.map((form) => [form, spyOnForm(form)] as const);
   try {
     const result = await body();
     const forms = Object.fromEntries(spies.map(([form, spy]) => [form, spy.mock.calls.length])) as Record<
@@ -68,7 +74,9 @@ async function withTrainingKernels<T>(
       number
     >;
     // The build each GEMM call ran on.
-    const variants = new Set(spies.flatMap(([, spy]) => (spy.mock.contexts as Gemm[]).map((gemm) => gemm.variant)));
+    const variants = new Set(
+      spies.flatMap(([, spy]) => (spy.mock.contexts as (Gemm | Winograd)[]).map((c) => (c instanceof Winograd ? c.gemm : c).variant)),
+    );
     return { result, runs, forms, variants };
   } finally {
     for (const [, spy] of spies) spy.mockRestore();

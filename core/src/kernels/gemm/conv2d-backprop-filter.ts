@@ -83,7 +83,7 @@ function winogradFilterGradient(
   const depth = 4 * ci;
   const plane = depth * co;
   gemm.withBuffer(9 * plane * 4, (planes) => {
-    gemm.winogradFilterGradient(stridedInput(offsetOf(x), info), { offset: offsetOf(dy), n: co }, planes);
+    gemm.winograd.filterGradient(stridedInput(offsetOf(x), info), { offset: offsetOf(dy), n: co }, planes);
     // Gᵀ M G: tap (U, V) sums rows U, U + 1 and columns V, V + 1 of the 3×3 M, on the module.
     const add = (x: number, y: number, into: number) => gemm.elementwise.binary(OP_ADD, x, 1, y, 1, into, 1, ci * co);
     const outAt = offsetOf(out);

@@ -68,15 +68,15 @@ export function conv2dBackpropInputKernel(original: tf.KernelFunc | undefined, v
     const gemm = Gemm.of(wasm, variant);
     const offsetOf = (t: tf.TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
     const [packed] = DerivedCache.of(backend as tf.KernelBackend).get(filter, `winograd-phases-${gemm.variant}`, 'wasm', (scope) => {
-      const perPhase = gemm.winogradFloats(co, ci);
+      const perPhase = gemm.winograd.floats(co, ci);
       const all = scope.constant(new Float32Array(4 * perPhase), [4 * perPhase]);
       // Read in place, each [Ci, Co] tap as its transpose: element (dy channel y, dx channel x) at x·Co + y.
       const tapAt = (tap: number) => offsetOf(filter) + tap * ci * co * 4;
       for (const [i, taps] of phaseTaps(plan).entries())
-        gemm.prepackWinogradTaps(taps.map(tapAt), { row: 1, col: co }, co, ci, offsetOf(all) + i * perPhase * 4);
+        gemm.winograd.prepackTaps(taps.map(tapAt), { row: 1, col: co }, co, ci, offsetOf(all) + i * perPhase * 4);
       return [all];
     });
-    const perPhaseBytes = gemm.winogradFloats(co, ci) * 4;
+    const perPhaseBytes = gemm.winograd.floats(co, ci) * 4;
     const dx = wasm.makeOutput([n, h, w, ci], 'float32');
     const dxAt = offsetOf(dx);
     for (const [ia, a] of plan.rows.entries())
@@ -85,7 +85,7 @@ export function conv2dBackpropInputKernel(original: tf.KernelFunc | undefined, v
         // Pixel (i, j) of phase (a, b) is dx pixel (2i + a, 2j + b).
         const output = { offset: dxAt + (ia * w + ib) * ci * 4, ldc: 2 * ci, groupStride: 2 * w * ci };
         const filterAt = offsetOf(packed) + (ia * 2 + ib) * perPhaseBytes;
-        gemm.winograd({ ...input, outHeight: m, outWidth: l }, { packed: filterAt, n: ci, bias: 0, relu: false }, output);
+        gemm.winograd.conv({ ...input, outHeight: m, outWidth: l }, { packed: filterAt, n: ci, bias: 0, relu: false }, output);
       }
     return dx;
   };

@@ -106,7 +106,7 @@ export function stridedConv2dKernel(
     const gemm = Gemm.of(wasm, variant);
     const offsetOf = (t: tf.TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
     const [packed] = DerivedCache.of(backend as tf.KernelBackend).get(filter, `winograd-strided-${gemm.variant}`, 'wasm', (scope) => {
-      const size = gemm.winogradFloats(4 * ci, co);
+      const size = gemm.winograd.floats(4 * ci, co);
       const planes = scope.constant(new Float32Array(size), [size]);
       const block = ci * co;
       // The stacked filter, copied tap block by tap block inside the backend's memory (no read-back).
@@ -117,12 +117,12 @@ export function stridedConv2dKernel(
             gemm.floats(at + phase * block * 4, block).set(gemm.floats(offsetOf(filter) + source * block * 4, block));
           return at;
         });
-        gemm.prepackWinogradTaps(taps, { row: co, col: 1 }, 4 * ci, co, offsetOf(planes));
+        gemm.winograd.prepackTaps(taps, { row: co, col: 1 }, 4 * ci, co, offsetOf(planes));
       });
       return [planes];
     });
     const out = wasm.makeOutput([n, m, l, co], 'float32');
-    gemm.winogradPhases(
+    gemm.winograd.convPhases(
       stridedInput(offsetOf(x), info),
       { packed: offsetOf(packed), n: co, bias: bias ? offsetOf(bias) : 0, relu: activation === 'relu' },
       { offset: offsetOf(out), ldc: co, groupStride: l * co },

@@ -4,16 +4,19 @@
  * Serving always uses the plain-SIMD variant (see the determinism note in core/asm/gemm.ts).
  *
  * Beside this file: the module's signatures (module-types.ts), where the module comes from and which
- * variant runs (module-loading.ts), how a call splits over helper threads (parallel.ts, threads.ts).
+ * variant runs (module-loading.ts), how a call splits over helper threads (parallel.ts, threads.ts),
+ * the Winograd convolutions on the same module (winograd.ts).
  */
 import { BOUNDS_CHECKED, bestGemmVariant, gemmModule } from './module-loading.ts';
 import { PartBuffers } from './part-buffers.ts';
 import type { ElementwiseExports, GemmExports, GemmVariant, WasmBackendInternals } from './module-types.ts';
 import { type GemmParallel, type GemmParallelExport, PARALLEL_MIN_MACS, columnRanges } from './parallel.ts';
+import { Winograd } from './winograd.ts';
 
 export { bestGemmVariant, enableRelaxedSimd, provideGemmModule } from './module-loading.ts';
 export type { ElementwiseExports, GemmVariant, WasmBackendInternals } from './module-types.ts';
 export type { GemmParallel, GemmParallelExport } from './parallel.ts';
+export type { PhasedInput } from './winograd.ts';
 
 export class GemmUnavailableError extends Error {
   override name = 'GemmUnavailableError';
@@ -36,7 +39,8 @@ export class Gemm {
     readonly variant: GemmVariant,
     private readonly backend: WasmBackendInternals,
     private readonly memory: WebAssembly.Memory,
-    private readonly exports: GemmExports,
+    /** The module's exports: what the convolution forms built on it (winograd.ts) call. */
+    readonly exports: GemmExports,
     scratch: number,
     private readonly module: WebAssembly.Module,
   ) {
@@ -45,7 +49,9 @@ export class Gemm {
 
   private parallel?: GemmParallel;
   /** Each part's scratch and work buffer (part 0: this thread; part i: helper thread i). */
-  private readonly buffers: PartBuffers;
+  readonly buffers: PartBuffers;
+  /** Winograd's F(2×2, 2×2) convolutions and their filter gradient, on this module and its threads. */
+  readonly winograd: Winograd = new Winograd(this);
 
   /** The kernel on `backend`'s memory (one instance per backend and variant, scratch allocated once). */
   static of(backend: WasmBackendInternals, variant: GemmVariant = bestGemmVariant()): Gemm {
@@ -144,12 +150,12 @@ export class Gemm {
   }
 
   /** How many parts a call of `macs` multiply-adds splits into, at most `units` (1 without helpers or when small). */
-  private partsFor(macs: number, units: number): number {
+  partsFor(macs: number, units: number): number {
     return this.parallel && macs >= PARALLEL_MIN_MACS ? Math.max(1, Math.min(this.parallel.count, units)) : 1;
   }
 
   /** Calls export `name` once per part: here alone for one part, else part 0 here and the rest on helpers. */
-  private runParts(name: GemmParallelExport, calls: number[][]): void {
+  runParts(name: GemmParallelExport, calls: number[][]): void {
     const call = (values: number[]) => (this.exports[name] as (...a: number[]) => void)(...values);
     if (calls.length === 1) call(calls[0]);
     else this.parallel!.run(name, calls, call);
@@ -230,199 +236,6 @@ export class Gemm {
       splitA ? 1 : 0,
     );
   }
-
-  /** Floats that `prepackWinograd` writes for a [2, 2, cin, n] filter. */
-  winogradFloats(cin: number, n: number): number {
-    return 9 * this.packedFloats(cin, n);
-  }
-
-  /**
-   * Transforms a [2, 2, cin, n] filter (its values) into Winograd F(2×2, 2×2)'s 9 planes U = G F Gᵀ
-   * (G = [1 0; 1 1; 0 1]) and packs each for `winograd` into `dst` (winogradFloats(cin, n) floats).
-   */
-  prepackWinograd(filter: Float32Array, cin: number, n: number, dst: number): void {
-    const plane = cin * n;
-    this.withBuffer(4 * plane * 4, (taps) => {
-      this.floats(taps, 4 * plane).set(filter);
-      const offsets = [0, 1, 2, 3].map((i) => taps + i * plane * 4);
-      this.prepackWinogradTaps(offsets, { row: n, col: 1 }, cin, n, dst);
-    });
-  }
-
-  /**
-   * `prepackWinograd` for a filter already in the backend's memory: tap (u, v) is the cin × n block at
-   * byte offset `taps[2u + v]`, element (c, j) at 4·(c·layout.row + j·layout.col) bytes into it (so a
-   * block stored transposed is read as its transpose, without a copy); each block is cin·n contiguous
-   * floats. The sums run on the module (one single-precision add each, as the JavaScript form rounded
-   * them), the packing reads the blocks in place.
-   */
-  prepackWinogradTaps(taps: number[], layout: { row: number; col: number }, cin: number, n: number, dst: number): void {
-    const plane = cin * n;
-    const [g00, g01, g10, g11] = taps;
-    this.withBuffer(5 * plane * 4, (sums) => {
-      const add = (a: number, b: number, out: number) => this.exports.binary(OP_ADD, a, 1, b, 1, out, 1, plane);
-      const [p1, p3, p4, p5, p7] = [0, 1, 2, 3, 4].map((i) => sums + i * plane * 4);
-      // G g: rows g0, g0 + g1, g1 (g's rows are u = 0, 1); then the same along v.
-      add(g00, g01, p1);
-      add(g00, g10, p3);
-      add(g01, g11, p5);
-      add(p3, p5, p4);
-      add(g10, g11, p7);
-      const packed = this.packedFloats(cin, n) * 4;
-      [g00, p1, g01, p3, p4, p5, g10, p7, g11].forEach((plane, xi) => {
-        this.prepack({ offset: plane, row: layout.row, col: layout.col }, cin, n, dst + xi * packed);
-      });
-    });
-  }
-
-  /**
-   * `conv` for a 2×2 filter prepacked by `prepackWinograd`, by Winograd's F(2×2, 2×2) (see
-   * `winograd` in core/asm/gemm.ts): output height and width equal the input's and are even, and
-   * the channel counts are multiples of 4.
-   */
-  winograd(
-    x: ConvInput,
-    filter: { packed: number; n: number; bias: number; relu: boolean },
-    out: { offset: number; ldc: number; groupStride: number },
-    splitA = BOUNDS_CHECKED,
-  ): void {
-    const args = (b0: number, images: number, scratch: number, work: number) => [
-      x.offset + 4 * b0 * x.height * x.width * x.channels,
-      images,
-      x.height,
-      x.width,
-      x.channels,
-      x.padTop,
-      x.padLeft,
-      filter.packed,
-      filter.n,
-      filter.bias,
-      filter.relu ? 1 : 0,
-      out.offset + 4 * b0 * x.height * out.groupStride,
-      out.ldc,
-      out.groupStride,
-      scratch,
-      work,
-      splitA ? 1 : 0,
-    ];
-    const macs = x.batch * x.height * x.width * x.channels * filter.n * 4;
-    this.byImages('winograd', x.batch, macs, this.exports.winogradScratchBytes(x.channels, filter.n), args);
-  }
-
-  /**
-   * `winograd` summed over input phases (see `winogradPhases` in core/asm/gemm.ts): a stride-2
-   * convolution as 2×2 convolutions of its four input phases, their filters prepacked together by
-   * `prepackWinograd` as one [2, 2, phases·channels, n] filter. Strides and phase offsets in floats.
-   */
-  winogradPhases(
-    x: PhasedInput,
-    filter: { packed: number; n: number; bias: number; relu: boolean },
-    out: { offset: number; ldc: number; groupStride: number },
-    splitA = BOUNDS_CHECKED,
-  ): void {
-    const phases = x.phases.length;
-    this.withPhaseTable(x, (table) => {
-      const args = (b0: number, images: number, scratch: number, work: number) => [
-        x.offset + 4 * b0 * x.imageStride,
-        images,
-        x.height,
-        x.width,
-        x.channels,
-        x.pixelStride,
-        x.rowStride,
-        x.imageStride,
-        phases,
-        table,
-        filter.packed,
-        filter.n,
-        filter.bias,
-        filter.relu ? 1 : 0,
-        out.offset + 4 * b0 * x.height * out.groupStride,
-        out.ldc,
-        out.groupStride,
-        scratch,
-        work,
-        splitA ? 1 : 0,
-      ];
-      const macs = x.batch * x.height * x.width * phases * x.channels * filter.n * 4;
-      this.byImages('winogradPhases', x.batch, macs, this.exports.winogradScratchBytes(phases * x.channels, filter.n), args);
-    });
-  }
-
-  /**
-   * The filter gradient of `winogradPhases` (see `winogradFilterGradient` in core/asm/gemm.ts): the 9
-   * planes M_ξ [phases·channels, dy.n] at byte offset `m`, split by column blocks of 8 over the helper
-   * threads when large enough. The caller maps them to the filter gradient.
-   */
-  winogradFilterGradient(x: PhasedInput, dy: { offset: number; n: number }, m: number): void {
-    const phases = x.phases.length;
-    const depth = phases * x.channels;
-    this.withPhaseTable(x, (table) => {
-      const args = (j0: number, nc: number, part: number) => [
-        x.offset,
-        x.batch,
-        x.height,
-        x.width,
-        x.channels,
-        x.pixelStride,
-        x.rowStride,
-        x.imageStride,
-        phases,
-        table,
-        dy.offset + 4 * j0,
-        dy.n,
-        nc,
-        m + 4 * j0,
-        dy.n,
-        this.buffers.scratch(part),
-        this.buffers.work(part, this.exports.winogradFilterGradientScratchBytes(depth, nc)),
-      ];
-      const macs = x.batch * x.height * x.width * depth * dy.n * 4;
-      const ranges = columnRanges(dy.n, this.partsFor(macs, Math.floor(dy.n / 8)));
-      this.runParts(
-        'winogradFilterGradient',
-        ranges.map(([j0, j1], i) => args(j0, j1 - j0, i)),
-      );
-    });
-  }
-
-  /** `body` with x's phases as the module's phase table (offset, padTop, padLeft per phase, int32). */
-  private withPhaseTable(x: PhasedInput, body: (table: number) => void): void {
-    this.withTable(3 * x.phases.length, (table) => {
-      table.set(Int32Array.from(x.phases.flatMap((p) => [p.offset, p.padTop, p.padLeft])));
-      body(table.offset);
-    });
-  }
-
-  /** Runs a Winograd export over `batch` images, split by images over the helper threads when large enough. */
-  private byImages(
-    name: 'winograd' | 'winogradPhases',
-    batch: number,
-    macs: number,
-    workBytes: number,
-    args: (b0: number, images: number, scratch: number, work: number) => number[],
-  ): void {
-    const parts = this.partsFor(macs, batch);
-    const calls = Array.from({ length: parts }, (_, i) => {
-      const b0 = Math.floor((batch * i) / parts);
-      const b1 = Math.floor((batch * (i + 1)) / parts);
-      return args(b0, b1 - b0, this.buffers.scratch(i), this.buffers.work(i, workBytes));
-    });
-    this.runParts(name, calls);
-  }
-}
-
-/** Input phases of a strided convolution for `winogradPhases`: strides and phase offsets in floats. */
-export interface PhasedInput {
-  offset: number; // bytes
-  batch: number;
-  height: number; // of each phase image, and of the output
-  width: number;
-  channels: number; // per phase
-  pixelStride: number;
-  rowStride: number;
-  imageStride: number;
-  phases: { offset: number; padTop: number; padLeft: number }[];
 }
 
 /** A convolution's input image and geometry (byte offset in the backend's memory). */

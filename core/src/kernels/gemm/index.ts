@@ -40,6 +40,7 @@ export {
   registerElementwiseKernels,
   restoreElementwiseKernels,
 } from './elementwise.ts';
+export { Winograd } from './winograd.ts';
 export {
   Gemm,
   type GemmParallel,

@@ -76,9 +76,9 @@ export function subPixelConvKernel(): tf.KernelFunc {
       })[0];
     const winogradOf = (filter: tf.TensorInfo, n: number) =>
       derived.get(filter, 'gemm-winograd', 'wasm', (scope) => {
-        const size = gemm.winogradFloats(cin, n);
+        const size = gemm.winograd.floats(cin, n);
         const packed = scope.constant(new Float32Array(size), [size]);
-        gemm.prepackWinograd((backend as tf.KernelBackend).readSync(filter.dataId) as Float32Array, cin, n, offsetOf(packed));
+        gemm.winograd.prepack((backend as tf.KernelBackend).readSync(filter.dataId) as Float32Array, cin, n, offsetOf(packed));
         return [packed];
       })[0];
 
@@ -100,7 +100,7 @@ export function subPixelConvKernel(): tf.KernelFunc {
       const output = { offset: outAt + (conv.a * 2 * w + conv.b) * cout * 4, ldc: 2 * cout, groupStride: 4 * w * cout };
       const bias = offsetOf(conv.bias);
       if (conv.winograd) {
-        gemm.winograd(input, { packed: offsetOf(winogradOf(conv.filter, conv.n)), n: conv.n, bias, relu }, output);
+        gemm.winograd.conv(input, { packed: offsetOf(winogradOf(conv.filter, conv.n)), n: conv.n, bias, relu }, output);
       } else {
         const packed = packedOf(conv.filter, conv.kh * conv.kw * cin, conv.n);
         gemm.conv(input, { packed: offsetOf(packed), kh: conv.kh, kw: conv.kw, n: conv.n, bias, relu }, output);
