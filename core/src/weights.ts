@@ -37,15 +37,8 @@ export function shardPaths(modelJson: ModelJson): string[] {
  */
 export async function decodeWeights(modelJson: ModelJson, readShard: (path: string) => Promise<ArrayBuffer>): Promise<tf.NamedTensorMap> {
   const result: tf.NamedTensorMap = {};
-  for (const group of modelJson.weightsManifest) {
-    const buffers = await Promise.all(group.paths.map(readShard));
-    const joined = concatBuffers(buffers);
-    const expected = group.weights.reduce((sum, w) => sum + weightByteLength(w), 0);
-    if (joined.byteLength !== expected) {
-      throw new WeightsFormatError(`weight shards hold ${joined.byteLength} bytes, model.json expects ${expected}`);
-    }
-    Object.assign(result, tf.io.decodeWeights(joined, group.weights));
-  }
+  for (const group of modelJson.weightsManifest)
+    Object.assign(result, tf.io.decodeWeights(await groupBytes(group, readShard), group.weights));
   return result;
 }
 
@@ -65,12 +58,7 @@ export type WeightArrays = Record<string, WeightArray>;
 export async function decodeWeightArrays(modelJson: ModelJson, readShard: (path: string) => Promise<ArrayBuffer>): Promise<WeightArrays> {
   const result: WeightArrays = {};
   for (const group of modelJson.weightsManifest) {
-    const buffers = await Promise.all(group.paths.map(readShard));
-    const joined = concatBuffers(buffers);
-    const expected = group.weights.reduce((sum, w) => sum + weightByteLength(w), 0);
-    if (joined.byteLength !== expected) {
-      throw new WeightsFormatError(`weight shards hold ${joined.byteLength} bytes, model.json expects ${expected}`);
-    }
+    const joined = await groupBytes(group, readShard);
     let offset = 0;
     for (const w of group.weights) {
       const count = w.shape.reduce((a, b) => a * b, 1);
@@ -113,6 +101,19 @@ function halvesToFloats(halves: Uint16Array): Float32Array {
   const out = new Float32Array(halves.length);
   for (let i = 0; i < halves.length; i++) out[i] = halfTable[halves[i]];
   return out;
+}
+
+/** A weight group's shards joined, checked to hold exactly the bytes its weights need. */
+async function groupBytes(
+  group: ModelJson['weightsManifest'][number],
+  readShard: (path: string) => Promise<ArrayBuffer>,
+): Promise<ArrayBuffer> {
+  const joined = concatBuffers(await Promise.all(group.paths.map(readShard)));
+  const expected = group.weights.reduce((sum, w) => sum + weightByteLength(w), 0);
+  if (joined.byteLength !== expected) {
+    throw new WeightsFormatError(`weight shards hold ${joined.byteLength} bytes, model.json expects ${expected}`);
+  }
+  return joined;
 }
 
 function weightByteLength(w: tf.io.WeightsManifestEntry): number {
