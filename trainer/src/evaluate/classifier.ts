@@ -137,28 +137,46 @@ export interface TrainClassifierOptions {
 
 /** Trains a classifier on `train` with Adam; the batch order and augmentation come from `seed`. */
 export function trainClassifier(model: tfl.LayersModel, train: LabelledImages, options: TrainClassifierOptions): void {
-  const optimizer = tf.train.adam(options.learningRate);
   const rng = Sfc32.fromSeed(`classifier:${options.seed}`);
   const numClasses = train.classNames.length;
-  const totalSteps = options.epochs * Math.ceil(train.count / options.batchSize);
+  trainByEpochs(train.count, options, rng, (optimizer, indices) => {
+    const shifts = Array.from({ length: indices.length }, (): [number, number] =>
+      options.maxShift > 0
+        ? [rng.nextInt(2 * options.maxShift + 1) - options.maxShift, rng.nextInt(2 * options.maxShift + 1) - options.maxShift]
+        : [0, 0],
+    );
+    const batch = gatherBatch(train, indices, (b) => shifts[b]);
+    const loss = classifierTrainStep(model, optimizer, batch.images, batch.labels, numClasses);
+    tf.dispose([batch.images, batch.labels]);
+    return loss;
+  });
+}
+
+/**
+ * The epoch loop of both classifiers (this one and the style judge): each epoch a fresh permutation
+ * of the `count` training images from `rng`, batches in its order, Adam at a cosine-decayed rate.
+ * `trainBatch` trains on one batch's indices (drawing its augmentation from the same `rng`, after
+ * the permutation) and returns the batch's loss.
+ */
+export function trainByEpochs(
+  count: number,
+  options: Pick<TrainClassifierOptions, 'epochs' | 'batchSize' | 'learningRate' | 'onEpoch' | 'onStep'>,
+  rng: Sfc32,
+  trainBatch: (optimizer: tf.Optimizer, indices: Int32Array) => number,
+): void {
+  const optimizer = tf.train.adam(options.learningRate);
+  const totalSteps = options.epochs * Math.ceil(count / options.batchSize);
   let step = 0;
   for (let epoch = 0; epoch < options.epochs; epoch++) {
-    const order = permutation(train.count, rng);
+    const order = permutation(count, rng);
     let total = 0;
     let batches = 0;
-    for (let start = 0; start < train.count; start += options.batchSize) {
-      const indices = order.subarray(start, Math.min(train.count, start + options.batchSize));
-      const shifts = Array.from({ length: indices.length }, (): [number, number] =>
-        options.maxShift > 0
-          ? [rng.nextInt(2 * options.maxShift + 1) - options.maxShift, rng.nextInt(2 * options.maxShift + 1) - options.maxShift]
-          : [0, 0],
-      );
-      const batch = gatherBatch(train, indices, (b) => shifts[b]);
+    for (let start = 0; start < count; start += options.batchSize) {
+      const indices = order.subarray(start, Math.min(count, start + options.batchSize));
       // Cosine decay to 5 % of the rate: the last epochs settle instead of hopping between minima,
-      // so the saved extractor's accuracy does not depend on where the last epoch happened to stop.
+      // so the saved classifier's accuracy does not depend on where the last epoch happened to stop.
       (optimizer as unknown as { learningRate: number }).learningRate = cosineRate(options.learningRate, step, totalSteps);
-      const loss = classifierTrainStep(model, optimizer, batch.images, batch.labels, numClasses);
-      tf.dispose([batch.images, batch.labels]);
+      const loss = trainBatch(optimizer, indices);
       total += loss;
       batches++;
       step++; // not inside onStep?.(…): optional chaining would skip the increment without a callback

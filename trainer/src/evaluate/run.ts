@@ -25,6 +25,7 @@ import {
   defaultClassifiersDir,
   loadClassifier,
   saveClassifier,
+  trainingRecord,
 } from './store.ts';
 
 export type { DataAccess } from './real-data.ts';
@@ -127,15 +128,7 @@ export async function trainExtractor(options: TrainExtractorOptions): Promise<{ 
       heldOutNearestNeighbourAccuracy: final.nearest,
       trainCount: train.count,
       heldOutCount: heldOut.count,
-      training: {
-        epochs: options.epochs,
-        batchSize: options.batchSize,
-        learningRate: options.learningRate,
-        maxShift: options.maxShift,
-        seed: options.seed,
-        backend: options.backend,
-        seconds,
-      },
+      training: trainingRecord(options, seconds),
       createdAt: new Date().toISOString(),
     });
     return { dir, info };

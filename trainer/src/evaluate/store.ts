@@ -74,6 +74,12 @@ export const ClassifierInfoSchema = z.object({
 });
 export type ClassifierInfo = z.infer<typeof ClassifierInfoSchema>;
 
+/** How a classifier was trained, as its info records it: the run's settings and the seconds it took. */
+export function trainingRecord(settings: Omit<ClassifierInfo['training'], 'seconds'>, seconds: number): ClassifierInfo['training'] {
+  const { epochs, batchSize, learningRate, maxShift, seed, backend } = settings;
+  return { epochs, batchSize, learningRate, maxShift, seed, backend, seconds };
+}
+
 export class ClassifierNotFoundError extends Error {
   override name = 'ClassifierNotFoundError';
 }

@@ -9,7 +9,7 @@ import { Sfc32 } from '@gan/core/prng';
 import { DEFAULT_EMOJI_GROUPS } from '../data/emoji.ts';
 import { STYLE_SPLIT_RULE, loadStyleData, styleSubset } from './style-data.ts';
 import { STYLE_JUDGE_ID, type StyleJudgeShape, buildStyleJudge, judgeAccuracy, trainStyleJudge } from './style-judge.ts';
-import { type ClassifierInfo, defaultClassifiersDir, saveClassifier } from './store.ts';
+import { type ClassifierInfo, defaultClassifiersDir, saveClassifier, trainingRecord } from './store.ts';
 
 export interface StyleJudgeRunOptions {
   imageSize: number;
@@ -113,15 +113,7 @@ export async function trainAndSaveStyleJudge(options: StyleJudgeRunOptions): Pro
         heldOutAccuracyByClass: inModel.byClass,
         confusion: inModel.matrix,
       },
-      training: {
-        epochs: options.epochs,
-        batchSize: options.batchSize,
-        learningRate: options.learningRate,
-        maxShift: options.maxShift,
-        seed: options.seed,
-        backend: options.backend,
-        seconds,
-      },
+      training: trainingRecord(options, seconds),
       createdAt: new Date().toISOString(),
     });
     const command =

@@ -24,7 +24,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { Sfc32 } from '@gan/core/prng';
-import { type LabelledImages, FEATURE_LAYER, LOGITS_LAYER, cosineRate, extractFeatures, permutation } from './classifier.ts';
+import { type LabelledImages, FEATURE_LAYER, LOGITS_LAYER, extractFeatures, trainByEpochs } from './classifier.ts';
 import { STATISTICS_VERSIONS, type StatisticsVersion, statisticsOf } from './style-statistics.ts';
 
 export const STYLE_JUDGE_ID = 'emoji-style-32';
@@ -122,40 +122,27 @@ export function trainStyleJudge(model: tfl.LayersModel, train: LabelledImages, o
   const counts = new Array(numClasses).fill(0);
   for (const l of train.labels) counts[l]++;
   const classWeight = counts.map((c) => (c > 0 ? train.count / (numClasses * c) : 0));
-  const optimizer = tf.train.adam(options.learningRate);
   const rng = Sfc32.fromSeed(`style-judge:${options.seed}`);
-  const totalSteps = options.epochs * Math.ceil(train.count / options.batchSize);
   const s = train.imageSize;
-  let step = 0;
-  for (let epoch = 0; epoch < options.epochs; epoch++) {
-    const order = permutation(train.count, rng);
-    let total = 0;
-    let batches = 0;
-    for (let start = 0; start < train.count; start += options.batchSize) {
-      const indices = order.subarray(start, Math.min(train.count, start + options.batchSize));
-      const moves = Array.from(indices, () => ({
-        dy: rng.nextInt(2 * options.maxShift + 1) - options.maxShift,
-        dx: rng.nextInt(2 * options.maxShift + 1) - options.maxShift,
-        mirror: rng.nextInt(2) === 1,
-      }));
-      const batch = augmentedBatch(train, indices, moves);
-      const statistics = statisticsOf(options.statistics, batch.images, indices.length, s);
-      (optimizer as unknown as { learningRate: number }).learningRate = cosineRate(options.learningRate, step, totalSteps);
-      const loss = optimizer.minimize(() => {
-        const x = tf.tensor4d(batch.images, [indices.length, s, s, 3]);
-        const st = tf.tensor2d(statistics, [indices.length, STATISTICS_VERSIONS[options.statistics]]);
-        const [, logits] = model.apply([x, st], { training: true }) as tf.Tensor[];
-        const weights = tf.tensor1d(Array.from(batch.labels, (l) => classWeight[l]));
-        return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(batch.labels, 'int32'), numClasses), logits as tf.Tensor2D, weights);
-      }, true);
-      total += loss!.dataSync()[0];
-      loss!.dispose();
-      batches++;
-      step++;
-    }
-    options.onEpoch?.(epoch + 1, total / batches);
-  }
-  optimizer.dispose();
+  trainByEpochs(train.count, options, rng, (optimizer, indices) => {
+    const moves = Array.from(indices, () => ({
+      dy: rng.nextInt(2 * options.maxShift + 1) - options.maxShift,
+      dx: rng.nextInt(2 * options.maxShift + 1) - options.maxShift,
+      mirror: rng.nextInt(2) === 1,
+    }));
+    const batch = augmentedBatch(train, indices, moves);
+    const statistics = statisticsOf(options.statistics, batch.images, indices.length, s);
+    const loss = optimizer.minimize(() => {
+      const x = tf.tensor4d(batch.images, [indices.length, s, s, 3]);
+      const st = tf.tensor2d(statistics, [indices.length, STATISTICS_VERSIONS[options.statistics]]);
+      const [, logits] = model.apply([x, st], { training: true }) as tf.Tensor[];
+      const weights = tf.tensor1d(Array.from(batch.labels, (l) => classWeight[l]));
+      return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(batch.labels, 'int32'), numClasses), logits as tf.Tensor2D, weights);
+    }, true)!;
+    const value = loss.dataSync()[0];
+    loss.dispose();
+    return value;
+  });
 }
 
 /** Per-class accuracy and the confusion matrix (rows: true style, columns: predicted). */
