@@ -9,6 +9,47 @@ import type { ConvInput, Gemm } from './gemm.ts';
 import { OP_ADD } from './gemm.ts';
 import { columnRanges } from './parallel.ts';
 
+interface WinogradFilter {
+  packed: number;
+  n: number;
+  bias: number;
+  relu: boolean;
+}
+
+interface ConvOutput {
+  offset: number;
+  ldc: number;
+  groupStride: number;
+}
+
+/** The arguments both Winograd convolution exports end with: the filter, the output from `outRow` on, the buffers. */
+function filterAndOutput(
+  filter: WinogradFilter,
+  out: ConvOutput,
+  outRow: number,
+  scratch: number,
+  work: number,
+  splitA: boolean,
+): number[] {
+  return [
+    filter.packed,
+    filter.n,
+    filter.bias,
+    filter.relu ? 1 : 0,
+    out.offset + 4 * outRow * out.groupStride,
+    out.ldc,
+    out.groupStride,
+    scratch,
+    work,
+    splitA ? 1 : 0,
+  ];
+}
+
+/** The phased input's geometry and phase table, as both phased exports take them after the image count. */
+function phasedGeometry(x: PhasedInput, table: number): number[] {
+  return [x.height, x.width, x.channels, x.pixelStride, x.rowStride, x.imageStride, x.phases.length, table];
+}
+
 export class Winograd {
   constructor(readonly gemm: Gemm) {}
 
@@ -61,12 +102,7 @@ export class Winograd {
    * `winograd` in core/asm/gemm.ts): output height and width equal the input's and are even, and
    * the channel counts are multiples of 4.
    */
-  conv(
-    x: ConvInput,
-    filter: { packed: number; n: number; bias: number; relu: boolean },
-    out: { offset: number; ldc: number; groupStride: number },
-    splitA = BOUNDS_CHECKED,
-  ): void {
+  conv(x: ConvInput, filter: WinogradFilter, out: ConvOutput, splitA = BOUNDS_CHECKED): void {
     const args = (b0: number, images: number, scratch: number, work: number) => [
       x.offset + 4 * b0 * x.height * x.width * x.channels,
       images,
@@ -75,16 +111,7 @@ export class Winograd {
       x.channels,
       x.padTop,
       x.padLeft,
-      filter.packed,
-      filter.n,
-      filter.bias,
-      filter.relu ? 1 : 0,
-      out.offset + 4 * b0 * x.height * out.groupStride,
-      out.ldc,
-      out.groupStride,
-      scratch,
-      work,
-      splitA ? 1 : 0,
+      ...filterAndOutput(filter, out, b0 * x.height, scratch, work, splitA),
     ];
     const macs = x.batch * x.height * x.width * x.channels * filter.n * 4;
     this.byImages('winograd', x.batch, macs, this.gemm.exports.winogradScratchBytes(x.channels, filter.n), args);
@@ -95,35 +122,14 @@ export class Winograd {
    * convolution as 2×2 convolutions of its four input phases, their filters prepacked together by
    * `prepack` as one [2, 2, phases·channels, n] filter. Strides and phase offsets in floats.
    */
-  convPhases(
-    x: PhasedInput,
-    filter: { packed: number; n: number; bias: number; relu: boolean },
-    out: { offset: number; ldc: number; groupStride: number },
-    splitA = BOUNDS_CHECKED,
-  ): void {
+  convPhases(x: PhasedInput, filter: WinogradFilter, out: ConvOutput, splitA = BOUNDS_CHECKED): void {
     const phases = x.phases.length;
     this.withPhaseTable(x, (table) => {
       const args = (b0: number, images: number, scratch: number, work: number) => [
         x.offset + 4 * b0 * x.imageStride,
         images,
-        x.height,
-        x.width,
-        x.channels,
-        x.pixelStride,
-        x.rowStride,
-        x.imageStride,
-        phases,
-        table,
-        filter.packed,
-        filter.n,
-        filter.bias,
-        filter.relu ? 1 : 0,
-        out.offset + 4 * b0 * x.height * out.groupStride,
-        out.ldc,
-        out.groupStride,
-        scratch,
-        work,
-        splitA ? 1 : 0,
+        ...phasedGeometry(x, table),
+        ...filterAndOutput(filter, out, b0 * x.height, scratch, work, splitA),
       ];
       const macs = x.batch * x.height * x.width * phases * x.channels * filter.n * 4;
       this.byImages('winogradPhases', x.batch, macs, this.gemm.exports.winogradScratchBytes(phases * x.channels, filter.n), args);
@@ -142,14 +148,7 @@ export class Winograd {
       const args = (j0: number, nc: number, part: number) => [
         x.offset,
         x.batch,
-        x.height,
-        x.width,
-        x.channels,
-        x.pixelStride,
-        x.rowStride,
-        x.imageStride,
-        phases,
-        table,
+        ...phasedGeometry(x, table),
         dy.offset + 4 * j0,
         dy.n,
         nc,
