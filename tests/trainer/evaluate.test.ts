@@ -17,7 +17,14 @@ import {
   nearestNeighbourAccuracy,
   trainClassifier,
 } from '@gan/trainer/evaluate/classifier';
-import { type GaussianStats, frechetDistance, gaussianStats, symmetricEigen, traceSqrtProduct } from '@gan/trainer/evaluate/frechet';
+import {
+  type GaussianStats,
+  JACOBI_MAX_DIM,
+  frechetDistance,
+  gaussianStats,
+  symmetricEigen,
+  traceSqrtProduct,
+} from '@gan/trainer/evaluate/frechet';
 import { evaluateImages } from '@gan/trainer/evaluate/evaluate';
 import { evaluateExport, evaluateImageFolder, trainExtractor } from '@gan/trainer/evaluate/run';
 import { type ClassifierInfo, ClassifierNotFoundError, loadClassifier, saveClassifier } from '@gan/trainer/evaluate/store';
@@ -104,7 +111,42 @@ describe('Fréchet distance', () => {
   it('gaussianStats gives the mean and the unbiased covariance', () => {
     const s = gaussianStats([1, 2, 3, 6, 5, 10], 3, 2); // rows (1,2), (3,6), (5,10)
     expect([...s.mean]).toEqual([3, 6]);
-    expect([...s.covariance]).toEqual([4, 8, 8, 16]);
+    expect([...s.covariance!]).toEqual([4, 8, 8, 16]);
+  });
+
+  it('above JACOBI_MAX_DIM keeps the centred vectors and gives, for sets smaller than the dimension, the distance the covariances give', () => {
+    const dim = JACOBI_MAX_DIM + 44;
+    const rng = Sfc32.fromSeed('low-rank');
+    const set = (count: number, shift: number) =>
+      Float64Array.from({ length: count * dim }, (_, i) => rng.next() * (1 + (i % dim) / dim) + (i % 7 === 0 ? shift : 0));
+    const [a, b] = [set(40, 0), set(25, 0.3)];
+    const low = [gaussianStats(a, 40, dim), gaussianStats(b, 25, dim)];
+    expect(low[0].factor).toBeDefined();
+    expect(low[0].covariance).toBeUndefined();
+    // The same statistics with their covariances formed (Fᵀ F), through the full-dimension eigensolver.
+    const full = low.map((s): GaussianStats => {
+      const covariance = new Float64Array(dim * dim);
+      for (let r = 0; r < s.count; r++)
+        for (let i = 0; i < dim; i++)
+          for (let j = 0; j < dim; j++) covariance[i * dim + j] += s.factor![r * dim + i] * s.factor![r * dim + j];
+      return { dim, count: s.count, mean: s.mean, covariance };
+    });
+    const expected = frechetDistance(full[0], full[1]);
+    expect(expected).toBeGreaterThan(1);
+    // Within 1e-7 relative: the full-dimension path takes square roots of the rank-deficient
+    // covariances' ~1e-14 rounding noise (clamped at 0 only where negative); the low-rank one never sees it.
+    const near = (value: number, reference: number) => expect(Math.abs(value - reference) / reference).toBeLessThan(1e-7);
+    near(frechetDistance(low[0], low[1]), expected);
+    near(frechetDistance(low[1], low[0]), expected);
+    expect(frechetDistance(low[0], gaussianStats(a, 40, dim))).toBeCloseTo(0, 8);
+    // One set larger than the dimension: the covariance path, with the same answer.
+    const many = set(dim + 10, 0.3);
+    const manyStats = gaussianStats(many, dim + 10, dim);
+    const manyFull = { dim, count: dim + 10, mean: manyStats.mean, covariance: new Float64Array(dim * dim) };
+    for (let r = 0; r < dim + 10; r++)
+      for (let i = 0; i < dim; i++)
+        for (let j = 0; j < dim; j++) manyFull.covariance[i * dim + j] += manyStats.factor![r * dim + i] * manyStats.factor![r * dim + j];
+    near(frechetDistance(low[0], manyStats), frechetDistance(full[0], manyFull));
   });
 });
 

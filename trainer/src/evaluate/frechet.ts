@@ -9,17 +9,20 @@
  * in float64: Tr (Σ1 Σ2)^½ is computed as Tr (√Σ1 Σ2 √Σ1)^½ — the same eigenvalues,
  * but of a symmetric positive semi-definite matrix, so a symmetric eigensolver (cyclic Jacobi) gives
  * them stably and the square roots are real. Tiny negative eigenvalues from rounding are clamped to 0.
- * For large dimensions (ImageNet features) see JACOBI_MAX_DIM.
+ * For large dimensions (ImageNet features) see JACOBI_MAX_DIM and, where a set has fewer vectors
+ * than dimensions, frechetDistance's low-rank form.
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 
-/** Mean and covariance of a set of feature vectors; `covariance` is row-major d×d. */
-export interface GaussianStats {
-  dim: number;
-  count: number;
-  mean: Float64Array;
-  covariance: Float64Array;
-}
+/**
+ * Mean and covariance of a set of feature vectors: `covariance` row-major d×d, or for high
+ * dimensions `factor` instead, the count×d rows (xᵢ − μ)/√(count − 1), whose Fᵀ F is the covariance
+ * (never formed: at 1 280 dimensions it alone is seconds of work).
+ */
+export type GaussianStats = { dim: number; count: number; mean: Float64Array } & (
+  | { covariance: Float64Array; factor?: undefined }
+  | { factor: Float64Array; covariance?: undefined }
+);
 
 /**
  * Mean and unbiased (n − 1) covariance of `count` row vectors of length `dim` stored row-major in
@@ -31,6 +34,12 @@ export function gaussianStats(features: ArrayLike<number>, count: number, dim: n
   const mean = new Float64Array(dim);
   for (let i = 0; i < count; i++) for (let j = 0; j < dim; j++) mean[j] += features[i * dim + j];
   for (let j = 0; j < dim; j++) mean[j] /= count;
+  if (dim > JACOBI_MAX_DIM) {
+    const factor = new Float64Array(count * dim);
+    const scale = 1 / Math.sqrt(count - 1);
+    for (let i = 0; i < count; i++) for (let j = 0; j < dim; j++) factor[i * dim + j] = (features[i * dim + j] - mean[j]) * scale;
+    return { dim, count, mean, factor };
+  }
   const covariance = new Float64Array(dim * dim);
   const centred = new Float64Array(dim);
   for (let i = 0; i < count; i++) {
@@ -145,6 +154,12 @@ function matMul(a: Float64Array, b: Float64Array, n: number): Float64Array {
  */
 export const JACOBI_MAX_DIM = 256;
 
+/** Eigenvalues of a large symmetric matrix (ml-matrix's Householder + QL). */
+function largeEigenvalues(a: Float64Array, n: number): number[] {
+  const m = new Matrix(Array.from({ length: n }, (_, i) => Array.from(a.subarray(i * n, (i + 1) * n))));
+  return new EigenvalueDecomposition(m.add(m.transpose()).div(2), { assumeSymmetric: true }).realEigenvalues;
+}
+
 /** Tr (√Σ1 Σ2 √Σ1)^½ with ml-matrix's symmetric eigensolver: the large-dimension path of traceSqrtProduct. */
 function traceSqrtProductLarge(s1: Float64Array, s2: Float64Array, n: number): number {
   const toMatrix = (a: Float64Array) => new Matrix(Array.from({ length: n }, (_, i) => Array.from(a.subarray(i * n, (i + 1) * n))));
@@ -175,9 +190,57 @@ export function frechetDistance(a: GaussianStats, b: GaussianStats): number {
   const n = a.dim;
   let meanTerm = 0;
   for (let i = 0; i < n; i++) meanTerm += (a.mean[i] - b.mean[i]) ** 2;
-  let traces = 0;
-  for (let i = 0; i < n; i++) traces += a.covariance[i * n + i] + b.covariance[i * n + i];
-  const fd = meanTerm + traces - 2 * traceSqrtProduct(a.covariance, b.covariance, n);
+  const fd = meanTerm + traceOf(a) + traceOf(b) - 2 * traceSqrtOf(a, b);
   // Rounding can leave −1e-12 for identical inputs; a distance is not negative.
   return Math.max(fd, 0);
+}
+
+function traceOf(s: GaussianStats): number {
+  let trace = 0;
+  if (s.factor) for (const v of s.factor) trace += v * v;
+  else for (let i = 0; i < s.dim; i++) trace += s.covariance[i * s.dim + i];
+  return trace;
+}
+
+/**
+ * Tr (Σa Σb)^½. With both covariances as factors (Σ = FᵀF) and a set smaller than the dimension, the
+ * low-rank form: Σa Σb = Faᵀ (Fa Fbᵀ Fb) has the non-zero eigenvalues of (Fa Fbᵀ Fb) Faᵀ = Mᵀ M with
+ * M = Fb Faᵀ (countB × countA), so the trace is the sum of M's singular values, the square roots of
+ * the eigenvalues of the smaller of M Mᵀ and Mᵀ M. The same number up to rounding, from matrices of
+ * the sets' sizes instead of the dimension's: for 2 000 samples against 209 real emoji in 1 280
+ * MobileNetV2 features, ~1 s instead of ~45 s.
+ */
+function traceSqrtOf(a: GaussianStats, b: GaussianStats): number {
+  const n = a.dim;
+  if (a.factor && b.factor && Math.min(a.count, b.count) < n) {
+    const [small, large] = a.count <= b.count ? [a, b] : [b, a];
+    const m = crossProduct(small.factor!, small.count, large.factor!, large.count, n); // small.count × large.count
+    const gram = crossProduct(m, small.count, m, small.count, large.count); // M Mᵀ
+    const k = small.count;
+    const values = k > JACOBI_MAX_DIM ? largeEigenvalues(gram, k) : symmetricEigen(gram, k).values;
+    let trace = 0;
+    for (const v of values) trace += Math.sqrt(Math.max(v, 0));
+    return trace;
+  }
+  return traceSqrtProduct(covarianceOf(a), covarianceOf(b), n);
+}
+
+/** X Yᵀ for row-major X (rows × width) and Y (cols × width): rows × cols. */
+function crossProduct(x: Float64Array, rows: number, y: Float64Array, cols: number, width: number): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < cols; j++) {
+      let sum = 0;
+      for (let k = 0, xi = i * width, yj = j * width; k < width; k++) sum += x[xi + k] * y[yj + k];
+      out[i * cols + j] = sum;
+    }
+  return out;
+}
+
+function covarianceOf(s: GaussianStats): Float64Array {
+  if (s.covariance) return s.covariance;
+  const t = new Float64Array(s.factor.length);
+  // Fᵀ F as (Fᵀ)(Fᵀ)ᵀ: transpose once, then rows against rows.
+  for (let i = 0; i < s.count; i++) for (let j = 0; j < s.dim; j++) t[j * s.count + i] = s.factor[i * s.dim + j];
+  return crossProduct(t, s.dim, t, s.dim, s.count);
 }
