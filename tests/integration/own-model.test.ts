@@ -16,12 +16,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Unstable_DevWorker, unstable_dev } from 'wrangler';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '@gan/core/manifest';
 import { datasetKeys } from '@gan/registry';
 import { main } from '@gan/trainer/cli';
 import { makeBadges } from '../../examples/make-badges.ts';
 import { runRetrain } from '../../trainer/scripts/retrain.ts';
+import { captured } from '../helpers/captured.ts';
 import { repoRoot } from '../helpers/gan.ts';
 import { type TestS3Server, startTestS3Server } from '../helpers/s3-server.ts';
 import { openTestS3Storage } from '../helpers/stores.ts';
@@ -32,22 +33,6 @@ let server: TestS3Server;
 let badges: string;
 const savedEnv = { ...process.env };
 
-/** Runs `work` with stdout and stderr captured: its result and everything it printed. */
-async function captured<T>(work: () => Promise<T>): Promise<{ result: T; out: string }> {
-  let out = '';
-  const capture = (chunk: unknown) => {
-    out += String(chunk);
-    return true;
-  };
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
-  try {
-    return { result: await work(), out };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
 const gan = (...args: string[]) => captured(() => main(['node', 'gan', ...args]));
 const retrain = (...args: string[]) => captured(() => runRetrain(args));
 

@@ -18,6 +18,7 @@ import { FolderProblemsError, scanFolder } from '@gan/trainer/data/folder-scan';
 import { readImageFile } from '@gan/trainer/data/image-file';
 import { recipeProblems } from '@gan/trainer/new-model/folder-report';
 import { RECIPES } from '@gan/trainer/new-model/recipes';
+import { captured } from '../helpers/captured.ts';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures/folder');
 const SCAN = { imageSize: 16, channels: 3 as const, background: [255, 255, 255] as [number, number, number] };
@@ -51,19 +52,8 @@ async function folder(name: string, files: Record<string, Uint8Array | string | 
 
 /** `gan …args` in this process: exit code and everything it printed. */
 async function gan(...args: string[]): Promise<{ code: number; out: string }> {
-  let out = '';
-  const capture = (chunk: unknown) => {
-    out += String(chunk);
-    return true;
-  };
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
-  try {
-    return { code: await main(['node', 'gan', ...args]), out };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
+  const { result, out } = await captured(() => main(['node', 'gan', ...args]));
+  return { code: result, out };
 }
 
 beforeAll(async () => {
