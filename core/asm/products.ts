@@ -22,6 +22,26 @@ export const RELAXED: i32 = ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
+/**
+ * A 4×4 block of floats transposed by shuffles: the four rows of 4 floats at `src`, `rowBytes` apart,
+ * become the columns of four vectors stored at `dst`, `dstBytes` apart.
+ */
+// @ts-ignore: decorator
+@inline function transpose4x4(src: usize, rowBytes: usize, dst: usize, dstBytes: usize): void {
+  const r0 = v128.load(src);
+  const r1 = v128.load(src + rowBytes);
+  const r2 = v128.load(src + 2 * rowBytes);
+  const r3 = v128.load(src + 3 * rowBytes);
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+  v128.store(dst + dstBytes, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+  v128.store(dst + 2 * dstBytes, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * dstBytes, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+}
+
 /** Packs rows i0 … i0+mc−1, depths p0 … p0+kc−1 of A into 4-row panels at `dst`. */
 export function packA(dst: usize, a: usize, aRow: i32, aCol: i32, i0: i32, mc: i32, p0: i32, kc: i32): void {
   const full = mc & ~(MR - 1);
@@ -44,20 +64,7 @@ export function packA(dst: usize, a: usize, aRow: i32, aCol: i32, i0: i32, mc: i
       const rs = <usize>aRow * 4;
       let p = 0;
       for (; p + 4 <= kc; p += 4) {
-        const s = origin + <usize>p * 4;
-        const r0 = v128.load(s);
-        const r1 = v128.load(s + rs);
-        const r2 = v128.load(s + 2 * rs);
-        const r3 = v128.load(s + 3 * rs);
-        const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
-        const t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
-        const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
-        const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-        const d = panel + <usize>p * 16;
-        v128.store(d, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-        v128.store(d, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 16);
-        v128.store(d, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 32);
-        v128.store(d, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 48);
+        transpose4x4(origin + <usize>p * 4, rs, panel + <usize>p * 16, 16);
       }
       for (; p < kc; p++) {
         const s = origin + <usize>p * 4;
@@ -119,20 +126,7 @@ export function packB(dst: usize, b: usize, bRow: i32, bCol: i32, p0: i32, kc: i
       for (; p + 4 <= kc; p += 4) {
         const d = panel + <usize>p * 32;
         for (let half = 0; half < 2; half++) {
-          const s = origin + <usize>p * 4 + <usize>(half * 4) * cs;
-          const r0 = v128.load(s);
-          const r1 = v128.load(s + cs);
-          const r2 = v128.load(s + 2 * cs);
-          const r3 = v128.load(s + 3 * cs);
-          const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
-          const t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
-          const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
-          const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-          const h = d + <usize>half * 16;
-          v128.store(h, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-          v128.store(h, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 32);
-          v128.store(h, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 64);
-          v128.store(h, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 96);
+          transpose4x4(origin + <usize>p * 4 + <usize>(half * 4) * cs, cs, d + <usize>half * 16, 32);
         }
       }
       for (; p < kc; p++) {
