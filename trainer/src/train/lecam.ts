@@ -6,6 +6,9 @@
  *   R = mean((D(x) − α_fake)²) + mean((D(G(z)) − α_real)²),   D's loss += λ·R,
  *
  * which keeps D from driving the two apart without bound when it can memorise a small training set.
+ * This is the paper's equation (its Eq. 3). The authors' code (google/lecam-gan) squares only the
+ * part on the wrong side of each anchor, relu(D(x) − α_fake)² and relu(α_real − D(G(z)))², so theirs
+ * also leaves alone real logits below α_fake and fake logits above α_real: a different term.
  * The anchors α are moving averages (decay 0.99, the paper's) of the batch-mean logits; they are part
  * of a run's state, saved in every checkpoint, so a resumed run computes the same bits as one that
  * never stopped.
