@@ -20,13 +20,14 @@
  * when it ends, however it ends.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fillLocalR2 } from '@gan/registry/fill-local';
-import { processTree, workerdCpuClock } from './lib/process-cpu.ts';
+import { pauseJobsListedIn } from './lib/pause-jobs.ts';
+import { workerdCpuClock } from './lib/process-cpu.ts';
 import { median, table } from './lib/stats.ts';
 import { type WranglerDev, startWranglerDev } from './lib/wrangler-dev.ts';
 
@@ -43,34 +44,7 @@ const ROUNDS = Number(args.rounds);
 const REPS = Number(args.reps);
 const skip = new Set(args.skip.split(',').filter(Boolean));
 
-// ---- Background jobs paused while measuring ----------------------------------------------------
-const BG_JOBS = args.pause;
-const paused: number[] = [];
-function signalAll(signal: 'SIGSTOP' | 'SIGCONT') {
-  for (const pid of paused) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // gone
-    }
-  }
-}
-if (BG_JOBS && existsSync(BG_JOBS)) {
-  for (const line of readFileSync(BG_JOBS, 'utf8').split('\n')) {
-    const pid = Number(line.trim().split(/[\s,]+/)[0]);
-    // The listed process and its children (a listed `npx` or shell runs the job as a child).
-    if (Number.isInteger(pid) && pid > 1 && pid !== process.pid) paused.push(...processTree(pid).filter((p) => p !== process.pid));
-  }
-}
-process.on('exit', () => signalAll('SIGCONT'));
-for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(s, () => {
-    signalAll('SIGCONT');
-    process.exit(130);
-  });
-}
-signalAll('SIGSTOP');
-if (BG_JOBS) console.error(`paused ${paused.length} background job(s) from ${BG_JOBS}`);
+const resumeJobs = pauseJobsListedIn(args.pause);
 
 // ---- Helpers ----------------------------------------------------------------------------------
 let port = 8900 + Math.floor(Math.random() * 50);
@@ -354,5 +328,5 @@ print(" ".join(str(t) for t in ts))
     }
   }
 } finally {
-  signalAll('SIGCONT');
+  resumeJobs();
 }

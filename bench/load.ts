@@ -8,6 +8,8 @@
  *     (instead of the phases below: what each exported generator costs to serve, side by side: cold
  *     start, the largest requests its image size allows, the WASM heap; ~2 min per model;
  *     `--reps 10`: distinct seeds per largest request, default 5)
+ *   `--pause <file>` with any of these: the processes listed in the file (a pid first on each line;
+ *     a training run, say) are paused while it measures and resumed when it ends
  *
  * (`--experimental-websocket` gives Node 20 the WebSocket used to read the isolate's V8 heap through
  * wrangler's inspector; Node 22 has it anyway. Without it, the V8 heap column says so.)
@@ -39,6 +41,7 @@ import { getPlatformProxy } from 'wrangler';
 import { DIGITS_CLASSES, DIGITS_CONFIG, type WritableBucket, publishFixture } from '../tests/worker/fixtures.ts';
 import { fmtMs, median, table } from './lib/stats.ts';
 import { descendant, workerdCpuClock } from './lib/process-cpu.ts';
+import { pauseJobsListedIn } from './lib/pause-jobs.ts';
 import { largestGrid, largestRequests } from './lib/work-bounds.ts';
 import { startWranglerDev } from './lib/wrangler-dev.ts';
 
@@ -50,8 +53,12 @@ const { values: args } = parseArgs({
     model: { type: 'string', multiple: true },
     /** Distinct seeds per largest request with --model (default 5; 3 with --quick). */
     reps: { type: 'string' },
+    /** A file of pids (one first on each line) to pause while measuring: a training run, say. */
+    pause: { type: 'string' },
   },
 });
+// Resumed however the bench ends (pause-jobs.ts).
+pauseJobsListedIn(args.pause);
 const PHASE_S = args.quick ? 6 : 15;
 /** A longer phase of distinct seeds, images and grids, to see memory settle (0: none). */
 const SOAK_S = Number(args.soak ?? (args.quick ? 0 : 60));
