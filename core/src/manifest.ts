@@ -70,12 +70,13 @@ const PrecisionRecallSchema = z.object({ precision: ShareSchema, recall: ShareSc
  * fields are kept, so the evaluations of every earlier version (classifier FD, ImageNet FD and KID)
  * still load; the style judge's measures are checked where present: improved precision and recall
  * (k nearest neighbours, within style and pooled, each with its real-vs-real ceiling), the copy check,
- * and the size the images were served at.
+ * and the size and truncation the images were served with.
  */
 export const EvaluationRecordSchema = z
   .object({
     metric: z.string().optional(),
     size: z.number().int().positive().optional(),
+    truncation: z.number().gt(0).lte(1).optional(),
     precisionRecall: z
       .object({
         k: z.number().int().positive(),

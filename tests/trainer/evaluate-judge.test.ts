@@ -186,6 +186,7 @@ describe('an evaluation with the judge', () => {
       seed: 'test',
       backend: 'cpu',
       size: 64,
+      truncation: 0.7,
     });
     model.dispose();
     expect(e.metric).toBe('style-judge-distances');
@@ -211,7 +212,8 @@ describe('an evaluation with the judge', () => {
     const record = JSON.parse(JSON.stringify(e));
     expect(EvaluationRecordSchema.safeParse(record).success).toBe(true);
     const card = withEvaluationSection('# model\n', record);
-    expect(card).toContain('--extractor judge --size 64');
+    expect(card).toContain('--extractor judge --size 64 --truncation 0.7');
+    expect(formatJudgeEvaluation(e)).toContain('served at 64 px with truncation 0.7');
     expect(card).toContain('precision / recall within style');
     expect(card).toContain('(held-out real: ');
     expect(formatJudgeEvaluation(e)).toContain('copies: 100.0 %');
@@ -226,7 +228,7 @@ describe('an evaluation with the judge', () => {
 });
 
 describe('the quality gate and the judge', () => {
-  it('refuses to compare style agreement judged by two different judges, or images served at two sizes', () => {
+  it('refuses to compare style agreement judged by two different judges, or images served at two sizes or truncations', () => {
     const base = { extractor: 'x', extractorVersion: '1', samples: 320, seed: 'evaluate', fd: 1, classAccuracy: 0.75 };
     const older = { ...base, styleClassifier: { id: 'emoji-32', version: 'aaaaaaaaaaaa' } };
     const newer = { ...base, classAccuracy: 0.5, styleClassifier: { id: 'emoji-style-32', version: 'bbbbbbbbbbbb' } };
@@ -234,6 +236,9 @@ describe('the quality gate and the judge', () => {
     expect(judges.pass).toBe(false);
     expect(judges.summary).toMatch(/not comparable: styleClassifier.version/);
     expect(runQualityGate({ ...base, size: 64 }, { ...base, size: 32 }, DEFAULT_GATE_RULES).summary).toMatch(/not comparable: size/);
+    expect(runQualityGate({ ...base, truncation: 0.7 }, { ...base, truncation: 1 }, DEFAULT_GATE_RULES).summary).toMatch(
+      /not comparable: truncation/,
+    );
     expect(runQualityGate(base, base, DEFAULT_GATE_RULES).pass).toBe(true);
   });
 });

@@ -38,6 +38,7 @@ interface EvaluateFlags extends BackendFlags {
   imageSize?: 8 | 16 | 32 | 64;
   class?: string;
   size?: number;
+  truncation?: string;
 }
 
 /** The extractor asked for; else the classifier when one is named; else what suits the model's images. */
@@ -101,6 +102,7 @@ export function register(program: Command): void {
       "with --model and judge: score the images as the worker serves them at this size (8-bit, bilinear), averaged back down to the judge's",
       integer(8, 512),
     )
+    .option('--truncation <t>', 'with --model and judge: score the images as served with this truncation, 0 < t ≤ 1 (default: 1)')
     .addOption(backendOption())
     .addOption(threadsOption())
     .action(async (flags: EvaluateFlags) => {
@@ -127,6 +129,11 @@ export function register(program: Command): void {
           'and --image-size are required with --images and --extractor mobilenet (the real data to compare with)',
         );
       }
+      const truncation = flags.truncation === undefined ? undefined : Number(flags.truncation);
+      if (truncation !== undefined && !(truncation > 0 && truncation <= 1))
+        throw new UsageError('--truncation', 'must be a number in (0, 1]');
+      if (truncation !== undefined && extractor !== 'judge')
+        throw new UsageError('--truncation', 'works with --model and --extractor judge');
       const log = flags.json ? warn : info;
       const backend = await activateBackend(flags, log);
       let evaluation: object;
@@ -140,6 +147,7 @@ export function register(program: Command): void {
           backend,
           classifier,
           size: flags.size,
+          truncation,
           log,
         });
         [evaluation, text] = [e, formatJudgeEvaluation(e)];

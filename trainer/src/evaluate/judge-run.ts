@@ -32,20 +32,22 @@ export function boxDownscale(bytes: Uint8Array, count: number, size: number, cha
 
 /**
  * Sample i as `gan evaluate` draws it (the latent of cellSeed(seed, i), class i mod K): the generator's
- * raw output, or with `size` the 8-bit image the worker serves at that size, averaged back down.
+ * raw output, or with `size` (or `truncation`) the 8-bit image the worker serves at that size (the
+ * model's own by default) with that `truncation`, averaged back down.
  */
 export function judgedSamples(
   generator: FastGenerator,
   seed: string,
   samples: number,
   size?: number,
+  truncation?: number,
 ): { images: Float32Array; classes: Int32Array } {
   const { config } = generator;
-  if (size === undefined) return generateSamples(generator, seed, samples);
+  if (size === undefined && truncation === undefined) return generateSamples(generator, seed, samples);
   const cells = sampleCells(config, seed, 0, samples);
-  const served = renderCells(generator, cells, { size });
+  const served = renderCells(generator, cells, { size: size ?? config.imageSize, truncation });
   return {
-    images: boxDownscale(served.data, samples, size, config.channels, config.imageSize),
+    images: boxDownscale(served.data, samples, served.size, config.channels, config.imageSize),
     classes: Int32Array.from(cells, (c) => c.classIndex ?? 0),
   };
 }
@@ -58,6 +60,8 @@ export interface JudgeExportOptions extends DataAccess {
   classifier?: string;
   /** Score the images as served at this edge (a multiple of the model's). */
   size?: number;
+  /** Score the images as served with this `truncation` (0 < t ≤ 1). */
+  truncation?: number;
 }
 
 /** Evaluates an exported model directory with the style judge. */
@@ -76,7 +80,7 @@ export async function evaluateExportWithJudge(modelDir: string, options: JudgeEx
         { imageSize: manifest.imageSize, channels: 3, background: judge.info.background },
         options,
       );
-      const samples = judgedSamples(generator, options.seed, options.samples, options.size);
+      const samples = judgedSamples(generator, options.seed, options.samples, options.size, options.truncation);
       return evaluateWithJudge({
         judge,
         images: samples.images,
@@ -88,6 +92,7 @@ export async function evaluateExportWithJudge(modelDir: string, options: JudgeEx
         seed: options.seed,
         backend: options.backend,
         size: options.size,
+        truncation: options.truncation,
         model: { name: manifest.name, version: manifest.version },
         log: options.log,
       });

@@ -67,6 +67,8 @@ export interface JudgeEvaluation {
   backend: string;
   /** Edge the samples were served at before the judge read them (absent: the generator's raw output). */
   size?: number;
+  /** The `truncation` the samples were served with (absent: 1). */
+  truncation?: number;
   /** Every render of the model's groups: what FD and KID compare with. */
   referenceImages: number;
   fd: number;
@@ -99,6 +101,7 @@ export interface JudgeImagesInput {
   seed: string;
   backend: string;
   size?: number;
+  truncation?: number;
   model?: { name: string; version: string };
   source?: string;
   log?: (line: string) => void;
@@ -169,6 +172,7 @@ export function evaluateWithJudge(input: JudgeImagesInput): JudgeEvaluation {
       { featureSize: dim, samples: count, referenceImages: allCount, fd: overall.fd, fdFloor: overall.fdFloor },
     ),
     ...(input.size !== undefined ? { size: input.size } : {}),
+    ...(input.truncation !== undefined && input.truncation !== 1 ? { truncation: input.truncation } : {}),
     kid,
     kidFloor,
     copies: copyCheck(
@@ -263,7 +267,7 @@ export function formatJudgeEvaluation(e: JudgeEvaluation): string {
     e.images ? `images: ${e.images}` : undefined,
     `judge: ${e.extractor} version ${e.extractorVersion} (held-out top-1 accuracy on every group ${pct(e.extractorHeldOutAccuracy)}` +
       `${e.styleClassifier ? `, on the model's groups ${pct(e.styleClassifier.heldOutAccuracy)}` : ''}; ${e.featureSize} features)`,
-    `samples: ${e.samples}${e.size !== undefined ? ` served at ${e.size} px` : ''}, seed ${JSON.stringify(e.seed)}, against ${e.referenceImages} real renders, backend ${e.backend}`,
+    `samples: ${e.samples}${e.size !== undefined ? ` served at ${e.size} px` : ''}${e.truncation !== undefined ? ` with truncation ${e.truncation}` : ''}, seed ${JSON.stringify(e.seed)}, against ${e.referenceImages} real renders, backend ${e.backend}`,
     `FD: ${f(e.fd)}   floor: ${f(e.fdFloor)}   ratio: ${f(e.fdRatio)}`,
     `KID: ${k(e.kid)}   floor: ${k(e.kidFloor)}`,
   ];

@@ -29,10 +29,10 @@ export interface GateResult {
 
 /**
  * Fields that must agree for two evaluations to be comparable, when both record them: the features,
- * the sample count and seed, the size the images were served at, and the classifier that judged style
- * agreement (a stricter judge gives lower agreement to the same model).
+ * the sample count and seed, the size and truncation the images were served with, and the classifier
+ * that judged style agreement (a stricter judge gives lower agreement to the same model).
  */
-export const COMPARABILITY_FIELDS = ['extractor', 'extractorVersion', 'samples', 'seed', 'size', 'styleClassifier.version'];
+export const COMPARABILITY_FIELDS = ['extractor', 'extractorVersion', 'samples', 'seed', 'size', 'truncation', 'styleClassifier.version'];
 
 export function metricAt(value: unknown, dotted: string): number | undefined {
   let node: unknown = value;

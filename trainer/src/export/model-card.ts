@@ -76,7 +76,7 @@ export function withEvaluationSection(card: string, evaluation: unknown): string
   const lines = [
     EVALUATION_HEADING,
     '',
-    `\`gan evaluate --model <this directory> --samples ${e.samples ?? '?'} --seed ${e.seed ?? '?'}${judge ? ` --extractor judge${typeof e.size === 'number' ? ` --size ${e.size}` : ''}` : ''}\` reproduces these numbers.`,
+    `\`gan evaluate --model <this directory> --samples ${e.samples ?? '?'} --seed ${e.seed ?? '?'}${judge ? ` --extractor judge${typeof e.size === 'number' ? ` --size ${e.size}` : ''}${typeof e.truncation === 'number' ? ` --truncation ${e.truncation}` : ''}` : ''}\` reproduces these numbers.`,
     '',
     '| metric | value |',
     '| --- | --- |',
