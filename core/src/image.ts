@@ -19,19 +19,37 @@ export interface PixelBatch {
 export function toPixels(images: tf.Tensor4D, size?: number, filter: ResizeFilter = 'bilinear'): PixelBatch {
   const [count, native, , channels] = images.shape;
   const target = size ?? native;
-  const data = tf.tidy(() => {
-    let x: tf.Tensor4D = images;
-    if (target !== native) {
-      x =
-        filter === 'nearest'
-          ? tf.image.resizeNearestNeighbor(x, [target, target], false, true)
-          : tf.image.resizeBilinear(x, [target, target], false, true);
-    }
-    return tf.cast(tf.clipByValue(tf.round(tf.mul(tf.add(x, 1), 127.5)), 0, 255), 'int32');
-  });
-  const bytes = Uint8Array.from(data.dataSync());
-  data.dispose();
-  return { count, size: target, channels: channels as 1 | 3, data: bytes };
+  let values: Float32Array;
+  if (target === native) {
+    values = images.dataSync() as Float32Array;
+  } else {
+    const resized =
+      filter === 'nearest'
+        ? tf.image.resizeNearestNeighbor(images, [target, target], false, true)
+        : tf.image.resizeBilinear(images, [target, target], false, true);
+    values = resized.dataSync() as Float32Array;
+    resized.dispose();
+  }
+  return { count, size: target, channels: channels as 1 | 3, data: quantise(values) };
+}
+
+/**
+ * Floats in [-1, 1] → bytes: round((x + 1) · 127.5) clipped to [0, 255], computed as tfjs computes
+ * `cast(clipByValue(round(mul(add(x, 1), 127.5)), 0, 255), 'int32')` on float32 tensors, which is how
+ * every image of this project was made: each step rounded to float32 (Math.fround: a sum or product of
+ * two float32s rounded to double and then to float32 is the float32 result), ties to even, NaN → 0.
+ * In plain JavaScript it costs no tensor op per render; tests/core/image.test.ts checks it against the
+ * tfjs ops around every rounding boundary.
+ */
+export function quantise(values: Float32Array): Uint8Array {
+  const bytes = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = Math.fround(Math.fround(values[i] + 1) * 127.5);
+    let r = Math.round(v); // ties towards +∞ …
+    if (r - v === 0.5 && r % 2 !== 0) r -= 1; // … made ties to even
+    bytes[i] = r < 0 ? 0 : r > 255 ? 255 : r; // NaN stores as 0
+  }
+  return bytes;
 }
 
 /** One image of a batch as its own pixel buffer. */

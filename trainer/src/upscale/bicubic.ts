@@ -67,8 +67,3 @@ export function meanPsnr(a: Uint8Array, b: Uint8Array, count: number): number {
   }
   return sum / count;
 }
-
-/** Floats in [-1, 1] → bytes, rounded as the render pipeline rounds (core/src/image.ts toPixels). */
-export function toBytes(images: Float32Array): Uint8Array {
-  return Uint8Array.from(images, (v) => Math.min(255, Math.max(0, Math.round((v + 1) * 127.5))));
-}

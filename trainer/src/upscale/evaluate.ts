@@ -17,13 +17,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type FastGenerator, type GridCell, renderCells } from '@gan/core';
+import { type FastGenerator, type GridCell, quantise, renderCells } from '@gan/core';
 import { type RenderFilter, type Upscaler, attachUpscaler } from '@gan/core/upscaler';
 import { writeFileAtomically } from '../atomic-write.ts';
 import { defaultCacheDir } from '../data/index.ts';
 import { frechetDistance, gaussianStats } from '../evaluate/frechet.ts';
 import type { ImageNetExtractor } from '../evaluate/imagenet.ts';
-import { bicubicResize, meanPsnr, toBytes } from './bicubic.ts';
+import { bicubicResize, meanPsnr } from './bicubic.ts';
 import { type EmojiPairs, type PAIR_SCALES, pairIndices } from './pairs.ts';
 
 export interface UpscalerEvaluation {
@@ -128,9 +128,9 @@ export async function evaluateUpscaler(options: EvaluateOptions): Promise<Upscal
     const count = Math.min(16, held.length - start);
     const x = tf.tensor4d(toFloats(small.subarray(start * n * n * 3, (start + count) * n * n * 3)), [count, n, n, 3]);
     const up = upscaler.upscale(x);
-    learned.set(toBytes(up.dataSync() as Float32Array), start * big * big * 3);
+    learned.set(quantise(up.dataSync() as Float32Array), start * big * big * 3);
     const bl = tf.tidy(() => tf.image.resizeBilinear(x, [big, big], false, true));
-    bilinear.set(toBytes(bl.dataSync() as Float32Array), start * big * big * 3);
+    bilinear.set(quantise(bl.dataSync() as Float32Array), start * big * big * 3);
     tf.dispose([x, up, bl]);
   }
   const bicubic = bicubicResize(small, held.length, n, big, 3);

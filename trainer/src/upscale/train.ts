@@ -19,9 +19,10 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type UpscalerConfig, type UpscalerParams, UpscalerConfigSchema, upscaleForward } from '@gan/core/upscaler';
+import { quantise } from '@gan/core/image';
 import { z } from 'zod';
 import { writeFileAtomically } from '../atomic-write.ts';
-import { bicubicResize, meanPsnr, toBytes } from './bicubic.ts';
+import { bicubicResize, meanPsnr } from './bicubic.ts';
 import {
   type DiscriminatorParams,
   type FeatureStage,
@@ -299,11 +300,11 @@ export function heldOutPsnr(config: UpscalerConfig, params: UpscalerParams, pair
     const up = tf.tidy(() =>
       tf.clipByValue(upscaleForward(config, params, tf.tensor4d(pairImages(pairs, 1, chunk), [chunk.length, n, n, 3])), -1, 1),
     );
-    out.set(toBytes(up.dataSync() as Float32Array), start * (4 * n) ** 2 * 3);
+    out.set(quantise(up.dataSync() as Float32Array), start * (4 * n) ** 2 * 3);
     up.dispose();
   }
-  const real = toBytes(pairImages(pairs, 4, held));
-  const small = toBytes(pairImages(pairs, 1, held));
+  const real = quantise(pairImages(pairs, 4, held));
+  const small = quantise(pairImages(pairs, 1, held));
   return {
     psnr: meanPsnr(out, real, held.length),
     bicubicPsnr: meanPsnr(bicubicResize(small, held.length, n, 4 * n, 3), real, held.length),
