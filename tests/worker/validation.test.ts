@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { publishStandardFixtures } from './fixtures.ts';
+import { parseGridQuery, parseImageQuery } from '../../worker/src/validation.ts';
 import { errorBody, get, png } from './helpers.ts';
 
 beforeAll(async () => {
@@ -56,6 +57,16 @@ describe('image.png rejects every invalid parameter with 400 naming it', () => {
     const body = await errorBody(await get('/v1/models/blobs/image.png?class=0'));
     expect(body.error).toMatchObject({ code: 'invalid_parameter', parameter: 'class' });
     expect(body.error.message).toMatch(/unconditional/);
+  });
+});
+
+describe('a URL without a query', () => {
+  it("takes each route's defaults, the same as an empty query parsed, and nothing can change them", () => {
+    const bare = parseImageQuery(new URL('https://x.test/v1/models/digits/image.png'));
+    expect(bare).toEqual({ truncation: 1 });
+    expect(parseImageQuery(new URL('https://x.test/v1/models/digits/image.png?'))).toBe(bare);
+    expect(Object.isFrozen(bare)).toBe(true);
+    expect(parseGridQuery(new URL('https://x.test/v1/models/digits/grid.png'))).toHaveProperty('padding');
   });
 });
 

@@ -125,6 +125,8 @@ export class ModelStore {
       if (own) return embeddedRef(own, false);
       throw new ModelNotFoundError(ref.name);
     }
+    // No current.json yet (nothing published under this name): the deployment's own version is current.
+    if (own && this.pointers.knownAbsent(ref.name)) return embeddedRef(own, false);
     let version: string;
     try {
       version = await this.pointers.version(ref.name);

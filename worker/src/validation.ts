@@ -161,7 +161,15 @@ export type GridQuery = z.output<typeof GridQuerySchema>;
 export type WalkQuery = z.output<typeof WalkQuerySchema>;
 export type MorphQuery = z.output<typeof MorphQuerySchema>;
 
+/** Each schema's parse of an empty query (its defaults), frozen: the answer to every URL without one. */
+const emptyQueries = new WeakMap<z.ZodTypeAny, unknown>();
+
 function parseQuery<S extends z.ZodTypeAny>(schema: S, url: URL): z.output<S> {
+  // A bare `image.png` (the usual embed) skips the schema: its defaults do not change between requests.
+  if (url.search === '') {
+    if (!emptyQueries.has(schema)) emptyQueries.set(schema, Object.freeze(schema.parse({})));
+    return emptyQueries.get(schema) as z.output<S>;
+  }
   const raw: Record<string, string> = Object.create(null); // so `__proto__` is just an unknown key
   for (const key of new Set(url.searchParams.keys())) {
     if (url.searchParams.getAll(key).length > 1) {

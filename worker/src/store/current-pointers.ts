@@ -41,8 +41,17 @@ export class CurrentPointers {
     const { now } = this.options;
     const cached = this.pointers.get(name);
     if (cached && cached.expires > now()) return cached.version;
-    if ((this.absent.get(name) ?? 0) > now()) throw new ModelNotFoundError(name);
+    if (this.knownAbsent(name)) throw new ModelNotFoundError(name);
     return this.reads.run(name, () => this.read(name, cached));
+  }
+
+  /**
+   * Whether the last read found no current.json for `name`, within the TTL: callers with an answer
+   * for that case (the embedded version) ask first, so that serving it does not build an error (a
+   * stack trace) on every request.
+   */
+  knownAbsent(name: string): boolean {
+    return (this.absent.get(name) ?? 0) > this.options.now();
   }
 
   private async read(name: string, stale: PointerEntry | undefined): Promise<string> {
