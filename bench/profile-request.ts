@@ -1,7 +1,7 @@
 /**
  * Where a request's CPU goes inside workerd: V8's sampling profiler in the worker's isolate (through
  * wrangler's inspector) while one path is requested many times, summarised by function (self time)
- * and by the project's own functions (inclusive time). The full profile is written for Chrome
+ * and by function with everything it calls (inclusive time). The full profile is written for Chrome
  * DevTools (Performance panel, "Load profile").
  *
  *   node --experimental-websocket --import tsx bench/profile-request.ts [--path /v1/models/mnist/image.png]
@@ -70,10 +70,10 @@ async function inspector(port: number) {
   };
 }
 
-/** Where a frame comes from, short: the project's files by their path, packages by name. */
+/** A frame: its function, and where in the bundle (one file: the worker's bundle, or a WASM module). */
 function frameName(node: ProfileNode): string {
   const { functionName, url, lineNumber } = node.callFrame;
-  const file = url.replace(/^.*?\/(node_modules|worker|core|registry)\//, '$1/').replace(/^node_modules\//, '');
+  const file = url.split('/').pop();
   return `${functionName || '(anonymous)'}${file ? ` ${file}:${lineNumber + 1}` : ''}`;
 }
 
@@ -137,8 +137,8 @@ try {
   const table = (rows: [string, number][]) => rows.map(([n, c]) => `| ${n.replaceAll('|', '\\|')} | ${pct(c)} |`).join('\n');
   console.log(`${requests} × GET ${args.path}: ${total} busy samples of the isolate's thread, every ${args['interval-us']} µs\n`);
   console.log(`Self time (top 25)\n\n| function | share |\n| --- | --- |\n${table(self.slice(0, 25))}\n`);
-  const own = inclusive.filter(([n]) => /\s(worker|core)\//.test(n) || /hono|fflate|tfjs/.test(n));
-  console.log(`Inclusive time, the project's functions and its libraries' (top 40)\n\n| function | share |\n| --- | --- |\n${table(own.slice(0, 40))}\n`);
+  const frames = inclusive.filter(([n]) => !n.startsWith('(') && !n.startsWith('js-to-wasm'));
+  console.log(`Inclusive time (top 45)\n\n| function | share |\n| --- | --- |\n${table(frames.slice(0, 45))}\n`);
   console.log(`profile: ${args.out}`);
 } finally {
   await dev.stop();
