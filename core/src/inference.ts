@@ -149,7 +149,7 @@ export class FastGenerator {
 
   private constructor(
     readonly config: ModelConfig,
-    private readonly projectWeight: tf.Tensor2D, // [L, 16·C0]
+    private readonly projectWeight: tf.Tensor3D, // [1, L, 16·C0]: the batched form the matmul kernel takes
     private readonly projectBias: tf.Tensor1D, // [16·C0]
     private readonly stages: FoldedStage[],
   ) {
@@ -203,7 +203,7 @@ export class FastGenerator {
         );
         return { rows, cout, relu: !isOutput };
       });
-      return new FastGenerator(config, keep(tf.tensor2d(w0, [inputSize, 16 * c0])), keep(tf.tensor1d(b0)), stages);
+      return new FastGenerator(config, keep(tf.tensor3d(w0, [1, inputSize, 16 * c0])), keep(tf.tensor1d(b0)), stages);
     }
   }
 
@@ -212,7 +212,13 @@ export class FastGenerator {
     return tf.tidy(() => {
       const n = input.shape[0];
       const c0 = this.projectBias.shape[0] / 16;
-      const projected = tf.fused.matMul({ a: input, b: this.projectWeight, bias: this.projectBias, activation: 'relu' });
+      // The kernel tf.fused.matMul runs, called as it calls it (operands batched, [1, N, L] × [1, L, 16·C0]),
+      // without the op's checks and its reshapes of both operands on every forward.
+      const projected = tf.engine().runKernel(
+        tf._FusedMatMul,
+        { a: tf.reshape(input, [1, n, this.inputSize]), b: this.projectWeight, bias: this.projectBias },
+        { transposeA: false, transposeB: false, activation: 'relu' },
+      ) as tf.Tensor3D;
       let x = tf.reshape(projected, [n, 4, 4, c0]) as tf.Tensor4D;
       const oneKernel = tf.getKernel(SUB_PIXEL_CONV, tf.getBackend()) !== undefined;
       for (const stage of this.stages) {
