@@ -42,6 +42,8 @@ interface FoldedStage {
   rows: PhaseConv[][];
   cout: number;
   relu: boolean;
+  /** The stage as the GanSubPixelConv kernel takes it (all but `x`), built once. */
+  kernel: { inputs: tf.NamedTensorMap; attrs: SubPixelConvAttrs };
 }
 
 /** Below this many output channels, a stage runs one convolution per row phase (see the top). */
@@ -201,7 +203,7 @@ export class FastGenerator {
             };
           }),
         );
-        return { rows, cout, relu: !isOutput };
+        return { rows, cout, relu: !isOutput, kernel: subPixelConvArgs(rows, cout, !isOutput) };
       });
       return new FastGenerator(config, keep(tf.tensor3d(w0, [1, inputSize, 16 * c0])), keep(tf.tensor1d(b0)), stages);
     }
@@ -214,11 +216,13 @@ export class FastGenerator {
       const c0 = this.projectBias.shape[0] / 16;
       // The kernel tf.fused.matMul runs, called as it calls it (operands batched, [1, N, L] × [1, L, 16·C0]),
       // without the op's checks and its reshapes of both operands on every forward.
-      const projected = tf.engine().runKernel(
-        tf._FusedMatMul,
-        { a: tf.reshape(input, [1, n, this.inputSize]), b: this.projectWeight, bias: this.projectBias },
-        { transposeA: false, transposeB: false, activation: 'relu' },
-      ) as tf.Tensor3D;
+      const projected = tf
+        .engine()
+        .runKernel(
+          tf._FusedMatMul,
+          { a: tf.reshape(input, [1, n, this.inputSize]), b: this.projectWeight, bias: this.projectBias },
+          { transposeA: false, transposeB: false, activation: 'relu' },
+        ) as tf.Tensor3D;
       let x = tf.reshape(projected, [n, 4, 4, c0]) as tf.Tensor4D;
       const oneKernel = tf.getKernel(SUB_PIXEL_CONV, tf.getBackend()) !== undefined;
       for (const stage of this.stages) {
@@ -267,23 +271,28 @@ export class FastGenerator {
   }
 }
 
-/** One stage as the GanSubPixelConv kernel (its inputs and attributes from the stage's convolutions). */
-function subPixelConv(x: tf.Tensor4D, stage: FoldedStage): tf.Tensor4D {
-  const convs = stage.rows.flatMap((convs, a) => convs.map((conv, i) => ({ conv, a, b: convs.length === 1 ? 0 : i })));
-  const inputs: tf.NamedTensorMap = { x };
+/** One stage's GanSubPixelConv inputs (but `x`) and attributes, from its convolutions. */
+function subPixelConvArgs(rows: PhaseConv[][], cout: number, relu: boolean): FoldedStage['kernel'] {
+  const convs = rows.flatMap((convs, a) => convs.map((conv, i) => ({ conv, a, b: convs.length === 1 ? 0 : i })));
+  const inputs: tf.NamedTensorMap = {};
   convs.forEach(({ conv }, i) => {
     inputs[`filter${i}`] = conv.filter;
     inputs[`bias${i}`] = conv.bias;
   });
   const attrs: SubPixelConvAttrs = {
-    cout: stage.cout,
-    relu: stage.relu,
+    cout,
+    relu,
     rowPhases: convs.map(({ a }) => a),
     columnPhases: convs.map(({ b }) => b),
     padTops: convs.map(({ conv }) => conv.pad[1][0]),
     padLefts: convs.map(({ conv }) => conv.pad[2][0]),
   };
-  return tf.engine().runKernel(SUB_PIXEL_CONV, inputs, attrs as unknown as tf.NamedAttrMap);
+  return { inputs, attrs };
+}
+
+/** One stage as the GanSubPixelConv kernel. */
+function subPixelConv(x: tf.Tensor4D, stage: FoldedStage): tf.Tensor4D {
+  return tf.engine().runKernel(SUB_PIXEL_CONV, { x, ...stage.kernel.inputs }, stage.kernel.attrs as unknown as tf.NamedAttrMap);
 }
 
 /** Builds the generator's input rows: each latent, then the one-hot class on conditional models. */
