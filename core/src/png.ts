@@ -1,12 +1,13 @@
 /**
  * PNG encoding made for the small images this project serves (a 32-pixel image is 1–3 KB of pixels):
  * the same bytes fast-png writes (signature, IHDR, one IDAT of rows with filter byte 0 deflated by
- * fflate's zlibSync at level 3, IEND), without its general-purpose byte-at-a-time buffer. The rows go
+ * fflate's zlibSync at level 3, IEND), without its general-purpose byte-at-a-time buffer, and with
+ * fflate's deflate run by zlib.ts (the same bytes, its tables allocated once, not per image). The rows go
  * into one preallocated buffer by block copies and the chunks' CRCs come from a typed table built
  * once. tests/core/png.test.ts checks the bytes against fast-png and decodes them with two other
  * decoders.
  */
-import { zlibSync } from 'fflate';
+import { zlibCompress } from './zlib.ts';
 
 /** fast-png's default: the level every image of this project has been compressed with. */
 const ZLIB_LEVEL = 3;
@@ -37,7 +38,7 @@ export function encodeSmallPng(width: number, height: number, channels: 1 | 3, d
   }
   const rows = new Uint8Array((stride + 1) * height); // each row: filter type 0, then its bytes
   for (let y = 0; y < height; y++) rows.set(data.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
-  const idat = zlibSync(rows, { level: ZLIB_LEVEL });
+  const idat = zlibCompress(rows, ZLIB_LEVEL);
 
   const out = new Uint8Array(8 + 25 + 12 + idat.length + 12);
   const view = new DataView(out.buffer);
