@@ -35,7 +35,8 @@ function bytes(length: number, seed: number, kind: 'noise' | 'runs' | 'gradient'
   return out;
 }
 
-const same = (data: Uint8Array, level = 3) => Buffer.from(zlibCompress(data, level)).equals(Buffer.from(zlibSync(data, { level: level as 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 })));
+const same = (data: Uint8Array, level = 3) =>
+  Buffer.from(zlibCompress(data, level)).equals(Buffer.from(zlibSync(data, { level: level as 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 })));
 
 describe('zlibCompress', () => {
   it("gives fflate's zlibSync bytes for every kind of data at lengths from 0 to 70 000", () => {
