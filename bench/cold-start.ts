@@ -360,15 +360,33 @@ try {
       for (const model of ['mnist', 'emoji']) {
         const parts = (await (await fetch(`${d.url}/parts?model=${model}`)).json()) as string[];
         const samples = new Map<string, number[]>();
-        for (const part of parts) await partCpu(d, clock, model, part, 10);
+        // A part whose request gets no answer (Miniflare's Cache API emulation has hung on `put`) is
+        // reported as such and left out of later rounds; the other parts are still measured.
+        const hung = new Map<string, string>();
+        const measure = async (part: string, reps: number) => {
+          if (hung.has(part)) return undefined;
+          try {
+            return await partCpu(d, clock, model, part, reps);
+          } catch (error) {
+            hung.set(part, error instanceof Error ? error.message : String(error));
+            console.error(`part "${part}" left out: ${hung.get(part)}`);
+            return undefined;
+          }
+        };
+        for (const part of parts) await measure(part, 10);
         for (let r = 0; r < ROUNDS; r++) {
           for (const part of parts) {
-            const reps = part.includes('size=128') ? Math.ceil(REPS / 4) : REPS;
-            samples.set(part, [...(samples.get(part) ?? []), (await partCpu(d, clock, model, part, reps)) * 1000]);
+            const cpu = await measure(part, part.includes('size=128') ? Math.ceil(REPS / 4) : REPS);
+            if (cpu !== undefined) samples.set(part, [...(samples.get(part) ?? []), cpu * 1000]);
           }
         }
         const none = median(samples.get('none')!);
-        const rows = parts.filter((p) => p !== 'none').map((p) => [p, (median(samples.get(p)!) - none).toFixed(0)]);
+        const rows = parts
+          .filter((p) => p !== 'none')
+          .map((p) => [
+            p,
+            hung.has(p) ? `– (no answer within ${REQUEST_TIMEOUT_MS / 1000} s)` : (median(samples.get(p)!) - none).toFixed(0),
+          ]);
         report(
           `Parts of a request, ${model} (bench/worker/request-parts-worker.ts; workerd process CPU per repetition minus an empty call, ${ROUNDS} rounds × ${REPS}, medians)\n\n` +
             table(['part', 'µs'], rows),
