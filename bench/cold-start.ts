@@ -30,7 +30,7 @@ import { fillLocalR2 } from '@gan/registry/fill-local';
 import { pauseJobsListedIn } from './lib/pause-jobs.ts';
 import { workerdCpuClock } from './lib/process-cpu.ts';
 import { median, table } from './lib/stats.ts';
-import { type WranglerDev, startWranglerDev } from './lib/wrangler-dev.ts';
+import { type WranglerDev, benchWranglerConfig, startWranglerDev } from './lib/wrangler-dev.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({
@@ -49,17 +49,8 @@ const resumeJobs = pauseJobsListedIn(args.pause);
 
 // ---- Helpers ----------------------------------------------------------------------------------
 let port = 8900 + Math.floor(Math.random() * 50);
-// The worker's config without its per-client rate limits (one client measuring, not a visitor).
 const work = mkdtempSync(join(tmpdir(), 'gan-cold-start-'));
-const config = join(work, 'wrangler.toml');
-writeFileSync(
-  config,
-  readFileSync(join(root, 'wrangler.toml'), 'utf8')
-    .replace(/^main = "(.*)"$/m, (_, main: string) => `main = "${join(root, main)}"`)
-    .replace(/^command = "(.*)"$/m, (_, command: string) => `command = "cd ${root} && ${command}"`)
-    .replace(/^watch_dir = .*$/m, '')
-    .replace(/\[\[ratelimits\]\][^[]*/g, ''),
-);
+const config = benchWranglerConfig(work);
 // The same without the R2 binding: a deployment with no bucket, the embedded models only.
 const noBucketConfig = join(work, 'wrangler-no-bucket.toml');
 writeFileSync(noBucketConfig, readFileSync(config, 'utf8').replace(/\[\[r2_buckets\]\][^[]*/g, ''));

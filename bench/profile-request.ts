@@ -12,13 +12,12 @@
  * with an empty local R2, as a first deploy does. Sampling costs CPU itself: shares are what this is
  * for, not absolute times.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pauseJobsListedIn } from './lib/pause-jobs.ts';
-import { startWranglerDev } from './lib/wrangler-dev.ts';
+import { benchWranglerConfig, startWranglerDev } from './lib/wrangler-dev.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -101,18 +100,8 @@ function summarise(profile: Profile): { self: [string, number][]; inclusive: [st
 
 const requests = Number(args.requests);
 const port = 9300 + Math.floor(Math.random() * 300) * 2;
-const root = fileURLToPath(new URL('..', import.meta.url));
 const work = mkdtempSync(path.join(tmpdir(), 'profile-request-'));
-const config = path.join(work, 'wrangler.toml');
-writeFileSync(
-  config,
-  readFileSync(path.join(root, 'wrangler.toml'), 'utf8')
-    .replace(/^main = "(.*)"$/m, (_, main: string) => `main = "${path.join(root, main)}"`)
-    .replace(/^command = "(.*)"$/m, (_, command: string) => `command = "cd ${root} && ${command}"`)
-    .replace(/^watch_dir = .*$/m, '')
-    .replace(/^minify = true$/m, 'minify = false')
-    .replace(/\[\[ratelimits\]\][^[]*/g, ''),
-);
+const config = benchWranglerConfig(work, { minify: false });
 const resume = pauseJobsListedIn(args.pause);
 const dev = await startWranglerDev(
   port,

@@ -22,7 +22,7 @@ import { CONFIG, referenceWeights } from './lib/models.ts';
 import type { PyTorch } from './lib/pytorch.ts';
 import { workerdCpuClock } from './lib/process-cpu.ts';
 import { fmtMs, median, quantile, table } from './lib/stats.ts';
-import { type WranglerDev, startWranglerDev } from './lib/wrangler-dev.ts';
+import { type WranglerDev, benchWranglerConfig, startWranglerDev } from './lib/wrangler-dev.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const MODEL = 'bench';
@@ -197,15 +197,9 @@ export async function benchWorker(opts: { quick: boolean; py?: PyTorch; torchVer
 
     // Cold starts and render time of the real worker, then load.
     const state = await publishBenchModel(work);
-    // The worker's config without its per-client rate limits: the load test is one client measuring
-    // capacity (with the limits, all but the first few hundred requests a minute are 429 by design).
-    const config = join(work, 'wrangler.toml');
-    writeFileSync(
-      config,
-      readFileSync(join(root, 'wrangler.toml'), 'utf8')
-        .replace(/^main = "(.*)"$/m, (_, main: string) => `main = "${join(root, main)}"`)
-        .replace(/\[\[ratelimits\]\][^[]*/g, ''),
-    );
+    // Without the per-client rate limits: the load test is one client measuring capacity (with the
+    // limits, all but the first few hundred requests a minute are 429 by design).
+    const config = benchWranglerConfig(work);
     const devArgs = ['--config', config, '--persist-to', state];
     const cold: number[] = [];
     const coldServer: number[] = [];

@@ -1,7 +1,26 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * The project's wrangler.toml for a bench, written into `dir` (returns its path): the entry point and
+ * build command made absolute, no file watching, and without the per-client rate limits (one client
+ * measuring, not a visitor). `minify: false` keeps the functions' names, for profiles.
+ */
+export function benchWranglerConfig(dir: string, options: { minify?: boolean } = {}): string {
+  let text = readFileSync(join(root, 'wrangler.toml'), 'utf8')
+    .replace(/^main = "(.*)"$/m, (_, main: string) => `main = "${join(root, main)}"`)
+    .replace(/^command = "(.*)"$/m, (_, command: string) => `command = "cd ${root} && ${command}"`)
+    .replace(/^watch_dir = .*$/m, '')
+    .replace(/\[\[ratelimits\]\][^[]*/g, '');
+  if (options.minify === false) text = text.replace(/^minify = true$/m, 'minify = false');
+  const path = join(dir, 'wrangler.toml');
+  writeFileSync(path, text);
+  return path;
+}
 
 export interface WranglerDev {
   url: string;
