@@ -30,6 +30,8 @@ const EXPORT = 3; // index into EXPORTS
 const ARGUMENT_COUNT = 4;
 const ARGUMENTS = 5;
 const MAX_ARGUMENTS = 32;
+/** Longest single wait for a helper: a gap longer than this past it means the process was stopped. */
+const WAIT_SLICE_MS = 1000;
 
 /** The exports a helper can run, by index in the control block. */
 const EXPORTS: readonly GemmParallelExport[] = ['gemm', 'winograd', 'winogradPhases', 'winogradFilterGradient'];
@@ -111,17 +113,24 @@ class HelperThreads implements GemmParallel {
     } catch (e) {
       failure = e;
     }
-    const deadline = performance.now() + this.timeoutMs;
+    let deadline = performance.now() + this.timeoutMs;
     for (const helper of started) {
       const { slots } = helper;
       for (let done = Atomics.load(slots, FINISHED); done !== sequence; done = Atomics.load(slots, FINISHED)) {
         const left = deadline - performance.now();
-        if (left <= 0 || Atomics.wait(slots, FINISHED, done, left) === 'timed-out') {
+        if (left <= 0) {
           // Never handed another part: a hung helper could still write into this call's output.
           helper.ended ??= `did not finish a part in ${this.timeoutMs} ms`;
           failure ??= new GemmThreadError(`${name}: a helper thread did not finish its part in ${this.timeoutMs} ms (dead or hung)`);
           break;
         }
+        // Waited in slices: a process stopped while waiting (SIGSTOP, as benches pause training) comes
+        // back with its slice long past, and that time was no thread's work, so the deadline moves by it.
+        const slice = Math.min(left, WAIT_SLICE_MS);
+        const before = performance.now();
+        Atomics.wait(slots, FINISHED, done, slice);
+        const stopped = performance.now() - before - slice;
+        if (stopped > WAIT_SLICE_MS) deadline += stopped;
       }
       if (slots[FAILED]) failure ??= new GemmThreadError(`${name} failed on a helper thread`);
     }
