@@ -174,14 +174,79 @@ describe('Conv2DBackpropInput on WASM', () => {
     await tf.setBackend('wasm');
     expect(registerWasmKernels()).toEqual([]);
     const ours = tf.getKernel('Conv2DBackpropInput', 'wasm')!.kernelFunc;
-    expect(restoreWasmKernels().sort()).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'GanSubPixelConv', 'Tile']);
+    expect(restoreWasmKernels().sort()).toEqual([
+      'Conv2DBackpropFilter',
+      'Conv2DBackpropInput',
+      'DepthwiseConv2dNativeBackpropInput',
+      'GanSubPixelConv',
+      'Tile',
+    ]);
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined();
     expect(tf.getKernel('Conv2DBackpropInput', 'wasm')!.kernelFunc).not.toBe(ours);
     expect(registerWasmKernels('wasm', ['Conv2DBackpropFilter'])).toEqual(['Conv2DBackpropFilter']);
-    expect(registerWasmKernels().sort()).toEqual(['Conv2DBackpropInput', 'GanSubPixelConv', 'Tile']);
+    expect(registerWasmKernels().sort()).toEqual(['Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropInput', 'GanSubPixelConv', 'Tile']);
     const y = tf.conv2dTranspose(tf.ones([1, 2, 2, 2]) as tf.Tensor4D, tf.ones([4, 4, 3, 2]) as tf.Tensor4D, [1, 4, 4, 3], 2, 'same');
     expect(y.shape).toEqual([1, 4, 4, 3]);
     y.dispose();
+  });
+});
+
+describe('DepthwiseConv2dNativeBackpropInput on WASM', () => {
+  // [input shape, filter shape, strides, pad]: MobileNetV2's depthwise layers (3x3, stride 1 same, and
+  // stride 2 valid after its ZeroPadding2D), then other layouts.
+  const depthwiseCases: [string, Shape4, Shape4, number | [number, number], Pad][] = [
+    ['3x3 s1 same', [2, 8, 8, 5], [3, 3, 5, 1], 1, 'same'],
+    ['3x3 s2 valid on a padded 9x9 (MobileNetV2 down)', [2, 9, 9, 4], [3, 3, 4, 1], 2, 'valid'],
+    ['3x3 s2 same, even size', [1, 8, 8, 3], [3, 3, 3, 1], 2, 'same'],
+    ['3x3 s2 same, odd size', [2, 7, 5, 3], [3, 3, 3, 1], 2, 'same'],
+    ['5x3 strides 2x1 valid', [1, 11, 6, 2], [5, 3, 2, 1], [2, 1], 'valid'],
+    ['2x2 s3 valid (a row of u cropped)', [1, 10, 10, 2], [2, 2, 2, 1], 3, 'valid'],
+  ];
+
+  it.each(depthwiseCases)('the input gradient equals the cpu backend: %s', async (_, xShape, fShape, strides, pad) => {
+    const x = values(
+      xShape.reduce((a, b) => a * b),
+      21,
+    );
+    const f = values(
+      fShape.reduce((a, b) => a * b),
+      22,
+    );
+    const gradient = () =>
+      tf.tidy(() => {
+        const filter = tf.tensor4d(f, fShape);
+        const input = tf.tensor4d(x, xShape);
+        // A weighted sum, so every dy element differs and a misplaced one shows.
+        return tf.grad((xi: tf.Tensor4D) => {
+          const y = tf.depthwiseConv2d(xi, filter, strides, pad);
+          return tf.sum(tf.mul(y, tf.reshape(tf.range(1, y.size + 1), y.shape)));
+        })(input);
+      });
+    expectClose(await on('wasm', gradient), await on('cpu', gradient), 1e-5);
+  });
+
+  it('refuses a channel multiplier above 1 instead of computing something else', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.ones([1, 4, 4, 2]) as tf.Tensor4D;
+    const filter = tf.ones([3, 3, 2, 2]) as tf.Tensor4D;
+    expect(() => tf.grad((xi: tf.Tensor4D) => tf.sum(tf.depthwiseConv2d(xi, filter, 1, 'same')))(x)).toThrow(/channel multiplier 2/);
+    tf.dispose([x, filter]);
+  });
+
+  it('leaks nothing: the flipped filter is derived once and freed with the filter', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const before = backend.numDataIds();
+    const filter = tf.tensor4d(values(3 * 3 * 4, 5), [3, 3, 4, 1]);
+    const x = tf.tensor4d(values(2 * 6 * 6 * 4, 6), [2, 6, 6, 4]);
+    const grad = tf.grad((xi: tf.Tensor4D) => tf.sum(tf.depthwiseConv2d(xi, filter, 2, 'same')));
+    const first = grad(x);
+    const held = backend.numDataIds();
+    const second = grad(x);
+    expect(backend.numDataIds()).toBe(held + 1);
+    expect(Array.from(second.dataSync())).toEqual(Array.from(first.dataSync()));
+    tf.dispose([first, second, filter, x]);
+    expect(backend.numDataIds()).toBe(before);
   });
 });
 

@@ -6,6 +6,8 @@
  * - Conv2DBackpropInput (transposed convolution: the generator's layers, and the input gradient of
  *   the discriminator's strided convolutions), replacing the backend's plain loop with the sub-pixel
  *   form; layouts that form does not cover still run the original kernel;
+ * - DepthwiseConv2dNativeBackpropInput, which the WASM backend lacks (no gradient reached an image
+ *   through MobileNetV2), as a forward depthwise convolution of the spread dy (WASM only);
  * - Tile (batch norm's gradient uses it) as block copies;
  * - GanSubPixelConv, a kernel of this project's own: one layer of the serving generator (its phase
  *   convolutions, bias and ReLU) on the AssemblyScript GEMM (gemm/sub-pixel-conv.ts), which
@@ -25,12 +27,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
 import { conv2dBackpropInputKernel } from './conv2d-backprop-input.ts';
+import { depthwiseConv2dBackpropInputKernel } from './depthwise-conv2d-backprop-input.ts';
 import { SUB_PIXEL_CONV, subPixelConvKernel } from './gemm/sub-pixel-conv.ts';
 import { KernelPlacements } from './placement.ts';
 import { tileKernel } from './tile.ts';
 
 export { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.ts';
 export { conv2dBackpropInputKernel, subPixelPlan } from './conv2d-backprop-input.ts';
+export { depthwiseConv2dBackpropInputKernel } from './depthwise-conv2d-backprop-input.ts';
 export { type AxisPhase, axisPhases, stridedTap } from './phase-taps.ts';
 export { DerivedCache, FAST_TRANSPOSED_MATMUL, KernelScope, withScope } from './kernel-scope.ts';
 export { tileKernel } from './tile.ts';
@@ -45,7 +49,13 @@ const marked = (f: tf.KernelFunc): tf.KernelFunc => Object.assign(f, { [MARK]: t
 const isOurs = (config: tf.KernelConfig | undefined) => (config?.kernelFunc as Marked | undefined)?.[MARK] === true;
 
 /** The kernels this module provides. */
-export const WASM_KERNEL_NAMES = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Tile', SUB_PIXEL_CONV] as const;
+export const WASM_KERNEL_NAMES = [
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+  'DepthwiseConv2dNativeBackpropInput',
+  'Tile',
+  SUB_PIXEL_CONV,
+] as const;
 export type WasmKernelName = (typeof WASM_KERNEL_NAMES)[number];
 
 /** What each placed kernel replaced, per backend and kernel name (global: one per tfjs registry). */
@@ -68,7 +78,11 @@ export function registerWasmKernels(backendName = 'wasm', only: readonly WasmKer
   place('Conv2DBackpropFilter', () => conv2dBackpropFilterKernel(backendName));
   place('Conv2DBackpropInput', (original) => conv2dBackpropInputKernel(backendName, original));
   place('Tile', (original) => tileKernel(backendName, original));
-  if (backendName === 'wasm') place(SUB_PIXEL_CONV, () => subPixelConvKernel());
+  if (backendName === 'wasm') {
+    // Missing on WASM (other backends have their own): the input gradient through a frozen MobileNetV2.
+    place('DepthwiseConv2dNativeBackpropInput', () => depthwiseConv2dBackpropInputKernel(backendName));
+    place(SUB_PIXEL_CONV, () => subPixelConvKernel());
+  }
   return placed;
 }
 
