@@ -217,8 +217,8 @@ describe('DepthwiseConv2dNativeBackpropInput on WASM', () => {
         const filter = tf.tensor4d(f, fShape);
         const input = tf.tensor4d(x, xShape);
         // A weighted sum, so every dy element differs and a misplaced one shows.
-        return tf.grad((xi: tf.Tensor4D) => {
-          const y = tf.depthwiseConv2d(xi, filter, strides, pad);
+        return tf.grad((xi: tf.Tensor) => {
+          const y = tf.depthwiseConv2d(xi as tf.Tensor4D, filter, strides, pad);
           return tf.sum(tf.mul(y, tf.reshape(tf.range(1, y.size + 1), y.shape)));
         })(input);
       });
@@ -229,7 +229,9 @@ describe('DepthwiseConv2dNativeBackpropInput on WASM', () => {
     await tf.setBackend('wasm');
     const x = tf.ones([1, 4, 4, 2]) as tf.Tensor4D;
     const filter = tf.ones([3, 3, 2, 2]) as tf.Tensor4D;
-    expect(() => tf.grad((xi: tf.Tensor4D) => tf.sum(tf.depthwiseConv2d(xi, filter, 1, 'same')))(x)).toThrow(/channel multiplier 2/);
+    expect(() => tf.grad((xi: tf.Tensor) => tf.sum(tf.depthwiseConv2d(xi as tf.Tensor4D, filter, 1, 'same')))(x)).toThrow(
+      /channel multiplier 2/,
+    );
     tf.dispose([x, filter]);
   });
 
@@ -239,7 +241,7 @@ describe('DepthwiseConv2dNativeBackpropInput on WASM', () => {
     const before = backend.numDataIds();
     const filter = tf.tensor4d(values(3 * 3 * 4, 5), [3, 3, 4, 1]);
     const x = tf.tensor4d(values(2 * 6 * 6 * 4, 6), [2, 6, 6, 4]);
-    const grad = tf.grad((xi: tf.Tensor4D) => tf.sum(tf.depthwiseConv2d(xi, filter, 2, 'same')));
+    const grad = tf.grad((xi: tf.Tensor) => tf.sum(tf.depthwiseConv2d(xi as tf.Tensor4D, filter, 2, 'same')));
     const first = grad(x);
     const held = backend.numDataIds();
     const second = grad(x);
