@@ -44,6 +44,11 @@ export const TrainingInfoSchema = z.object({
       spectralNorm: z.boolean().optional(),
       /** Weight of LeCam regularisation of D (absent or 0: none). */
       lecam: z.number().min(0).optional(),
+      /**
+       * A vision-aided discriminator beside D (absent: none): G's weight on it, the steps that weight
+       * ramped in over, and the frozen feature network its heads read (`<id>@<weights sha256 prefix>`).
+       */
+      visionAided: z.object({ weight: z.number().positive(), warmup: z.number().int().min(0), network: z.string() }).optional(),
     })
     .optional(),
   /**

@@ -4,7 +4,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
-import { type ModelConfig } from '@gan/core';
+import type { ModelConfig } from '@gan/core';
 import { GifReader } from 'omggif';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '@gan/worker/app';

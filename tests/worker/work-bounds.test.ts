@@ -4,7 +4,7 @@
  * image is generated. RELIABILITY.md gives the CPU time of the largest allowed requests.
  */
 import { env } from 'cloudflare:workers';
-import { type ModelConfig } from '@gan/core';
+import type { ModelConfig } from '@gan/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '@gan/worker/validation';
 import { publishFixture } from './fixtures.ts';

@@ -1,4 +1,4 @@
-import { type Command } from 'commander';
+import type { Command } from 'commander';
 import { pullCheckpoint, pushCheckpoint } from '../train/remote-checkpoint.ts';
 import { type StorageFlags, withStorage, withStorageOptions } from './registry-options.ts';
 

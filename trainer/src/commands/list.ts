@@ -1,4 +1,4 @@
-import { type Command } from 'commander';
+import type { Command } from 'commander';
 import { listModelNames, listVersions, type ModelVersions } from '@gan/registry';
 import { type StorageFlags, withStorage, withStorageOptions } from './registry-options.ts';
 

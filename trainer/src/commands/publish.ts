@@ -1,5 +1,5 @@
 import { appendFile, readFile } from 'node:fs/promises';
-import { type Command } from 'commander';
+import type { Command } from 'commander';
 import { publishModel, readExportedModel } from '@gan/registry';
 import { attachEvaluation } from '../export/model-card.ts';
 import { UsageError } from './common.ts';

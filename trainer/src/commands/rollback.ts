@@ -1,4 +1,4 @@
-import { type Command } from 'commander';
+import type { Command } from 'commander';
 import { rollback } from '@gan/registry';
 import { type StorageFlags, withStorage, withStorageOptions } from './registry-options.ts';
 

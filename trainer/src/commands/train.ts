@@ -44,6 +44,8 @@ interface TrainFlags extends BackendFlags {
   classLoss: number;
   spectralNorm: boolean;
   lecam: number;
+  visionAided: number;
+  visionWarmup: number;
   beta1: number;
   beta2: number;
   seed: string;
@@ -146,6 +148,18 @@ export function register(program: Command): void {
       nonNegativeNumber,
       0,
     )
+    .option(
+      '--vision-aided <weight>',
+      "G's weight on a vision-aided discriminator trained beside D (Kumari et al. 2022): small heads on a frozen ImageNet MobileNetV2 (from the nsfwjs package, installed into the cache on first use), hinge loss; 0 = off",
+      nonNegativeNumber,
+      0,
+    )
+    .option(
+      '--vision-warmup <steps>',
+      "steps over which G's vision-aided weight ramps in from 0 (the heads train from the first)",
+      integer(0),
+      500,
+    )
     .option('--beta1 <b>', "Adam's beta1 (both networks)", fraction, ARTICLE_ADAM.beta1)
     .option('--beta2 <b>', "Adam's beta2 (both networks)", fraction, ARTICLE_ADAM.beta2)
     .option('--seed <s>', 'seed of the initial weights, the data order and the noise', '1')
@@ -191,6 +205,8 @@ export function register(program: Command): void {
           'classLoss',
           'spectralNorm',
           'lecam',
+          'visionAided',
+          'visionWarmup',
           'beta1',
           'beta2',
           'seed',
@@ -257,6 +273,8 @@ export function register(program: Command): void {
             classLoss: flags.classLoss,
             spectralNorm: flags.spectralNorm,
             lecam: flags.lecam,
+            visionAided: flags.visionAided,
+            visionWarmup: flags.visionWarmup,
           },
           seed: flags.seed,
           backend,

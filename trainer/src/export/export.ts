@@ -79,13 +79,23 @@ function recipeText(recipe: TrainingRecipe): string {
       : '';
   const spectral = recipe.spectralNorm ? "; spectral normalisation of D's convolutions (D without batch norms)" : '';
   const lecam = recipe.lecam > 0 ? `; LeCam regularisation of D (weight ${recipe.lecam})` : '';
-  return `${loss}${augment}${ema}${classes}${spectral}${lecam}`;
+  const vision =
+    recipe.visionAided > 0
+      ? `; a vision-aided discriminator beside D (trainable heads on a frozen ${recipe.visionNetwork ?? 'feature network'}, hinge loss), G's weight on it ${recipe.visionAided}, ramped in over ${recipe.visionWarmup} steps`
+      : '';
+  return `${loss}${augment}${ema}${classes}${spectral}${lecam}${vision}`;
 }
 
 /** The recipe as the manifest records it: options left at their off value are left out, so models trained before them keep the manifest they always had. */
 function manifestRecipe(recipe: TrainingRecipe): NonNullable<Manifest['training']['recipe']> {
-  const { classLoss, spectralNorm, lecam, ...rest } = recipe;
-  return { ...rest, ...(classLoss > 0 && { classLoss }), ...(spectralNorm && { spectralNorm }), ...(lecam > 0 && { lecam }) };
+  const { classLoss, spectralNorm, lecam, visionAided, visionWarmup, visionNetwork, ...rest } = recipe;
+  return {
+    ...rest,
+    ...(classLoss > 0 && { classLoss }),
+    ...(spectralNorm && { spectralNorm }),
+    ...(lecam > 0 && { lecam }),
+    ...(visionAided > 0 && { visionAided: { weight: visionAided, warmup: visionWarmup, network: visionNetwork ?? 'unknown' } }),
+  };
 }
 
 /** "N steps", and for a fine-tuned run what they were added to: the card must not pass them off as all of its training. */

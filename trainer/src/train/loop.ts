@@ -12,6 +12,7 @@ import { writePreviews } from './run-directory.ts';
 import type { RunSettings, TrainingRecipe } from './settings.ts';
 import type { TrainingState } from './state.ts';
 import { type DiscriminatorStepResult, type GeneratorStepResult, discriminatorStep, generatorStep } from './step.ts';
+import { visionGeneratorWeight } from './vision-aided.ts';
 
 /**
  * One iteration on `real`: D's step, then G's from fresh noise, then the moving average. The random
@@ -44,6 +45,7 @@ export async function trainingIteration(
       recipe.loss,
       recipe.classLoss,
       state.lecam?.term(),
+      state.vision,
     );
     state.lecam?.update(d.realLogit, d.fakeLogit);
     const gNoise = drawNoise();
@@ -54,6 +56,7 @@ export async function trainingIteration(
       { noise: gNoise, labels: gLabels, augmentation: drawAugment() },
       recipe.loss,
       recipe.classLoss,
+      state.vision && { branch: state.vision, weight: visionGeneratorWeight(recipe.visionAided, recipe.visionWarmup, state.step) },
     );
     state.average?.update(state.step);
     return { d, g };
@@ -111,6 +114,7 @@ export async function trainSteps(state: TrainingState, options: LoopOptions): Pr
         d_x: d.d_x,
         d_g_z: d.d_g_z,
         d_g_z2: g.d_g_z,
+        ...(d.dv_loss !== undefined && { dv_loss: d.dv_loss }),
         images_per_s: batchSize / elapsed,
         cpu_s: (cpu.user + cpu.system) / 1e6,
         seconds: state.seconds,

@@ -19,6 +19,8 @@ export interface MetricsRow {
   d_g_z: number;
   /** Mean D score on G's batch during G's step (after D's update). */
   d_g_z2: number;
+  /** The vision-aided heads' hinge loss (runs with a vision-aided discriminator only). */
+  dv_loss?: number;
   /** Real images per second through this iteration (both steps), wall clock. */
   images_per_s: number;
   /** CPU seconds this process spent on the iteration: with images_per_s, shows how contended the machine was. */

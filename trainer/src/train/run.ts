@@ -8,9 +8,10 @@
  */
 import path from 'node:path';
 import type { ModelConfig } from '@gan/core';
-import { type Dataset, loadDataset } from '../data/index.ts';
+import { type Dataset, defaultCacheDir, loadDataset } from '../data/index.ts';
 import { EpochBatches } from './batches.ts';
 import { type Checkpoint, loadLatestCheckpoint } from './checkpoint.ts';
+import { type FrozenFeatureNetwork, loadFrozenMobileNet } from './frozen-mobilenet.ts';
 import { type InitSource, InitFromError, checkSameArchitecture, describeTransfer, initialiseFrom } from './init-from.ts';
 import { trainSteps } from './loop.ts';
 import type { MetricsRow } from './metrics.ts';
@@ -122,6 +123,31 @@ function loadTrainingSplit(
   });
 }
 
+/** A resumed vision-aided run whose frozen feature network is not the one installed. */
+export class VisionNetworkMismatchError extends Error {
+  override name = 'VisionNetworkMismatchError';
+}
+
+/**
+ * The frozen feature network of a vision-aided recipe. A new run records which network (id and
+ * weights) its heads learn on; a resumed run must find the same one, or its heads would read features
+ * they never learnt.
+ */
+async function loadVisionNetwork(settings: RunSettings, options: TrainOptions, info: (l: string) => void): Promise<FrozenFeatureNetwork> {
+  const network = await loadFrozenMobileNet({ cacheDir: options.cacheDir ?? defaultCacheDir(), log: info });
+  const name = `${network.id}@${network.version}`;
+  const recorded = settings.recipe.visionNetwork;
+  if (recorded !== undefined && recorded !== name) {
+    network.dispose();
+    throw new VisionNetworkMismatchError(`the run's vision-aided heads learnt on ${recorded}, and ${name} is what is installed`);
+  }
+  settings.recipe.visionNetwork = name;
+  info(
+    `vision-aided discriminator: heads on ${network.source} (${name}), G's weight ${settings.recipe.visionAided} after ${settings.recipe.visionWarmup} steps`,
+  );
+  return network;
+}
+
 export async function runTraining(options: TrainOptions): Promise<TrainResult> {
   const info = options.info ?? ((l: string) => console.log(l));
   const warn = options.warn ?? ((l: string) => console.error(l));
@@ -164,7 +190,8 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
       `batch ${batchSize}, ${batches.stepsPerEpoch} steps per epoch; backend ${options.backend}`,
   );
 
-  const state = TrainingState.initial(settings);
+  const network = settings.recipe.visionAided > 0 ? await loadVisionNetwork(settings, options, info) : undefined;
+  const state = TrainingState.initial(settings, network);
   try {
     if (checkpoint) {
       await state.restore(checkpoint);

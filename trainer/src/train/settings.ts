@@ -35,6 +35,15 @@ export const TrainingRecipeSchema = z.object({
   spectralNorm: z.boolean().default(false),
   /** Weight λ of LeCam regularisation of D (lecam.ts); 0 = off (every run before the option). */
   lecam: z.number().min(0).default(0),
+  /**
+   * Weight λ of G's term on the vision-aided discriminator (vision-aided.ts: trainable heads on a frozen
+   * ImageNet MobileNetV2); 0 = off (every run before the option).
+   */
+  visionAided: z.number().min(0).default(0),
+  /** Steps over which G's vision-aided term ramps in from 0 to λ (the heads train from the first step). */
+  visionWarmup: z.number().int().min(0).default(500),
+  /** The frozen feature network the heads were trained on, `<id>@<weights sha256 prefix>`; set when the run starts. */
+  visionNetwork: z.string().optional(),
 });
 export type TrainingRecipe = z.infer<typeof TrainingRecipeSchema>;
 /** A recipe as a new run may ask for it: fields with defaults may be left out. */
@@ -48,6 +57,8 @@ export const ARTICLE_RECIPE: TrainingRecipe = {
   classLoss: 0,
   spectralNorm: false,
   lecam: 0,
+  visionAided: 0,
+  visionWarmup: 500,
 };
 
 /** Where a run's initial weights came from when it was started from another run's (`--init-from`, init-from.ts). */

@@ -6,7 +6,8 @@
  *
  * Checkpoint tensor names: `generator/<weight>`, `discriminator/<weight>`, `adam_g/NNNN`, `adam_d/NNNN`
  * (Adam's slots by position), `adam_powers/adam_g` and `adam_powers/adam_d` (Adam's β₁ᵗ and β₂ᵗ) and
- * `generator_ema/<weight>` (the averaged generator as served) and `lecam/anchors` (lecam.ts).
+ * `generator_ema/<weight>` (the averaged generator as served), `lecam/anchors` (lecam.ts), and the
+ * vision-aided heads `vision/…` with their Adam state `adam_v/NNNN` (vision-aided.ts).
  */
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -16,9 +17,11 @@ import { buildDiscriminator, buildGenerator } from '@gan/core/model';
 import { settleSpectralNorms } from '@gan/core/spectral-norm';
 import { type Checkpoint, type NamedArray, saveCheckpoint } from './checkpoint.ts';
 import { EMA_PREFIX, GeneratorAverage } from './ema.ts';
+import type { FrozenFeatureNetwork } from './frozen-mobilenet.ts';
 import { LeCamState } from './lecam.ts';
 import type { RunSettings } from './settings.ts';
 import { type GanModels, createAdam } from './step.ts';
+import { type VisionBranch, VisionHeads } from './vision-aided.ts';
 
 /** A checkpoint that does not fit the run resuming from it. */
 export class ResumeMismatchError extends Error {
@@ -114,6 +117,8 @@ export class TrainingState {
     readonly average: GeneratorAverage | undefined,
     /** The anchors of LeCam regularisation, when the recipe asks for it. */
     readonly lecam: LeCamState | undefined,
+    /** The vision-aided discriminator (frozen network, heads, their optimiser), when the recipe asks for it. */
+    readonly vision: VisionBranch | undefined,
     /** Every random draw of the steps (noise, fake labels, augmentations), in a fixed order. */
     public noiseRng: Sfc32,
     /** Steps completed. */
@@ -122,9 +127,13 @@ export class TrainingState {
     public seconds: number,
   ) {}
 
-  /** A run's state before its first step: initialisers and the noise stream seeded from the run's seed. */
-  static initial(settings: RunSettings): TrainingState {
+  /**
+   * A run's state before its first step: initialisers and the noise stream seeded from the run's seed.
+   * A vision-aided recipe needs its frozen feature network (loaded by the caller, owned by the state).
+   */
+  static initial(settings: RunSettings, network?: FrozenFeatureNetwork): TrainingState {
     const { config, seed, recipe } = settings;
+    if (recipe.visionAided > 0 && !network) throw new RangeError('a vision-aided recipe needs its frozen feature network');
     const models: GanModels = {
       config,
       generator: buildGenerator(config, initialiserSeed(seed)),
@@ -142,6 +151,13 @@ export class TrainingState {
       createAdam(settings.discriminatorAdam),
       average,
       recipe.lecam > 0 ? new LeCamState(recipe.lecam) : undefined,
+      recipe.visionAided > 0 && network
+        ? {
+            network,
+            heads: VisionHeads.initial(network, config.numClasses, initialiserSeed(`${seed}/vision`)),
+            optimizer: createAdam(settings.discriminatorAdam),
+          }
+        : undefined,
       Sfc32.fromSeed(`${seed}/noise`),
       0,
       0,
@@ -159,6 +175,10 @@ export class TrainingState {
       throw new ResumeMismatchError(`${path.basename(checkpoint.dir)} has no ${EMA_PREFIX} weights for this run's moving average`);
     }
     this.lecam?.restore(tensors);
+    if (this.vision) {
+      this.vision.heads.restore(tensors);
+      await restoreOptimizer(this.vision.optimizer, 'adam_v', tensors);
+    }
     this.noiseRng = new Sfc32(state.noiseRng);
     this.step = state.step;
     this.seconds = state.seconds;
@@ -189,6 +209,7 @@ export class TrainingState {
             )
           : []),
         ...(this.lecam?.saved() ?? []),
+        ...(this.vision ? [...this.vision.heads.saved(), ...(await optimizerWeights(this.vision.optimizer, 'adam_v'))] : []),
       ],
     });
   }
@@ -219,5 +240,10 @@ export class TrainingState {
     this.generatorOptimizer.dispose();
     this.discriminatorOptimizer.dispose();
     this.average?.dispose();
+    if (this.vision) {
+      this.vision.heads.dispose();
+      this.vision.optimizer.dispose();
+      this.vision.network.dispose();
+    }
   }
 }

@@ -14,6 +14,9 @@
  * With a LeCam term (lecam.ts) D also minimises λ·R, which pulls its real and fake logits towards the
  * moving averages of the other's.
  *
+ * With a vision-aided branch (vision-aided.ts) its heads take one step on the batch D saw, after D's,
+ * and G also minimises λ·r(t)·(−mean head logit) through the frozen feature network.
+ *
  * "Held fixed" includes batch-norm statistics: the held network runs in training mode (batch
  * statistics, as in PyTorch's train()) but its moving averages are restored afterwards, so each step
  * moves exactly one network.
@@ -25,6 +28,7 @@ import type { ModelConfig } from '@gan/core/config';
 import type { DiscriminatorConditioning } from '@gan/core/model';
 import { type AugmentationDraw, applyAugmentation } from './augment.ts';
 import { type LeCamTerm, lecamPenalty } from './lecam.ts';
+import { type VisionBranch, visionGeneratorLoss, visionHeadsStep } from './vision-aided.ts';
 
 export interface GanModels {
   config: ModelConfig;
@@ -82,6 +86,8 @@ export interface DiscriminatorStepResult {
   /** Mean logit D(x) and D(G(z)) before the update: what the LeCam anchors average. */
   realLogit: number;
   fakeLogit: number;
+  /** The vision-aided heads' hinge loss before their update (vision-aided.ts), when the run has them. */
+  dv_loss?: number;
 }
 
 export interface GeneratorBatch {
@@ -93,7 +99,7 @@ export interface GeneratorBatch {
 }
 
 export interface GeneratorStepResult {
-  /** G's objective: the non-saturating BCE(D(G(z)), 1), or −mean D(G(z)) with the hinge loss (+ λ·class loss). */
+  /** G's objective: the non-saturating BCE(D(G(z)), 1), or −mean D(G(z)) with the hinge loss (+ λ·class loss, + the vision-aided term). */
   g_loss: number;
   /** Mean sigmoid(D(G(z))) during G's step (after D's update). */
   d_g_z: number;
@@ -199,6 +205,7 @@ export async function discriminatorStep(
   loss: GanLoss = 'bce',
   classLossWeight = 0,
   lecam?: LeCamTerm,
+  vision?: VisionBranch,
 ): Promise<DiscriminatorStepResult> {
   const { config, generator, discriminator } = models;
   const n = batch.real.shape[0];
@@ -233,9 +240,25 @@ export async function discriminatorStep(
       trainableVariables(discriminator),
     ) as tf.Scalar;
   });
-  fake.dispose();
+  let dv_loss: number | undefined;
+  try {
+    if (vision) {
+      // The heads see what D saw: the same augmentation draws, the same detached fakes.
+      const [real, fakes] = tf.tidy(() => [
+        tf.clone(augmented(batch.real, batch.realAugmentation)),
+        tf.clone(augmented(fake, batch.fakeAugmentation)),
+      ]);
+      try {
+        dv_loss = await visionHeadsStep(vision, real, fakes, batch.realLabels, batch.fakeLabels);
+      } finally {
+        tf.dispose([real, fakes]);
+      }
+    }
+  } finally {
+    fake.dispose();
+  }
   const [d_loss, d_x, d_g_z, meanRealLogit, meanFakeLogit] = await read([value, dx!, dgz!, realLogit!, fakeLogit!]);
-  return { d_loss, d_x, d_g_z, realLogit: meanRealLogit, fakeLogit: meanFakeLogit };
+  return { d_loss, d_x, d_g_z, realLogit: meanRealLogit, fakeLogit: meanFakeLogit, ...(dv_loss !== undefined && { dv_loss }) };
 }
 
 export async function generatorStep(
@@ -244,6 +267,8 @@ export async function generatorStep(
   batch: GeneratorBatch,
   loss: GanLoss = 'bce',
   classLossWeight = 0,
+  /** The vision-aided heads and the weight of G's term on them at this step (0: left out). */
+  vision?: { branch: VisionBranch; weight: number },
 ): Promise<GeneratorStepResult> {
   const { config, generator, discriminator } = models;
   let dgz: tf.Scalar | undefined;
@@ -255,7 +280,11 @@ export async function generatorStep(
           const fake = augmented(generator.apply(input, { training: true }) as tf.Tensor4D, batch.augmentation);
           const judged = judge(models, discriminatorInputs(models, fake, batch.labels));
           dgz = tf.keep(tf.mean(tf.sigmoid(judged.logits)) as tf.Scalar);
-          return plus(generatorLoss(loss, judged.logits), classLoss(config, classLossWeight, judged.classLogits, batch.labels));
+          const own = plus(generatorLoss(loss, judged.logits), classLoss(config, classLossWeight, judged.classLogits, batch.labels));
+          if (!vision || vision.weight === 0) return own;
+          const { network, heads } = vision.branch;
+          const visionLoss = visionGeneratorLoss(heads.logits(network.apply(fake, true), batch.labels));
+          return plus(own, tf.mul(vision.weight, visionLoss) as tf.Scalar);
         },
         true,
         trainableVariables(generator),
