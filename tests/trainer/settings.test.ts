@@ -115,7 +115,7 @@ describe('run settings', () => {
     expect(settings).toMatchObject(saved);
   });
 
-  it('a recipe written before the conditioning, class-loss, spectral-norm and LeCam options reads as class planes without any of them, what those runs trained with', () => {
+  it('a recipe written before the conditioning, class-loss, spectral-norm, LeCam and vision-aided options reads as class planes without any of them, what those runs trained with', () => {
     const saved = { ...shippedRuns.mnist, recipe: { loss: 'hinge', diffAugment: ['color'], ema: 0.999 } };
     expect(readRunSettings(JSON.parse(JSON.stringify(saved)), 'step-000600').recipe).toEqual({
       loss: 'hinge',
@@ -125,6 +125,8 @@ describe('run settings', () => {
       classLoss: 0,
       spectralNorm: false,
       lecam: 0,
+      visionAided: 0,
+      visionWarmup: 500,
     });
     expect(ARTICLE_RECIPE.conditioning).toBe('planes');
     // A new run that does not ask for one gets planes too.
