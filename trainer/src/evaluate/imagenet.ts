@@ -102,10 +102,35 @@ export async function locateNsfwjs(options: LocateOptions): Promise<string> {
   return dir;
 }
 
-interface PackagedModelJson {
-  modelTopology: object;
-  weightsManifest: tf.io.WeightsManifestConfig;
+/** MobileNetV2 as the package ships it: the Keras model.json content and the weight bytes of every shard. */
+export interface PackagedMobileNet {
+  modelJson: { modelTopology: object; weightsManifest: tf.io.WeightsManifestConfig };
+  /** Every shard's bytes, in manifest order. */
+  weights: Buffer;
+  /** The package's version (package.json). */
+  packageVersion: string;
 }
+
+/**
+ * Reads MobileNetV2's files from the package in `dir`: UMD modules (dist/models/package.json says
+ * commonjs) exporting model.json's content and each weight shard as base64, read by require from disk.
+ */
+export async function readPackagedMobileNet(dir: string): Promise<PackagedMobileNet> {
+  const packageVersion = (JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+  const require = createRequire(path.join(dir, 'package.json'));
+  try {
+    const modelJson = require(`./${MODEL_DIR}/model.min.js`) as PackagedMobileNet['modelJson'];
+    const shards = modelJson.weightsManifest.flatMap((group) =>
+      group.paths.map((shard) => Buffer.from(require(`./${MODEL_DIR}/${shard}.min.js`) as string, 'base64')),
+    );
+    return { modelJson, weights: Buffer.concat(shards), packageVersion };
+  } catch (err) {
+    throw new ExtractorUnavailableError(`cannot read MobileNetV2 from ${dir}: ${err instanceof Error ? err.message.split('\n')[0] : err}`);
+  }
+}
+
+/** The bytes of a Buffer as an ArrayBuffer of their own, as tfjs's weight decoders take them. */
+export const ownArrayBuffer = (bytes: Buffer) => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 
 /** A feature extractor that reads images of any size and channel count, in [-1, 1]. */
 export interface ImageNetExtractor {
@@ -123,27 +148,13 @@ export interface ImageNetExtractor {
 
 /** Loads MobileNetV2 from the package's files (see the file comment) and cuts it at the pooled features. */
 export async function loadMobileNetExtractor(options: LocateOptions): Promise<ImageNetExtractor> {
-  const dir = await locateNsfwjs(options);
-  const version = (JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
-  // The model files are CommonJS/UMD modules (dist/models/package.json says commonjs): require reads them from disk.
-  const require = createRequire(path.join(dir, 'package.json'));
-  let modelJson: PackagedModelJson;
-  let shards: Buffer[];
-  try {
-    modelJson = require(`./${MODEL_DIR}/model.min.js`) as PackagedModelJson;
-    shards = modelJson.weightsManifest.flatMap((group) =>
-      group.paths.map((shard) => Buffer.from(require(`./${MODEL_DIR}/${shard}.min.js`) as string, 'base64')),
-    );
-  } catch (err) {
-    throw new ExtractorUnavailableError(`cannot read MobileNetV2 from ${dir}: ${err instanceof Error ? err.message.split('\n')[0] : err}`);
-  }
-  const weights = Buffer.concat(shards);
+  const { modelJson, weights, packageVersion: version } = await readPackagedMobileNet(await locateNsfwjs(options));
   const weightVersion = createHash('sha256').update(weights).digest('hex').slice(0, 12);
   const full = await tfl.loadLayersModel(
     tf.io.fromMemory({
       modelTopology: modelJson.modelTopology,
       weightSpecs: modelJson.weightsManifest.flatMap((g) => g.weights),
-      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer,
+      weightData: ownArrayBuffer(weights),
     }),
   );
   const model = tfl.model({ inputs: full.inputs, outputs: full.getLayer(FEATURE_LAYER_NAME).output as tfl.SymbolicTensor });

@@ -22,13 +22,8 @@
  * before the cut is refused with a FrozenNetworkError.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type LocateOptions, NSFWJS_PACKAGE, locateNsfwjs } from '../evaluate/imagenet.ts';
-
-const MODEL_DIR = 'dist/models/mobilenet_v2';
+import { type LocateOptions, NSFWJS_PACKAGE, locateNsfwjs, ownArrayBuffer, readPackagedMobileNet } from '../evaluate/imagenet.ts';
 
 /** The package's topology or weights are not what this reader understands. */
 export class FrozenNetworkError extends Error {
@@ -88,7 +83,7 @@ const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [Number(v[0])
 
 function inputOf(layer: KerasLayer): string {
   const inbound = layer.inbound_nodes[0];
-  if (!inbound || inbound.length !== 1) throw new FrozenNetworkError(`${layer.config.name} does not have exactly one input`);
+  if (inbound?.length !== 1) throw new FrozenNetworkError(`${layer.config.name} does not have exactly one input`);
   return inbound[0][0];
 }
 
@@ -237,23 +232,12 @@ export interface FrozenNetworkOptions extends LocateOptions {
 export async function loadFrozenMobileNet(options: FrozenNetworkOptions): Promise<FrozenFeatureNetwork> {
   const cut = options.cut ?? ['block_5_add', 'block_12_add'];
   const inputSize = options.inputSize ?? 64;
-  const dir = await locateNsfwjs(options);
-  const require = createRequire(path.join(dir, 'package.json'));
-  const packageVersion = (JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8')) as { version?: string }).version;
-  let model: PackagedModel;
-  let bytes: Buffer;
-  try {
-    model = require(`./${MODEL_DIR}/model.min.js`) as PackagedModel;
-    bytes = Buffer.concat(
-      model.weightsManifest.flatMap((group) =>
-        group.paths.map((shard) => Buffer.from(require(`./${MODEL_DIR}/${shard}.min.js`) as string, 'base64')),
-      ),
-    );
-  } catch (err) {
-    throw new FrozenNetworkError(`cannot read MobileNetV2 from ${dir}: ${err instanceof Error ? err.message.split('\n')[0] : err}`);
-  }
-  const specs = model.weightsManifest.flatMap((g) => g.weights);
-  const decoded = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, specs);
+  const { modelJson, weights: bytes, packageVersion } = await readPackagedMobileNet(await locateNsfwjs(options));
+  const model = modelJson as PackagedModel;
+  const decoded = tf.io.decodeWeights(
+    ownArrayBuffer(bytes),
+    model.weightsManifest.flatMap((g) => g.weights),
+  );
   const hash = createHash('sha256');
   const weight = (name: string) => {
     const t = decoded[name];

@@ -8,16 +8,14 @@
  *   than the upscaler. No batch norm: the batches are small.
  * - Feature network: the first stage of ImageNet MobileNetV2 (nsfwjs's weights, evaluate/imagenet.ts):
  *   Conv1 (3×3, stride 2, 32 filters) + its batch norm + ReLU6, on images in [0, 1]. Only this stage:
- *   the next layers are depthwise convolutions, whose input gradient the WASM backend does not have.
+ *   the next layers are depthwise convolutions, whose input gradient the WASM backend did not have when
+ *   this loss was chosen (core's kernel provides it now; a deeper feature loss has not been tried).
  *   These are ImageNet's edge and colour detectors at half the image's resolution, so the loss weighs
  *   edges' shape and contrast rather than per-pixel values.
  */
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type UpscalerConfig, type UpscalerParams, upscalerKernelShapes, upscalerLayerNames } from '@gan/core/upscaler';
-import { type LocateOptions, locateNsfwjs } from '../evaluate/imagenet.ts';
+import { type LocateOptions, locateNsfwjs, ownArrayBuffer, readPackagedMobileNet } from '../evaluate/imagenet.ts';
 
 /** He-normal initial kernels (variance 2 / fan-in), zero biases; the last layer's kernel ×0.1 so training starts at bilinear. */
 export function initUpscalerVariables(config: UpscalerConfig, seed: number): { names: string[]; params: UpscalerParams } {
@@ -72,7 +70,6 @@ export function discriminate(d: DiscriminatorParams, x: tf.Tensor4D): tf.Tensor4
   });
 }
 
-const MOBILENET_DIR = 'dist/models/mobilenet_v2';
 const BN_EPSILON = 1e-3; // Keras MobileNetV2's
 
 /** MobileNetV2's first stage, folded: conv kernel and per-channel scale and shift. */
@@ -84,15 +81,11 @@ export interface FeatureStage {
 }
 
 export async function loadFeatureStage(options: LocateOptions): Promise<FeatureStage> {
-  const dir = await locateNsfwjs(options);
-  const require = createRequire(path.join(dir, 'package.json'));
-  const modelJson = require(`./${MOBILENET_DIR}/model.min.js`) as { weightsManifest: tf.io.WeightsManifestConfig };
-  const shards = modelJson.weightsManifest.flatMap((group) =>
-    group.paths.map((shard) => Buffer.from(require(`./${MOBILENET_DIR}/${shard}.min.js`) as string, 'base64')),
+  const { modelJson, weights: bytes, packageVersion } = await readPackagedMobileNet(await locateNsfwjs(options));
+  const weights = tf.io.decodeWeights(
+    ownArrayBuffer(bytes),
+    modelJson.weightsManifest.flatMap((g) => g.weights),
   );
-  const bytes = Buffer.concat(shards);
-  const specs = modelJson.weightsManifest.flatMap((g) => g.weights);
-  const weights = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, specs);
   const get = (name: string) => weights[name].dataSync() as Float32Array;
   const [gamma, beta, mean, variance] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((w) => get(`bn_Conv1/${w}`));
   const scale = gamma.map((g, c) => g / Math.sqrt(variance[c] + BN_EPSILON));
@@ -101,7 +94,7 @@ export async function loadFeatureStage(options: LocateOptions): Promise<FeatureS
     kernel: tf.tensor4d(get('Conv1/kernel'), [3, 3, 3, 32]),
     scale: tf.tensor1d(scale),
     shift: tf.tensor1d(shift),
-    source: `${(JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8')) as { version: string }).version} MobileNetV2 Conv1`,
+    source: `${packageVersion} MobileNetV2 Conv1`,
   };
   tf.dispose(Object.values(weights));
   return stage;
