@@ -85,7 +85,7 @@ async function packagedModel(size: number, cut: string[]): Promise<tfl.LayersMod
 
 describe('the frozen MobileNetV2', () => {
   it('is read from the package with the network off, and its features equal the Keras model its batch norms were folded from', async () => {
-    expect(network.id).toBe('nsfwjs-mobilenet_v2-block_5_add+block_12_add-64');
+    expect(network.id).toBe('nsfwjs-mobilenet_v2-v1-block_5_add+block_12_add-64');
     expect(network.version).toMatch(/^[0-9a-f]{12}$/);
     expect(network.outputs).toEqual([
       { layer: 'block_5_add', channels: 32, size: 8 },

@@ -9,12 +9,13 @@
  *   dx[i] = Σ_k u[i + p − k] · W[k] = Σ_j u[i − (K − 1 − p) + j] · W[K − 1 − j],
  * a stride-1 correlation of u, padded by K − 1 − p in front, with the flipped filter. Per channel this
  * is exactly the forward depthwise convolution, which the backend runs natively: one spread (two
- * padded reshapes), one pad, one forward depthwise convolution with the flipped filter (derived once
- * per filter tensor and kept while it lives: the feature network's filters never change).
+ * padded reshapes), one pad, one forward depthwise convolution with the flipped filter (kept while
+ * the filter's data lives; under a gradient tape that is the tape's saved copy, so it is flipped once
+ * per backward pass, a copy of a few kilobytes).
  *
  * The spread multiplies by zeros: a stride-2 layer does 4× the taps it needs. Depthwise layers are a
- * small share of MobileNetV2's work, and only four of its layers are strided, so the simple form is
- * kept. Channel multipliers other than 1, dilations and NCHW are refused (MobileNetV2 has none).
+ * small share of MobileNetV2's work, and only four of them are strided (three before the vision-aided
+ * discriminator's cut), so the simple form is kept. Channel multipliers other than 1, dilations and NCHW are refused (MobileNetV2 has none).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DerivedCache, type KernelScope, withScope } from './kernel-scope.ts';

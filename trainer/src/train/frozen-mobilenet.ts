@@ -1,10 +1,11 @@
 /**
- * A frozen ImageNet MobileNetV2, cut at chosen layers, for the vision-aided discriminator
- * (vision-aided.ts): the features a network pretrained on a million photos sees (palettes, flat
- * against shaded fills, outline weight) with small trainable heads on top.
+ * A frozen MobileNetV2, cut at chosen layers, for the vision-aided discriminator (vision-aided.ts):
+ * the features a network pretrained on photos sees (palettes, flat against shaded fills, outline
+ * weight) with small trainable heads on top.
  *
- * The weights are nsfwjs's MobileNetV2 (evaluate/imagenet.ts says where they come from and how the
- * package is found, installed into the cache on first use). The network is rebuilt here from the
+ * The weights are nsfwjs's MobileNetV2: ImageNet-initialised, fine-tuned by the package's authors on a
+ * 5-class image-content task (evaluate/imagenet.ts says more, and how the package is found, installed
+ * into the cache on first use). The network is rebuilt here from the
  * package's Keras topology rather than loaded as a tfjs-layers model, for the cost of its gradient:
  *
  * - each batch norm is folded into the convolution before it (inference statistics: the network
@@ -17,13 +18,21 @@
  * from ~1.0 s to the figure in docs/training.md. The forward without a gradient (D's step) uses fused
  * convolutions with the bias and Relu6 in the kernel.
  *
- * Only what MobileNetV2 is made of is understood: InputLayer, ZeroPadding2D, Conv2D, DepthwiseConv2D
- * (multiplier 1), BatchNormalization after a convolution, ReLU (capped or not) and Add; anything else
- * before the cut is refused with a FrozenNetworkError.
+ * Only what MobileNetV2 is made of is understood: InputLayer, ZeroPadding2D, Conv2D and
+ * DepthwiseConv2D (linear, undilated, without bias, multiplier 1), BatchNormalization after a
+ * convolution, ReLU (capped or not) and Add; other layers before the cut are refused with a
+ * FrozenNetworkError. A batch norm or ReLU is folded into the convolution before it, which assumes
+ * that convolution feeds nothing else (true of MobileNetV2; not checked).
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import { type LocateOptions, NSFWJS_PACKAGE, locateNsfwjs, ownArrayBuffer, readPackagedMobileNet } from '../evaluate/imagenet.ts';
+
+/**
+ * How images become features here (the fold, the input scale, the resize); part of the network's id,
+ * so a run whose heads learnt on one way refuses to resume on another. Raise it when any of them changes.
+ */
+const FEATURES_FORMAT = 1;
 
 /** The package's topology or weights are not what this reader understands. */
 export class FrozenNetworkError extends Error {
@@ -100,7 +109,28 @@ function foldLayers(layers: KerasLayer[], weight: (name: string) => Float32Array
   /** A batch norm or ReLU folded into a convolution answers to the convolution's node. */
   const alias = new Map<string, string>();
   const resolve = (name: string) => alias.get(name) ?? name;
-  for (const layer of layers.slice(0, lastIndex + 1)) {
+  try {
+    readLayers(layers.slice(0, lastIndex + 1), weight, cut, nodes, alias, resolve);
+    for (const c of cut) if (alias.has(c)) throw new FrozenNetworkError(`${c} is folded into ${alias.get(c)}: cut at that layer instead`);
+  } catch (e) {
+    tf.dispose(convTensors([...nodes.values()]));
+    throw e;
+  }
+  return [...nodes.values()];
+}
+
+/** The filters and biases the nodes hold. */
+const convTensors = (nodes: Node[]) => nodes.flatMap((n) => (n.kind === 'conv' ? [n.filter, ...(n.bias ? [n.bias] : [])] : []));
+
+function readLayers(
+  layers: KerasLayer[],
+  weight: (name: string) => Float32Array,
+  cut: readonly string[],
+  nodes: Map<string, Node>,
+  alias: Map<string, string>,
+  resolve: (name: string) => string,
+): void {
+  for (const layer of layers) {
     const { name } = layer.config;
     switch (layer.class_name) {
       case 'InputLayer':
@@ -124,6 +154,8 @@ function foldLayers(layers: KerasLayer[], weight: (name: string) => Float32Array
         const depthwise = layer.class_name === 'DepthwiseConv2D';
         if (depthwise && (layer.config.depth_multiplier ?? 1) !== 1) throw new FrozenNetworkError(`${name}: depth multiplier is not 1`);
         if (layer.config.use_bias) throw new FrozenNetworkError(`${name}: convolutions with a bias are not read`);
+        if ((layer.config.activation ?? 'linear') !== 'linear') throw new FrozenNetworkError(`${name}: a fused activation is not read`);
+        if (pair(layer.config.dilation_rate ?? 1).some((d) => d !== 1)) throw new FrozenNetworkError(`${name}: dilation is not read`);
         const kernel = weight(`${name}/${depthwise ? 'depthwise_kernel' : 'kernel'}`);
         const [kh, kw] = pair(layer.config.kernel_size);
         const channels = depthwise ? null : Number(layer.config.filters);
@@ -173,8 +205,6 @@ function foldLayers(layers: KerasLayer[], weight: (name: string) => Float32Array
         throw new FrozenNetworkError(`${name}: layer ${layer.class_name} is not read`);
     }
   }
-  for (const c of cut) if (alias.has(c)) throw new FrozenNetworkError(`${c} is folded into ${alias.get(c)}: cut at that layer instead`);
-  return [...nodes.values()];
 }
 
 function run(nodes: Node[], input: tf.Tensor4D, cut: readonly string[], differentiable: boolean): tf.Tensor4D[] {
@@ -253,7 +283,7 @@ export async function loadFrozenMobileNet(options: FrozenNetworkOptions): Promis
     tf.dispose(Object.values(decoded));
   }
   const version = hash.digest('hex').slice(0, 12);
-  const tensors = () => nodes.flatMap((n) => (n.kind === 'conv' ? [n.filter, ...(n.bias ? [n.bias] : [])] : []));
+  const tensors = () => convTensors(nodes);
   const prepare = (images: tf.Tensor4D) => {
     let x = images.shape[3] === 1 ? (tf.tile(images, [1, 1, 1, 3]) as tf.Tensor4D) : images;
     x = tf.div(tf.add(x, 1), 2) as tf.Tensor4D; // the package's own input scale, [0, 1]
@@ -263,7 +293,7 @@ export async function loadFrozenMobileNet(options: FrozenNetworkOptions): Promis
   const outputs = cut.map((layer, i) => ({ layer, channels: probe[i].shape[3], size: probe[i].shape[1] }));
   tf.dispose(probe);
   return {
-    id: `${NSFWJS_PACKAGE}-mobilenet_v2-${cut.join('+')}-${inputSize}`,
+    id: `${NSFWJS_PACKAGE}-mobilenet_v2-v${FEATURES_FORMAT}-${cut.join('+')}-${inputSize}`,
     version,
     source: `${NSFWJS_PACKAGE}@${packageVersion} MobileNetV2 (ImageNet), frozen, cut at ${cut.join(', ')}`,
     inputSize,

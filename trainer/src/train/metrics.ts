@@ -94,8 +94,9 @@ export class FailureWatch {
   constructor(private readonly options: WatchOptions = { overpowerSteps: 100 }) {}
 
   /** Throws TrainingDivergedError on NaN or infinite losses; returns a warning line or undefined. */
-  check(row: Pick<MetricsRow, 'step' | 'd_loss' | 'g_loss' | 'd_x' | 'd_g_z'>): string | undefined {
-    const bad = (['d_loss', 'g_loss', 'd_x', 'd_g_z'] as const).filter((k) => !Number.isFinite(row[k]));
+  check(row: Pick<MetricsRow, 'step' | 'd_loss' | 'g_loss' | 'd_x' | 'd_g_z' | 'dv_loss'>): string | undefined {
+    // dv_loss only where the run has vision-aided heads: heads gone to NaN poison G once its weight ramps in.
+    const bad = (['d_loss', 'g_loss', 'd_x', 'd_g_z', 'dv_loss'] as const).filter((k) => k in row && !Number.isFinite(row[k]));
     if (bad.length) {
       throw new TrainingDivergedError(
         `step ${row.step}: ${bad.join(', ')} became NaN or infinite; training stopped (the last checkpoint is intact). ` +

@@ -254,6 +254,9 @@ export async function discriminatorStep(
         tf.dispose([real, fakes]);
       }
     }
+  } catch (e) {
+    tf.dispose([value, dx!, dgz!, realLogit!, fakeLogit!]);
+    throw e;
   } finally {
     fake.dispose();
   }

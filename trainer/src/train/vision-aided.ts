@@ -1,8 +1,9 @@
 /**
  * A vision-aided discriminator (Kumari et al. 2022, "Ensembling Off-the-shelf Models for GAN
  * Training"; Sauer et al. 2021, Projected GANs): a second judge, trained beside the run's own D, that
- * looks at images through a frozen pretrained network (frozen-mobilenet.ts: ImageNet MobileNetV2 at
- * strides 8 and 16) with small trainable heads on its features. The features already separate what
+ * looks at images through a frozen pretrained network (frozen-mobilenet.ts: nsfwjs's MobileNetV2,
+ * ImageNet-initialised and fine-tuned by its authors on a 5-class content task, at strides 8 and 16)
+ * with small trainable heads on its features. The features already separate what
  * the emoji styles differ in (palettes, flat against shaded fills, outline weight), which a D learning
  * from 1912 images has to discover by itself and tends to memorise instead.
  *
@@ -90,6 +91,10 @@ export class VisionHeads {
 
   /** Per head, logits [N, h·w] for features at each depth; labels for conditional heads. */
   logits(features: tf.Tensor4D[], labels?: ArrayLike<number>): tf.Tensor2D[] {
+    return tf.tidy(() => this.logitsUntidied(features, labels));
+  }
+
+  private logitsUntidied(features: tf.Tensor4D[], labels?: ArrayLike<number>): tf.Tensor2D[] {
     return features.map((f, i) => {
       const h = this.heads[i];
       const [n, height, width] = f.shape;
@@ -161,9 +166,12 @@ export async function visionHeadsStep(
   realLabels?: ArrayLike<number>,
   fakeLabels?: ArrayLike<number>,
 ): Promise<number> {
-  const realFeatures = branch.network.apply(real, false);
-  const fakeFeatures = branch.network.apply(fake, false);
+  const features: tf.Tensor4D[] = [];
   try {
+    const realFeatures = branch.network.apply(real, false);
+    features.push(...realFeatures);
+    const fakeFeatures = branch.network.apply(fake, false);
+    features.push(...fakeFeatures);
     const value = tf.tidy(
       () =>
         branch.optimizer.minimize(
@@ -176,6 +184,6 @@ export async function visionHeadsStep(
     value.dispose();
     return loss;
   } finally {
-    tf.dispose([...realFeatures, ...fakeFeatures]);
+    tf.dispose(features);
   }
 }
