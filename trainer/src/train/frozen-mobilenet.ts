@@ -295,7 +295,7 @@ export async function loadFrozenMobileNet(options: FrozenNetworkOptions): Promis
   return {
     id: `${NSFWJS_PACKAGE}-mobilenet_v2-v${FEATURES_FORMAT}-${cut.join('+')}-${inputSize}`,
     version,
-    source: `${NSFWJS_PACKAGE}@${packageVersion} MobileNetV2 (ImageNet), frozen, cut at ${cut.join(', ')}`,
+    source: `${NSFWJS_PACKAGE}@${packageVersion} MobileNetV2 (ImageNet-initialised, fine-tuned by nsfwjs), frozen, cut at ${cut.join(', ')}`,
     inputSize,
     outputs,
     apply: (images, differentiable) => tf.tidy(() => run(nodes, prepare(images), cut, differentiable)),
