@@ -219,10 +219,14 @@ export async function discriminatorStep(
   let dgz: tf.Scalar | undefined;
   let realLogit: tf.Scalar | undefined;
   let fakeLogit: tf.Scalar | undefined;
+  // The images D sees (the vision-aided heads too): augmented once; the class is added after, to D's copy only.
+  const [realSeen, fakeSeen] = tf.tidy(() => [
+    tf.clone(augmented(batch.real, batch.realAugmentation)),
+    tf.clone(augmented(fake, batch.fakeAugmentation)),
+  ]);
   const value = tf.tidy(() => {
-    // The class is added after augmenting: only the image is transformed.
-    const realIn = discriminatorInputs(models, augmented(batch.real, batch.realAugmentation), batch.realLabels);
-    const fakeIn = discriminatorInputs(models, augmented(fake, batch.fakeAugmentation), batch.fakeLabels);
+    const realIn = discriminatorInputs(models, realSeen, batch.realLabels);
+    const fakeIn = discriminatorInputs(models, fakeSeen, batch.fakeLabels);
     return optimizer.minimize(
       () => {
         // Real and fake go through D separately (two batch-norm batches), as in the article.
@@ -242,23 +246,13 @@ export async function discriminatorStep(
   });
   let dv_loss: number | undefined;
   try {
-    if (vision) {
-      // The heads see what D saw: the same augmentation draws, the same detached fakes.
-      const [real, fakes] = tf.tidy(() => [
-        tf.clone(augmented(batch.real, batch.realAugmentation)),
-        tf.clone(augmented(fake, batch.fakeAugmentation)),
-      ]);
-      try {
-        dv_loss = await visionHeadsStep(vision, real, fakes, batch.realLabels, batch.fakeLabels);
-      } finally {
-        tf.dispose([real, fakes]);
-      }
-    }
+    // The heads see what D saw: the same augmented images, the same detached fakes.
+    if (vision) dv_loss = await visionHeadsStep(vision, realSeen, fakeSeen, batch.realLabels, batch.fakeLabels);
   } catch (e) {
     tf.dispose([value, dx!, dgz!, realLogit!, fakeLogit!]);
     throw e;
   } finally {
-    fake.dispose();
+    tf.dispose([fake, realSeen, fakeSeen]);
   }
   const [d_loss, d_x, d_g_z, meanRealLogit, meanFakeLogit] = await read([value, dx!, dgz!, realLogit!, fakeLogit!]);
   return { d_loss, d_x, d_g_z, realLogit: meanRealLogit, fakeLogit: meanFakeLogit, ...(dv_loss !== undefined && { dv_loss }) };
