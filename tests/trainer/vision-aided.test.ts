@@ -18,7 +18,7 @@ import { buildDiscriminator, buildGenerator } from '@gan/core/model';
 import { Sfc32 } from '@gan/core/prng';
 import { selectBackend } from '@gan/trainer/backend';
 import { defaultCacheDir } from '@gan/trainer/data/index';
-import { locateNsfwjs } from '@gan/trainer/evaluate/imagenet';
+import { locateNsfwjs, readPackagedMobileNet } from '@gan/trainer/evaluate/imagenet';
 import { exportRun } from '@gan/trainer/export/export';
 import { loadLatestCheckpoint } from '@gan/trainer/train/checkpoint';
 import { type FrozenFeatureNetwork, FrozenNetworkError, loadFrozenMobileNet } from '@gan/trainer/train/frozen-mobilenet';
@@ -116,6 +116,13 @@ describe('the frozen MobileNetV2', () => {
     tf.dispose([images, grey, fromGrey, fromRgb, ...expected]);
     reference.dispose();
   }, 120_000);
+
+  it('reads the package from a relative directory as from an absolute one (a relative --cache-dir)', async () => {
+    const absolute = await readPackagedMobileNet(packageDir);
+    const relative = await readPackagedMobileNet(path.relative(process.cwd(), packageDir));
+    expect(relative.weights.equals(absolute.weights)).toBe(true);
+    expect(relative.packageVersion).toBe(absolute.packageVersion);
+  });
 
   it('refuses a cut it cannot make: an unknown layer, or one folded into its convolution', async () => {
     await expect(loadFrozenMobileNet({ cacheDir: defaultCacheDir(), cut: ['block_99_add'] })).rejects.toThrow(FrozenNetworkError);

@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_UPSCALER_WIDTHS, Upscaler, type UpscalerConfig } from '@gan/core/upscaler';
+import { defaultCacheDir } from '../data/index.ts';
 import { loadMobileNetExtractor } from '../evaluate/imagenet.ts';
 import { loadExportedGenerator } from '../export/load.ts';
 import { type UpscalerEvaluation, evaluateUpscaler } from '../upscale/evaluate.ts';
@@ -77,7 +78,8 @@ export function register(program: Command): void {
         checkpointEvery: flags.checkpointEvery,
         initFrom: flags.initFrom === undefined ? undefined : path.resolve(flags.initFrom),
       };
-      const stage = flags.featureWeight > 0 ? await loadFeatureStage({ cacheDir: flags.cacheDir ?? '.cache', log: info }) : undefined;
+      const stage =
+        flags.featureWeight > 0 ? await loadFeatureStage({ cacheDir: flags.cacheDir ?? defaultCacheDir(), log: info }) : undefined;
       await runTraining({ runDir: flags.out, settings, pairs, stage, log: info });
       info(`trained ${flags.out} to step ${flags.steps}`);
     });
@@ -98,7 +100,7 @@ export function register(program: Command): void {
       await activateRenderBackend('upscaler evaluate', {});
       const pairs = await loadEmojiPairs({ size: 32, cacheDir: flags.cacheDir, log: info });
       const { generator } = await loadExportedGenerator(flags.model);
-      const extractor = await loadMobileNetExtractor({ cacheDir: flags.cacheDir ?? '.cache', log: info });
+      const extractor = await loadMobileNetExtractor({ cacheDir: flags.cacheDir ?? defaultCacheDir(), log: info });
       const memo = new Map<string, Float32Array>();
       const results: (UpscalerEvaluation & { run: string })[] = [];
       for (const run of flags.run.split(',').map((r) => r.trim())) {

@@ -117,7 +117,8 @@ export interface PackagedMobileNet {
  */
 export async function readPackagedMobileNet(dir: string): Promise<PackagedMobileNet> {
   const packageVersion = (JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
-  const require = createRequire(path.join(dir, 'package.json'));
+  // createRequire needs an absolute path; a relative cache directory (`--cache-dir .cache`) is resolved here.
+  const require = createRequire(path.resolve(dir, 'package.json'));
   try {
     const modelJson = require(`./${MODEL_DIR}/model.min.js`) as PackagedMobileNet['modelJson'];
     const shards = modelJson.weightsManifest.flatMap((group) =>
