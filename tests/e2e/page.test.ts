@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOW_TO_ENABLE, browserRequired, findBrowser } from './browser.ts';
 import { shippedGeneratorDirs } from '../helpers/gan.ts';
 import { publishStandardFixtures, type WritableBucket } from '../worker/fixtures.ts';
+import { publishFiles } from '../worker/sampler-fixture.ts';
+import { UPSCALED_FIXTURES, buildUpscaledFixture } from '../worker/upscaler-fixture.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const configPath = path.join(root, 'wrangler.toml');
@@ -55,6 +57,8 @@ describe.skipIf(!CHROMIUM)('the page at /', () => {
     const proxy = await getPlatformProxy<{ MODELS_BUCKET: WritableBucket }>({ configPath, persist: { path: path.join(stateDir, 'v3') } });
     try {
       await publishStandardFixtures(proxy.env.MODELS_BUCKET);
+      // A version with a learned upscaler that is not its default (ublobs@x4).
+      await publishFiles(proxy.env.MODELS_BUCKET, await buildUpscaledFixture(UPSCALED_FIXTURES[0]), true);
     } finally {
       await proxy.dispose();
     }
@@ -90,7 +94,7 @@ describe.skipIf(!CHROMIUM)('the page at /', () => {
     const options = await page.$$eval('#model option', (els) => els.map((el) => (el as HTMLOptionElement).value));
     // The published fixtures, and the models built into the Worker (models/ at build time).
     const embedded = shippedGeneratorDirs().map((dir) => path.basename(dir));
-    expect(options.sort()).toEqual(['blobs', 'digits', ...embedded].sort());
+    expect(options.sort()).toEqual(['blobs', 'digits', 'ublobs', ...embedded].sort());
     const image = await imageSize(page, 'image');
     expect(image).toMatchObject({ complete: true, width: 128, height: 128 });
     const grid = await imageSize(page, 'grid');
@@ -126,6 +130,35 @@ describe.skipIf(!CHROMIUM)('the page at /', () => {
     await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
     const grid = await imageSize(page, 'grid');
     expect(grid.height).toBe(3 * 48 + 4 * 2);
+    await page.context().close();
+  });
+
+  it("offers the learned upscaler where the model's version ships one, and asks for it in the URL and snippet", async () => {
+    const page = await openPage();
+    const filters = () => page.$$eval('#filter option', (els) => els.map((el) => (el as HTMLOptionElement).value));
+    await page.selectOption('#model', 'ublobs');
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+    expect(await filters()).toEqual(['bilinear', 'nearest', 'learned']);
+    expect(await page.$eval('#filter', (el) => (el as HTMLSelectElement).value)).toBe('learned');
+    const image = await imageSize(page, 'image');
+    expect(image).toMatchObject({
+      complete: true,
+      width: 128,
+      height: 128,
+      src: '/v1/models/ublobs/image.png?seed=hello&size=128&filter=learned',
+    });
+    expect((await imageSize(page, 'grid')).src).toContain('&filter=learned');
+    expect(await page.$eval('#snippet', (el) => (el as HTMLTextAreaElement).value)).toContain('size=128&amp;filter=learned"');
+    // bilinear is this version's default: asking for it leaves filter out of the URL.
+    await page.selectOption('#filter', 'bilinear');
+    await page.click('#generate');
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+    expect((await imageSize(page, 'image')).src).toBe('/v1/models/ublobs/image.png?seed=hello&size=128');
+    // A model without an upscaler offers no learned filter.
+    await page.selectOption('#model', 'digits');
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+    expect(await filters()).toEqual(['bilinear', 'nearest']);
+    expect((await imageSize(page, 'image')).src).toBe('/v1/models/digits/image.png?seed=hello&size=128');
     await page.context().close();
   });
 

@@ -6,7 +6,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '@gan/worker/validation';
-import { buildFixture } from './fixtures.ts';
+import { buildFixture, setCurrent } from './fixtures.ts';
 import { errorBody, get, png, sha256 } from './helpers.ts';
 import { publishFiles } from './sampler-fixture.ts';
 import { PLAIN_BLOBS, UPSCALED_FIXTURES, UPSCALED_GOLDEN, buildUpscaledFixture } from './upscaler-fixture.ts';
@@ -61,6 +61,26 @@ describe('filter=learned in workerd', () => {
       expect(await sha256(new Uint8Array(await learned.arrayBuffer()))).not.toBe(
         await sha256(new Uint8Array(await bilinear.arrayBuffer())),
       );
+    }
+  });
+
+  it("/v1/models lists each current version's filters and default, learned only where it ships an upscaler", async () => {
+    type Listed = { name: string; version: string; filters: string[]; defaultFilter: string };
+    const listed = async () => (await (await get('/v1/models')).json<{ models: Listed[] }>()).models;
+    const byName = (models: Listed[], name: string) => models.find((m) => m.name === name)!;
+    const before = await listed();
+    expect(byName(before, 'ubig')).toMatchObject({ filters: ['bilinear', 'nearest', 'learned'], defaultFilter: 'bilinear' });
+    expect(byName(before, 'ublobs')).toMatchObject({ version: 'x4-default', defaultFilter: 'learned' });
+    expect(byName(before, 'ublobs').filters).toContain('learned');
+    try {
+      await setCurrent(env.MODELS_BUCKET, 'ublobs', PLAIN_BLOBS.version);
+      expect(byName(await listed(), 'ublobs')).toMatchObject({
+        version: 'plain',
+        filters: ['bilinear', 'nearest'],
+        defaultFilter: 'bilinear',
+      });
+    } finally {
+      await setCurrent(env.MODELS_BUCKET, 'ublobs', 'x4-default');
     }
   });
 

@@ -23,6 +23,9 @@ export const modelRoutes = new Hono<AppEnv>()
             trainedAt: manifest.createdAt,
             dataset: manifest.dataset.name,
             metrics: manifest.metrics,
+            // What a page can offer for `filter`: `learned` only where this version ships an upscaler.
+            filters: manifest.upscaler ? ['bilinear', 'nearest', 'learned'] : ['bilinear', 'nearest'],
+            defaultFilter: manifest.upscaler?.default ? 'learned' : 'bilinear',
             available: true,
           };
         } catch (error) {

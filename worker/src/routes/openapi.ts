@@ -97,7 +97,8 @@ export const openApiDocument = {
         summary: 'List models',
         responses: {
           '200': {
-            description: 'Models with their current version, image size, channels, classes, latent size, training date and metrics.',
+            description:
+              'Models with their current version, image size, channels, classes, latent size, training date, metrics, the `filter` values the version accepts (`filters`) and its default (`defaultFilter`).',
             content: { 'application/json': { schema: { type: 'object' } } },
           },
         },

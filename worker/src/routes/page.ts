@@ -32,6 +32,7 @@ const PAGE = /* html */ `<!doctype html>
   <button type="button" id="random">Random seed</button>
   <label>Size (${LIMITS.minSize}–${LIMITS.maxSize}) <input id="size" name="size" type="number" value="128"></label>
   <label>Class <select id="class" name="class"></select></label>
+  <label>Filter <select id="filter" name="filter"></select></label>
   <button type="submit" id="generate">Generate</button>
 </form>
 <p id="status" role="status"></p>
@@ -64,6 +65,16 @@ const PAGE = /* html */ `<!doctype html>
     select.disabled = !model || model.classes.length === 0;
   }
 
+  // The filters the model's current version accepts; its learned upscaler, where it ships one, is
+  // chosen so that the page shows the best enlargement (the snippet then asks for it too).
+  function fillFilters() {
+    const model = models.find((m) => m.name === $('model').value);
+    const select = $('filter');
+    const filters = (model && model.filters) || ['bilinear', 'nearest'];
+    select.replaceChildren(...filters.map((name) => new Option(name, name)));
+    select.value = filters.includes('learned') ? 'learned' : (model && model.defaultFilter) || 'bilinear';
+  }
+
   function url(kind) {
     const params = new URLSearchParams();
     if ($('seed').value) params.set('seed', $('seed').value);
@@ -71,6 +82,9 @@ const PAGE = /* html */ `<!doctype html>
     const cls = $('class').value;
     if (kind === 'walk') params.delete('size'); // frames at the model's size; the page scales them
     if (cls && (cls !== 'each' || kind !== 'image')) params.set('class', cls);
+    const model = models.find((m) => m.name === $('model').value);
+    const filter = $('filter').value;
+    if (kind !== 'walk' && filter && filter !== ((model && model.defaultFilter) || 'bilinear')) params.set('filter', filter);
     if (kind === 'grid' && cls !== 'each') { params.set('rows', '4'); }
     if (kind === 'grid') params.set('cols', '4');
     const query = params.toString();
@@ -132,7 +146,7 @@ const PAGE = /* html */ `<!doctype html>
   }
 
   $('controls').addEventListener('submit', (event) => { event.preventDefault(); generate(); });
-  $('model').addEventListener('change', () => { fillClasses(); generate(); });
+  $('model').addEventListener('change', () => { fillClasses(); fillFilters(); generate(); });
   $('random').addEventListener('click', () => {
     $('seed').value = Math.random().toString(36).slice(2, 10);
     generate();
@@ -154,6 +168,7 @@ const PAGE = /* html */ `<!doctype html>
       if (models.length === 0) { status('No model is published yet.', true); return; }
       models.forEach((m) => $('model').append(new Option(m.name + ' (' + m.imageSize + ' px)', m.name)));
       fillClasses();
+      fillFilters();
       generate();
     })
     .catch((error) => status('Could not list models: ' + error.message, true));
