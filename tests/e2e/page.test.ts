@@ -139,7 +139,7 @@ describe.skipIf(!CHROMIUM)('the page at /', () => {
     await page.selectOption('#model', 'ublobs');
     await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
     expect(await filters()).toEqual(['bilinear', 'nearest', 'learned']);
-    expect(await page.$eval('#filter', (el) => (el as HTMLSelectElement).value)).toBe('learned');
+    expect(await page.inputValue('#filter')).toBe('learned');
     const image = await imageSize(page, 'image');
     expect(image).toMatchObject({
       complete: true,
