@@ -8,6 +8,7 @@ import { classOf, gridCells, gridPng, imagePng, morphPng, walkGif, walkKeys } fr
 import { type LoadedGenerator, loadExportedGenerator } from '@gan/trainer/export/load';
 import { classChoiceOf } from '@gan/trainer/commands/render-flags';
 import { activateServingBackend } from '@gan/trainer/serving-backend';
+import type { RenderFilter } from '@gan/core/upscaler';
 import { repoRoot } from './gan.ts';
 import { type GoldenCase, queryOf, routeOf } from './golden-bytes.ts';
 
@@ -48,7 +49,7 @@ export function renderGolden({ manifest, generator }: LoadedGenerator, c: Golden
   const size = optionalInt(q, 'size');
   const options = {
     size,
-    filter: (q.filter ?? 'bilinear') as 'bilinear' | 'nearest',
+    filter: (q.filter ?? 'bilinear') as RenderFilter,
     truncation: q.truncation === undefined ? 1 : Number(q.truncation),
   };
   const route = routeOf(c.request);
