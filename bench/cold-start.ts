@@ -6,7 +6,7 @@
  *    embedded models are built): its busy samples, minus idle;
  * 2. first requests of fresh isolates (fresh `wrangler dev`, local R2 empty, so the embedded models
  *    serve): CPU of the first random emoji image, and in another fresh isolate of the first
- *    `?seed=<fresh>&size=128`, each minus a /healthz of the same isolate;
+ *    `?seed=<fresh>&size=128` (bilinear, and with the learned upscaler), each minus a /healthz of the same isolate;
  * 3. warm: per request, random and seeded mnist images against /healthz, and PyTorch's forward of
  *    the same generator (bench/pytorch/dcgan.py's Generator at mnist's sizes, 1 thread);
  * 3b. a version published after the deploy: CPU of the first request naming it (answered by the
@@ -169,6 +169,12 @@ try {
       ['emoji random, native size', config, undefined, '/v1/models/emoji/image.png'],
       ['emoji ?seed=<fresh>&size=128', config, undefined, '/v1/models/emoji/image.png?seed=cold-{i}&size=128'],
       [
+        'emoji ?seed=<fresh>&size=128&filter=learned',
+        config,
+        undefined,
+        '/v1/models/emoji/image.png?seed=cold-{i}&size=128&filter=learned',
+      ],
+      [
         'emoji random, after one read of local R2 (GET /v1/models/unknown: 404)',
         config,
         '/v1/models/unknown',
@@ -256,6 +262,7 @@ try {
         'mnist ?seed=<repeated> (Cache API hit)': '/v1/models/mnist/image.png?seed=repeated',
         'emoji random': '/v1/models/emoji/image.png',
         'emoji ?seed=<fresh>&size=128': '/v1/models/emoji/image.png?seed=warm-{i}&size=128',
+        'emoji ?seed=<fresh>&size=128&filter=learned': '/v1/models/emoji/image.png?seed=warm-{i}&size=128&filter=learned',
       };
       for (const path of Object.values(cases)) await cpuOf(d, clock, path, 5);
       await torch?.time();

@@ -57,8 +57,9 @@ describe.skipIf(!CHROMIUM)('the page at /', () => {
     const proxy = await getPlatformProxy<{ MODELS_BUCKET: WritableBucket }>({ configPath, persist: { path: path.join(stateDir, 'v3') } });
     try {
       await publishStandardFixtures(proxy.env.MODELS_BUCKET);
-      // A version with a learned upscaler that is not its default (ublobs@x4).
+      // Versions with a learned upscaler: not their default (ublobs@x4), and their default (dblobs).
       await publishFiles(proxy.env.MODELS_BUCKET, await buildUpscaledFixture(UPSCALED_FIXTURES[0]), true);
+      await publishFiles(proxy.env.MODELS_BUCKET, await buildUpscaledFixture({ ...UPSCALED_FIXTURES[1], name: 'dblobs' }), true);
     } finally {
       await proxy.dispose();
     }
@@ -94,7 +95,7 @@ describe.skipIf(!CHROMIUM)('the page at /', () => {
     const options = await page.$$eval('#model option', (els) => els.map((el) => (el as HTMLOptionElement).value));
     // The published fixtures, and the models built into the Worker (models/ at build time).
     const embedded = shippedGeneratorDirs().map((dir) => path.basename(dir));
-    expect(options.sort()).toEqual(['blobs', 'digits', 'ublobs', ...embedded].sort());
+    expect(options.sort()).toEqual(['blobs', 'dblobs', 'digits', 'ublobs', ...embedded].sort());
     const image = await imageSize(page, 'image');
     expect(image).toMatchObject({ complete: true, width: 128, height: 128 });
     const grid = await imageSize(page, 'grid');
@@ -154,6 +155,15 @@ describe.skipIf(!CHROMIUM)('the page at /', () => {
     await page.click('#generate');
     await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
     expect((await imageSize(page, 'image')).src).toBe('/v1/models/ublobs/image.png?seed=hello&size=128');
+    // Where learned is the version's default, the URL leaves it out and names bilinear when asked.
+    await page.selectOption('#model', 'dblobs');
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+    expect(await page.inputValue('#filter')).toBe('learned');
+    expect((await imageSize(page, 'image')).src).toBe('/v1/models/dblobs/image.png?seed=hello&size=128');
+    await page.selectOption('#filter', 'bilinear');
+    await page.click('#generate');
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+    expect((await imageSize(page, 'image')).src).toBe('/v1/models/dblobs/image.png?seed=hello&size=128&filter=bilinear');
     // A model without an upscaler offers no learned filter.
     await page.selectOption('#model', 'digits');
     await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
