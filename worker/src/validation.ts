@@ -283,6 +283,17 @@ function checkGenerated(images: number, manifest: Manifest, parameter: string, c
   }
 }
 
+/** The filters a version accepts, and the one a request without `filter` gets: `learned` where its upscaler is its default. */
+export function filtersOf(manifest: Pick<Manifest, 'upscaler'>): {
+  filters: RenderRequest['filter'][];
+  defaultFilter: RenderRequest['filter'];
+} {
+  return {
+    filters: manifest.upscaler ? ['bilinear', 'nearest', 'learned'] : ['bilinear', 'nearest'],
+    defaultFilter: manifest.upscaler?.default ? 'learned' : 'bilinear',
+  };
+}
+
 /**
  * At the native size nothing is resized, so the filter cannot change the bytes; `learned` only
  * enlarges (at or below the native size it is bilinear, as core renders it). Left out, the filter is
@@ -296,7 +307,7 @@ function effectiveFilter(query: { size?: number; filter?: RenderRequest['filter'
       `filter=learned: model '${manifest.name}' (this version) has no learned upscaler; use bilinear or nearest`,
     );
   }
-  const filter = query.filter ?? (manifest.upscaler?.default ? 'learned' : 'bilinear');
+  const filter = query.filter ?? filtersOf(manifest).defaultFilter;
   if (size === manifest.imageSize || (filter === 'learned' && size < manifest.imageSize)) return 'bilinear';
   return filter;
 }

@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { ApiError } from '../errors.ts';
 import { CURRENT, IMMUTABLE } from '../http-cache.ts';
-import { parseModelRef } from '../validation.ts';
+import { filtersOf, parseModelRef } from '../validation.ts';
 
 export const modelRoutes = new Hono<AppEnv>()
   .get('/v1/models', async (c) => {
@@ -24,8 +24,7 @@ export const modelRoutes = new Hono<AppEnv>()
             dataset: manifest.dataset.name,
             metrics: manifest.metrics,
             // What a page can offer for `filter`: `learned` only where this version ships an upscaler.
-            filters: manifest.upscaler ? ['bilinear', 'nearest', 'learned'] : ['bilinear', 'nearest'],
-            defaultFilter: manifest.upscaler?.default ? 'learned' : 'bilinear',
+            ...filtersOf(manifest),
             available: true,
           };
         } catch (error) {
