@@ -40,6 +40,12 @@ export const TrainingInfoSchema = z.object({
       conditioning: z.enum(['planes', 'projection']).optional(),
       /** Weight of the auxiliary class loss on D's class head (absent or 0: none). */
       classLoss: z.number().min(0).optional(),
+      /**
+       * How G upsampled while it trained (absent: transposed convolutions). `resize`: nearest ×2 and a
+       * 3x3 convolution, exported as the transposed convolution it equals (resize-conv.ts), so serving
+       * is the same either way.
+       */
+      upsampling: z.enum(['transposed', 'resize']).optional(),
       /** Whether D's convolutions were spectrally normalised (absent: they were not). */
       spectralNorm: z.boolean().optional(),
       /** Weight of LeCam regularisation of D (absent or 0: none). */

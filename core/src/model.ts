@@ -33,15 +33,30 @@ function batchNorm(name: string, gammaInitializer: ReturnType<typeof tfl.initial
 }
 
 /**
+ * How G doubles its resolution. `transposed`: the article's stride-2, 4x4 transposed convolution.
+ * `resize`: nearest-neighbour ×2 upsampling, then a 3x3 convolution (Odena, Dumoulin & Olah 2016,
+ * "Deconvolution and Checkerboard Artifacts"). A stride-2 4x4 transposed convolution gives the output
+ * pixels of its four phases different kernel taps, and G starts from (and must unlearn) a pixel-periodic
+ * texture; after a nearest upsampling every output pixel sees the same 3x3 taps. Every resize stage is
+ * also a transposed convolution whose 4x4 kernel sums the 3x3 one's taps (resize-conv.ts), so what is
+ * exported and served is always the transposed-convolution generator: the option is training-only.
+ */
+export const GENERATOR_UPSAMPLINGS = ['transposed', 'resize'] as const;
+export type GeneratorUpsampling = (typeof GENERATOR_UPSAMPLINGS)[number];
+
+/**
  * Generator: z (+ one-hot class) → image in [-1, 1]. For the reference config (32x32x3, z 100, width 64):
  *   [N, 100] → reshape [N, 1, 1, 100]
  *   → ConvT(k4, s1, valid) [N, 4, 4, 256] → BN → ReLU
  *   → ConvT(k4, s2, same)  [N, 8, 8, 128] → BN → ReLU
  *   → ConvT(k4, s2, same)  [N, 16, 16, 64] → BN → ReLU
  *   → ConvT(k4, s2, same)  [N, 32, 32, 3] → tanh
- * No convolution has a bias (BN follows, or tanh on the output, as in the article).
+ * No convolution has a bias (BN follows, or tanh on the output, as in the article). With `resize`
+ * upsampling each stride-2 stage is instead, e.g. the first:
+ *   → Upsample(×2, nearest) [N, 8, 8, 256] → Conv(k3, s1, same) [N, 8, 8, 128] → BN → ReLU
+ * with the convolution under the transposed one's name (`up1`), its kernel [3, 3, Cin, Cout].
  */
-export function buildGenerator(config: ModelConfig, seed = 0): tfl.Sequential {
+export function buildGenerator(config: ModelConfig, seed = 0, upsampling: GeneratorUpsampling = 'transposed'): tfl.Sequential {
   const channels = generatorChannels(config);
   const names = generatorLayerNames(config);
   const model = tfl.sequential({ name: 'generator' });
@@ -51,17 +66,31 @@ export function buildGenerator(config: ModelConfig, seed = 0): tfl.Sequential {
   convNames.forEach((name, i) => {
     const init = initializers(seed, i);
     const isOutput = name === names.output;
-    model.add(
-      tfl.layers.conv2dTranspose({
-        name,
-        filters: channels[i],
-        kernelSize: 4,
-        strides: i === 0 ? 1 : 2,
-        padding: i === 0 ? 'valid' : 'same',
-        useBias: false,
-        kernelInitializer: init.kernel,
-      }),
-    );
+    if (i > 0 && upsampling === 'resize') {
+      model.add(tfl.layers.upSampling2d({ name: `${name}_upsample`, size: [2, 2] }));
+      model.add(
+        tfl.layers.conv2d({
+          name,
+          filters: channels[i],
+          kernelSize: 3,
+          strides: 1,
+          padding: 'same',
+          useBias: false,
+          kernelInitializer: init.kernel,
+        }),
+      );
+    } else
+      model.add(
+        tfl.layers.conv2dTranspose({
+          name,
+          filters: channels[i],
+          kernelSize: 4,
+          strides: i === 0 ? 1 : 2,
+          padding: i === 0 ? 'valid' : 'same',
+          useBias: false,
+          kernelInitializer: init.kernel,
+        }),
+      );
     if (isOutput) {
       model.add(tfl.layers.activation({ name: 'tanh', activation: 'tanh' }));
     } else {

@@ -130,6 +130,10 @@ describe('a run started from another run', () => {
   it('refuses another architecture and a resume', async () => {
     await expect(runTraining(tiny(path.join(root, 'wider'), { generatorWidth: 8 }))).rejects.toThrow(/generatorWidth 8 here, 4 there/);
     await expect(runTraining(tiny(path.join(root, 'wider'), { generatorWidth: 8 }))).rejects.toBeInstanceOf(InitFromError);
+    // G's kernels are another shape with resize upsampling
+    await expect(runTraining(tiny(path.join(root, 'resize'), { recipe: { ...fineTune, upsampling: 'resize' } }))).rejects.toThrow(
+      /upsampling resize here, transposed there/,
+    );
     await expect(runTraining(tiny(path.join(root, 'resumed'), { resume: true }))).rejects.toBeInstanceOf(InitFromError);
     await expect(readInitSource(path.join(root, 'nothing-here'))).rejects.toBeInstanceOf(InitFromError);
   });

@@ -13,6 +13,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Sfc32 } from '@gan/core/prng';
 import { buildGenerator } from '@gan/core/model';
+import { generatorInput, latentFromSeed } from '@gan/core';
+import { loadExportedGenerator } from '@gan/trainer/export/load';
 import {
   AugmentPolicyError,
   DIFF_AUGMENT_POLICY,
@@ -287,6 +289,43 @@ describe('a run with spectral normalisation in D', () => {
     const exported = await exportRun(split, path.join(root, 'spectral-export'));
     expect(exported.manifest.training.recipe?.spectralNorm).toBe(true);
     expect(await readFile(path.join(root, 'spectral-export', 'README.md'), 'utf8')).toMatch(/spectral normalisation of D's convolutions/);
+  }, 120_000);
+});
+
+describe('a run whose G upsamples by resize convolutions', () => {
+  const resize = (outDir: string, extra: Partial<TrainOptions> = {}) =>
+    tinyRun('cpu', outDir, { recipe: { ...ARTICLE_RECIPE, upsampling: 'resize' }, seed: 'resize', ...extra });
+
+  it('records it, resumes exactly, and exports the transposed-convolution G that serves the same images', async () => {
+    const { straight: a, resumed: b, split } = await straightAndResumed('resize', resize);
+    const settings = JSON.parse(await readFile(path.join(split, 'run.json'), 'utf8'));
+    expect(settings.recipe.upsampling).toBe('resize');
+    expect(a.tensors.get('generator/up1/kernel')?.shape).toEqual([3, 3, 8, 4]);
+    expectSameTensors(a, b);
+    const exportDir = path.join(root, 'resize-export');
+    const exported = await exportRun(split, exportDir);
+    expect(exported.manifest.training.recipe?.upsampling).toBe('resize');
+    expect(await readFile(path.join(exportDir, 'README.md'), 'utf8')).toMatch(/G trained with nearest upsampling and 3x3 convolutions/);
+    // The served generator (4x4 transposed kernels) draws what the trained one does, in inference mode.
+    const { generator: served } = await loadExportedGenerator(exportDir);
+    const trained = buildGenerator(served.config, 0, 'resize');
+    for (const w of trained.weights) {
+      const saved = b.tensors.get(`generator/${w.originalName}`)!;
+      w.write(tf.tensor(saved.data, saved.shape));
+    }
+    const input = generatorInput(served.config, [latentFromSeed('x', 8), latentFromSeed('y', 8)], [1, 7]);
+    const diff = tf.max(tf.abs(tf.sub(served.forward(input), trained.predict(input) as tf.Tensor))).dataSync()[0];
+    expect(diff).toBeLessThan(2e-3); // float16 export
+    trained.dispose();
+    served.dispose();
+  }, 120_000);
+
+  it('leaves it out of the manifest of a run trained with transposed convolutions', async () => {
+    const dir = path.join(root, 'transposed');
+    await runTraining(tinyRun('cpu', dir, { steps: 2, seed: 'transposed' }));
+    expect((await loadLatestCheckpoint(dir)).checkpoint!.tensors.get('generator/up1/kernel')?.shape).toEqual([4, 4, 4, 8]);
+    const exported = await exportRun(dir, path.join(root, 'transposed-export'));
+    expect(exported.manifest.training.recipe).not.toHaveProperty('upsampling');
   }, 120_000);
 });
 

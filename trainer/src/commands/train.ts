@@ -2,7 +2,12 @@
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { CHANNEL_COUNTS, IMAGE_SIZES, MAX_LATENT_SIZE, MAX_NETWORK_WIDTH } from '@gan/core';
-import { DISCRIMINATOR_CONDITIONINGS, type DiscriminatorConditioning } from '@gan/core/model';
+import {
+  DISCRIMINATOR_CONDITIONINGS,
+  type DiscriminatorConditioning,
+  GENERATOR_UPSAMPLINGS,
+  type GeneratorUpsampling,
+} from '@gan/core/model';
 import { parseDataSpec, DataSpecError } from '../data/index.ts';
 import { MissingDataError, RunExistsError, runTraining } from '../train/run.ts';
 import { type InitSource, InitFromError, readInitSource, sourceArchitecture } from '../train/init-from.ts';
@@ -42,6 +47,7 @@ interface TrainFlags extends BackendFlags {
   ema?: number;
   conditioning: DiscriminatorConditioning;
   classLoss: number;
+  upsampling: GeneratorUpsampling;
   spectralNorm: boolean;
   lecam: number;
   visionAided: number;
@@ -141,6 +147,14 @@ export function register(program: Command): void {
       nonNegativeNumber,
       0,
     )
+    .addOption(
+      new Option(
+        '--upsampling <kind>',
+        "how G doubles its resolution while it trains: transposed (the article's 4x4 stride-2 transposed convolutions) or resize (nearest upsampling then a 3x3 convolution, without the transposed convolution's checkerboard; exported as the transposed convolution it equals, so serving is unchanged)",
+      )
+        .choices(GENERATOR_UPSAMPLINGS)
+        .default('transposed'),
+    )
     .option('--spectral-norm', "spectrally normalise D's convolutions (Miyato et al. 2018); D then has no batch norms", false)
     .option(
       '--lecam <weight>',
@@ -203,6 +217,7 @@ export function register(program: Command): void {
           'ema',
           'conditioning',
           'classLoss',
+          'upsampling',
           'spectralNorm',
           'lecam',
           'visionAided',
@@ -271,6 +286,7 @@ export function register(program: Command): void {
             ema: flags.ema ?? null,
             conditioning: flags.conditioning,
             classLoss: flags.classLoss,
+            upsampling: flags.upsampling,
             spectralNorm: flags.spectralNorm,
             lecam: flags.lecam,
             visionAided: flags.visionAided,

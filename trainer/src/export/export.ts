@@ -16,6 +16,7 @@ import { decode as decodePng } from 'fast-png';
 import path from 'node:path';
 import { type Manifest, ModelNameSchema, buildManifest, encodeModelFiles, encodePng, gridPng, sha256Hex, versionName } from '@gan/core';
 import { buildGenerator } from '@gan/core/model';
+import { asTransposedWeight } from '@gan/core/resize-conv';
 import { loadLatestCheckpoint } from '../train/checkpoint.ts';
 import { readMetrics } from '../train/metrics.ts';
 import { previewLayout } from '../train/preview.ts';
@@ -77,21 +78,26 @@ function recipeText(recipe: TrainingRecipe): string {
     recipe.classLoss > 0
       ? `; an auxiliary class loss (AC-GAN) of weight ${recipe.classLoss} on a class head of D, for real images and for G`
       : '';
+  const upsampling =
+    recipe.upsampling === 'resize'
+      ? '; G trained with nearest upsampling and 3x3 convolutions (exported as the transposed convolutions they equal)'
+      : '';
   const spectral = recipe.spectralNorm ? "; spectral normalisation of D's convolutions (D without batch norms)" : '';
   const lecam = recipe.lecam > 0 ? `; LeCam regularisation of D (weight ${recipe.lecam})` : '';
   const vision =
     recipe.visionAided > 0
       ? `; a vision-aided discriminator beside D (trainable heads on a frozen ${recipe.visionNetwork ?? 'feature network'}, hinge loss), G's weight on it ${recipe.visionAided}, ramped in over ${recipe.visionWarmup} steps`
       : '';
-  return `${loss}${augment}${ema}${classes}${spectral}${lecam}${vision}`;
+  return `${loss}${augment}${ema}${classes}${upsampling}${spectral}${lecam}${vision}`;
 }
 
 /** The recipe as the manifest records it: options left at their off value are left out, so models trained before them keep the manifest they always had. */
 function manifestRecipe(recipe: TrainingRecipe): NonNullable<Manifest['training']['recipe']> {
-  const { classLoss, spectralNorm, lecam, visionAided, visionWarmup, visionNetwork, ...rest } = recipe;
+  const { classLoss, upsampling, spectralNorm, lecam, visionAided, visionWarmup, visionNetwork, ...rest } = recipe;
   return {
     ...rest,
     ...(classLoss > 0 && { classLoss }),
+    ...(upsampling !== 'transposed' && { upsampling }),
     ...(spectralNorm && { spectralNorm }),
     ...(lecam > 0 && { lecam }),
     ...(visionAided > 0 && { visionAided: { weight: visionAided, warmup: visionWarmup, network: visionNetwork ?? 'unknown' } }),
@@ -228,7 +234,9 @@ export async function exportRun(runDir: string, outDir: string, options: ExportO
     const weights = generator.weights.map((w) => {
       const saved = checkpoint.tensors.get(`${prefix}/${w.originalName}`);
       if (!saved) throw new ExportError(`the checkpoint lacks generator weight ${w.originalName}`);
-      return { name: w.originalName, shape: saved.shape, data: saved.data };
+      // A resize-convolution G (recipe.upsampling) is exported as the transposed-convolution G it equals.
+      const { shape, data } = asTransposedWeight(w.originalName, saved);
+      return { name: w.originalName, shape, data };
     });
     files = encodeModelFiles({
       weights,

@@ -87,8 +87,13 @@ export type SourceArchitecture = ReturnType<typeof sourceArchitecture>;
 /** Throws InitFromError unless the new run's networks are the source's shapes on the source's data set and classes. */
 export function checkSameArchitecture(source: InitSource, settings: RunSettings): void {
   const differences: string[] = [];
-  const theirs = { ...sourceArchitecture(source.settings), numClasses: source.settings.config.numClasses };
-  const ours = { ...sourceArchitecture(settings), numClasses: settings.config.numClasses };
+  // G's upsampling decides the shapes of its kernels, so it is the source's too.
+  const theirs = {
+    ...sourceArchitecture(source.settings),
+    numClasses: source.settings.config.numClasses,
+    upsampling: source.settings.recipe.upsampling,
+  };
+  const ours = { ...sourceArchitecture(settings), numClasses: settings.config.numClasses, upsampling: settings.recipe.upsampling };
   for (const key of Object.keys(theirs) as (keyof typeof theirs)[])
     if (theirs[key] !== ours[key]) differences.push(`${key} ${ours[key]} here, ${theirs[key]} there`);
   if (differences.length === 0 && theirs.numClasses && settings.classNames.join('\n') !== source.settings.classNames.join('\n'))

@@ -8,6 +8,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { type ModelConfig, FastGenerator, gridCells, gridPng } from '@gan/core';
+import { asTransposedWeight } from '@gan/core/resize-conv';
 
 export const PREVIEW_SEED = 'preview';
 const PREVIEW_COLS = 8;
@@ -31,10 +32,16 @@ export function previewLayout(config: ModelConfig): { rows: number; cols: number
   return { rows, cols, cells };
 }
 
-/** PNG of the preview grid for generator weights keyed by name (BN folded: the serving path, core's pipeline). */
+/**
+ * PNG of the preview grid for generator weights keyed by name (BN folded: the serving path, core's
+ * pipeline). A resize-convolution G's weights are previewed as the transposed-convolution G they equal.
+ */
 export function renderPreview(config: ModelConfig, weights: tf.NamedTensorMap, padding = 2): Uint8Array {
   const { rows, cols, cells } = previewLayout(config);
-  const generator = FastGenerator.fromWeights(config, weights);
+  const served = Object.fromEntries(
+    Object.entries(weights).map(([name, t]) => [name, asTransposedWeight(name, { shape: t.shape, data: t.dataSync() as Float32Array })]),
+  );
+  const generator = FastGenerator.fromWeights(config, served);
   try {
     return gridPng(generator, cells, { rows, cols, padding });
   } finally {

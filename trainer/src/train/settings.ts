@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ModelConfigSchema } from '@gan/core/config';
-import { DISCRIMINATOR_CONDITIONINGS } from '@gan/core/model';
+import { DISCRIMINATOR_CONDITIONINGS, GENERATOR_UPSAMPLINGS } from '@gan/core/model';
 import type { Dataset } from '../data/index.ts';
 import { AugmentationSchema } from './augment.ts';
 import { AdamSettingsSchema, GanLossSchema } from './step.ts';
@@ -31,6 +31,11 @@ export const TrainingRecipeSchema = z.object({
    * 0 = off (every run before the option). Needs the projection discriminator.
    */
   classLoss: z.number().min(0).default(0),
+  /**
+   * How G doubles its resolution while it trains (model.ts): the article's transposed convolutions, or
+   * nearest upsampling then a 3x3 convolution. Exported weights are transposed-convolution ones either way.
+   */
+  upsampling: z.enum(GENERATOR_UPSAMPLINGS).default('transposed'),
   /** Spectral normalisation of D's convolutions, D without batch norms (model.ts); false for every run before the option. */
   spectralNorm: z.boolean().default(false),
   /** Weight λ of LeCam regularisation of D (lecam.ts); 0 = off (every run before the option). */
@@ -55,6 +60,7 @@ export const ARTICLE_RECIPE: TrainingRecipe = {
   ema: null,
   conditioning: 'planes',
   classLoss: 0,
+  upsampling: 'transposed',
   spectralNorm: false,
   lecam: 0,
   visionAided: 0,

@@ -136,7 +136,7 @@ export class TrainingState {
     if (recipe.visionAided > 0 && !network) throw new RangeError('a vision-aided recipe needs its frozen feature network');
     const models: GanModels = {
       config,
-      generator: buildGenerator(config, initialiserSeed(seed)),
+      generator: buildGenerator(config, initialiserSeed(seed), recipe.upsampling),
       discriminator: buildDiscriminator(config, initialiserSeed(seed), recipe.conditioning, {
         classHead: recipe.classLoss > 0,
         spectralNorm: recipe.spectralNorm,
