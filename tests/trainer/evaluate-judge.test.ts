@@ -13,6 +13,7 @@ import { EvaluationRecordSchema } from '@gan/core/manifest';
 import type { LabelledImages } from '@gan/trainer/evaluate/classifier';
 import { evaluateWithJudge, formatJudgeEvaluation } from '@gan/trainer/evaluate/judge';
 import { boxDownscale } from '@gan/trainer/evaluate/judge-run';
+import { flatFill, flatFillShares } from '@gan/trainer/evaluate/flat-fill';
 import { heldOutByName, markHeldOut } from '@gan/trainer/evaluate/style-data';
 import { buildStyleJudge, judgeAccuracy } from '@gan/trainer/evaluate/style-judge';
 import { STATISTICS_SIZE, styleStatistics } from '@gan/trainer/evaluate/style-statistics';
@@ -217,6 +218,32 @@ describe('an evaluation with the judge', () => {
     expect(card).toContain('precision / recall within style');
     expect(card).toContain('(held-out real: ');
     expect(formatJudgeEvaluation(e)).toContain('copies: 100.0 %');
+    // random noise images: hardly a pixel has its neighbours' colour
+    const { samples, real, byClass } = e.flatFill!;
+    for (const v of [samples, real, ...Object.values(byClass!).flatMap((c) => [c.samples, c.real])]) expect(v).toBeLessThan(0.01);
+    expect(Object.keys(byClass!)).toEqual(['a', 'b']);
+    expect(formatJudgeEvaluation(e)).toContain(
+      'flat fill (share of drawn pixels the colour of their neighbours; samples / real): 0.0 % / 0.0 %',
+    );
+  });
+
+  it('measures flat fill: the share of drawn pixels whose right and lower neighbours have their colour', () => {
+    const s = 4;
+    const red = [1, -1, -1];
+    const blue = [-1, -1, 1];
+    const white = [1, 1, 1];
+    const image = (colour: (y: number, x: number) => number[]) =>
+      Array.from({ length: s * s }, (_, p) => colour(Math.floor(p / s), p % s)).flat();
+    const data = Float32Array.from([
+      ...image(() => white), // nothing drawn
+      ...image(() => red), // all 9 measured pixels flat
+      ...image((y, x) => ((x + y) % 2 ? red : blue)), // checkerboard: none
+      ...image((_, x) => (x < 2 ? red : blue)), // columns 0 and 2 flat, column 1 on the edge: 6 of 9
+      ...image((y, x) => (y === 0 && x === 0 ? white : red.map((v) => v + (x === 1 ? 0.03 : 0)))), // 0.015 steps count as flat; the white corner is not drawn
+    ]);
+    const shares = flatFillShares(data, 5, s, 3);
+    expect(Array.from(shares)).toEqual([0, 1, 0, 6 / 9, 1].map((v) => Math.fround(v)));
+    expect(flatFill(shares, [0, 0, 1, 1, 1], 1)).toEqual({ share: (0 + Math.fround(6 / 9) + 1) / 3, images: 3 });
   });
 
   it('averages served images back down to the judge size', () => {

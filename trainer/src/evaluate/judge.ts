@@ -24,6 +24,7 @@ import { EvaluationError, agreement, evaluationRecord, judgedClasses, pick } fro
 import { frechetDistance, gaussianStats } from './frechet.ts';
 import { type KidResult, kernelInceptionDistance } from './kid.ts';
 import { type CopyCheck, PR_NEIGHBOURS, type PrecisionRecall, copyCheck, precisionRecall } from './neighbours.ts';
+import { flatFill, flatFillShares } from './flat-fill.ts';
 import type { LoadedClassifier } from './store.ts';
 
 export const JUDGE_EVALUATION_NOTE =
@@ -82,6 +83,11 @@ export interface JudgeEvaluation {
   classAccuracy?: number;
   classAccuracyByClass?: Record<string, number>;
   classAccuracySkipped?: string;
+  /**
+   * The flat-fill share (flat-fill.ts) of the samples and of every real render of the model's groups,
+   * overall and per style: a pixel statistic beside the judge's figures, not one of them.
+   */
+  flatFill?: { samples: number; real: number; byClass?: Record<string, { samples: number; real: number }> };
   /** The judge, with its accuracy on the held-out real renders of the model's groups (overall and per class). */
   styleClassifier?: { id: string; version: string; heldOutAccuracy: number; heldOutAccuracyByClass: Record<string, number> };
   seconds: number;
@@ -192,6 +198,24 @@ export function evaluateWithJudge(input: JudgeImagesInput): JudgeEvaluation {
 
   // Real classes are the judge's classes by name; the requested classes are the generator's.
   const realClassOf = (name: string) => train.classNames.indexOf(name);
+  const { imageSize, channels } = info;
+  const sampleShares = flatFillShares(input.images, count, imageSize, channels);
+  const realShares = Float32Array.from([
+    ...flatFillShares(train.images, train.count, imageSize, channels),
+    ...flatFillShares(heldOut.images, heldOut.count, imageSize, channels),
+  ]);
+  evaluation.flatFill = {
+    samples: flatFill(sampleShares).share,
+    real: flatFill(realShares).share,
+    ...(input.classes && {
+      byClass: Object.fromEntries(
+        input.classNames.map((name, c) => [
+          name,
+          { samples: flatFill(sampleShares, input.classes, c).share, real: flatFill(realShares, allLabels, realClassOf(name)).share },
+        ]),
+      ),
+    }),
+  };
   if (input.classes) {
     const fdByClass: Record<string, DistancePair> = {};
     const byClass: Record<string, PrecisionRecall> = {};
@@ -289,6 +313,15 @@ export function formatJudgeEvaluation(e: JudgeEvaluation): string {
           .join(', ')}`,
       );
   }
+  if (e.flatFill)
+    lines.push(
+      `flat fill (share of drawn pixels the colour of their neighbours; samples / real): ${pct(e.flatFill.samples)} / ${pct(e.flatFill.real)}` +
+        (e.flatFill.byClass
+          ? `; per style: ${Object.entries(e.flatFill.byClass)
+              .map(([n, v]) => `${n} ${pct(v.samples)} / ${pct(v.real)}`)
+              .join(', ')}`
+          : ''),
+    );
   lines.push(
     `copies: ${pct(e.copies.copies)} of samples nearer to a training image than 95 % of held-out real images are (held-out: ${pct(e.copies.heldOutCopies)})`,
   );
