@@ -14,6 +14,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { type ModelConfig, discriminatorChannels, generatorChannels, generatorInputSize, generatorLayerNames } from './config.ts';
+import { ResizeConv2D } from './resize-conv.ts';
 import { SpectralNormConv2D } from './spectral-norm.ts';
 
 // Layer names live in config.ts so the serving path can use them without importing tfjs-layers.
@@ -54,7 +55,7 @@ export type GeneratorUpsampling = (typeof GENERATOR_UPSAMPLINGS)[number];
  * No convolution has a bias (BN follows, or tanh on the output, as in the article). With `resize`
  * upsampling each stride-2 stage is instead, e.g. the first:
  *   → Upsample(×2, nearest) [N, 8, 8, 256] → Conv(k3, s1, same) [N, 8, 8, 128] → BN → ReLU
- * with the convolution under the transposed one's name (`up1`), its kernel [3, 3, Cin, Cout].
+ * one ResizeConv2D layer under the transposed one's name (`up1`), its kernel [3, 3, Cin, Cout].
  */
 export function buildGenerator(config: ModelConfig, seed = 0, upsampling: GeneratorUpsampling = 'transposed'): tfl.Sequential {
   const channels = generatorChannels(config);
@@ -67,18 +68,7 @@ export function buildGenerator(config: ModelConfig, seed = 0, upsampling: Genera
     const init = initializers(seed, i);
     const isOutput = name === names.output;
     if (i > 0 && upsampling === 'resize') {
-      model.add(tfl.layers.upSampling2d({ name: `${name}_upsample`, size: [2, 2] }));
-      model.add(
-        tfl.layers.conv2d({
-          name,
-          filters: channels[i],
-          kernelSize: 3,
-          strides: 1,
-          padding: 'same',
-          useBias: false,
-          kernelInitializer: init.kernel,
-        }),
-      );
+      model.add(new ResizeConv2D({ name, filters: channels[i], kernelInitializer: init.kernel }));
     } else
       model.add(
         tfl.layers.conv2dTranspose({
