@@ -12,13 +12,15 @@ import { type Unstable_DevWorker, getPlatformProxy, unstable_dev } from 'wrangle
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOW_TO_ENABLE, browserRequired, findBrowser } from './browser.ts';
 import { shippedGeneratorDirs } from '../helpers/gan.ts';
-import { publishStandardFixtures, type WritableBucket } from '../worker/fixtures.ts';
+import { DIGITS_CONFIG, publishFixture, publishStandardFixtures, type WritableBucket } from '../worker/fixtures.ts';
 import { publishFiles } from '../worker/sampler-fixture.ts';
 import { UPSCALED_FIXTURES, buildUpscaledFixture } from '../worker/upscaler-fixture.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const configPath = path.join(root, 'wrangler.toml');
 const browserSearch = findBrowser();
+const MANY_CLASSES = Array.from({ length: 17 }, (_, i) => `c${i}`);
+const MANY_CONFIG = { ...DIGITS_CONFIG, numClasses: MANY_CLASSES.length };
 const CHROMIUM = browserSearch.executable;
 if (!CHROMIUM && !browserRequired()) console.log(`page test skipped (${browserSearch.source}): ${HOW_TO_ENABLE}`);
 
@@ -57,6 +59,8 @@ describe.skipIf(!CHROMIUM)('the page at /', () => {
     const proxy = await getPlatformProxy<{ MODELS_BUCKET: WritableBucket }>({ configPath, persist: { path: path.join(stateDir, 'v3') } });
     try {
       await publishStandardFixtures(proxy.env.MODELS_BUCKET);
+      // More classes than a grid has rows or a walk keys: class=each is not offered.
+      await publishFixture(proxy.env.MODELS_BUCKET, { name: 'many', version: 'v1', config: MANY_CONFIG, classes: MANY_CLASSES });
       // Versions with a learned upscaler: not their default (ublobs@x4), and their default (dblobs).
       await publishFiles(proxy.env.MODELS_BUCKET, await buildUpscaledFixture(UPSCALED_FIXTURES[0]), true);
       await publishFiles(proxy.env.MODELS_BUCKET, await buildUpscaledFixture({ ...UPSCALED_FIXTURES[1], name: 'dblobs' }), true);
@@ -95,7 +99,7 @@ describe.skipIf(!CHROMIUM)('the page at /', () => {
     const options = await page.$$eval('#model option', (els) => els.map((el) => (el as HTMLOptionElement).value));
     // The published fixtures, and the models built into the Worker (models/ at build time).
     const embedded = shippedGeneratorDirs().map((dir) => path.basename(dir));
-    expect(options.sort()).toEqual(['blobs', 'dblobs', 'digits', 'ublobs', ...embedded].sort());
+    expect(options.sort()).toEqual(['blobs', 'dblobs', 'digits', 'many', 'ublobs', ...embedded].sort());
     const image = await imageSize(page, 'image');
     expect(image).toMatchObject({ complete: true, width: 128, height: 128 });
     const grid = await imageSize(page, 'grid');
@@ -131,6 +135,15 @@ describe.skipIf(!CHROMIUM)('the page at /', () => {
     await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
     const grid = await imageSize(page, 'grid');
     expect(grid.height).toBe(3 * 48 + 4 * 2);
+    await page.context().close();
+  });
+
+  it('offers class = each only where the grid and the walk can have a row and a key per class', async () => {
+    const page = await openPage();
+    const classes = () => page.$$eval('#class option', (els) => els.map((el) => (el as HTMLOptionElement).value));
+    // Only the select (digits' each is used below): every generation counts against the grid rate limit.
+    await page.selectOption('#model', 'many');
+    expect(await classes()).toEqual(['', ...MANY_CLASSES]);
     await page.context().close();
   });
 
