@@ -12,6 +12,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import type { WeightArray } from './weights.ts';
 
 /** Transposed tap t along one axis = the sum of these 3x3 taps. */
 const SUMMED_TAPS: readonly (readonly number[])[] = [[2], [1, 2], [0, 1], [0]];
@@ -30,17 +31,11 @@ export function resizeConvAsTransposed(k3: Float32Array, cin: number, cout: numb
   return out;
 }
 
-/** A weight as the generator's weight maps hold it: a shape and its values. */
-export interface ShapedWeight {
-  shape: number[];
-  data: Float32Array;
-}
-
 /**
  * The weight of a transposed-convolution generator that `weight` (named `name`) stands for: a resize
  * stage's [3, 3, Cin, Cout] kernel becomes its [4, 4, Cout, Cin] form; everything else is itself.
  */
-export function asTransposedWeight(name: string, weight: ShapedWeight): ShapedWeight {
+export function asTransposedWeight(name: string, weight: WeightArray): WeightArray {
   const [kh, kw, cin, cout] = weight.shape;
   if (!name.endsWith('/kernel') || weight.shape.length !== 4 || kh !== 3 || kw !== 3) return weight;
   return { shape: [4, 4, cout, cin], data: resizeConvAsTransposed(weight.data, cin, cout) };
