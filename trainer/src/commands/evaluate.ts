@@ -88,7 +88,7 @@ export function register(program: Command): void {
         "features: classifier (the data set's own; default for grey or small models, e.g. mnist), mobilenet " +
           '(ImageNet MobileNetV2 from the nsfwjs package, installed into the cache on first use; default for other colour models of 32 px and more; adds KID) ' +
           'or judge (the emoji style judge, models/classifiers/emoji-style-32, default for emoji models: FD and KID against every render of the ' +
-          "model's groups, improved precision and recall, the copy check, style agreement)",
+          "model's groups, improved precision and recall, the copy check, style agreement, and flat fill beside them: the share of drawn pixels the colour of their neighbours, samples against real renders)",
       ).choices([...EXTRACTORS]),
     )
     .option('--data <spec>', 'with --images and mobilenet: the real data set to compare with (mnist, twemoji, emoji, folder:<path>)')
