@@ -29,8 +29,14 @@ let worker: Unstable_DevWorker;
 let browser: Browser;
 let base: string;
 
+let visitors = 0;
+
+/** A new visitor's page: its own client address, so each test has the rate limits a visitor has (wrangler.toml). */
 async function openPage(): Promise<Page> {
-  const context = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
+  const context = await browser.newContext({
+    permissions: ['clipboard-read', 'clipboard-write'],
+    extraHTTPHeaders: { 'CF-Connecting-IP': `192.0.2.${++visitors}` },
+  });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
@@ -141,9 +147,15 @@ describe.skipIf(!CHROMIUM)('the page at /', () => {
   it('offers class = each only where the grid and the walk can have a row and a key per class', async () => {
     const page = await openPage();
     const classes = () => page.$$eval('#class option', (els) => els.map((el) => (el as HTMLOptionElement).value));
-    // Only the select (digits' each is used below): every generation counts against the grid rate limit.
     await page.selectOption('#model', 'many');
     expect(await classes()).toEqual(['', ...MANY_CLASSES]);
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+    await page.selectOption('#class', 'c16');
+    await page.click('#generate');
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+    expect((await imageSize(page, 'walk')).src).toBe('/v1/models/many/walk.gif?seed=hello&class=c16');
+    await page.selectOption('#model', 'digits');
+    expect(await classes()).toEqual(['', 'each', ...['zero', 'one', 'two']]);
     await page.context().close();
   });
 
