@@ -217,13 +217,28 @@ describe('an evaluation with the judge', () => {
     expect(formatJudgeEvaluation(e)).toContain('served at 64 px with truncation 0.7');
     expect(card).toContain('precision / recall within style');
     expect(card).toContain('(held-out real: ');
+    expect(card).toMatch(/\| flat fill: drawn pixels the colour of their neighbours \| 0\.\d % \(real renders: 0\.\d %\) \|/);
     expect(formatJudgeEvaluation(e)).toContain('copies: 100.0 %');
-    // random noise images: hardly a pixel has its neighbours' colour
-    const { samples, real, byClass } = e.flatFill!;
-    for (const v of [samples, real, ...Object.values(byClass!).flatMap((c) => [c.samples, c.real])]) expect(v).toBeLessThan(0.01);
-    expect(Object.keys(byClass!)).toEqual(['a', 'b']);
-    expect(formatJudgeEvaluation(e)).toContain(
-      'flat fill (share of drawn pixels the colour of their neighbours; samples / real): 0.0 % / 0.0 %',
+    // Class a's samples are one flat colour, b's (and every real image) noise: flat fill tells them apart, per style.
+    const flatJudge = buildStyleJudge(32, 2, 3);
+    const flat = evaluateWithJudge({
+      judge: { model: flatJudge, info: info as unknown as ClassifierInfo },
+      images: Float32Array.from(train.images.subarray(0, 16 * 32 * 32 * 3), (v, i) => (i < 12 * 32 * 32 * 3 ? -0.2 : v)),
+      count: 16,
+      classes: Int32Array.from({ length: 16 }, (_, i) => (i < 12 ? 0 : 1)),
+      classNames: ['a', 'b'],
+      train,
+      heldOut,
+      seed: 'test',
+      backend: 'cpu',
+    });
+    flatJudge.dispose();
+    const { samples, real, byClass } = flat.flatFill!;
+    expect(byClass!.a.samples).toBe(1);
+    for (const v of [byClass!.b.samples, byClass!.a.real, byClass!.b.real, real]) expect(v).toBeLessThan(0.01);
+    expect(samples).toBeCloseTo((12 + 4 * byClass!.b.samples) / 16, 6);
+    expect(formatJudgeEvaluation(flat)).toMatch(
+      /flat fill \(share of drawn pixels the colour of their neighbours; samples \/ real\): 75\.\d % \/ 0\.0 %; per style: a 100\.0 % \/ 0\.0 %, b 0\.\d % \/ 0\.0 %/,
     );
   });
 

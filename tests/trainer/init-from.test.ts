@@ -18,7 +18,7 @@ import { ARTICLE_RECIPE, type RunSettings } from '@gan/trainer/train/settings';
 import { TrainingState } from '@gan/trainer/train/state';
 import { exportRun } from '@gan/trainer/export/export';
 import { ganInProcess as gan } from './gan-in-process.ts';
-import { tinyRun } from './tiny-run.ts';
+import { testCacheDir, tinyRun } from './tiny-run.ts';
 
 let root: string;
 let sourceDir: string;
@@ -148,6 +148,32 @@ describe('gan train --init-from', () => {
     expect(data.code).toBe(2);
     expect(data.stderr).toMatch(/error: --init-from: source was trained with --data mnist, not --data twemoji/);
   });
+
+  it("keeps the source's upsampling, and refuses another", async () => {
+    const resizeSource = path.join(root, 'resize-source');
+    await runTraining(tinyRun('cpu', resizeSource, { steps: 2, seed: 'source', recipe: { ...ARTICLE_RECIPE, upsampling: 'resize' } }));
+    const out = path.join(root, 'from-resize');
+    const r = await gan(
+      'train',
+      '--init-from',
+      resizeSource,
+      '--steps',
+      '1',
+      '--backend',
+      'cpu',
+      '--progress',
+      'quiet',
+      '--cache-dir',
+      testCacheDir,
+      '--out',
+      out,
+    );
+    expect(r.code).toBe(0);
+    expect(JSON.parse(await readFile(path.join(out, 'run.json'), 'utf8')).recipe.upsampling).toBe('resize');
+    const other = await gan('train', '--init-from', resizeSource, '--upsampling', 'transposed', '--out', path.join(root, 'never'));
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/error: --init-from: resize-source was trained with --upsampling resize, not --upsampling transposed/);
+  }, 120_000);
 
   it('refuses --resume with it', async () => {
     const r = await gan('train', '--init-from', sourceDir, '--resume', '--out', path.join(root, 'never'));

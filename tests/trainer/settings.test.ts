@@ -115,7 +115,7 @@ describe('run settings', () => {
     expect(settings).toMatchObject(saved);
   });
 
-  it('a recipe written before the conditioning, class-loss, spectral-norm, LeCam and vision-aided options reads as class planes without any of them, what those runs trained with', () => {
+  it('a recipe written before the conditioning, class-loss, upsampling, spectral-norm, LeCam and vision-aided options reads as class planes and transposed convolutions without any of them, what those runs trained with', () => {
     const saved = { ...shippedRuns.mnist, recipe: { loss: 'hinge', diffAugment: ['color'], ema: 0.999 } };
     expect(readRunSettings(JSON.parse(JSON.stringify(saved)), 'step-000600').recipe).toEqual({
       loss: 'hinge',
@@ -123,6 +123,7 @@ describe('run settings', () => {
       ema: 0.999,
       conditioning: 'planes',
       classLoss: 0,
+      upsampling: 'transposed',
       spectralNorm: false,
       lecam: 0,
       visionAided: 0,

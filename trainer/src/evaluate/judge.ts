@@ -14,6 +14,8 @@
  * - copies: the copy check (neighbours.ts) in pixels against the training renders.
  * - classAccuracy ("style agreement"): the share of samples generated for a style that the judge
  *   assigns to it, with the judge's own accuracy on the held-out real renders of the model's groups.
+ * - flatFill: the share of drawn pixels the colour of their neighbours (flat-fill.ts), samples against
+ *   every real render, per style: a pixel statistic beside the judge's measures, not one of them.
  *
  * With `size`, the samples are taken as the worker serves them at that size (8-bit pixels, bilinear)
  * and averaged back down to the judge's 32 px, so the numbers are those of the served images.
@@ -208,11 +210,12 @@ export function evaluateWithJudge(input: JudgeImagesInput): JudgeEvaluation {
     samples: flatFill(sampleShares).share,
     real: flatFill(realShares).share,
     ...(input.classes && {
+      // A style the real data lacks has no share to stand beside: left out, as from the distances.
       byClass: Object.fromEntries(
-        input.classNames.map((name, c) => [
-          name,
-          { samples: flatFill(sampleShares, input.classes, c).share, real: flatFill(realShares, allLabels, realClassOf(name)).share },
-        ]),
+        input.classNames.flatMap((name, c) => {
+          const real = flatFill(realShares, allLabels, realClassOf(name));
+          return real.images ? [[name, { samples: flatFill(sampleShares, input.classes, c).share, real: real.share }]] : [];
+        }),
       ),
     }),
   };

@@ -43,7 +43,7 @@ type PR = { precision: number; recall: number };
 
 /**
  * The style judge's measures (evaluate/judge.ts): per-style FD against its floor, improved precision
- * and recall with their real-vs-real ceilings, and the copy check.
+ * and recall with their real-vs-real ceilings, and the copy check; flat fill beside them.
  */
 function judgeRows(e: Record<string, unknown>): string[] {
   const rows: string[] = [];
@@ -58,6 +58,11 @@ function judgeRows(e: Record<string, unknown>): string[] {
   if (copies)
     rows.push(
       `| samples nearer a training image than 95 % of held-out real images are | ${(copies.copies * 100).toFixed(1)} % (held-out real: ${(copies.heldOutCopies * 100).toFixed(1)} %) |`,
+    );
+  const flat = e.flatFill as { samples: number; real: number } | undefined;
+  if (flat)
+    rows.push(
+      `| flat fill: drawn pixels the colour of their neighbours | ${(flat.samples * 100).toFixed(1)} % (real renders: ${(flat.real * 100).toFixed(1)} %) |`,
     );
   return rows;
 }

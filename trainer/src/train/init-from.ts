@@ -68,7 +68,8 @@ export async function readInitSource(from: string): Promise<InitSource> {
 
 /**
  * The options that fix G's architecture or the data it learns, as the source ran with them: a run
- * started from it takes these rather than the command line's defaults.
+ * started from it takes these rather than the command line's defaults. G's upsampling is one: it
+ * decides the shapes of G's kernels.
  */
 export function sourceArchitecture(settings: RunSettings) {
   const { config } = settings;
@@ -80,6 +81,7 @@ export function sourceArchitecture(settings: RunSettings) {
     latentSize: config.latentSize,
     generatorWidth: config.generatorWidth,
     discriminatorWidth: config.discriminatorWidth,
+    upsampling: settings.recipe.upsampling,
   };
 }
 export type SourceArchitecture = ReturnType<typeof sourceArchitecture>;
@@ -87,13 +89,8 @@ export type SourceArchitecture = ReturnType<typeof sourceArchitecture>;
 /** Throws InitFromError unless the new run's networks are the source's shapes on the source's data set and classes. */
 export function checkSameArchitecture(source: InitSource, settings: RunSettings): void {
   const differences: string[] = [];
-  // G's upsampling decides the shapes of its kernels, so it is the source's too.
-  const theirs = {
-    ...sourceArchitecture(source.settings),
-    numClasses: source.settings.config.numClasses,
-    upsampling: source.settings.recipe.upsampling,
-  };
-  const ours = { ...sourceArchitecture(settings), numClasses: settings.config.numClasses, upsampling: settings.recipe.upsampling };
+  const theirs = { ...sourceArchitecture(source.settings), numClasses: source.settings.config.numClasses };
+  const ours = { ...sourceArchitecture(settings), numClasses: settings.config.numClasses };
   for (const key of Object.keys(theirs) as (keyof typeof theirs)[])
     if (theirs[key] !== ours[key]) differences.push(`${key} ${ours[key]} here, ${theirs[key]} there`);
   if (differences.length === 0 && theirs.numClasses && settings.classNames.join('\n') !== source.settings.classNames.join('\n'))

@@ -6,7 +6,8 @@
  *
  * Checkpoint tensor names: `generator/<weight>`, `discriminator/<weight>`, `adam_g/NNNN`, `adam_d/NNNN`
  * (Adam's slots by position), `adam_powers/adam_g` and `adam_powers/adam_d` (Adam's β₁ᵗ and β₂ᵗ) and
- * `generator_ema/<weight>` (the averaged generator as served), `lecam/anchors` (lecam.ts), and the
+ * `generator_ema/<weight>` (the averaged generator that is exported; a resize-upsampling G's 3x3 kernels become
+ * their transposed form there, resize-conv.ts), `lecam/anchors` (lecam.ts), and the
  * vision-aided heads `vision/…` with their Adam state `adam_v/NNNN` (vision-aided.ts).
  */
 import path from 'node:path';
@@ -33,7 +34,7 @@ export function initialiserSeed(seed: string): number {
   return cyrb128(new TextEncoder().encode(seed))[0] % 1_000_000;
 }
 
-/** Generator weights of a model as the name → tensor map FastGenerator and the exporter take. */
+/** Generator weights of a model by name, as checkpoints and the preview take them (a resize G's kernels still 3x3). */
 export function generatorWeightMap(model: tfl.LayersModel): tf.NamedTensorMap {
   return Object.fromEntries(model.weights.map((w) => [w.originalName, w.read()]));
 }

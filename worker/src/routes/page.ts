@@ -59,8 +59,9 @@ const PAGE = /* html */ `<!doctype html>
     const select = $('class');
     select.replaceChildren(new Option('(follows the seed)', ''));
     if (model && model.classes.length) {
-      // class=each is one grid row and one walk key per class: more classes than either limit allows is a 400.
-      if (model.classes.length <= ${Math.min(LIMITS.maxCells, LIMITS.maxKeys)})
+      // class=each is one grid row and one walk key per class: a walk needs 2 keys, and more classes than
+      // either limit allows is a 400.
+      if (model.classes.length >= 2 && model.classes.length <= ${Math.min(LIMITS.maxCells, LIMITS.maxKeys)})
         select.append(new Option('each (grid: one row per class; walk: through every class)', 'each'));
       model.classes.forEach((name) => select.append(new Option(name, name)));
     }
