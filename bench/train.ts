@@ -3,7 +3,8 @@
  * discriminatorStep then generatorStep (trainer/src/train/step.ts), on tfjs WASM with our kernels and
  * matrix products (as `gan train`), with our kernels only (GAN_KERNELS=tfjs: the before of the GEMM),
  * with the backend's own kernels (plus the filter gradient, without which it cannot train), and the
- * same iteration in PyTorch; optionally pure JS at a small batch. Interleaved rounds, medians.
+ * same iteration in PyTorch; optionally pure JS at a small batch. Interleaved rounds, medians. Also `gan
+ * train`'s iteration with `--upsampling resize` (G's stride-2 stages as ResizeConv2D layers).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmKernels, restoreWasmKernels } from '@gan/core/kernels/index';
@@ -40,6 +41,7 @@ export async function benchTrain(opts: {
   const batch = 64;
   enableRelaxedSimd();
   const withGemm = await trainer('wasm', batch);
+  const resize = await trainer('wasm', batch, 'resize');
   const ours = await trainer('wasm', batch);
   const theirs = await trainer('wasm', batch);
   /** 'gemm': as `gan train` (the project's SIMD kernels); 'ours': GAN_KERNELS=tfjs; 'original': tfjs's + the filter gradient. */
@@ -56,11 +58,13 @@ export async function benchTrain(opts: {
     return fn();
   };
   await withKernels('gemm', withGemm);
+  await withKernels('gemm', resize);
   await withKernels('ours', ours);
   await withKernels('original', theirs);
   const names = { gemm: 'tfjs WASM, our SIMD kernels (gan train)', ours: 'tfjs WASM, composed kernels only (GAN_KERNELS=tfjs)' };
   const contenders: { name: string; batch: number; run: () => Promise<number[]> }[] = [
     { name: names.gemm, batch, run: () => withKernels('gemm', () => timeAsync(withGemm, REPS)) },
+    { name: `${names.gemm}, G with --upsampling resize`, batch, run: () => withKernels('gemm', () => timeAsync(resize, REPS)) },
     { name: names.ours, batch, run: () => withKernels('ours', () => timeAsync(ours, REPS)) },
     { name: "tfjs WASM, backend's kernels + filter gradient", batch, run: () => withKernels('original', () => timeAsync(theirs, REPS)) },
   ];

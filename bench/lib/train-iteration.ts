@@ -1,6 +1,6 @@
 /** One training iteration of the reference architecture (the trainer's D step then G step), on synthetic data. */
 import * as tf from '@tensorflow/tfjs-core';
-import { buildDiscriminator, buildGenerator } from '@gan/core/model';
+import { type GeneratorUpsampling, buildDiscriminator, buildGenerator } from '@gan/core/model';
 import { ARTICLE_ADAM, createAdam, discriminatorStep, generatorStep } from '@gan/trainer/train/step';
 import { CONFIG, values } from './models.ts';
 
@@ -10,10 +10,10 @@ function normal(size: number, seed: number): Float32Array {
   return Float32Array.from({ length: size }, (_, i) => Math.sqrt(-2 * Math.log(u[2 * i] + 1e-12)) * Math.cos(2 * Math.PI * u[2 * i + 1]));
 }
 
-/** A function that runs one iteration of a freshly built pair of networks at `batch` on `backend`. */
-export async function trainer(backend: 'wasm' | 'cpu', batch: number) {
+/** A function that runs one iteration of a freshly built pair of networks at `batch` on `backend` (G upsampling as `gan train --upsampling`). */
+export async function trainer(backend: 'wasm' | 'cpu', batch: number, upsampling: GeneratorUpsampling = 'transposed') {
   await tf.setBackend(backend);
-  const models = { config: CONFIG, generator: buildGenerator(CONFIG, 1), discriminator: buildDiscriminator(CONFIG, 1) };
+  const models = { config: CONFIG, generator: buildGenerator(CONFIG, 1, upsampling), discriminator: buildDiscriminator(CONFIG, 1) };
   const dOpt = createAdam(ARTICLE_ADAM);
   const gOpt = createAdam(ARTICLE_ADAM);
   const real = tf.tensor4d(values(batch * 32 * 32 * 3, 21), [batch, 32, 32, 3]);
