@@ -163,7 +163,6 @@ describe('an evaluation with the judge', () => {
   }
 
   it('records distances with floors, precision and recall with ceilings, copies and agreement, in a manifest-valid record', () => {
-    const model = buildStyleJudge(32, 2, 3);
     const info = {
       id: 'test-judge',
       version: '000000000000',
@@ -175,21 +174,28 @@ describe('an evaluation with the judge', () => {
     };
     const train = images(12, 2, 1);
     const heldOut = images(6, 2, 2);
+    /** 16 samples (12 of class a, 4 of b) judged by an untrained judge against `train` and `heldOut`. */
+    const judged = (images: Float32Array, served: { size?: number; truncation?: number } = {}) => {
+      const model = buildStyleJudge(32, 2, 3);
+      try {
+        return evaluateWithJudge({
+          judge: { model, info: info as unknown as ClassifierInfo },
+          images,
+          count: 16,
+          classes: Int32Array.from({ length: 16 }, (_, i) => (i < 12 ? 0 : 1)),
+          classNames: ['a', 'b'],
+          train,
+          heldOut,
+          seed: 'test',
+          backend: 'cpu',
+          ...served,
+        });
+      } finally {
+        model.dispose();
+      }
+    };
     // The samples are training images: every one a copy.
-    const e = evaluateWithJudge({
-      judge: { model, info: info as unknown as ClassifierInfo },
-      images: train.images.slice(0, 16 * 32 * 32 * 3),
-      count: 16,
-      classes: Int32Array.from({ length: 16 }, (_, i) => (i < 12 ? 0 : 1)),
-      classNames: ['a', 'b'],
-      train,
-      heldOut,
-      seed: 'test',
-      backend: 'cpu',
-      size: 64,
-      truncation: 0.7,
-    });
-    model.dispose();
+    const e = judged(train.images.slice(0, 16 * 32 * 32 * 3), { size: 64, truncation: 0.7 });
     expect(e.metric).toBe('style-judge-distances');
     expect(e.referenceImages).toBe(36);
     expect(e.copies.copies).toBe(1);
@@ -220,19 +226,7 @@ describe('an evaluation with the judge', () => {
     expect(card).toMatch(/\| flat fill: drawn pixels the colour of their neighbours \| 0\.\d % \(real renders: 0\.\d %\) \|/);
     expect(formatJudgeEvaluation(e)).toContain('copies: 100.0 %');
     // Class a's samples are one flat colour, b's (and every real image) noise: flat fill tells them apart, per style.
-    const flatJudge = buildStyleJudge(32, 2, 3);
-    const flat = evaluateWithJudge({
-      judge: { model: flatJudge, info: info as unknown as ClassifierInfo },
-      images: Float32Array.from(train.images.subarray(0, 16 * 32 * 32 * 3), (v, i) => (i < 12 * 32 * 32 * 3 ? -0.2 : v)),
-      count: 16,
-      classes: Int32Array.from({ length: 16 }, (_, i) => (i < 12 ? 0 : 1)),
-      classNames: ['a', 'b'],
-      train,
-      heldOut,
-      seed: 'test',
-      backend: 'cpu',
-    });
-    flatJudge.dispose();
+    const flat = judged(Float32Array.from(train.images.subarray(0, 16 * 32 * 32 * 3), (v, i) => (i < 12 * 32 * 32 * 3 ? -0.2 : v)));
     const { samples, real, byClass } = flat.flatFill!;
     expect(byClass!.a.samples).toBe(1);
     for (const v of [byClass!.b.samples, byClass!.a.real, byClass!.b.real, real]) expect(v).toBeLessThan(0.01);
