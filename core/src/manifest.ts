@@ -40,6 +40,8 @@ export const TrainingInfoSchema = z.object({
       conditioning: z.enum(['planes', 'projection']).optional(),
       /** Weight of the auxiliary class loss on D's class head (absent or 0: none). */
       classLoss: z.number().min(0).optional(),
+      /** Whether D's class head also learnt a "generated" class on G's images (absent: it did not). */
+      fakeClass: z.boolean().optional(),
       /**
        * How G upsampled while it trained (absent: transposed convolutions). `resize`: nearest ×2 and a
        * 3x3 convolution, exported as the transposed convolution it equals (resize-conv.ts), so serving

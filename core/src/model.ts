@@ -117,6 +117,18 @@ export interface DiscriminatorOptions {
    * same features φ(x), which the training step fits to real images' classes and G is asked to satisfy.
    */
   classHead?: boolean;
+  /**
+   * Give the class head a (K+1)-th logit, "generated" (the semi-supervised GAN's discriminator:
+   * Salimans et al. 2016, Odena 2016), which the training step fits to G's images. A head fitted to real
+   * images only can be satisfied by features no real image of the class has; this one also learns what
+   * G's images of each class look like, so G must draw the class as real images do. Needs `classHead`.
+   */
+  fakeClass?: boolean;
+}
+
+/** A generated class asked of D without a class head to put it in. */
+export class FakeClassWithoutClassHeadError extends Error {
+  override name = 'FakeClassWithoutClassHeadError';
 }
 
 /** A projection discriminator asked of a model without classes: there is nothing to project. */
@@ -196,10 +208,13 @@ export function buildDiscriminator(
  * features by where they are (outline, highlight and shading differ by style at particular places,
  * which pooling would sum away). embed(y) is a bias-free dense layer on the one-hot class, the same
  * as an embedding lookup, so the step feeds both conditionings the one-hot it already builds.
- * With `classHead` the model has two outputs: [logit [N, 1], class logits [N, K]] (dense on φ(x)).
+ * With `classHead` the model has two outputs: [logit [N, 1], class logits [N, K]] (dense on φ(x)); with
+ * `fakeClass` too, [N, K + 1], the last one "generated".
  */
 export function buildProjectionDiscriminator(config: ModelConfig, seed = 0, options: DiscriminatorOptions = {}): tfl.LayersModel {
   if (config.numClasses === 0) throw new ProjectionWithoutClassesError('a projection discriminator needs classes (numClasses > 0)');
+  if (options.fakeClass && !options.classHead)
+    throw new FakeClassWithoutClassHeadError('a generated class is a logit of the class head: ask for the class head too');
   const image = tfl.input({ name: 'image', shape: [config.imageSize, config.imageSize, config.channels] });
   const label = tfl.input({ name: 'class', shape: [config.numClasses] });
   const features = discriminatorTrunk(config, seed, options).reduce((x, layer) => layer.apply(x) as tfl.SymbolicTensor, image);
@@ -220,7 +235,7 @@ export function buildProjectionDiscriminator(config: ModelConfig, seed = 0, opti
   const classLogits = tfl.layers
     .dense({
       name: 'class_logits',
-      units: config.numClasses,
+      units: config.numClasses + (options.fakeClass ? 1 : 0),
       kernelInitializer: initializers(seed + 7919, discriminatorChannels(config).length + 2).kernel,
     })
     .apply(phi) as tfl.SymbolicTensor;

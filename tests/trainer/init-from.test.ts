@@ -91,7 +91,7 @@ describe('a run started from another run', () => {
     const log = lines.join('\n');
     expect(log).toMatch(/initialising from source at step 2/);
     expect(log).toMatch(/G: copied all \d+ weights/);
-    expect(log).toMatch(/D: sliced to the image channels: down1\/kernel \[4,4,11,4\] → \[4,4,1,4\]/);
+    expect(log).toMatch(/D: sliced to what both have \(image channels, classes\): down1\/kernel \[4,4,11,4\] → \[4,4,1,4\]/);
     expect(log).toMatch(/D: zero \(new\): class_embedding\/kernel/);
 
     const provenance = { run: 'source', step: 2, tensorsSha256: source.checkpoint.state.tensorsSha256 };

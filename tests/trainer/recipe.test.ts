@@ -28,6 +28,8 @@ import { LECAM_TENSOR } from '@gan/trainer/train/lecam';
 import { type Checkpoint, loadLatestCheckpoint } from '@gan/trainer/train/checkpoint';
 import { type TrainOptions, runTraining } from '@gan/trainer/train/run';
 import { ARTICLE_RECIPE } from '@gan/trainer/train/settings';
+import { initialiseFrom, readInitSource } from '@gan/trainer/train/init-from';
+import { TrainingState } from '@gan/trainer/train/state';
 import { exportRun } from '@gan/trainer/export/export';
 import { ganInProcess as gan } from './gan-in-process.ts';
 import { tinyRun } from './tiny-run.ts';
@@ -255,6 +257,45 @@ describe('a run with a class loss (AC-GAN)', () => {
   }, 120_000);
 });
 
+describe('a run whose class head has the generated class', () => {
+  const recipe = { ...ARTICLE_RECIPE, conditioning: 'projection' as const, classLoss: 0.5, fakeClass: true };
+  const fakeClass = (outDir: string, extra: Partial<TrainOptions> = {}) => tinyRun('cpu', outDir, { recipe, seed: 'fake-class', ...extra });
+
+  it('records it, resumes exactly (the K + 1 class logits included) and names it in the manifest and the card', async () => {
+    const { straight: a, resumed: b, split } = await straightAndResumed('fake-class', fakeClass);
+    expect(JSON.parse(await readFile(path.join(split, 'run.json'), 'utf8')).recipe).toMatchObject({ classLoss: 0.5, fakeClass: true });
+    expect(a.tensors.get('discriminator/class_logits/kernel')!.shape).toEqual([4 * 4 * 8, 11]);
+    expectSameTensors(a, b);
+    const exported = await exportRun(split, path.join(root, 'fake-class-export'));
+    expect(exported.manifest.training.recipe).toMatchObject({ classLoss: 0.5, fakeClass: true });
+    const card = await readFile(path.join(root, 'fake-class-export', 'README.md'), 'utf8');
+    expect(card).toMatch(/the head with a generated class fitted to G's images/);
+  }, 120_000);
+
+  it("starts from a class-loss run's head: the real classes' columns are the source's, the generated class's its own", async () => {
+    const sourceDir = path.join(root, 'fake-class-source');
+    await runTraining(tinyRun('cpu', sourceDir, { recipe: { ...recipe, fakeClass: false }, seed: 'fake-class-source', steps: 2 }));
+    const source = await readInitSource(sourceDir);
+    const state = TrainingState.initial({ ...source.settings, seed: 'fake-class', recipe, initFrom: source.provenance });
+    const fresh = new Map(state.models.discriminator.weights.map((w) => [w.originalName, Array.from(w.read().dataSync())]));
+    const transfer = initialiseFrom(state, source);
+    expect(transfer.sliced).toEqual([
+      'discriminator/class_logits/kernel [128,10] → [128,11]',
+      'discriminator/class_logits/bias [10] → [11]',
+    ]);
+    const saved = source.checkpoint.tensors.get('discriminator/class_logits/kernel')!.data;
+    const head = state.models.discriminator.weights.find((w) => w.originalName === 'class_logits/kernel')!;
+    const kernel = head.read().dataSync();
+    const own = fresh.get('class_logits/kernel')!;
+    for (let r = 0; r < 128; r++) {
+      for (let c = 0; c < 10; c++) expect(kernel[r * 11 + c]).toBe(saved[r * 10 + c]);
+      expect(kernel[r * 11 + 10]).toBe(own[r * 11 + 10]);
+    }
+    expect(own.some((v) => v !== 0)).toBe(true);
+    state.dispose();
+  }, 120_000);
+});
+
 describe('gan train --class-loss', () => {
   it('refuses it without the projection discriminator, and a negative weight, naming the flag', async () => {
     const planes = await gan('train', '--data', 'mnist', '--class-loss', '1', '--out', path.join(root, 'never'));
@@ -273,6 +314,12 @@ describe('gan train --class-loss', () => {
     );
     expect(negative.code).not.toBe(0);
     expect(negative.stderr).toMatch(/--class-loss[\s\S]*must be a number ≥ 0/);
+  });
+
+  it('refuses --fake-class without a class loss, naming the flag', async () => {
+    const r = await gan('train', '--data', 'mnist', '--conditioning', 'projection', '--fake-class', '--out', path.join(root, 'never'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/error: --fake-class: the generated class is a class of the class head: add --class-loss/);
   });
 });
 

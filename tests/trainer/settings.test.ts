@@ -13,6 +13,7 @@ import type { Dataset } from '@gan/trainer/data/index';
 import {
   ARTICLE_RECIPE,
   ClassLossWithoutProjectionError,
+  FakeClassWithoutClassLossError,
   ConditioningWithoutClassesError,
   RunSettingsError,
   newRunSettings,
@@ -115,7 +116,7 @@ describe('run settings', () => {
     expect(settings).toMatchObject(saved);
   });
 
-  it('a recipe written before the conditioning, class-loss, upsampling, spectral-norm, LeCam and vision-aided options reads as class planes and transposed convolutions without any of them, what those runs trained with', () => {
+  it('a recipe written before the conditioning, class-loss, generated-class, upsampling, spectral-norm, LeCam and vision-aided options reads as class planes and transposed convolutions without any of them, what those runs trained with', () => {
     const saved = { ...shippedRuns.mnist, recipe: { loss: 'hinge', diffAugment: ['color'], ema: 0.999 } };
     expect(readRunSettings(JSON.parse(JSON.stringify(saved)), 'step-000600').recipe).toEqual({
       loss: 'hinge',
@@ -123,6 +124,7 @@ describe('run settings', () => {
       ema: 0.999,
       conditioning: 'planes',
       classLoss: 0,
+      fakeClass: false,
       upsampling: 'transposed',
       spectralNorm: false,
       lecam: 0,
@@ -139,6 +141,9 @@ describe('run settings', () => {
     expect(() => newRunSettings({ ...emojiRunOptions, recipe }, emoji)).toThrow(ClassLossWithoutProjectionError);
     const settings = newRunSettings({ ...emojiRunOptions, recipe: { ...recipe, conditioning: 'projection' } }, emoji);
     expect(readRunSettings(JSON.parse(JSON.stringify(settings)), 'run.json').recipe.classLoss).toBe(1);
+    // The generated class is a class of that head.
+    const fakeClass = { ...recipe, conditioning: 'projection' as const, classLoss: 0, fakeClass: true };
+    expect(() => newRunSettings({ ...emojiRunOptions, recipe: fakeClass }, emoji)).toThrow(FakeClassWithoutClassLossError);
   });
 
   it('a projection run records it and reads it back; a data set without classes cannot have one', () => {

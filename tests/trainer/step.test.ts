@@ -3,7 +3,13 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelConfig } from '@gan/core/config';
 import { Sfc32 } from '@gan/core/prng';
-import { ClassHeadWithoutProjectionError, type DiscriminatorConditioning, buildDiscriminator, buildGenerator } from '@gan/core/model';
+import {
+  ClassHeadWithoutProjectionError,
+  type DiscriminatorConditioning,
+  FakeClassWithoutClassHeadError,
+  buildDiscriminator,
+  buildGenerator,
+} from '@gan/core/model';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import {
   ARTICLE_ADAM,
@@ -237,21 +243,31 @@ describe('training steps with a projection discriminator', () => {
 });
 
 describe('training steps with a class loss (AC-GAN)', () => {
-  function withClassHead(config = tiny) {
-    const s = setup(config, 'projection');
+  function withClassHead(fakeClass = false) {
+    const s = setup(tiny, 'projection');
     s.models.discriminator.dispose();
-    s.models.discriminator = buildDiscriminator(config, 1, 'projection', { classHead: true });
+    s.models.discriminator = buildDiscriminator(tiny, 1, 'projection', { classHead: true, fakeClass });
     return s;
   }
 
-  /** CE(D's class logits for the images, labels), computed outside the steps on a setup of its own (training mode moves BN statistics). */
-  function classCrossEntropy(images: (s: ReturnType<typeof setup>) => tf.Tensor4D, labels: number[]): number {
-    const probe = withClassHead();
+  /**
+   * CE(D's class logits for the images, targets), computed outside the steps on a setup of its own
+   * (training mode moves BN statistics). D is told `labels`; the targets are the labels, or K (the
+   * generated class) for every image when `generated`.
+   */
+  function classCrossEntropy(
+    images: (s: ReturnType<typeof setup>) => tf.Tensor4D,
+    labels: number[],
+    { fakeClass = false, generated = false } = {},
+  ): number {
+    const probe = withClassHead(fakeClass);
+    const classes = tiny.numClasses + (fakeClass ? 1 : 0);
+    const targets = generated ? labels.map(() => tiny.numClasses) : labels;
     const ce = tf.tidy(() => {
       const [, classLogits] = probe.models.discriminator.apply(discriminatorInputs(probe.models, images(probe), labels), {
         training: true,
       }) as tf.Tensor[];
-      return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(labels, 'int32'), tiny.numClasses), classLogits).dataSync()[0];
+      return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(targets, 'int32'), classes), classLogits).dataSync()[0];
     });
     dispose(probe);
     return ce;
@@ -267,6 +283,64 @@ describe('training steps with a class loss (AC-GAN)', () => {
     tf.dispose(out);
     d.dispose();
     expect(() => buildDiscriminator(tiny, 1, 'planes', { classHead: true })).toThrow(ClassHeadWithoutProjectionError);
+  });
+
+  it('a head with the generated class has K + 1 logits, and needs the class head', () => {
+    const d = buildDiscriminator(tiny, 1, 'projection', { classHead: true, fakeClass: true });
+    const out = d.predict([tf.zeros([2, 16, 16, 1]), tf.oneHot([0, 2], 3)]) as tf.Tensor[];
+    expect(out[1].shape).toEqual([2, 4]);
+    tf.dispose(out);
+    d.dispose();
+    expect(() => buildDiscriminator(tiny, 1, 'projection', { fakeClass: true })).toThrow(FakeClassWithoutClassHeadError);
+  });
+
+  it("with the generated class, D's step also fits the head to call G's images generated: λ·(CE(real, y) + CE(fake, K))", async () => {
+    const plain = withClassHead(true);
+    const weighted = withClassHead(true);
+    const realLabels = [0, 1, 2, 0];
+    const fakeLabels = [2, 2, 1, 0];
+    const noise = plain.noise();
+    const onReal = classCrossEntropy((s) => s.real, realLabels, { fakeClass: true });
+    // The step's fakes: G(z, c) in training mode, its statistics held (a probe's G is the same fresh G).
+    const fake = (s: ReturnType<typeof setup>) =>
+      s.models.generator.apply(generatorInputTensor(tiny, noise, fakeLabels), { training: true }) as tf.Tensor4D;
+    const onFake = classCrossEntropy(fake, fakeLabels, { fakeClass: true, generated: true });
+    expect(Math.abs(onFake - Math.log(4))).toBeLessThan(0.2); // K + 1 fresh logits near 0
+    const batch = { real: plain.real, realLabels, noise, fakeLabels };
+    const a = await discriminatorStep(plain.models, plain.dOpt, batch, 'bce', 0);
+    const b = await discriminatorStep(weighted.models, weighted.dOpt, { ...batch, real: weighted.real }, 'bce', 2);
+    expect(b.d_loss - a.d_loss).toBeCloseTo(2 * (onReal + onFake), 4);
+    dispose(plain);
+    dispose(weighted);
+  });
+
+  it("with the generated class, G's term is CE over all K + 1 logits against the class asked for", async () => {
+    const plain = withClassHead(true);
+    const weighted = withClassHead(true);
+    const noise = plain.noise();
+    const labels = [1, 0, 2, 2];
+    const expected = classCrossEntropy(
+      (s) => s.models.generator.apply(generatorInputTensor(tiny, noise, labels), { training: true }) as tf.Tensor4D,
+      labels,
+      { fakeClass: true },
+    );
+    const a = await generatorStep(plain.models, plain.gOpt, { noise, labels }, 'bce', 0);
+    const b = await generatorStep(weighted.models, weighted.gOpt, { noise, labels }, 'bce', 0.5);
+    expect(b.g_loss - a.g_loss).toBeCloseTo(0.5 * expected, 4);
+    const s = withClassHead(true);
+    await expectNoLeakedTensors(async () => {
+      await discriminatorStep(
+        s.models,
+        s.dOpt,
+        { real: s.real, realLabels: s.labels(), noise: s.noise(), fakeLabels: s.labels() },
+        'bce',
+        1,
+      );
+      await generatorStep(s.models, s.gOpt, { noise: s.noise(), labels: s.labels() }, 'bce', 1);
+    });
+    dispose(s);
+    dispose(plain);
+    dispose(weighted);
   });
 
   it("the discriminator step fits the class head to the real images' classes and adds λ·CE to its loss", async () => {

@@ -29,6 +29,7 @@ import { register as registerDataset } from './commands/dataset.ts';
 import { register as registerTrainScorer } from './commands/train-scorer.ts';
 import { register as registerDerive } from './commands/derive.ts';
 import { register as registerUpscaler } from './commands/upscaler.ts';
+import { register as registerClassHead } from './commands/class-head.ts';
 
 const COMMANDS: ((program: Command) => void)[] = [
   registerTrain,
@@ -48,6 +49,7 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerTrainScorer,
   registerDerive,
   registerUpscaler,
+  registerClassHead,
 ];
 
 export function buildProgram(): Command {

@@ -11,7 +11,7 @@ import {
 import { parseDataSpec, DataSpecError } from '../data/index.ts';
 import { MissingDataError, RunExistsError, runTraining } from '../train/run.ts';
 import { type InitSource, InitFromError, readInitSource, sourceArchitecture } from '../train/init-from.ts';
-import { ClassLossWithoutProjectionError, ConditioningWithoutClassesError } from '../train/settings.ts';
+import { ClassLossWithoutProjectionError, ConditioningWithoutClassesError, FakeClassWithoutClassLossError } from '../train/settings.ts';
 import { ARTICLE_ADAM, type GanLoss } from '../train/step.ts';
 import { AugmentPolicyError, DIFF_AUGMENT_POLICY, parseAugmentPolicy } from '../train/augment.ts';
 import {
@@ -47,6 +47,7 @@ interface TrainFlags extends BackendFlags {
   ema?: number;
   conditioning: DiscriminatorConditioning;
   classLoss: number;
+  fakeClass: boolean;
   upsampling: GeneratorUpsampling;
   spectralNorm: boolean;
   lecam: number;
@@ -147,6 +148,11 @@ export function register(program: Command): void {
       nonNegativeNumber,
       0,
     )
+    .option(
+      '--fake-class',
+      "give the class head of --class-loss a K+1-th class, generated, that it learns on G's images (the semi-supervised GAN's discriminator): G must then draw each class as its real images look to that head, not only with the features that tell classes apart",
+      false,
+    )
     .addOption(
       new Option(
         '--upsampling <kind>',
@@ -217,6 +223,7 @@ export function register(program: Command): void {
           'ema',
           'conditioning',
           'classLoss',
+          'fakeClass',
           'upsampling',
           'spectralNorm',
           'lecam',
@@ -252,6 +259,8 @@ export function register(program: Command): void {
         throw new UsageError('--conditioning', 'projection needs the class labels that --no-labels drops');
       if (!flags.resume && flags.classLoss > 0 && flags.conditioning !== 'projection')
         throw new UsageError('--class-loss', 'the class head is part of the projection discriminator: add --conditioning projection');
+      if (!flags.resume && flags.fakeClass && !(flags.classLoss > 0))
+        throw new UsageError('--fake-class', 'the generated class is a class of the class head: add --class-loss <weight>');
       if (flags.steps !== undefined && flags.epochs !== undefined) throw new UsageError('--steps', 'give --steps or --epochs, not both');
       if (!['auto', 'bar', 'lines', 'quiet'].includes(flags.progress))
         throw new UsageError('--progress', 'must be auto, bar, lines or quiet');
@@ -286,6 +295,7 @@ export function register(program: Command): void {
             ema: flags.ema ?? null,
             conditioning: flags.conditioning,
             classLoss: flags.classLoss,
+            fakeClass: flags.fakeClass,
             upsampling: flags.upsampling,
             spectralNorm: flags.spectralNorm,
             lecam: flags.lecam,
@@ -314,6 +324,7 @@ export function register(program: Command): void {
         if (err instanceof MissingDataError) throw new UsageError('--data', err.message);
         if (err instanceof ConditioningWithoutClassesError) throw new UsageError('--conditioning', err.message);
         if (err instanceof ClassLossWithoutProjectionError) throw new UsageError('--class-loss', err.message);
+        if (err instanceof FakeClassWithoutClassLossError) throw new UsageError('--fake-class', err.message);
         if (err instanceof InitFromError) throw new UsageError('--init-from', err.message);
         throw err;
       } finally {

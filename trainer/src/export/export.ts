@@ -76,7 +76,7 @@ function recipeText(recipe: TrainingRecipe): string {
       : '';
   const classes =
     recipe.classLoss > 0
-      ? `; an auxiliary class loss (AC-GAN) of weight ${recipe.classLoss} on a class head of D, for real images and for G`
+      ? `; an auxiliary class loss (AC-GAN) of weight ${recipe.classLoss} on a class head of D, for real images and for G${recipe.fakeClass ? ", the head with a generated class fitted to G's images" : ''}`
       : '';
   const upsampling =
     recipe.upsampling === 'resize'
@@ -93,10 +93,11 @@ function recipeText(recipe: TrainingRecipe): string {
 
 /** The recipe as the manifest records it: options left at their off value are left out, so models trained before them keep the manifest they always had. */
 function manifestRecipe(recipe: TrainingRecipe): NonNullable<Manifest['training']['recipe']> {
-  const { classLoss, upsampling, spectralNorm, lecam, visionAided, visionWarmup, visionNetwork, ...rest } = recipe;
+  const { classLoss, fakeClass, upsampling, spectralNorm, lecam, visionAided, visionWarmup, visionNetwork, ...rest } = recipe;
   return {
     ...rest,
     ...(classLoss > 0 && { classLoss }),
+    ...(fakeClass && { fakeClass }),
     ...(upsampling !== 'transposed' && { upsampling }),
     ...(spectralNorm && { spectralNorm }),
     ...(lecam > 0 && { lecam }),

@@ -8,7 +8,9 @@
  * G must be the source's G exactly, so the data set and the architecture are the source's. D takes
  * every weight whose name and shape match, batch-norm moving statistics included; the first
  * convolution's kernel keeps the image channels' slices when one D has class planes and the other has
- * none; weights only the new D has keep their initialisation, the class embedding excepted (below).
+ * none; the class head's kernel and bias keep the K real classes' columns when one head has the
+ * generated class (K + 1 logits) and the other has not; weights only the new D has keep their
+ * initialisation, the class embedding excepted (below).
  */
 import { settleSpectralNorms } from '@gan/core/spectral-norm';
 import { existsSync } from 'node:fs';
@@ -136,6 +138,23 @@ function imageChannelSlices(source: NamedArray, target: Float32Array, shape: num
   return out;
 }
 
+/**
+ * The class head's weights are [φ, K] and [K] on one side, [φ, K + 1] and [K + 1] on the other (the
+ * generated class last, model.ts). The new weight takes the source's values for the classes both
+ * have and keeps its own for the generated one.
+ */
+function classColumns(source: NamedArray, target: Float32Array, shape: number[]): Float32Array | undefined {
+  const rows = shape.slice(0, -1);
+  const columns = shape[shape.length - 1];
+  const sourceColumns = source.shape[source.shape.length - 1];
+  if (!sameShape(source.shape.slice(0, -1), rows) || Math.abs(sourceColumns - columns) !== 1) return undefined;
+  const shared = Math.min(columns, sourceColumns);
+  const out = target.slice();
+  const count = rows.reduce((a, b) => a * b, 1);
+  for (let r = 0; r < count; r++) out.set(source.data.subarray(r * sourceColumns, r * sourceColumns + shared), r * columns);
+  return out;
+}
+
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /**
@@ -167,10 +186,14 @@ export function initialiseFrom(state: TrainingState, source: InitSource): Weight
       taken.add(name);
       continue;
     }
-    const sliced =
-      saved && Math.abs(saved.shape[2] - shape[2]) === config.numClasses
-        ? imageChannelSlices(saved, w.read().dataSync() as Float32Array, shape)
-        : undefined;
+    const own = () => w.read().dataSync() as Float32Array;
+    const sliced = !saved
+      ? undefined
+      : w.originalName.startsWith('class_logits/')
+        ? classColumns(saved, own(), shape)
+        : Math.abs(saved.shape[2] - shape[2]) === config.numClasses
+          ? imageChannelSlices(saved, own(), shape)
+          : undefined;
     if (saved && sliced) {
       write(w, sliced, shape);
       transfer.sliced.push(`${name} [${saved.shape}] → [${shape}]`);
@@ -204,7 +227,7 @@ export function describeTransfer(source: InitSource, transfer: WeightTransfer): 
     `initialising from ${run} at step ${step} (${path.basename(source.checkpoint.dir)}, tensors sha256 ${tensorsSha256.slice(0, 12)}…)`,
     `  G: copied all ${g.length} weights`,
     `  D: copied ${d.length}: ${short(d)}`,
-    ...(transfer.sliced.length ? [`  D: sliced to the image channels: ${short(transfer.sliced)}`] : []),
+    ...(transfer.sliced.length ? [`  D: sliced to what both have (image channels, classes): ${short(transfer.sliced)}`] : []),
     ...(transfer.zeroed.length ? [`  D: zero (new): ${short(transfer.zeroed)}`] : []),
     ...(transfer.fresh.length ? [`  D: fresh initialisation (new): ${short(transfer.fresh)}`] : []),
     ...(transfer.dropped.length ? [`  D: not used (source only): ${short(transfer.dropped)}`] : []),

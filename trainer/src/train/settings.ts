@@ -32,6 +32,11 @@ export const TrainingRecipeSchema = z.object({
    */
   classLoss: z.number().min(0).default(0),
   /**
+   * Whether D's class head has a (K+1)-th class, "generated", fitted to G's images (model.ts,
+   * `fakeClass`); false for every run before the option. Needs the class loss.
+   */
+  fakeClass: z.boolean().default(false),
+  /**
    * How G doubles its resolution while it trains (model.ts): the article's transposed convolutions, or
    * nearest upsampling then a 3x3 convolution. Exported weights are transposed-convolution ones either way.
    */
@@ -60,6 +65,7 @@ export const ARTICLE_RECIPE: TrainingRecipe = {
   ema: null,
   conditioning: 'planes',
   classLoss: 0,
+  fakeClass: false,
   upsampling: 'transposed',
   spectralNorm: false,
   lecam: 0,
@@ -122,6 +128,11 @@ export class ClassLossWithoutProjectionError extends Error {
   override name = 'ClassLossWithoutProjectionError';
 }
 
+/** A new run that asks for the generated class without the class loss whose head it is a class of. */
+export class FakeClassWithoutClassLossError extends Error {
+  override name = 'FakeClassWithoutClassLossError';
+}
+
 /** Validates settings read back from `source` (a checkpoint directory); older runs' lack of a recipe reads as ARTICLE_RECIPE. */
 export function readRunSettings(saved: unknown, source: string): RunSettings {
   const parsed = RunSettingsSchema.safeParse(saved);
@@ -164,6 +175,8 @@ export function newRunSettings(options: NewRunOptions, dataset: Dataset): RunSet
     throw new ClassLossWithoutProjectionError(
       'the class loss trains a class head on the projection discriminator: ask for --conditioning projection',
     );
+  if (options.recipe?.fakeClass && !((options.recipe.classLoss ?? 0) > 0))
+    throw new FakeClassWithoutClassLossError('the generated class is a class of the class head: ask for --class-loss <weight> too');
   const config = ModelConfigSchema.parse({
     imageSize: options.imageSize,
     channels: dataset.channels,

@@ -140,6 +140,7 @@ export class TrainingState {
       generator: buildGenerator(config, initialiserSeed(seed), recipe.upsampling),
       discriminator: buildDiscriminator(config, initialiserSeed(seed), recipe.conditioning, {
         classHead: recipe.classLoss > 0,
+        fakeClass: recipe.fakeClass,
         spectralNorm: recipe.spectralNorm,
       }),
       conditioning: recipe.conditioning,

@@ -9,7 +9,9 @@
  * With a class loss weight λ > 0 (AC-GAN, Odena et al. 2017; D then has a class head, model.ts) D also
  * minimises λ·CE(class head(x), class of x) on the real batch, and G minimises λ·CE(class head(G(z, c)), c):
  * G is rewarded for images whose class D can tell, not only for images D takes for real. D's class head
- * learns from real images only, so it cannot learn to call bad fakes a class.
+ * learns from real images only, so it cannot learn to call bad fakes a class: G can satisfy it with
+ * features no real image of the class has. A head with the generated class (K + 1 logits, model.ts)
+ * also learns λ·CE(class head(G(z, c)), K) on the fake batch, and G's term is then over all K + 1.
  *
  * With a LeCam term (lecam.ts) D also minimises λ·R, which pulls its real and fake logits towards the
  * moving averages of the other's.
@@ -145,17 +147,26 @@ function judge(models: GanModels, input: tf.Tensor | tf.Tensor[]): { logits: tf.
   return Array.isArray(out) ? { logits: out[0], classLogits: out[1] } : { logits: out };
 }
 
-/** λ·CE(class logits, the labels' classes); a class loss asked of D without a class head is a programming error. */
-function classLoss(
-  config: ModelConfig,
-  weight: number,
-  classLogits: tf.Tensor2D | undefined,
-  labels: ArrayLike<number> | undefined,
-): tf.Scalar | undefined {
+/**
+ * λ·CE(class logits, the labels' classes); a class loss asked of D without a class head is a programming
+ * error. The one-hot has the head's width: K, or K + 1 for a head with the generated class.
+ */
+function classLoss(weight: number, classLogits: tf.Tensor2D | undefined, labels: ArrayLike<number> | undefined): tf.Scalar | undefined {
   if (weight === 0) return undefined;
   if (!classLogits) throw new RangeError('a class loss needs a discriminator built with a class head');
-  const n = classLogits.shape[0];
-  return tf.mul(weight, tf.losses.softmaxCrossEntropy(oneHot(config, labels, n), classLogits)) as tf.Scalar;
+  const [n, classes] = classLogits.shape;
+  if (!labels || labels.length !== n) throw new RangeError(`a class loss needs ${n} labels`);
+  const target = tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), classes);
+  return tf.mul(weight, tf.losses.softmaxCrossEntropy(target, classLogits)) as tf.Scalar;
+}
+
+/**
+ * D's class loss on G's images when its head has the generated class (model.ts, `fakeClass`): every
+ * fake is labelled K, the last logit. Undefined for a head of K logits, which learns from real images only.
+ */
+function generatedClassLoss(config: ModelConfig, weight: number, classLogits: tf.Tensor2D | undefined): tf.Scalar | undefined {
+  if (!classLogits || classLogits.shape[1] !== config.numClasses + 1) return undefined;
+  return classLoss(weight, classLogits, new Array<number>(classLogits.shape[0]).fill(config.numClasses));
 }
 
 const plus = (a: tf.Scalar, b: tf.Scalar | undefined) => (b ? (tf.add(a, b) as tf.Scalar) : a);
@@ -237,7 +248,8 @@ export async function discriminatorStep(
         realLogit = tf.keep(tf.mean(realJudged.logits) as tf.Scalar);
         fakeLogit = tf.keep(tf.mean(fakeJudged.logits) as tf.Scalar);
         const adversarial = discriminatorLoss(loss, realJudged.logits, fakeJudged.logits);
-        const classified = plus(adversarial, classLoss(config, classLossWeight, realJudged.classLogits, batch.realLabels));
+        const realClassified = plus(adversarial, classLoss(classLossWeight, realJudged.classLogits, batch.realLabels));
+        const classified = plus(realClassified, generatedClassLoss(config, classLossWeight, fakeJudged.classLogits));
         return plus(classified, lecam && lecamPenalty(lecam, realJudged.logits, fakeJudged.logits));
       },
       true,
@@ -277,7 +289,7 @@ export async function generatorStep(
           const fake = augmented(generator.apply(input, { training: true }) as tf.Tensor4D, batch.augmentation);
           const judged = judge(models, discriminatorInputs(models, fake, batch.labels));
           dgz = tf.keep(tf.mean(tf.sigmoid(judged.logits)) as tf.Scalar);
-          const own = plus(generatorLoss(loss, judged.logits), classLoss(config, classLossWeight, judged.classLogits, batch.labels));
+          const own = plus(generatorLoss(loss, judged.logits), classLoss(classLossWeight, judged.classLogits, batch.labels));
           if (!vision || vision.weight === 0) return own;
           const { network, heads } = vision.branch;
           const visionLoss = visionGeneratorLoss(heads.logits(network.apply(fake, true), batch.labels));
