@@ -14,7 +14,9 @@ import type { LabelledImages } from '@gan/trainer/evaluate/classifier';
 import { evaluateWithJudge, formatJudgeEvaluation } from '@gan/trainer/evaluate/judge';
 import { boxDownscale } from '@gan/trainer/evaluate/judge-run';
 import { flatFill, flatFillShares } from '@gan/trainer/evaluate/flat-fill';
+import { addPixelNoise, addRandomPixelNoise } from '@gan/trainer/evaluate/pixel-noise';
 import { heldOutByName, markHeldOut } from '@gan/trainer/evaluate/style-data';
+import { Sfc32 } from '@gan/core/prng';
 import { buildStyleJudge, judgeAccuracy } from '@gan/trainer/evaluate/style-judge';
 import { STATISTICS_SIZE, styleStatistics } from '@gan/trainer/evaluate/style-statistics';
 import { type ClassifierInfo, defaultClassifiersDir, loadClassifier } from '@gan/trainer/evaluate/store';
@@ -61,6 +63,17 @@ describe('the shipped style judge', () => {
     }
   });
 
+  it('keeps its calls under pixel noise nobody sees: the same sample with N(0, 4²) levels on every value is still at least 85 % right', async () => {
+    const judge = await loadClassifier(path.join(defaultClassifiersDir(), 'emoji-style-32'));
+    try {
+      const data = await fixture();
+      const noisy = { ...data, images: addPixelNoise(data.images.slice(), 4, Sfc32.fromSeed('fixture-noise')) };
+      expect(judgeAccuracy(judge.model, noisy).accuracy).toBeGreaterThanOrEqual(0.85);
+    } finally {
+      judge.model.dispose();
+    }
+  });
+
   it('records its held-out accuracy, per style and as a confusion matrix, and reads the statistics it was trained with', async () => {
     const info = JSON.parse(
       await readFile(path.join(defaultClassifiersDir(), 'emoji-style-32', 'classifier.json'), 'utf8'),
@@ -70,6 +83,38 @@ describe('the shipped style judge', () => {
     expect(Object.keys(info.heldOutAccuracyByClass ?? {})).toEqual(info.classNames);
     const total = (info.confusion ?? []).flat().reduce((a, b) => a + b, 0);
     expect(total).toBe(info.heldOutCount);
+    // Trained with pixel noise, and its card says how far such noise still moves its distances.
+    expect(info.training.pixelNoise).toBeGreaterThan(0);
+    const atTwoLevels = info.noiseRobustness?.find((r) => r.levels === 2);
+    expect(atTwoLevels?.fdRatio).toBeLessThan(1.5);
+  });
+});
+
+describe('pixel noise', () => {
+  it('σ 0 only rounds to 8 bits; σ > 0 moves values by about σ levels, the same for the same seed', () => {
+    const images = Float32Array.from({ length: 3000 }, (_, i) => Math.sin(i) * 0.9);
+    const rounded = addPixelNoise(images.slice(), 0, Sfc32.fromSeed('a'));
+    for (let i = 0; i < images.length; i++) {
+      const level = (rounded[i] + 1) * 127.5;
+      expect(Math.abs(level - Math.round(level))).toBeLessThan(1e-4);
+      expect(Math.abs(rounded[i] - images[i])).toBeLessThanOrEqual(0.5 / 127.5 + 1e-6);
+    }
+    const noisy = addPixelNoise(images.slice(), 4, Sfc32.fromSeed('a'));
+    const rms = Math.sqrt(noisy.reduce((sum, v, i) => sum + ((v - rounded[i]) * 127.5) ** 2, 0) / images.length);
+    expect(rms).toBeGreaterThan(3.5);
+    expect(rms).toBeLessThan(4.5);
+    expect(Array.from(addPixelNoise(images.slice(), 4, Sfc32.fromSeed('a')))).toEqual(Array.from(noisy));
+  });
+
+  it('gives each image its own σ up to the maximum', () => {
+    const images = new Float32Array(50 * 64);
+    addRandomPixelNoise(images, 50, 6, Sfc32.fromSeed('b'));
+    const sigmas = Array.from({ length: 50 }, (_, i) => {
+      const part = images.subarray(i * 64, (i + 1) * 64);
+      return Math.sqrt(part.reduce((sum, v) => sum + ((v + 1) * 127.5 - 127.5) ** 2, 0) / 64);
+    });
+    expect(Math.max(...sigmas)).toBeLessThan(6 * 1.6);
+    expect(Math.max(...sigmas) - Math.min(...sigmas)).toBeGreaterThan(2);
   });
 });
 

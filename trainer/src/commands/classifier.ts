@@ -12,6 +12,7 @@ import {
   threadsOption,
   info,
   integer,
+  nonNegativeNumber,
   oneOf,
   positiveNumber,
   type BackendFlags,
@@ -27,6 +28,7 @@ interface ClassifierFlags extends BackendFlags {
   batchSize: number;
   lr: number;
   maxShift: number;
+  pixelNoise: number;
   seed: string;
   background: string;
   labels: 'classes' | 'instances';
@@ -66,6 +68,12 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'images per step', integer(1, 4096), 64)
     .option('--lr <x>', 'Adam learning rate', positiveNumber, 1e-3)
     .option('--max-shift <n>', 'augmentation: random translations of up to n pixels', integer(0, 8), 2)
+    .option(
+      '--pixel-noise <levels>',
+      'with --judge: augmentation: Gaussian noise on every pixel, σ up to this many 8-bit levels (random per image), so that differences nobody sees do not move the judge; 0 = none',
+      nonNegativeNumber,
+      0,
+    )
     .option('--seed <s>', 'seed of the initial weights, batch order and augmentation', 'classifier')
     .addOption(
       new Option(
@@ -81,6 +89,7 @@ export function register(program: Command): void {
     .addOption(threadsOption())
     .action(async (flags: ClassifierFlags) => {
       if ((flags.data === undefined) === !flags.judge) throw new UsageError('--data', 'give either --data or --judge');
+      if (!flags.judge && flags.pixelNoise > 0) throw new UsageError('--pixel-noise', 'is an augmentation of the style judge: add --judge');
       const backend = await activateBackend(flags, info);
       if (flags.judge) {
         const { dir, info: saved } = await trainAndSaveStyleJudge({
@@ -89,6 +98,7 @@ export function register(program: Command): void {
           batchSize: flags.batchSize,
           learningRate: flags.lr,
           maxShift: flags.maxShift,
+          pixelNoise: flags.pixelNoise,
           seed: flags.seed,
           backend,
           shape: { statistics: flags.judgeStatistics, filters: judgeFilters(flags.judgeFilters) },

@@ -61,11 +61,20 @@ export const ClassifierInfoSchema = z.object({
       confusion: z.array(z.array(z.number().int())),
     })
     .optional(),
+  /**
+   * A judge's figures on the held-out renders of the model's groups with pixel noise of a few 8-bit
+   * levels (judge-robustness.ts): how far differences nobody sees move them.
+   */
+  noiseRobustness: z
+    .array(z.object({ levels: z.number(), fdRatio: z.number(), agreement: z.number(), precision: z.number(), recall: z.number() }))
+    .optional(),
   training: z.object({
     epochs: z.number().int(),
     batchSize: z.number().int(),
     learningRate: z.number(),
     maxShift: z.number().int(),
+    /** Largest σ of the pixel-noise augmentation, in 8-bit levels (absent: none; pixel-noise.ts). */
+    pixelNoise: z.number().optional(),
     seed: z.string(),
     backend: z.string(),
     seconds: z.number(),
@@ -76,8 +85,8 @@ export type ClassifierInfo = z.infer<typeof ClassifierInfoSchema>;
 
 /** How a classifier was trained, as its info records it: the run's settings and the seconds it took. */
 export function trainingRecord(settings: Omit<ClassifierInfo['training'], 'seconds'>, seconds: number): ClassifierInfo['training'] {
-  const { epochs, batchSize, learningRate, maxShift, seed, backend } = settings;
-  return { epochs, batchSize, learningRate, maxShift, seed, backend, seconds };
+  const { epochs, batchSize, learningRate, maxShift, pixelNoise, seed, backend } = settings;
+  return { epochs, batchSize, learningRate, maxShift, ...(pixelNoise ? { pixelNoise } : {}), seed, backend, seconds };
 }
 
 export class ClassifierNotFoundError extends Error {
@@ -135,6 +144,13 @@ export async function saveClassifier(
   const full = ClassifierInfoSchema.parse({ formatVersion: 1, version, featureSize, ...info });
   await writeFileAtomically(path.join(dir, WEIGHTS_FILE), weights!);
   await writeFileAtomically(path.join(dir, 'model.json'), JSON.stringify(modelJson));
+  await writeFileAtomically(path.join(dir, 'classifier.json'), `${JSON.stringify(full, null, 2)}\n`);
+  return full;
+}
+
+/** Rewrites a saved classifier's classifier.json with figures measured after it was saved (its weights unchanged). */
+export async function updateClassifierInfo(dir: string, info: ClassifierInfo): Promise<ClassifierInfo> {
+  const full = ClassifierInfoSchema.parse(info);
   await writeFileAtomically(path.join(dir, 'classifier.json'), `${JSON.stringify(full, null, 2)}\n`);
   return full;
 }

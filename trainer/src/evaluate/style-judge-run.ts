@@ -9,7 +9,9 @@ import { Sfc32 } from '@gan/core/prng';
 import { DEFAULT_EMOJI_GROUPS } from '../data/emoji.ts';
 import { STYLE_SPLIT_RULE, loadStyleData, styleSubset } from './style-data.ts';
 import { STYLE_JUDGE_ID, type StyleJudgeShape, buildStyleJudge, judgeAccuracy, trainStyleJudge } from './style-judge.ts';
-import { type ClassifierInfo, defaultClassifiersDir, saveClassifier, trainingRecord } from './store.ts';
+import { judgeNoiseRobustness } from './judge-robustness.ts';
+import { realSplits } from './real-data.ts';
+import { type ClassifierInfo, defaultClassifiersDir, saveClassifier, trainingRecord, updateClassifierInfo } from './store.ts';
 
 export interface StyleJudgeRunOptions {
   imageSize: number;
@@ -17,6 +19,8 @@ export interface StyleJudgeRunOptions {
   batchSize: number;
   learningRate: number;
   maxShift: number;
+  /** Largest σ of the pixel-noise augmentation, in 8-bit levels (0: none). */
+  pixelNoise: number;
   seed: string;
   backend: string;
   shape: StyleJudgeShape;
@@ -38,6 +42,26 @@ export function confusionTable(m: { matrix: number[][]; byClass: Record<string, 
   ];
 }
 
+/** The noise levels the card reports the judge's figures at (0: the clean renders, for comparison). */
+export const ROBUSTNESS_LEVELS = [0, 2, 4];
+
+function robustnessTable(info: ClassifierInfo): string[] {
+  if (!info.noiseRobustness) return [];
+  return [
+    `## Pixel noise nobody sees: the model's held-out renders with N(0, σ²) 8-bit levels on every value`,
+    '',
+    "Scored as if they were samples (`gan evaluate --extractor judge`'s figures): a judge that measures drawings gives them",
+    "nearly the clean renders' figures; one that measures pixel noise calls them far from real.",
+    '',
+    '| σ (levels) | FD / floor | style agreement | within-style precision / recall |',
+    '| ---: | ---: | ---: | --- |',
+    ...info.noiseRobustness.map(
+      (r) => `| ${r.levels} | ${r.fdRatio.toFixed(2)}× | ${pct(r.agreement)} | ${r.precision.toFixed(2)} / ${r.recall.toFixed(2)} |`,
+    ),
+    '',
+  ];
+}
+
 function card(info: ClassifierInfo, all: Measured, model: Measured, command: string): string {
   return [
     `# ${info.id}: the emoji style judge`,
@@ -47,7 +71,7 @@ function card(info: ClassifierInfo, all: Measured, model: Measured, command: str
     'sampling: a network something was trained against is no longer a measure of it.',
     '',
     `- version ${info.version}, ${info.imageSize} px, inputs: the image and ${info.statistics} statistics (trainer/src/evaluate/style-statistics.ts)`,
-    `- trained on ${info.trainCount} renders of every Unicode group, ${info.training.epochs} epochs, ${info.training.seconds} s on ${info.training.backend}`,
+    `- trained on ${info.trainCount} renders of every Unicode group, ${info.training.epochs} epochs, ${info.training.seconds} s on ${info.training.backend}${info.training.pixelNoise ? `, each training image with pixel noise of σ up to ${info.training.pixelNoise} levels` : ''}`,
     `- held-out split (fixed; never trained on by the judge or, for the model's groups, the generator): ${info.split}`,
     `- reproduce: \`${command}\``,
     '',
@@ -59,6 +83,7 @@ function card(info: ClassifierInfo, all: Measured, model: Measured, command: str
     '',
     ...confusionTable(model, info.classNames),
     '',
+    ...robustnessTable(info),
   ].join('\n');
 }
 
@@ -91,7 +116,7 @@ export async function trainAndSaveStyleJudge(options: StyleJudgeRunOptions): Pro
     const all = judgeAccuracy(model, heldOut);
     const inModel = judgeAccuracy(model, heldOutModel);
     const dir = options.out ?? path.join(defaultClassifiersDir(), STYLE_JUDGE_ID);
-    const info = await saveClassifier(dir, model, {
+    const saved = await saveClassifier(dir, model, {
       id: STYLE_JUDGE_ID,
       dataset: 'emoji',
       imageSize: options.imageSize,
@@ -116,9 +141,21 @@ export async function trainAndSaveStyleJudge(options: StyleJudgeRunOptions): Pro
       training: trainingRecord(options, seconds),
       createdAt: new Date().toISOString(),
     });
+    // Against the generator's own splits of its groups, as `gan evaluate --extractor judge` measures.
+    const real = await realSplits(
+      'emoji',
+      { imageSize: options.imageSize, channels: 3, background: 'white' },
+      { cacheDir: options.cacheDir, log },
+    );
+    const noiseRobustness = judgeNoiseRobustness({ model, info: saved }, real, ROBUSTNESS_LEVELS);
+    for (const r of noiseRobustness)
+      log(
+        `pixel noise σ ${r.levels} levels: FD ${r.fdRatio.toFixed(2)}× floor, agreement ${pct(r.agreement)}, precision / recall ${r.precision.toFixed(2)} / ${r.recall.toFixed(2)}`,
+      );
+    const info = await updateClassifierInfo(dir, { ...saved, noiseRobustness });
     const command =
       `npx gan train-classifier --judge --epochs ${options.epochs} --batch-size ${options.batchSize} --lr ${options.learningRate} ` +
-      `--max-shift ${options.maxShift} --seed ${options.seed} --judge-statistics ${options.shape.statistics} --judge-filters ${options.shape.filters.join(',')} --backend ${options.backend}`;
+      `--max-shift ${options.maxShift}${options.pixelNoise > 0 ? ` --pixel-noise ${options.pixelNoise}` : ''} --seed ${options.seed} --judge-statistics ${options.shape.statistics} --judge-filters ${options.shape.filters.join(',')} --backend ${options.backend}`;
     await writeFile(path.join(dir, 'README.md'), card(info, all, inModel, command));
     return { dir, info };
   } finally {

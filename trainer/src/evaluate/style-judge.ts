@@ -26,6 +26,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { Sfc32 } from '@gan/core/prng';
 import { type LabelledImages, FEATURE_LAYER, LOGITS_LAYER, extractFeatures, trainByEpochs } from './classifier.ts';
 import { STATISTICS_VERSIONS, type StatisticsVersion, statisticsOf } from './style-statistics.ts';
+import { addRandomPixelNoise } from './pixel-noise.ts';
 
 export const STYLE_JUDGE_ID = 'emoji-style-32';
 export const STATISTICS_INPUT = 'statistics';
@@ -111,12 +112,14 @@ export interface TrainStyleJudgeOptions {
   batchSize: number;
   learningRate: number;
   maxShift: number;
+  /** Largest σ, in 8-bit levels, of the pixel noise each training image gets (pixel-noise.ts); 0 = none. */
+  pixelNoise?: number;
   seed: string;
   statistics: StatisticsVersion;
   onEpoch?: (epoch: number, meanLoss: number) => void;
 }
 
-/** Trains the judge with Adam and a cosine rate; batch order and augmentation come from the seed. */
+/** Trains the judge with Adam and a cosine rate; batch order and augmentation (shifts, mirrors, pixel noise) come from the seed. */
 export function trainStyleJudge(model: tfl.LayersModel, train: LabelledImages, options: TrainStyleJudgeOptions): void {
   const numClasses = train.classNames.length;
   const counts = new Array(numClasses).fill(0);
@@ -131,6 +134,8 @@ export function trainStyleJudge(model: tfl.LayersModel, train: LabelledImages, o
       mirror: rng.nextInt(2) === 1,
     }));
     const batch = augmentedBatch(train, indices, moves);
+    // Noise nobody sees must not move the judge: a random σ per image (none drawn when off, so older judges retrain the same).
+    if ((options.pixelNoise ?? 0) > 0) addRandomPixelNoise(batch.images, indices.length, options.pixelNoise!, rng);
     const statistics = statisticsOf(options.statistics, batch.images, indices.length, s);
     const loss = optimizer.minimize(() => {
       const x = tf.tensor4d(batch.images, [indices.length, s, s, 3]);
