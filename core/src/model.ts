@@ -185,6 +185,8 @@ export function buildDiscriminator(
   conditioning: DiscriminatorConditioning = 'planes',
   options: DiscriminatorOptions = {},
 ): tfl.LayersModel {
+  if (options.fakeClass && !options.classHead)
+    throw new FakeClassWithoutClassHeadError('a generated class is a logit of the class head: ask for the class head too');
   if (conditioning === 'projection') return buildProjectionDiscriminator(config, seed, options);
   if (options.classHead)
     throw new ClassHeadWithoutProjectionError(

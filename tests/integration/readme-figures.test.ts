@@ -41,12 +41,19 @@ function numbersIn(value: unknown, out: number[] = []): number[] {
   return out;
 }
 
-/** The figures a model's quoted numbers may come from: its manifest's metrics and its committed evaluations. */
+/** The version of the emoji style judge shipped now: a judge evaluation by an earlier one is history, not a current figure. */
+const judgeVersion = JSON.parse(readFileSync(path.join(repoRoot, 'models', 'classifiers', 'emoji-style-32', 'classifier.json'), 'utf8'))
+  .version as string;
+
+/** The figures a model's quoted numbers may come from: its manifest's metrics and its committed evaluations (judge ones by today's judge). */
 function sourceFigures(model: string, version: string): { sources: string[]; values: number[] } {
   const manifest = JSON.parse(readFileSync(path.join(repoRoot, 'models', model, 'manifest.json'), 'utf8'));
-  const evaluations = readdirSync(path.join(repoRoot, 'docs', 'evaluations')).filter((f) => f.startsWith(`${model}-${version}.`));
+  const read = (f: string) => JSON.parse(readFileSync(path.join(repoRoot, 'docs', 'evaluations', f), 'utf8'));
+  const evaluations = readdirSync(path.join(repoRoot, 'docs', 'evaluations'))
+    .filter((f) => f.startsWith(`${model}-${version}.`))
+    .filter((f) => read(f).metric !== 'style-judge-distances' || read(f).extractorVersion === judgeVersion);
   const values = numbersIn(manifest.metrics);
-  for (const f of evaluations) numbersIn(JSON.parse(readFileSync(path.join(repoRoot, 'docs', 'evaluations', f), 'utf8')), values);
+  for (const f of evaluations) numbersIn(read(f), values);
   return { sources: ['manifest.json', ...evaluations], values };
 }
 

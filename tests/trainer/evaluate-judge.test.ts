@@ -22,6 +22,7 @@ import { STATISTICS_SIZE, styleStatistics } from '@gan/trainer/evaluate/style-st
 import { type ClassifierInfo, defaultClassifiersDir, loadClassifier } from '@gan/trainer/evaluate/store';
 import { DEFAULT_GATE_RULES, runQualityGate } from '@gan/trainer/evaluate/quality-gate';
 import { withEvaluationSection } from '@gan/trainer/export/model-card';
+import { ganInProcess as gan } from './gan-in-process.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -115,6 +116,14 @@ describe('pixel noise', () => {
     });
     expect(Math.max(...sigmas)).toBeLessThan(6 * 1.6);
     expect(Math.max(...sigmas) - Math.min(...sigmas)).toBeGreaterThan(2);
+  });
+});
+
+describe('gan train-classifier --pixel-noise', () => {
+  it('is refused without --judge, naming the flag', async () => {
+    const r = await gan('train-classifier', '--data', 'mnist', '--pixel-noise', '3');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/error: --pixel-noise: is an augmentation of the style judge: add --judge/);
   });
 });
 

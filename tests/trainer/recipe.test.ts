@@ -32,7 +32,7 @@ import { initialiseFrom, readInitSource } from '@gan/trainer/train/init-from';
 import { TrainingState } from '@gan/trainer/train/state';
 import { exportRun } from '@gan/trainer/export/export';
 import { ganInProcess as gan } from './gan-in-process.ts';
-import { tinyRun } from './tiny-run.ts';
+import { testCacheDir, tinyRun } from './tiny-run.ts';
 
 let root: string;
 
@@ -293,6 +293,46 @@ describe('a run whose class head has the generated class', () => {
     }
     expect(own.some((v) => v !== 0)).toBe(true);
     state.dispose();
+
+    // And back: a head without the generated class keeps the real classes' columns and drops the generated one's.
+    const fakeDir = path.join(root, 'fake-class-source-k1');
+    await runTraining(tinyRun('cpu', fakeDir, { recipe, seed: 'fake-class-source', steps: 2 }));
+    const withGenerated = await readInitSource(fakeDir);
+    const plain = TrainingState.initial({ ...withGenerated.settings, recipe: { ...recipe, fakeClass: false } });
+    expect(initialiseFrom(plain, withGenerated).sliced).toContain('discriminator/class_logits/kernel [128,11] → [128,10]');
+    const back = plain.models.discriminator.weights
+      .find((w) => w.originalName === 'class_logits/kernel')!
+      .read()
+      .dataSync();
+    const from = withGenerated.checkpoint.tensors.get('discriminator/class_logits/kernel')!.data;
+    for (let r = 0; r < 128; r++) for (let c = 0; c < 10; c++) expect(back[r * 10 + c]).toBe(from[r * 11 + c]);
+    plain.dispose();
+
+    // The command line asks for it the same way.
+    const viaCli = path.join(root, 'fake-class-cli');
+    const r = await gan(
+      'train',
+      '--init-from',
+      sourceDir,
+      '--conditioning',
+      'projection',
+      '--class-loss',
+      '1',
+      '--fake-class',
+      '--steps',
+      '1',
+      '--backend',
+      'cpu',
+      '--progress',
+      'quiet',
+      '--cache-dir',
+      testCacheDir,
+      '--out',
+      viaCli,
+    );
+    expect(r.code).toBe(0);
+    expect(JSON.parse(await readFile(path.join(viaCli, 'run.json'), 'utf8')).recipe).toMatchObject({ classLoss: 1, fakeClass: true });
+    expect((await loadLatestCheckpoint(viaCli)).checkpoint!.tensors.get('discriminator/class_logits/kernel')!.shape).toEqual([128, 11]);
   }, 120_000);
 });
 

@@ -33,9 +33,14 @@ function formatReport(report: ClassHeadReport): string {
       ...(report.generated.calledGenerated ? [percent(report.generated.calledGenerated[k])] : []),
     ].join('  '),
   );
-  return [header.join('  '), ...rows, `${'all'.padEnd(width)}  ${percent(report.real.overall)}  ${percent(report.generated.overall)}`].join(
-    '\n',
-  );
+  const { calledGenerated } = report.generated;
+  const all = [
+    'all'.padEnd(width),
+    percent(report.real.overall),
+    percent(report.generated.overall),
+    ...(calledGenerated ? [percent(calledGenerated.reduce((a, b) => a + b, 0) / calledGenerated.length)] : []),
+  ];
+  return [header.join('  '), ...rows, all.join('  ')].join('\n');
 }
 
 export function register(program: Command): void {
@@ -77,7 +82,7 @@ export function register(program: Command): void {
       const state = TrainingState.initial({ ...settings, recipe: { ...settings.recipe, visionAided: 0 } });
       try {
         await state.restore(checkpoint);
-        const report = await classHeadReport(state.models, heldout, {
+        const report = classHeadReport(state.models, heldout, {
           samplesPerClass: flags.samplesPerClass,
           realPerClass: flags.realPerClass,
           batchSize: settings.batchSize,

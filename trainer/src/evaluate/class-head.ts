@@ -9,12 +9,13 @@
  *
  * Both networks run as the training step runs them: training mode (batch statistics over batches
  * that mix the classes), G's raw weights (the ones the class loss trains, not the exported average),
- * no augmentation. Nothing is written back: the state is the caller's to dispose.
+ * no augmentation. Training mode moves batch-norm moving averages, so both networks' are put back
+ * afterwards (step.ts's holdingStatistics): the report leaves the run's state as it found it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Sfc32 } from '@gan/core/prng';
 import type { Dataset } from '../data/index.ts';
-import { type GanModels, discriminatorInputs, generatorInputTensor } from '../train/step.ts';
+import { type GanModels, discriminatorInputs, generatorInputTensor, holdingStatistics } from '../train/step.ts';
 
 /** A run whose D has no class head: it trained without --class-loss. */
 export class NoClassHeadError extends Error {
@@ -50,22 +51,36 @@ function interleaved(byClass: number[][]): number[] {
   return order;
 }
 
-/** The head's arg-max class for each image of one batch. */
-async function headClasses(models: GanModels, images: tf.Tensor4D, labels: number[]): Promise<Int32Array> {
+/**
+ * [start, end) of ⌈n / size⌉ batches whose sizes differ by at most one: in training mode a batch is
+ * normalised by its own statistics, and a last batch of one or two images would be normalised by nothing.
+ */
+function evenBatches(n: number, size: number): [number, number][] {
+  const count = Math.ceil(n / size);
+  return Array.from({ length: count }, (_, b) => [Math.floor((b * n) / count), Math.floor(((b + 1) * n) / count)]);
+}
+
+/** The head's arg-max class for each image of one batch (synchronous: the batch-norm statistics are held around it). */
+function headClasses(models: GanModels, images: tf.Tensor4D, labels: number[]): Int32Array {
   const predicted = tf.tidy(() => {
     const out = models.discriminator.apply(discriminatorInputs(models, images, labels), { training: true });
     if (!Array.isArray(out) || out.length < 2) throw new NoClassHeadError('this run trained without --class-loss: its D has no class head');
     return tf.argMax(out[1] as tf.Tensor2D, 1);
   });
-  const values = (await predicted.data()) as Int32Array;
+  const values = predicted.dataSync() as Int32Array;
   predicted.dispose();
   return values;
 }
 
-export async function classHeadReport(models: GanModels, heldout: Dataset, options: ClassHeadOptions): Promise<ClassHeadReport> {
+export function classHeadReport(models: GanModels, heldout: Dataset, options: ClassHeadOptions): ClassHeadReport {
+  return holdingStatistics(models.generator, () => holdingStatistics(models.discriminator, () => report(models, heldout, options)));
+}
+
+function report(models: GanModels, heldout: Dataset, options: ClassHeadOptions): ClassHeadReport {
   const { config } = models;
   const K = config.numClasses;
-  if (K === 0 || heldout.classNames.length !== K) throw new NoClassHeadError('an unconditional run has no class head');
+  if (K === 0) throw new NoClassHeadError('an unconditional run has no class head');
+  if (heldout.classNames.length !== K) throw new RangeError(`the held-out images have ${heldout.classNames.length} classes, the run ${K}`);
   const head = models.discriminator.outputs[1];
   if (!head) throw new NoClassHeadError('this run trained without --class-loss: its D has no class head');
   const generatedClass = head.shape[1] === K + 1;
@@ -78,15 +93,16 @@ export async function classHeadReport(models: GanModels, heldout: Dataset, optio
   });
   const realOrder = interleaved(byClass);
   const realHits = new Array<number>(K).fill(0);
-  for (let start = 0; start < realOrder.length; start += options.batchSize) {
-    const batch = realOrder.slice(start, start + options.batchSize);
+  for (const [start, end] of evenBatches(realOrder.length, options.batchSize)) {
+    const batch = realOrder.slice(start, end);
     const data = new Float32Array(batch.length * pixels);
     batch.forEach((i, j) => {
       data.set(heldout.images.subarray(i * pixels, (i + 1) * pixels), j * pixels);
     });
     const labels = batch.map((i) => heldout.labels[i]);
     const images = tf.tensor4d(data, shape(batch.length));
-    const predicted = await headClasses(models, images, labels).finally(() => images.dispose());
+    const predicted = headClasses(models, images, labels);
+    images.dispose();
     labels.forEach((label, j) => {
       if (predicted[j] === label) realHits[label]++;
     });
@@ -96,12 +112,13 @@ export async function classHeadReport(models: GanModels, heldout: Dataset, optio
   const total = options.samplesPerClass * K;
   const inClass = new Array<number>(K).fill(0);
   const calledGenerated = new Array<number>(K).fill(0);
-  for (let start = 0; start < total; start += options.batchSize) {
-    const n = Math.min(options.batchSize, total - start);
+  for (const [start, end] of evenBatches(total, options.batchSize)) {
+    const n = end - start;
     const labels = Array.from({ length: n }, (_, j) => (start + j) % K);
     const noise = rng.fillNormal(new Float32Array(n * config.latentSize));
     const images = tf.tidy(() => models.generator.apply(generatorInputTensor(config, noise, labels), { training: true }) as tf.Tensor4D);
-    const predicted = await headClasses(models, images, labels).finally(() => images.dispose());
+    const predicted = headClasses(models, images, labels);
+    images.dispose();
     labels.forEach((label, j) => {
       if (predicted[j] === label) inClass[label]++;
       if (predicted[j] === K) calledGenerated[label]++;

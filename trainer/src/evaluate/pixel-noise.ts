@@ -17,8 +17,9 @@ export function addPixelNoise(images: Float32Array, sigmaLevels: number, rng: Sf
   return images;
 }
 
-/** Each of `count` images of `pixels` values gets its own σ, uniform in [0, maxLevels]. */
+/** Each of the `count` equal-sized images in `images` gets its own σ, uniform in [0, maxLevels]. */
 export function addRandomPixelNoise(images: Float32Array, count: number, maxLevels: number, rng: Sfc32): Float32Array {
+  if (count <= 0 || images.length % count !== 0) throw new RangeError(`${images.length} values are not ${count} equal images`);
   const size = images.length / count;
   for (let i = 0; i < count; i++) addPixelNoise(images.subarray(i * size, (i + 1) * size), rng.next() * maxLevels, rng);
   return images;

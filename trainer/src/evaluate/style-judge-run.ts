@@ -94,6 +94,13 @@ export async function trainAndSaveStyleJudge(options: StyleJudgeRunOptions): Pro
   const heldOut = styleSubset(data, (i) => i.heldOut);
   const heldOutModel = styleSubset(data, (i) => i.heldOut && DEFAULT_EMOJI_GROUPS.includes(i.group));
   log(`style judge: ${train.count} training and ${heldOut.count} held-out renders (${heldOutModel.count} in the model's groups)`);
+  // The robustness figures are measured against the generator's own splits of its groups, as `gan evaluate
+  // --extractor judge` measures; read before training, so that a missing data set fails before a judge is saved.
+  const real = await realSplits(
+    'emoji',
+    { imageSize: options.imageSize, channels: 3, background: 'white' },
+    { cacheDir: options.cacheDir, log },
+  );
   const model = buildStyleJudge(
     options.imageSize,
     data.classNames.length,
@@ -141,12 +148,6 @@ export async function trainAndSaveStyleJudge(options: StyleJudgeRunOptions): Pro
       training: trainingRecord(options, seconds),
       createdAt: new Date().toISOString(),
     });
-    // Against the generator's own splits of its groups, as `gan evaluate --extractor judge` measures.
-    const real = await realSplits(
-      'emoji',
-      { imageSize: options.imageSize, channels: 3, background: 'white' },
-      { cacheDir: options.cacheDir, log },
-    );
     const noiseRobustness = judgeNoiseRobustness({ model, info: saved }, real, ROBUSTNESS_LEVELS);
     for (const r of noiseRobustness)
       log(

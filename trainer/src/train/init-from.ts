@@ -106,7 +106,7 @@ export function checkSameArchitecture(source: InitSource, settings: RunSettings)
 /** What became of each of the new networks' weights (names as in checkpoints, `generator/…`, `discriminator/…`). */
 export interface WeightTransfer {
   copied: string[];
-  /** The first convolution's kernel, with the input channels both Ds have. */
+  /** The first convolution's kernel with the input channels both Ds have, the class head with the classes both heads have. */
   sliced: string[];
   /** Only in the new D: zero (the class embedding) or its initialiser's values. */
   zeroed: string[];

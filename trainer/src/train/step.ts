@@ -176,7 +176,7 @@ function trainableVariables(model: tfl.LayersModel): tf.Variable[] {
 }
 
 /** Runs `fn` and then puts `model`'s batch-norm moving averages back as they were. */
-function holdingStatistics<T>(model: tfl.LayersModel, fn: () => T): T {
+export function holdingStatistics<T>(model: tfl.LayersModel, fn: () => T): T {
   const stats = model.nonTrainableWeights;
   const saved = stats.map((w) => tf.clone(w.read()));
   try {
@@ -248,9 +248,9 @@ export async function discriminatorStep(
         realLogit = tf.keep(tf.mean(realJudged.logits) as tf.Scalar);
         fakeLogit = tf.keep(tf.mean(fakeJudged.logits) as tf.Scalar);
         const adversarial = discriminatorLoss(loss, realJudged.logits, fakeJudged.logits);
-        const realClassified = plus(adversarial, classLoss(classLossWeight, realJudged.classLogits, batch.realLabels));
-        const classified = plus(realClassified, generatedClassLoss(config, classLossWeight, fakeJudged.classLogits));
-        return plus(classified, lecam && lecamPenalty(lecam, realJudged.logits, fakeJudged.logits));
+        const withRealClasses = plus(adversarial, classLoss(classLossWeight, realJudged.classLogits, batch.realLabels));
+        const withClasses = plus(withRealClasses, generatedClassLoss(config, classLossWeight, fakeJudged.classLogits));
+        return plus(withClasses, lecam && lecamPenalty(lecam, realJudged.logits, fakeJudged.logits));
       },
       true,
       trainableVariables(discriminator),
