@@ -155,6 +155,11 @@ describe.each(['cpu', 'wasm'])('training on the %s backend', (backend) => {
     expect(result.interrupted).toBe(true);
     expect(result.step).toBe(2);
     expect((await checkpointTensors(dir)).state.step).toBe(2);
+    // "continue with --resume": a resume naming no target goes on to the 50 steps the run was given.
+    const resumed = await runTraining(tiny(backend, dir, { steps: undefined, resume: true, checkpointEvery: 100 }));
+    expect(resumed.totalSteps).toBe(50);
+    expect(resumed.step).toBe(50);
+    expect(JSON.parse(await readFile(path.join(dir, 'run.json'), 'utf8')).targetSteps).toBe(50);
   });
 
   it('falls back to the previous checkpoint when the newest is truncated', async () => {

@@ -120,7 +120,11 @@ export function register(program: Command): void {
     .option('--image-size <n>', `image edge in pixels: ${IMAGE_SIZES.join(', ')}`, oneOf(...IMAGE_SIZES), 32)
     .option('--channels <n>', "1 (grey) or 3 (RGB); default: the data set's own", oneOf(...CHANNEL_COUNTS))
     .option('--batch-size <n>', 'images per step', integer(1, 4096), 64)
-    .option('--steps <n>', "the run's total number of steps (a resumed run continues up to it)", integer(1))
+    .option(
+      '--steps <n>',
+      "the run's total number of steps (a resumed run continues up to it; a resume without --steps or --epochs, up to the total it was last given)",
+      integer(1),
+    )
     .option('--epochs <n>', 'alternative to --steps: passes over the training split', integer(1))
     .option('--latent-size <n>', 'length of the noise vector z', integer(1, MAX_LATENT_SIZE), 100)
     .option('--generator-width <n>', "channels of G's last hidden layer (doubling towards the input)", integer(1, MAX_NETWORK_WIDTH), 64)

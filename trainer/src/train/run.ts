@@ -16,7 +16,7 @@ import { type InitSource, InitFromError, checkSameArchitecture, describeTransfer
 import { trainSteps } from './loop.ts';
 import type { MetricsRow } from './metrics.ts';
 import type { ProgressMode } from './progress.ts';
-import { openRunDirectory } from './run-directory.ts';
+import { openRunDirectory, recordedTargetSteps } from './run-directory.ts';
 import { type RunSettings, type TrainingRecipeInput, newRunSettings, readRunSettings } from './settings.ts';
 import { TrainingState } from './state.ts';
 import type { AdamSettings } from './step.ts';
@@ -183,7 +183,10 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
 
   const { config, batchSize } = settings;
   const batches = new EpochBatches(dataset, batchSize, settings.seed);
-  const totalSteps = options.dryRun ? 1 : (options.steps ?? (options.epochs ?? 1) * batches.stepsPerEpoch);
+  // A resume that names no target continues to the one the run was last given ("stopped at step N of T").
+  const recordedTarget =
+    checkpoint && options.steps === undefined && options.epochs === undefined ? await recordedTargetSteps(runDir) : undefined;
+  const totalSteps = options.dryRun ? 1 : (options.steps ?? recordedTarget ?? (options.epochs ?? 1) * batches.stepsPerEpoch);
   info(
     `${options.dryRun ? 'dry run: ' : ''}data ${dataset.name}: ${dataset.count} training images ${config.imageSize}x${config.imageSize}x${config.channels}` +
       `${dataset.fromCache ? ' (cached)' : ''}, ${config.numClasses ? `${config.numClasses} classes` : 'unlabelled'}; ` +
@@ -207,7 +210,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
       resumedFrom: checkpoint ? state.step : undefined,
       settings,
     };
-    const metrics = options.dryRun ? undefined : await openRunDirectory(runDir, settings, batches.stepsPerEpoch, state.step);
+    const metrics = options.dryRun ? undefined : await openRunDirectory(runDir, settings, batches.stepsPerEpoch, state.step, totalSteps);
     if (state.step >= totalSteps) {
       info(`the run is already at step ${state.step} of ${totalSteps}`);
       result.last = metrics?.rows.at(-1);
