@@ -18,7 +18,7 @@ import { ARTICLE_RECIPE, type RunSettings } from '@gan/trainer/train/settings';
 import { TrainingState } from '@gan/trainer/train/state';
 import { exportRun } from '@gan/trainer/export/export';
 import { ganInProcess as gan } from './gan-in-process.ts';
-import { testCacheDir, tinyRun } from './tiny-run.ts';
+import { oneQuietStep, tinyRun } from './tiny-run.ts';
 
 let root: string;
 let sourceDir: string;
@@ -153,21 +153,7 @@ describe('gan train --init-from', () => {
     const resizeSource = path.join(root, 'resize-source');
     await runTraining(tinyRun('cpu', resizeSource, { steps: 2, seed: 'source', recipe: { ...ARTICLE_RECIPE, upsampling: 'resize' } }));
     const out = path.join(root, 'from-resize');
-    const r = await gan(
-      'train',
-      '--init-from',
-      resizeSource,
-      '--steps',
-      '1',
-      '--backend',
-      'cpu',
-      '--progress',
-      'quiet',
-      '--cache-dir',
-      testCacheDir,
-      '--out',
-      out,
-    );
+    const r = await gan('train', '--init-from', resizeSource, ...oneQuietStep(out));
     expect(r.code).toBe(0);
     expect(JSON.parse(await readFile(path.join(out, 'run.json'), 'utf8')).recipe.upsampling).toBe('resize');
     const other = await gan('train', '--init-from', resizeSource, '--upsampling', 'transposed', '--out', path.join(root, 'never'));

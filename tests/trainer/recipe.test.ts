@@ -32,7 +32,7 @@ import { initialiseFrom, readInitSource } from '@gan/trainer/train/init-from';
 import { TrainingState } from '@gan/trainer/train/state';
 import { exportRun } from '@gan/trainer/export/export';
 import { ganInProcess as gan } from './gan-in-process.ts';
-import { testCacheDir, tinyRun } from './tiny-run.ts';
+import { oneQuietStep, tinyRun } from './tiny-run.ts';
 
 let root: string;
 
@@ -319,16 +319,7 @@ describe('a run whose class head has the generated class', () => {
       '--class-loss',
       '1',
       '--fake-class',
-      '--steps',
-      '1',
-      '--backend',
-      'cpu',
-      '--progress',
-      'quiet',
-      '--cache-dir',
-      testCacheDir,
-      '--out',
-      viaCli,
+      ...oneQuietStep(viaCli),
     );
     expect(r.code).toBe(0);
     expect(JSON.parse(await readFile(path.join(viaCli, 'run.json'), 'utf8')).recipe).toMatchObject({ classLoss: 1, fakeClass: true });

@@ -7,6 +7,20 @@ import { ARTICLE_ADAM } from '@gan/trainer/train/step';
 /** Prepared data sets shared by the trainer tests (mnist is decoded once per machine). */
 export const testCacheDir = path.join(os.tmpdir(), 'gan-test-cache');
 
+/** `gan train` flags for one quiet step on the cpu backend into `outDir`, with the tests' data cache. */
+export const oneQuietStep = (outDir: string) => [
+  '--steps',
+  '1',
+  '--backend',
+  'cpu',
+  '--progress',
+  'quiet',
+  '--cache-dir',
+  testCacheDir,
+  '--out',
+  outDir,
+];
+
 export function tinyRun(backend: string, outDir: string, extra: Partial<TrainOptions> = {}): TrainOptions {
   return {
     data: 'mnist',
