@@ -247,6 +247,7 @@ describe('training steps with a class loss (AC-GAN)', () => {
     const s = setup(tiny, 'projection');
     s.models.discriminator.dispose();
     s.models.discriminator = buildDiscriminator(tiny, 1, 'projection', { classHead: true, fakeClass });
+    s.models.fakeClass = fakeClass;
     return s;
   }
 

@@ -144,6 +144,7 @@ export class TrainingState {
         spectralNorm: recipe.spectralNorm,
       }),
       conditioning: recipe.conditioning,
+      fakeClass: recipe.fakeClass,
     };
     settleSpectralNorms(models.discriminator);
     const average = recipe.ema !== null ? new GeneratorAverage(models.generator, recipe.ema) : undefined;

@@ -38,6 +38,8 @@ export interface GanModels {
   discriminator: tfl.LayersModel;
   /** How `discriminator` takes the class (it was built for it); absent: class planes on the image. */
   conditioning?: DiscriminatorConditioning;
+  /** Whether `discriminator`'s class head was built with the generated class (model.ts, `fakeClass`). */
+  fakeClass?: boolean;
 }
 
 export const AdamSettingsSchema = z.object({
@@ -164,9 +166,12 @@ function classLoss(weight: number, classLogits: tf.Tensor2D | undefined, labels:
  * D's class loss on G's images when its head has the generated class (model.ts, `fakeClass`): every
  * fake is labelled K, the last logit. Undefined for a head of K logits, which learns from real images only.
  */
-function generatedClassLoss(config: ModelConfig, weight: number, classLogits: tf.Tensor2D | undefined): tf.Scalar | undefined {
-  if (!classLogits || classLogits.shape[1] !== config.numClasses + 1) return undefined;
-  return classLoss(weight, classLogits, new Array<number>(classLogits.shape[0]).fill(config.numClasses));
+function generatedClassLoss(models: GanModels, weight: number, classLogits: tf.Tensor2D | undefined): tf.Scalar | undefined {
+  if (!models.fakeClass) return undefined;
+  const K = models.config.numClasses;
+  if (!classLogits || classLogits.shape[1] !== K + 1)
+    throw new RangeError(`a generated class needs a class head of ${K + 1} logits, not ${classLogits?.shape[1] ?? 'none'}`);
+  return classLoss(weight, classLogits, new Array<number>(classLogits.shape[0]).fill(K));
 }
 
 const plus = (a: tf.Scalar, b: tf.Scalar | undefined) => (b ? (tf.add(a, b) as tf.Scalar) : a);
@@ -249,7 +254,7 @@ export async function discriminatorStep(
         fakeLogit = tf.keep(tf.mean(fakeJudged.logits) as tf.Scalar);
         const adversarial = discriminatorLoss(loss, realJudged.logits, fakeJudged.logits);
         const withRealClasses = plus(adversarial, classLoss(classLossWeight, realJudged.classLogits, batch.realLabels));
-        const withClasses = plus(withRealClasses, generatedClassLoss(config, classLossWeight, fakeJudged.classLogits));
+        const withClasses = plus(withRealClasses, generatedClassLoss(models, classLossWeight, fakeJudged.classLogits));
         return plus(withClasses, lecam && lecamPenalty(lecam, realJudged.logits, fakeJudged.logits));
       },
       true,
