@@ -1,7 +1,7 @@
 /**
  * A check of the emoji style judge, not of a model: does a change a viewer hardly sees move its
  * figures? Each of a model's samples (32 px, as `gan evaluate` draws them with the seed) has its drawn
- * pixels snapped to k colours (k-means, a deterministic start at luminance quantiles, 15 rounds), and
+ * pixels snapped to k colours (trainer/src/evaluate/palette-snap.ts), and
  * the samples are scored as they are and snapped, by the judge (style-judge features, which include
  * palette statistics) and in ImageNet MobileNetV2 features (no hand-made statistics).
  *
@@ -16,6 +16,7 @@ import { loadMobileNetExtractor } from '@gan/trainer/evaluate/imagenet';
 import { evaluateWithJudge } from '@gan/trainer/evaluate/judge';
 import { defaultJudgeDir, judgedSamples } from '@gan/trainer/evaluate/judge-run';
 import { realSplits } from '@gan/trainer/evaluate/real-data';
+import { snapToPalette } from '@gan/trainer/evaluate/palette-snap';
 import { loadClassifier } from '@gan/trainer/evaluate/store';
 
 const { values: args } = parseArgs({
@@ -28,48 +29,6 @@ const { values: args } = parseArgs({
 });
 const colours = Number(args.colours);
 const samples = Number(args.samples);
-
-/** The white page: a pixel whose every channel is above this ([-1, 1]) is not part of the drawing. */
-const PAGE = 0.88;
-
-/** Snaps one image's drawn pixels ([S·S·3] in [-1, 1], in place) to `k` colours by k-means. */
-function snapToPalette(image: Float32Array, k: number): void {
-  const pixels = image.length / 3;
-  const drawn: number[] = [];
-  for (let p = 0; p < pixels; p++) if (Math.min(image[p * 3], image[p * 3 + 1], image[p * 3 + 2]) < PAGE) drawn.push(p);
-  if (drawn.length < k) return;
-  const luminance = (p: number) => image[p * 3] + image[p * 3 + 1] + image[p * 3 + 2];
-  const byLuminance = [...drawn].sort((a, b) => luminance(a) - luminance(b));
-  let centres = Array.from({ length: k }, (_, j) => {
-    const p = byLuminance[Math.floor(((j + 0.5) / k) * byLuminance.length)];
-    return [image[p * 3], image[p * 3 + 1], image[p * 3 + 2]];
-  });
-  const nearest = new Int32Array(drawn.length);
-  for (let round = 0; round < 15; round++) {
-    drawn.forEach((p, i) => {
-      let best = 0;
-      let bestDistance = Number.POSITIVE_INFINITY;
-      centres.forEach((c, j) => {
-        const d = (image[p * 3] - c[0]) ** 2 + (image[p * 3 + 1] - c[1]) ** 2 + (image[p * 3 + 2] - c[2]) ** 2;
-        if (d < bestDistance) {
-          bestDistance = d;
-          best = j;
-        }
-      });
-      nearest[i] = best;
-    });
-    const sums = centres.map(() => [0, 0, 0, 0]);
-    drawn.forEach((p, i) => {
-      const s = sums[nearest[i]];
-      for (let c = 0; c < 3; c++) s[c] += image[p * 3 + c];
-      s[3]++;
-    });
-    centres = sums.map((s, j) => (s[3] > 0 ? [s[0] / s[3], s[1] / s[3], s[2] / s[3]] : centres[j]));
-  }
-  drawn.forEach((p, i) => {
-    image.set(centres[nearest[i]], p * 3);
-  });
-}
 
 await selectBackend('wasm', { threads: 1 }, () => {});
 const { manifest, generator } = await loadExportedGenerator(args.model);

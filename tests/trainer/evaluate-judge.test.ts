@@ -14,6 +14,7 @@ import type { LabelledImages } from '@gan/trainer/evaluate/classifier';
 import { evaluateWithJudge, formatJudgeEvaluation } from '@gan/trainer/evaluate/judge';
 import { boxDownscale } from '@gan/trainer/evaluate/judge-run';
 import { flatFill, flatFillShares } from '@gan/trainer/evaluate/flat-fill';
+import { snapToPalette } from '@gan/trainer/evaluate/palette-snap';
 import { addPixelNoise, addRandomPixelNoise } from '@gan/trainer/evaluate/pixel-noise';
 import { heldOutByName, markHeldOut } from '@gan/trainer/evaluate/style-data';
 import { Sfc32 } from '@gan/core/prng';
@@ -119,11 +120,31 @@ describe('pixel noise', () => {
   });
 });
 
-describe('gan train-classifier --pixel-noise', () => {
-  it('is refused without --judge, naming the flag', async () => {
+describe('palette snaps', () => {
+  it('leave at most k colours in the drawing and the white page as it was, the same every time', () => {
+    const s = 16;
+    const image = Float32Array.from({ length: s * s * 3 }, (_, i) => (Math.floor(i / 3) % 5 === 0 ? 1 : Math.sin(i * 0.7) * 0.8));
+    const snapped = snapToPalette(image.slice(), 6);
+    const colours = new Set<string>();
+    for (let p = 0; p < s * s; p++) {
+      const pixel = Array.from(snapped.subarray(p * 3, p * 3 + 3));
+      if (p % 5 === 0) expect(pixel).toEqual([1, 1, 1]);
+      else colours.add(pixel.join());
+    }
+    expect(colours.size).toBeLessThanOrEqual(6);
+    expect(colours.size).toBeGreaterThan(1);
+    expect(Array.from(snapToPalette(image.slice(), 6))).toEqual(Array.from(snapped));
+  });
+});
+
+describe('gan train-classifier --pixel-noise and --palette-snap', () => {
+  it('are refused without --judge, naming the flag', async () => {
     const r = await gan('train-classifier', '--data', 'mnist', '--pixel-noise', '3');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/error: --pixel-noise: is an augmentation of the style judge: add --judge/);
+    const p = await gan('train-classifier', '--data', 'mnist', '--palette-snap', '0.5');
+    expect(p.code).toBe(2);
+    expect(p.stderr).toMatch(/error: --palette-snap: is an augmentation of the style judge: add --judge/);
   });
 });
 

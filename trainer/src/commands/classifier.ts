@@ -12,6 +12,7 @@ import {
   threadsOption,
   info,
   integer,
+  fraction,
   nonNegativeNumber,
   oneOf,
   positiveNumber,
@@ -29,6 +30,7 @@ interface ClassifierFlags extends BackendFlags {
   lr: number;
   maxShift: number;
   pixelNoise: number;
+  paletteSnap: number;
   seed: string;
   background: string;
   labels: 'classes' | 'instances';
@@ -74,6 +76,12 @@ export function register(program: Command): void {
       nonNegativeNumber,
       0,
     )
+    .option(
+      '--palette-snap <share>',
+      'with --judge: augmentation: this share of training images, in [0, 1), is first snapped to a random palette of 8–32 colours, so that a palette snap does not pass for a better drawing; 0 = none',
+      fraction,
+      0,
+    )
     .option('--seed <s>', 'seed of the initial weights, batch order and augmentation', 'classifier')
     .addOption(
       new Option(
@@ -90,6 +98,8 @@ export function register(program: Command): void {
     .action(async (flags: ClassifierFlags) => {
       if ((flags.data === undefined) === !flags.judge) throw new UsageError('--data', 'give either --data or --judge');
       if (!flags.judge && flags.pixelNoise > 0) throw new UsageError('--pixel-noise', 'is an augmentation of the style judge: add --judge');
+      if (!flags.judge && flags.paletteSnap > 0)
+        throw new UsageError('--palette-snap', 'is an augmentation of the style judge: add --judge');
       const backend = await activateBackend(flags, info);
       if (flags.judge) {
         const { dir, info: saved } = await trainAndSaveStyleJudge({
@@ -99,6 +109,7 @@ export function register(program: Command): void {
           learningRate: flags.lr,
           maxShift: flags.maxShift,
           pixelNoise: flags.pixelNoise,
+          paletteSnap: flags.paletteSnap,
           seed: flags.seed,
           backend,
           shape: { statistics: flags.judgeStatistics, filters: judgeFilters(flags.judgeFilters) },

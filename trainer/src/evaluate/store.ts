@@ -75,6 +75,8 @@ export const ClassifierInfoSchema = z.object({
     maxShift: z.number().int(),
     /** Largest σ of the pixel-noise augmentation, in 8-bit levels (absent: none; pixel-noise.ts). */
     pixelNoise: z.number().optional(),
+    /** Share of training images snapped to a random palette of 8–32 colours (absent: none; palette-snap.ts). */
+    paletteSnap: z.number().optional(),
     seed: z.string(),
     backend: z.string(),
     seconds: z.number(),
@@ -85,8 +87,18 @@ export type ClassifierInfo = z.infer<typeof ClassifierInfoSchema>;
 
 /** How a classifier was trained, as its info records it: the run's settings and the seconds it took. */
 export function trainingRecord(settings: Omit<ClassifierInfo['training'], 'seconds'>, seconds: number): ClassifierInfo['training'] {
-  const { epochs, batchSize, learningRate, maxShift, pixelNoise, seed, backend } = settings;
-  return { epochs, batchSize, learningRate, maxShift, ...(pixelNoise ? { pixelNoise } : {}), seed, backend, seconds };
+  const { epochs, batchSize, learningRate, maxShift, pixelNoise, paletteSnap, seed, backend } = settings;
+  return {
+    epochs,
+    batchSize,
+    learningRate,
+    maxShift,
+    ...(pixelNoise ? { pixelNoise } : {}),
+    ...(paletteSnap ? { paletteSnap } : {}),
+    seed,
+    backend,
+    seconds,
+  };
 }
 
 export class ClassifierNotFoundError extends Error {

@@ -21,6 +21,8 @@ export interface StyleJudgeRunOptions {
   maxShift: number;
   /** Largest σ of the pixel-noise augmentation, in 8-bit levels (0: none). */
   pixelNoise: number;
+  /** Share of training images snapped to a random palette first (0: none). */
+  paletteSnap: number;
   seed: string;
   backend: string;
   shape: StyleJudgeShape;
@@ -71,7 +73,7 @@ function card(info: ClassifierInfo, all: Measured, model: Measured, command: str
     'sampling: a network something was trained against is no longer a measure of it.',
     '',
     `- version ${info.version}, ${info.imageSize} px, inputs: the image and ${info.statistics} statistics (trainer/src/evaluate/style-statistics.ts)`,
-    `- trained on ${info.trainCount} renders of every Unicode group, ${info.training.epochs} epochs, ${info.training.seconds} s on ${info.training.backend}${info.training.pixelNoise ? `, each training image with pixel noise of σ up to ${info.training.pixelNoise} levels` : ''}`,
+    `- trained on ${info.trainCount} renders of every Unicode group, ${info.training.epochs} epochs, ${info.training.seconds} s on ${info.training.backend}${info.training.pixelNoise ? `, each training image with pixel noise of σ up to ${info.training.pixelNoise} levels` : ''}${info.training.paletteSnap ? `, ${Math.round(info.training.paletteSnap * 100)} % of them first snapped to 8–32 colours` : ''}`,
     `- held-out split (fixed; never trained on by the judge or, for the model's groups, the generator): ${info.split}`,
     `- reproduce: \`${command}\``,
     '',
@@ -156,7 +158,7 @@ export async function trainAndSaveStyleJudge(options: StyleJudgeRunOptions): Pro
     const info = await updateClassifierInfo(dir, { ...saved, noiseRobustness });
     const command =
       `npx gan train-classifier --judge --epochs ${options.epochs} --batch-size ${options.batchSize} --lr ${options.learningRate} ` +
-      `--max-shift ${options.maxShift}${options.pixelNoise > 0 ? ` --pixel-noise ${options.pixelNoise}` : ''} --seed ${options.seed} --judge-statistics ${options.shape.statistics} --judge-filters ${options.shape.filters.join(',')} --backend ${options.backend}`;
+      `--max-shift ${options.maxShift}${options.pixelNoise > 0 ? ` --pixel-noise ${options.pixelNoise}` : ''}${options.paletteSnap > 0 ? ` --palette-snap ${options.paletteSnap}` : ''} --seed ${options.seed} --judge-statistics ${options.shape.statistics} --judge-filters ${options.shape.filters.join(',')} --backend ${options.backend}`;
     await writeFile(path.join(dir, 'README.md'), card(info, all, inModel, command));
     return { dir, info };
   } finally {

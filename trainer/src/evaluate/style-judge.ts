@@ -26,6 +26,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { Sfc32 } from '@gan/core/prng';
 import { type LabelledImages, FEATURE_LAYER, LOGITS_LAYER, extractFeatures, trainByEpochs } from './classifier.ts';
 import { STATISTICS_VERSIONS, type StatisticsVersion, statisticsOf } from './style-statistics.ts';
+import { snapToPalette } from './palette-snap.ts';
 import { addRandomPixelNoise } from './pixel-noise.ts';
 
 export const STYLE_JUDGE_ID = 'emoji-style-32';
@@ -114,6 +115,8 @@ export interface TrainStyleJudgeOptions {
   maxShift: number;
   /** Largest σ, in 8-bit levels, of the pixel noise each training image gets (pixel-noise.ts); 0 = none. */
   pixelNoise?: number;
+  /** Share of training images snapped to a random palette of 8–32 colours first (palette-snap.ts); 0 = none. */
+  paletteSnap?: number;
   seed: string;
   statistics: StatisticsVersion;
   onEpoch?: (epoch: number, meanLoss: number) => void;
@@ -134,7 +137,12 @@ export function trainStyleJudge(model: tfl.LayersModel, train: LabelledImages, o
       mirror: rng.nextInt(2) === 1,
     }));
     const batch = augmentedBatch(train, indices, moves);
-    // Noise nobody sees must not move the judge: a random σ per image (none drawn when off, so older judges retrain the same).
+    // Neither a palette snap nor noise nobody sees may move the judge (nothing is drawn when off, so older judges retrain the same).
+    if ((options.paletteSnap ?? 0) > 0) {
+      const size = s * s * 3;
+      for (let i = 0; i < indices.length; i++)
+        if (rng.next() < options.paletteSnap!) snapToPalette(batch.images.subarray(i * size, (i + 1) * size), 8 + rng.nextInt(25));
+    }
     if ((options.pixelNoise ?? 0) > 0) addRandomPixelNoise(batch.images, indices.length, options.pixelNoise!, rng);
     const statistics = statisticsOf(options.statistics, batch.images, indices.length, s);
     const loss = optimizer.minimize(() => {
