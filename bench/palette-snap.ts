@@ -5,7 +5,7 @@
  * the samples are scored as they are and snapped, by the judge (style-judge features, which include
  * palette statistics) and in ImageNet MobileNetV2 features (no hand-made statistics).
  *
- *   node --import tsx bench/palette-snap.ts [--model models/emoji] [--colours 12] [--samples 320] [--seed judge]
+ *   node --import tsx bench/palette-snap.ts [--model models/emoji] [--colours 12] [--samples 320] [--seed judge] [--judge <dir>]
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,6 +25,7 @@ const { values: args } = parseArgs({
     colours: { type: 'string', default: '12' },
     samples: { type: 'string', default: '320' },
     seed: { type: 'string', default: 'judge' },
+    judge: { type: 'string' },
   },
 });
 const colours = Number(args.colours);
@@ -32,7 +33,7 @@ const samples = Number(args.samples);
 
 await selectBackend('wasm', { threads: 1 }, () => {});
 const { manifest, generator } = await loadExportedGenerator(args.model);
-const judgeDir = defaultJudgeDir(manifest.dataset.name);
+const judgeDir = args.judge ?? defaultJudgeDir(manifest.dataset.name);
 if (!judgeDir) throw new Error(`no style judge for ${manifest.dataset.name}`);
 const judge = await loadClassifier(judgeDir);
 const mobilenet = await loadMobileNetExtractor({ cacheDir: path.resolve('.cache') });
