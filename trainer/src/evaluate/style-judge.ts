@@ -122,7 +122,7 @@ export interface TrainStyleJudgeOptions {
   onEpoch?: (epoch: number, meanLoss: number) => void;
 }
 
-/** Trains the judge with Adam and a cosine rate; batch order and augmentation (shifts, mirrors, pixel noise) come from the seed. */
+/** Trains the judge with Adam and a cosine rate; batch order and augmentation (shifts, mirrors, palette snaps, pixel noise) come from the seed. */
 export function trainStyleJudge(model: tfl.LayersModel, train: LabelledImages, options: TrainStyleJudgeOptions): void {
   const numClasses = train.classNames.length;
   const counts = new Array(numClasses).fill(0);
