@@ -4,18 +4,19 @@
  * were samples. `gan train-classifier --judge` records the same table in a new judge's card; this
  * prints it for any saved judge (an older one, say).
  *
- *   node --import tsx bench/judge-noise.ts [--judge models/classifiers/emoji-style-32] [--levels 0,2,4]
+ *   node --import tsx bench/judge-noise.ts [--judge models/classifiers/emoji-style-32] [--levels 0,2,4 (the card's)]
  */
 import { parseArgs } from 'node:util';
 import { selectBackend } from '@gan/trainer/backend';
 import { judgeNoiseRobustness } from '@gan/trainer/evaluate/judge-robustness';
 import { realSplits } from '@gan/trainer/evaluate/real-data';
 import { loadClassifier } from '@gan/trainer/evaluate/store';
+import { ROBUSTNESS_LEVELS } from '@gan/trainer/evaluate/style-judge-run';
 
 const { values: args } = parseArgs({
   options: {
     judge: { type: 'string', default: 'models/classifiers/emoji-style-32' },
-    levels: { type: 'string', default: '0,2,4' },
+    levels: { type: 'string', default: ROBUSTNESS_LEVELS.join(',') },
   },
 });
 await selectBackend('wasm', { threads: 1 }, () => {});
