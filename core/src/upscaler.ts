@@ -8,10 +8,17 @@
  *   → pixel shuffle (depthToSpace's layout): channel (i·scale + j)·3 + c of pixel (h, w) is
  *     pixel (h·scale + i, w·scale + j), channel c of the large image
  *   → plus the bilinear enlargement of x (the network only learns what bilinear gets wrong)
+ *   → with `refineWidth` R, plus a residual at the large size: a 3×3 convolution to R channels with
+ *     ReLU and one back to 3, on the image − 1 as before
  *   → [N, scale·S, scale·S, 3], clipped to [-1, 1] for serving.
  *
- * All the work is at the small size: multiply-adds per image are S²·9·(3·w₀ + Σ wᵢ·wᵢ₊₁ + w_last·scale²·3)
- * (15.0 M for 32 px and widths [32, 16, 16]). The same forward function runs in training (on
+ * Why a large-size stage: the pixel shuffle draws each scale×scale block of the output from one
+ * small-size feature vector, so neighbouring blocks are predicted apart and an edge comes out as a
+ * staircase of 4-px steps. Averaged down to 64 px the steps mostly vanish; at 128 px they are what
+ * sets the output apart from a real render. The refinement sees across block borders (5×5 px).
+ *
+ * Multiply-adds per image are S²·9·(3·w₀ + Σ wᵢ·wᵢ₊₁ + w_last·scale²·3), plus (scale·S)²·9·6·R with a
+ * refinement (15.0 M for 32 px and widths [32, 16, 16]; 7.1 M more with R = 8). The same forward function runs in training (on
  * variables) and in serving, so what was trained is what is served. The config is saved with the
  * weights (the manifest's `upscaler` entry).
  */
@@ -28,6 +35,8 @@ export const UpscalerConfigSchema = z
     inputSize: z.number().int().min(4).max(64),
     /** Channels of the hidden 3×3 convolutions, in order. */
     widths: z.array(z.number().int().min(1).max(64)).min(1).max(6),
+    /** Channels of the large-size residual refinement; absent: none (every upscaler before it). */
+    refineWidth: z.number().int().min(1).max(16).optional(),
   })
   .strict();
 export type UpscalerConfig = z.infer<typeof UpscalerConfigSchema>;
@@ -60,20 +69,32 @@ export type RenderFilter = 'bilinear' | 'nearest' | 'learned';
 
 /** Names of the convolutions, in order (the weights are `<name>/kernel` and `<name>/bias`). */
 export function upscalerLayerNames(config: UpscalerConfig): string[] {
-  return [...config.widths.map((_, i) => `up_conv${i + 1}`), 'up_out'];
+  const refine = config.refineWidth === undefined ? [] : REFINE_LAYER_NAMES;
+  return [...config.widths.map((_, i) => `up_conv${i + 1}`), 'up_out', ...refine];
 }
+
+/** The large-size refinement's two convolutions, after the small-size ones. */
+export const REFINE_LAYER_NAMES = ['up_refine1', 'up_refine2'] as const;
 
 /** [height, width, in, out] of each convolution's kernel, in layer order. */
 export function upscalerKernelShapes(config: UpscalerConfig): [number, number, number, number][] {
   const ins = [config.channels, ...config.widths];
   const outs = [...config.widths, config.scale * config.scale * config.channels];
-  return ins.map((cin, i) => [3, 3, cin, outs[i]]);
+  const small = ins.map((cin, i): [number, number, number, number] => [3, 3, cin, outs[i]]);
+  const r = config.refineWidth;
+  return r === undefined ? small : [...small, [3, 3, config.channels, r], [3, 3, r, config.channels]];
 }
 
 /** Multiply-adds per input image. */
 export function upscalerMultiplyAdds(config: UpscalerConfig): number {
-  const perPixel = upscalerKernelShapes(config).reduce((sum, [h, w, cin, cout]) => sum + h * w * cin * cout, 0);
-  return perPixel * config.inputSize * config.inputSize;
+  const shapes = upscalerKernelShapes(config);
+  const perPixel = (list: typeof shapes) => list.reduce((sum, [h, w, cin, cout]) => sum + h * w * cin * cout, 0);
+  const smallLayers = config.widths.length + 1;
+  const largeEdge = config.scale * config.inputSize;
+  return (
+    perPixel(shapes.slice(0, smallLayers)) * config.inputSize * config.inputSize +
+    perPixel(shapes.slice(smallLayers)) * largeEdge * largeEdge
+  );
 }
 
 /**
@@ -97,13 +118,16 @@ export interface UpscalerParams {
 export function upscaleForward(config: UpscalerConfig, params: UpscalerParams, x: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
     const [, h, w] = x.shape;
+    const conv = (input: tf.Tensor4D, i: number, activation: 'relu' | 'linear') =>
+      tf.fused.conv2d({ x: input, filter: params.kernels[i], strides: 1, pad: 'same', bias: params.biases[i], activation });
+    const smallLayers = config.widths.length + 1;
     let y: tf.Tensor4D = tf.sub(x, 1);
-    params.kernels.forEach((filter, i) => {
-      const last = i === params.kernels.length - 1;
-      y = tf.fused.conv2d({ x: y, filter, strides: 1, pad: 'same', bias: params.biases[i], activation: last ? 'linear' : 'relu' });
-    });
+    for (let i = 0; i < smallLayers; i++) y = conv(y, i, i === smallLayers - 1 ? 'linear' : 'relu');
     const base = tf.image.resizeBilinear(x, [h * config.scale, w * config.scale], false, true);
-    return tf.add(base, pixelShuffle(y, config.scale));
+    const up = tf.add(base, pixelShuffle(y, config.scale)) as tf.Tensor4D;
+    if (config.refineWidth === undefined) return up;
+    const hidden = conv(tf.sub(up, 1), smallLayers, 'relu');
+    return tf.add(up, conv(hidden, smallLayers + 1, 'linear'));
   });
 }
 

@@ -104,6 +104,59 @@ describe('the network', () => {
     tf.dispose([...params.kernels, ...params.biases, x, y, bilinear]);
   });
 
+  it('with a refinement: two more convolutions at the 4x size, whose work is counted there', () => {
+    const refined = { ...config, refineWidth: 8 };
+    expect(upscalerKernelShapes(refined).slice(4)).toEqual([
+      [3, 3, 3, 8],
+      [3, 3, 8, 3],
+    ]);
+    expect(upscalerMultiplyAdds(refined) - upscalerMultiplyAdds(config)).toBe(128 * 128 * 9 * (3 * 8 + 8 * 3));
+  });
+
+  it('a refinement is up + conv(relu(conv(up − 1))) on the output, and nothing when its last kernel is zero', () => {
+    const refined = { ...config, refineWidth: 2 };
+    const shapes = upscalerKernelShapes(refined);
+    const params = {
+      kernels: shapes.map((s, i) => tf.randomNormal(s, 0, 0.1, 'float32', 10 + i) as tf.Tensor4D),
+      biases: shapes.map((s, i) => tf.randomNormal([s[3]], 0, 0.1, 'float32', 30 + i) as tf.Tensor1D),
+    };
+    const x = tf.randomUniform([2, 32, 32, 3], -1, 1, 'float32', 4) as tf.Tensor4D;
+    const plain = upscaleForward(config, { kernels: params.kernels.slice(0, 4), biases: params.biases.slice(0, 4) }, x);
+    const y = upscaleForward(refined, params, x);
+    // Written out with unfused ops: the refinement reads the enlarged image, white at 0, zero-padded.
+    const hidden = tf.relu(tf.add(tf.conv2d(tf.sub(plain, 1) as tf.Tensor4D, params.kernels[4], 1, 'same'), params.biases[4])) as tf.Tensor4D;
+    const expected = tf.add(plain, tf.add(tf.conv2d(hidden, params.kernels[5], 1, 'same'), params.biases[5]));
+    expect(y.shape).toEqual([2, 128, 128, 3]);
+    expect(tf.max(tf.abs(tf.sub(y, expected))).dataSync()[0]).toBeLessThan(1e-5);
+    expect(tf.max(tf.abs(tf.sub(y, plain))).dataSync()[0]).toBeGreaterThan(0.01);
+    const silent = {
+      kernels: [...params.kernels.slice(0, 5), tf.zeros(shapes[5]) as tf.Tensor4D],
+      biases: [...params.biases.slice(0, 5), tf.zeros([3]) as tf.Tensor1D],
+    };
+    const unchanged = upscaleForward(refined, silent, x);
+    expect(tf.max(tf.abs(tf.sub(unchanged, plain))).dataSync()[0]).toBe(0);
+    tf.dispose([
+      ...params.kernels,
+      ...params.biases,
+      ...silent.kernels.slice(5),
+      ...silent.biases.slice(5),
+      x,
+      plain,
+      y,
+      hidden,
+      expected,
+      unchanged,
+    ]);
+  });
+
+  it('a refined upscaler needs its refinement weights', () => {
+    const refined = { ...config, refineWidth: 8 };
+    const weights: tf.NamedTensorMap = {};
+    for (const w of randomUpscalerWeights(config, 'w')) weights[w.name] = tf.tensor(w.data, w.shape);
+    expect(() => Upscaler.fromWeights(refined, weights)).toThrow(/up_refine1\/kernel is missing/);
+    tf.dispose(Object.values(weights));
+  });
+
   it('refuses weights of the wrong shape, naming the weight', () => {
     const weights: tf.NamedTensorMap = {};
     for (const w of randomUpscalerWeights(config, 'w')) weights[w.name] = tf.tensor(w.data, w.shape);

@@ -5,15 +5,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { decode } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imagePng, sha256Hex } from '@gan/core';
-import { upscalerOf } from '@gan/core/upscaler';
+import { upscaleForward, upscalerOf } from '@gan/core/upscaler';
 import { selectBackend } from '@gan/trainer/backend';
 import { deriveVersion } from '@gan/trainer/derive/derive';
 import { loadExportedGenerator } from '@gan/trainer/export/load';
 import { bicubicResize, meanPsnr } from '@gan/trainer/upscale/bicubic';
 import { upscalerAddition } from '@gan/trainer/upscale/derive-addition';
 import { exportUpscaler } from '@gan/trainer/upscale/export';
-import type { EmojiPairs } from '@gan/trainer/upscale/pairs';
+import { type EmojiPairs, pairImages } from '@gan/trainer/upscale/pairs';
 import {
+  UpscalerCheckpointError,
   type UpscalerSettings,
   batchTensors,
   heldOutPsnr,
@@ -108,6 +109,33 @@ describe('training on real pairs', () => {
     tf.dispose([x, y]);
     expect(losses.discriminator).toBeGreaterThan(0);
     expect(losses.adversarial).toBeGreaterThan(0);
+  });
+
+  it('a refinement added to a trained run starts as that run, then trains', async () => {
+    const log = () => {};
+    const plainRun = path.join(root, 'before-refine');
+    const plain = await runTraining({ runDir: plainRun, settings: settings({ steps: 2 }), pairs, log });
+    const refinedSettings = settings({ config: { ...settings().config, refineWidth: 2 }, initFrom: plainRun, steps: 2 });
+    const refinedRun = path.join(root, 'refined');
+    const x = tf.tensor4d(pairImages(pairs, 1, [0]), [1, 32, 32, 3]);
+    const before = upscaleForward(plain.settings.config, plain.g, x);
+    // Step 0 of the refined run: the same output as the run it starts from.
+    const start = await runTraining({ runDir: refinedRun, settings: { ...refinedSettings, steps: 0 }, pairs, log });
+    const same = upscaleForward(refinedSettings.config, start.g, x);
+    expect(tf.max(tf.abs(tf.sub(same, before))).dataSync()[0]).toBe(0);
+    const trained = await runTraining({ runDir: path.join(root, 'refined-2'), settings: refinedSettings, pairs, log });
+    const refineKernel = trained.g.kernels[trained.names.indexOf('up_refine2')];
+    expect(tf.max(tf.abs(refineKernel)).dataSync()[0]).toBeGreaterThan(0);
+    // Any other layer that does not fit the checkpoint is refused.
+    await expect(
+      runTraining({
+        runDir: path.join(root, 'shrunk'),
+        settings: settings({ config: { ...settings().config, widths: [4, 8] }, initFrom: plainRun }),
+        pairs,
+        log,
+      }),
+    ).rejects.toThrow(UpscalerCheckpointError);
+    tf.dispose([x, before, same]);
   });
 
   // Not bit for bit: on restore tfjs's Adam recomputes β₁ᵗ and β₂ᵗ as powers, where a straight run has

@@ -23,6 +23,7 @@ interface TrainFlags {
   batchSize: number;
   lr: number;
   widths: string;
+  refineWidth?: number;
   featureWeight: number;
   adversarialWeight: number;
   noise: number;
@@ -52,6 +53,7 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'pairs per step', integer(1, 256), 16)
     .option('--lr <x>', 'Adam learning rate', positiveNumber, 1e-3)
     .option('--widths <list>', 'hidden convolution widths', DEFAULT_UPSCALER_WIDTHS.join(','))
+    .option('--refine-width <n>', 'channels of a 3x3 residual refinement at the 4x size (default: none)', integer(1, 16))
     .option('--feature-weight <x>', 'weight of the MobileNetV2 Conv1 feature loss (0: none)', nonNegativeNumber, 0)
     .option('--adversarial-weight <x>', 'weight of the PatchGAN loss (0: no discriminator)', nonNegativeNumber, 0)
     .option('--noise <x>', 'largest Gaussian noise on the inputs, in [-1, 1] units (0: none)', nonNegativeNumber, 0)
@@ -65,7 +67,13 @@ export function register(program: Command): void {
       if (flags.blur > 1) throw new UsageError('--blur', 'must be from 0 to 1');
       await activateBackend({ backend: 'wasm', threads: flags.threads }, info);
       const pairs = await loadEmojiPairs({ size: 32, cacheDir: flags.cacheDir, log: info });
-      const config: UpscalerConfig = { scale: 4, channels: 3, inputSize: pairs.size, widths: parseWidths(flags.widths) };
+      const config: UpscalerConfig = {
+        scale: 4,
+        channels: 3,
+        inputSize: pairs.size,
+        widths: parseWidths(flags.widths),
+        ...(flags.refineWidth === undefined ? {} : { refineWidth: flags.refineWidth }),
+      };
       const settings: UpscalerSettings = {
         config,
         steps: flags.steps,

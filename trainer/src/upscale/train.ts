@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type UpscalerConfig, type UpscalerParams, UpscalerConfigSchema, upscaleForward } from '@gan/core/upscaler';
+import { REFINE_LAYER_NAMES, type UpscalerConfig, type UpscalerParams, UpscalerConfigSchema, upscaleForward } from '@gan/core/upscaler';
 import { quantise } from '@gan/core/image';
 import { z } from 'zod';
 import { writeFileAtomically } from '../atomic-write.ts';
@@ -191,6 +191,11 @@ export function trainStep(t: UpscalerTraining, stage: FeatureStage | undefined, 
 // ---------------------------------------------------------------------------------------------------
 // Checkpoints.
 
+/** A checkpoint whose upscaler does not fit the run's (a layer missing or of another shape). */
+export class UpscalerCheckpointError extends Error {
+  override name = 'UpscalerCheckpointError';
+}
+
 interface CheckpointHeader {
   format: 1;
   step: number;
@@ -244,7 +249,15 @@ export async function readCheckpoint(dir: string): Promise<{ header: CheckpointH
 /** Copies a checkpoint's networks into the run (and, when it is the run's own, the optimisers and step). */
 async function restore(t: UpscalerTraining, dir: string, own: boolean): Promise<void> {
   const { header, tensors } = await readCheckpoint(dir);
-  for (const [name, tensor] of Object.entries(upscalerWeightMap(t.names, t.g))) (tensor as tf.Variable).assign(tensors.get(`g/${name}`)!);
+  for (const [name, tensor] of Object.entries(upscalerWeightMap(t.names, t.g))) {
+    const saved = tensors.get(`g/${name}`);
+    // A run may add a refinement to an upscaler trained without one: its layers keep their initial
+    // weights, which leave the upscaler's output as it was (networks.ts). Every other layer must match.
+    if (!saved && !own && REFINE_LAYER_NAMES.some((layer) => name.startsWith(`${layer}/`))) continue;
+    if (!saved || saved.shape.join() !== tensor.shape.join())
+      throw new UpscalerCheckpointError(`${dir}: weight ${name} is ${saved ? `[${saved.shape}]` : 'missing'}, expected [${tensor.shape}]`);
+    (tensor as tf.Variable).assign(saved);
+  }
   if (t.d) {
     t.d.kernels.forEach((k, i) => {
       const saved = tensors.get(`d/${i}/kernel`);
