@@ -16,10 +16,12 @@ import { type EmojiPairs, pairImages } from '@gan/trainer/upscale/pairs';
 import {
   UpscalerCheckpointError,
   type UpscalerSettings,
+  UpscalerSettingsError,
   batchTensors,
   heldOutPsnr,
   readCheckpoint,
   runTraining,
+  sampleBatch,
   startTraining,
   trainStep,
 } from '@gan/trainer/upscale/train';
@@ -109,6 +111,35 @@ describe('training on real pairs', () => {
     tf.dispose([x, y]);
     expect(losses.discriminator).toBeGreaterThan(0);
     expect(losses.adversarial).toBeGreaterThan(0);
+  });
+
+  it("with adversarial samples, the discriminator judges the generator's images upscaled; L1 stays on the pairs", async () => {
+    const config = { imageSize: 32 as const, channels: 3 as const, latentSize: 8, generatorWidth: 2, discriminatorWidth: 2, numClasses: 2 };
+    const model = await writeFixtureExport(root, { name: 'sampler', version: 'v1', config, classes: ['a', 'b'] });
+    const { generator } = await loadExportedGenerator(model);
+    const adversarial = settings({ adversarialWeight: 0.01, adversarialSamples: model });
+    const a = sampleBatch(generator, adversarial, 3);
+    const b = sampleBatch(generator, adversarial, 3);
+    const other = sampleBatch(generator, adversarial, 4);
+    expect(a.shape).toEqual([2, 32, 32, 3]);
+    expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+    expect(Array.from(a.dataSync())).not.toEqual(Array.from(other.dataSync()));
+    // Same weights and batch: only what the discriminator is shown differs.
+    const { x, y } = batchTensors(pairs, [0, 1], adversarial, 0);
+    const onPairs = trainStep(startTraining(adversarial), undefined, x, y);
+    const onSamples = trainStep(startTraining(adversarial), undefined, x, y, a);
+    expect(onSamples.l1).toBe(onPairs.l1);
+    expect(onSamples.discriminator).not.toBe(onPairs.discriminator);
+    expect(onSamples.adversarial).not.toBe(onPairs.adversarial);
+    tf.dispose([a, b, other, x, y]);
+    generator.dispose();
+    const run = path.join(root, 'adversarial-samples');
+    const t = await runTraining({ runDir: run, settings: { ...adversarial, steps: 2 }, pairs, log: () => {} });
+    expect(t.step).toBe(2);
+    expect(JSON.parse(await readFile(path.join(run, 'settings.json'), 'utf8')).adversarialSamples).toBe(model);
+    await expect(
+      runTraining({ runDir: path.join(root, 'no-weight'), settings: settings({ adversarialSamples: model }), pairs, log: () => {} }),
+    ).rejects.toThrow(UpscalerSettingsError);
   });
 
   it('a refinement added to a trained run starts as that run, then trains', async () => {

@@ -26,6 +26,7 @@ interface TrainFlags {
   refineWidth?: number;
   featureWeight: number;
   adversarialWeight: number;
+  adversarialSamples?: string;
   noise: number;
   blur: number;
   seed: number;
@@ -56,6 +57,10 @@ export function register(program: Command): void {
     .option('--refine-width <n>', 'channels of a 3x3 residual refinement at the 4x size (default: none)', integer(1, 16))
     .option('--feature-weight <x>', 'weight of the MobileNetV2 Conv1 feature loss (0: none)', nonNegativeNumber, 0)
     .option('--adversarial-weight <x>', 'weight of the PatchGAN loss (0: no discriminator)', nonNegativeNumber, 0)
+    .option(
+      '--adversarial-samples <model>',
+      "exported generator whose images the PatchGAN judges upscaled, instead of the pairs' small renders (needs --adversarial-weight)",
+    )
     .option('--noise <x>', 'largest Gaussian noise on the inputs, in [-1, 1] units (0: none)', nonNegativeNumber, 0)
     .option('--blur <x>', 'largest blend with a 3x3 box blur of the inputs, 0 to 1 (0: none)', nonNegativeNumber, 0)
     .option('--seed <n>', 'initial weights and batches', integer(0), 1)
@@ -65,6 +70,8 @@ export function register(program: Command): void {
     .option('--threads <n>', 'wasm threads', integer(1, 8), 1)
     .action(async (flags: TrainFlags) => {
       if (flags.blur > 1) throw new UsageError('--blur', 'must be from 0 to 1');
+      if (flags.adversarialSamples !== undefined && !(flags.adversarialWeight > 0))
+        throw new UsageError('--adversarial-samples', 'needs --adversarial-weight above 0');
       await activateBackend({ backend: 'wasm', threads: flags.threads }, info);
       const pairs = await loadEmojiPairs({ size: 32, cacheDir: flags.cacheDir, log: info });
       const config: UpscalerConfig = {
@@ -85,6 +92,7 @@ export function register(program: Command): void {
         seed: flags.seed,
         checkpointEvery: flags.checkpointEvery,
         initFrom: flags.initFrom === undefined ? undefined : path.resolve(flags.initFrom),
+        adversarialSamples: flags.adversarialSamples === undefined ? undefined : path.resolve(flags.adversarialSamples),
       };
       const stage =
         flags.featureWeight > 0 ? await loadFeatureStage({ cacheDir: flags.cacheDir ?? defaultCacheDir(), log: info }) : undefined;

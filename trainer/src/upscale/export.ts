@@ -81,7 +81,7 @@ function card(m: UpscalerManifest, notes: string | undefined): string {
   const stages = m.training
     .map(
       (t, i) =>
-        `| ${i + 1} | ${t.settings.steps} | ${t.settings.featureWeight} | ${t.settings.adversarialWeight} | ${t.settings.degrade.noise} / ${t.settings.degrade.blur} | ${t.cpuSeconds?.toFixed(0) ?? '–'} |`,
+        `| ${i + 1} | ${t.settings.steps} | ${t.settings.featureWeight} | ${t.settings.adversarialWeight}${t.settings.adversarialSamples ? " (on the generator's samples)" : ''} | ${t.settings.degrade.noise} / ${t.settings.degrade.blur} | ${t.cpuSeconds?.toFixed(0) ?? '–'} |`,
     )
     .join('\n');
   return `# ${m.name} ${m.version}

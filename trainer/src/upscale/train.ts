@@ -4,7 +4,10 @@
  *
  *   1. reconstruction: L1 + featureWeight · L1 in MobileNetV2 Conv1 features (networks.ts);
  *   2. adversarial: the same plus adversarialWeight · the non-saturating GAN loss of a PatchGAN
- *      discriminator trained beside it on real 4×-size renders against the upscaler's outputs.
+ *      discriminator trained beside it on real 4×-size renders against the upscaler's outputs: of the
+ *      pairs' small renders, or, with `adversarialSamples`, of a generator's own images (what it
+ *      will be served), so the discriminator judges upscaled samples against real renders while L1
+ *      keeps the upscaler faithful on real pairs.
  *
  * `degrade` trains on damaged inputs (Gaussian noise of a random strength up to `noise`, a random
  * blend up to `blur` with a 3×3 box blur) against clean targets: generated images are noisier and
@@ -19,9 +22,11 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { REFINE_LAYER_NAMES, type UpscalerConfig, type UpscalerParams, UpscalerConfigSchema, upscaleForward } from '@gan/core/upscaler';
+import { type FastGenerator, cellSeed, generatorInput, latentFromSeed } from '@gan/core';
 import { quantise } from '@gan/core/image';
 import { z } from 'zod';
 import { writeFileAtomically } from '../atomic-write.ts';
+import { loadExportedGenerator } from '../export/load.ts';
 import { bicubicResize, meanPsnr } from './bicubic.ts';
 import {
   type DiscriminatorParams,
@@ -47,6 +52,11 @@ export const UpscalerSettingsSchema = z
     checkpointEvery: z.number().int().positive(),
     /** Run directory whose last checkpoint's upscaler (and discriminator, if any) this run starts from. */
     initFrom: z.string().optional(),
+    /**
+     * Exported generator (directory) whose images the adversarial term upscales instead of the
+     * pairs' small renders; absent: the pairs' (every run before it).
+     */
+    adversarialSamples: z.string().optional(),
   })
   .strict();
 export type UpscalerSettings = z.infer<typeof UpscalerSettingsSchema>;
@@ -145,13 +155,39 @@ export function batchTensors(pairs: EmojiPairs, train: readonly number[], settin
   });
 }
 
-/** One training step; returns the losses (before the update). */
-export function trainStep(t: UpscalerTraining, stage: FeatureStage | undefined, x: tf.Tensor4D, y: tf.Tensor4D): StepLosses {
+/**
+ * The generator's images for a step's adversarial term: a batch of the run's batch size, latents from
+ * seeds `upscaler-train#<step>#<i>` (never the evaluation's `upscaler-eval#…`), styles drawn from the
+ * step, so a resumed run sees the samples a straight one would.
+ */
+export function sampleBatch(generator: FastGenerator, settings: UpscalerSettings, step: number): tf.Tensor4D {
+  const { config } = generator;
+  const random = rng(settings.seed * 1_000_033 + step);
+  const latents = Array.from({ length: settings.batchSize }, (_, i) =>
+    latentFromSeed(cellSeed(`upscaler-train#${step}`, i), config.latentSize),
+  );
+  // Unconditional generators ignore the class.
+  const classes = latents.map(() => Math.floor(random() * Math.max(1, config.numClasses)));
+  return tf.tidy(() => generator.forward(generatorInput(config, latents, classes)));
+}
+
+/**
+ * One training step; returns the losses (before the update). `samples`: the generator's images the
+ * adversarial term upscales (sampleBatch), in place of `x`.
+ */
+export function trainStep(
+  t: UpscalerTraining,
+  stage: FeatureStage | undefined,
+  x: tf.Tensor4D,
+  y: tf.Tensor4D,
+  samples?: tf.Tensor4D,
+): StepLosses {
   const { settings } = t;
   const losses: StepLosses = { l1: 0, feature: 0, adversarial: 0, discriminator: 0 };
   const d = t.d;
+  const judged = samples ?? x;
   if (d && t.optD) {
-    const fake = tf.tidy(() => upscaleForward(settings.config, t.g, x));
+    const fake = tf.tidy(() => upscaleForward(settings.config, t.g, judged));
     const dLoss = t.optD.minimize(
       () => tf.add(tf.mean(tf.softplus(tf.neg(discriminate(d, y)))), tf.mean(tf.softplus(discriminate(d, fake)))) as tf.Scalar,
       true,
@@ -173,7 +209,8 @@ export function trainStep(t: UpscalerTraining, stage: FeatureStage | undefined, 
         loss = tf.add(loss, tf.mul(f, settings.featureWeight));
       } else parts.push(tf.keep(tf.scalar(0)));
       if (d && settings.adversarialWeight > 0) {
-        const adv = tf.mean(tf.softplus(tf.neg(discriminate(d, fake)))) as tf.Scalar;
+        const upscaled = samples ? upscaleForward(settings.config, t.g, samples) : fake;
+        const adv = tf.mean(tf.softplus(tf.neg(discriminate(d, upscaled)))) as tf.Scalar;
         parts.push(tf.keep(tf.clone(adv)));
         loss = tf.add(loss, tf.mul(adv, settings.adversarialWeight));
       } else parts.push(tf.keep(tf.scalar(0)));
@@ -190,6 +227,11 @@ export function trainStep(t: UpscalerTraining, stage: FeatureStage | undefined, 
 
 // ---------------------------------------------------------------------------------------------------
 // Checkpoints.
+
+/** Settings that cannot train as given. */
+export class UpscalerSettingsError extends Error {
+  override name = 'UpscalerSettingsError';
+}
 
 /** A checkpoint whose upscaler does not fit the run's (a layer missing or of another shape). */
 export class UpscalerCheckpointError extends Error {
@@ -356,6 +398,10 @@ export async function runTraining(options: RunOptions): Promise<UpscalerTraining
     await restore(t, settings.initFrom, false);
     log(`started from ${settings.initFrom}`);
   }
+  if (settings.adversarialSamples !== undefined && !(settings.adversarialWeight > 0))
+    throw new UpscalerSettingsError('adversarialSamples needs an adversarialWeight above 0');
+  const generator =
+    settings.adversarialSamples === undefined ? undefined : (await loadExportedGenerator(settings.adversarialSamples)).generator;
   const train = pairIndices(pairs, 'train');
   const cpu0 = process.cpuUsage();
   // Process CPU time of the run, summed over resumes (cpu-seconds.json, written with each checkpoint).
@@ -365,8 +411,9 @@ export async function runTraining(options: RunOptions): Promise<UpscalerTraining
   let counted = 0;
   while (t.step < settings.steps) {
     const { x, y } = batchTensors(pairs, train, settings, t.step);
-    const losses = trainStep(t, options.stage, x, y);
-    tf.dispose([x, y]);
+    const samples = generator ? sampleBatch(generator, settings, t.step) : undefined;
+    const losses = trainStep(t, options.stage, x, y, samples);
+    tf.dispose([x, y, ...(samples ? [samples] : [])]);
     for (const k of Object.keys(sums) as (keyof StepLosses)[]) sums[k] += losses[k];
     counted++;
     if (!Number.isFinite(losses.l1)) throw new Error(`step ${t.step}: the loss is ${losses.l1}`);
@@ -388,5 +435,6 @@ export async function runTraining(options: RunOptions): Promise<UpscalerTraining
       await writeFileAtomically(cpuFile, JSON.stringify({ seconds: cpuBefore + (used.user + used.system) / 1e6, step: t.step }));
     }
   }
+  generator?.dispose();
   return t;
 }
