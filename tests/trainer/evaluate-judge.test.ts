@@ -12,6 +12,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { EvaluationRecordSchema } from '@gan/core/manifest';
 import type { LabelledImages } from '@gan/trainer/evaluate/classifier';
 import { evaluateWithJudge, formatJudgeEvaluation } from '@gan/trainer/evaluate/judge';
+import { evaluateImagesWithImageNet } from '@gan/trainer/evaluate/colour';
+import type { ImageNetExtractor } from '@gan/trainer/evaluate/imagenet';
 import { boxDownscale } from '@gan/trainer/evaluate/judge-run';
 import { flatFill, flatFillShares } from '@gan/trainer/evaluate/flat-fill';
 import { snapToPalette } from '@gan/trainer/evaluate/palette-snap';
@@ -250,7 +252,7 @@ describe('an evaluation with the judge', () => {
     const train = images(12, 2, 1);
     const heldOut = images(6, 2, 2);
     /** 16 samples (12 of class a, 4 of b) judged by an untrained judge against `train` and `heldOut`. */
-    const judged = (images: Float32Array, served: { size?: number; truncation?: number } = {}) => {
+    const judged = (images: Float32Array, served: { size?: number; truncation?: number; imagenet?: ImageNetExtractor } = {}) => {
       const model = buildStyleJudge(32, 2, 3);
       try {
         return evaluateWithJudge({
@@ -270,7 +272,48 @@ describe('an evaluation with the judge', () => {
       }
     };
     // The samples are training images: every one a copy.
-    const e = judged(train.images.slice(0, 16 * 32 * 32 * 3), { size: 64, truncation: 0.7 });
+    /** A stand-in for MobileNetV2: each image's mean colour. */
+    const meanColour: ImageNetExtractor = {
+      id: 'test-mean-colour',
+      version: '000000000000',
+      source: 'test',
+      inputSize: 32,
+      featureSize: 3,
+      extract(pixels, n, size, channels) {
+        const out = new Float32Array(n * 3);
+        for (let i = 0; i < n; i++)
+          for (let p = 0; p < size * size; p++)
+            for (let c = 0; c < channels; c++) out[i * 3 + c] += pixels[(i * size * size + p) * channels + c] / (size * size);
+        return out;
+      },
+      dispose() {},
+    };
+    const sampleImages = train.images.slice(0, 16 * 32 * 32 * 3);
+    const e = judged(sampleImages, { size: 64, truncation: 0.7, imagenet: meanColour });
+    // Beside the judge: the same images' distance in the ImageNet network, as gan evaluate --extractor mobilenet gives it.
+    const alone = evaluateImagesWithImageNet({
+      extractor: meanColour,
+      images: sampleImages,
+      count: 16,
+      imageSize: 32,
+      channels: 3,
+      classNames: ['a', 'b'],
+      train,
+      heldOut,
+      seed: 'test',
+      backend: 'cpu',
+    });
+    expect(e.imagenet).toEqual({
+      extractor: 'test-mean-colour',
+      extractorVersion: '000000000000',
+      referenceImages: 12,
+      fd: alone.fd,
+      fdFloor: alone.fdFloor,
+      fdRatio: alone.fdRatio,
+    });
+    expect(formatJudgeEvaluation(e)).toContain(
+      `beside it, in ImageNet features (test-mean-colour, against 12 held-out renders): FD ${alone.fd.toPrecision(4)}`,
+    );
     expect(e.metric).toBe('style-judge-distances');
     expect(e.referenceImages).toBe(36);
     expect(e.copies.copies).toBe(1);
@@ -297,6 +340,7 @@ describe('an evaluation with the judge', () => {
     expect(card).toContain('--extractor judge --size 64 --truncation 0.7');
     expect(formatJudgeEvaluation(e)).toContain('served at 64 px with truncation 0.7');
     expect(card).toContain('precision / recall within style');
+    expect(card).toContain(`| beside it, in ImageNet features (test-mean-colour): FD / floor | ${alone.fd.toFixed(2)} /`);
     expect(card).toContain('(held-out real: ');
     expect(card).toMatch(/\| flat fill: drawn pixels the colour of their neighbours \| 0\.\d % \(real renders: 0\.\d %\) \|/);
     expect(formatJudgeEvaluation(e)).toContain('copies: 100.0 %');

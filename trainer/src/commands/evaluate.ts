@@ -8,6 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { MAX_SEED_LENGTH } from '@gan/core';
+import { defaultCacheDir } from '../data/index.ts';
 import { DEFAULT_EVAL_SEED, DEFAULT_SAMPLES, formatEvaluation } from '../evaluate/evaluate.ts';
 import { evaluateExport, evaluateImageFolder } from '../evaluate/run.ts';
 import {
@@ -18,6 +19,7 @@ import {
   evaluateImageFolderWithImageNet,
   formatImageNetEvaluation,
 } from '../evaluate/colour.ts';
+import { loadMobileNetExtractor } from '../evaluate/imagenet.ts';
 import { formatJudgeEvaluation } from '../evaluate/judge.ts';
 import { evaluateExportWithJudge } from '../evaluate/judge-run.ts';
 import { defaultClassifiersDir } from '../evaluate/store.ts';
@@ -39,6 +41,7 @@ interface EvaluateFlags extends BackendFlags {
   class?: string;
   size?: number;
   truncation?: string;
+  imagenet: boolean;
 }
 
 /** The extractor asked for; else the classifier when one is named; else what suits the model's images. */
@@ -102,6 +105,7 @@ export function register(program: Command): void {
       "with --model and judge: score the images as the worker serves them at this size (8-bit, bilinear), averaged back down to the judge's",
       integer(8, 512),
     )
+    .option('--no-imagenet', "with judge: skip the ImageNet MobileNetV2 FD measured beside the judge's")
     .option('--truncation <t>', 'with --model and judge: score the images as served with this truncation, 0 < t ≤ 1 (default: 1)')
     .addOption(backendOption())
     .addOption(threadsOption())
@@ -141,16 +145,23 @@ export function register(program: Command): void {
       if (extractor === 'judge') {
         if (!flags.model) throw new UsageError('--extractor', 'judge scores a model (--model)');
         if (flags.class !== undefined) throw new UsageError('--class', 'is for mobilenet; the judge measures every style');
-        const e = await evaluateExportWithJudge(flags.model, {
-          samples: flags.samples,
-          seed: flags.seed,
-          backend,
-          classifier,
-          size: flags.size,
-          truncation,
-          log,
-        });
-        [evaluation, text] = [e, formatJudgeEvaluation(e)];
+        // MobileNetV2 beside the judge by default: its palette statistics can move its FD alone.
+        const imagenet = flags.imagenet ? await loadMobileNetExtractor({ cacheDir: defaultCacheDir(), log }) : undefined;
+        try {
+          const e = await evaluateExportWithJudge(flags.model, {
+            samples: flags.samples,
+            seed: flags.seed,
+            backend,
+            classifier,
+            size: flags.size,
+            truncation,
+            log,
+            imagenet,
+          });
+          [evaluation, text] = [e, formatJudgeEvaluation(e)];
+        } finally {
+          imagenet?.dispose();
+        }
       } else if (extractor === 'mobilenet') {
         const e = flags.model
           ? await evaluateExportWithImageNet(flags.model, {

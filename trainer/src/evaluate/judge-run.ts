@@ -1,8 +1,10 @@
 /** Evaluates an exported model with the emoji style judge (judge.ts): samples, real renders, the judge. */
 import path from 'node:path';
 import { type FastGenerator, renderCells } from '@gan/core';
+import { defaultCacheDir } from '../data/index.ts';
 import { loadExportedGenerator } from '../export/load.ts';
 import { EvaluationError, generateSamples, sampleCells } from './evaluate.ts';
+import type { ImageNetExtractor } from './imagenet.ts';
 import { type JudgeEvaluation, evaluateWithJudge } from './judge.ts';
 import { type DataAccess, realSplits } from './real-data.ts';
 import { STYLE_JUDGE_ID } from './style-judge.ts';
@@ -62,6 +64,8 @@ export interface JudgeExportOptions extends DataAccess {
   size?: number;
   /** Score the images as served with this `truncation` (0 < t ≤ 1). */
   truncation?: number;
+  /** Measure the same samples in this ImageNet network too (JudgeEvaluation.imagenet). */
+  imagenet?: ImageNetExtractor;
 }
 
 /** Evaluates an exported model directory with the style judge. */
@@ -95,6 +99,8 @@ export async function evaluateExportWithJudge(modelDir: string, options: JudgeEx
         truncation: options.truncation,
         model: { name: manifest.name, version: manifest.version },
         log: options.log,
+        imagenet: options.imagenet,
+        realFeatureCache: path.join(options.cacheDir ?? defaultCacheDir(), 'features'),
       });
     } finally {
       judge.model.dispose();

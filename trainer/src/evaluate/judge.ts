@@ -28,6 +28,8 @@ import { type KidResult, kernelInceptionDistance } from './kid.ts';
 import { type CopyCheck, PR_NEIGHBOURS, type PrecisionRecall, copyCheck, precisionRecall } from './neighbours.ts';
 import { flatFill, flatFillShares } from './flat-fill.ts';
 import type { LoadedClassifier } from './store.ts';
+import { evaluateImagesWithImageNet } from './colour.ts';
+import type { ImageNetExtractor } from './imagenet.ts';
 
 export const JUDGE_EVALUATION_NOTE =
   'Fréchet distance and KID in the 64 penultimate features of the emoji style judge (models/classifiers/emoji-style-32), ' +
@@ -92,6 +94,12 @@ export interface JudgeEvaluation {
   flatFill?: { samples: number; real: number; byClass?: Record<string, { samples: number; real: number }> };
   /** The judge, with its accuracy on the held-out real renders of the model's groups (overall and per class). */
   styleClassifier?: { id: string; version: string; heldOutAccuracy: number; heldOutAccuracyByClass: Record<string, number> };
+  /**
+   * The same images in ImageNet features (`gan evaluate --extractor mobilenet`'s distance: against the
+   * held-out renders, the floor of real training renders), read beside the judge's: the judge's
+   * palette statistics can move its FD where ImageNet features do not (docs/training.md).
+   */
+  imagenet?: { extractor: string; extractorVersion: string; referenceImages: number; fd: number; fdFloor: number; fdRatio: number };
   seconds: number;
 }
 
@@ -113,6 +121,10 @@ export interface JudgeImagesInput {
   model?: { name: string; version: string };
   source?: string;
   log?: (line: string) => void;
+  /** An ImageNet feature network to measure the same images in as well (JudgeEvaluation.imagenet). */
+  imagenet?: ImageNetExtractor;
+  /** Where that network's features of the real images are kept between evaluations. */
+  realFeatureCache?: string;
 }
 
 /** `count` rows drawn with replacement (seeded). */
@@ -279,6 +291,30 @@ export function evaluateWithJudge(input: JudgeImagesInput): JudgeEvaluation {
       heldOutImages: heldOut.count,
     };
   }
+  if (input.imagenet) {
+    const e = evaluateImagesWithImageNet({
+      extractor: input.imagenet,
+      images: input.images,
+      count,
+      imageSize,
+      channels,
+      classNames: input.classNames,
+      train,
+      heldOut,
+      seed,
+      backend: input.backend,
+      realFeatureCache: input.realFeatureCache,
+    });
+    evaluation.imagenet = {
+      extractor: e.extractor,
+      extractorVersion: e.extractorVersion,
+      referenceImages: e.referenceImages,
+      fd: e.fd,
+      fdFloor: e.fdFloor,
+      fdRatio: e.fdRatio,
+    };
+    log(`${e.extractor}: FD ${e.fd.toPrecision(4)}, floor ${e.fdFloor.toPrecision(4)}`);
+  }
   evaluation.seconds = Math.round((performance.now() - started) / 100) / 10;
   return evaluation;
 }
@@ -297,6 +333,9 @@ export function formatJudgeEvaluation(e: JudgeEvaluation): string {
     `samples: ${e.samples}${e.size !== undefined ? ` served at ${e.size} px` : ''}${e.truncation !== undefined ? ` with truncation ${e.truncation}` : ''}, seed ${JSON.stringify(e.seed)}, against ${e.referenceImages} real renders, backend ${e.backend}`,
     `FD: ${f(e.fd)}   floor: ${f(e.fdFloor)}   ratio: ${f(e.fdRatio)}`,
     `KID: ${k(e.kid)}   floor: ${k(e.kidFloor)}`,
+    e.imagenet
+      ? `beside it, in ImageNet features (${e.imagenet.extractor}, against ${e.imagenet.referenceImages} held-out renders): FD ${f(e.imagenet.fd)}   floor: ${f(e.imagenet.fdFloor)}   ratio: ${f(e.imagenet.fdRatio)}`
+      : undefined,
   ];
   if (e.fdByClass)
     lines.push(

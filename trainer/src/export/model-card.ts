@@ -59,6 +59,11 @@ function judgeRows(e: Record<string, unknown>): string[] {
     rows.push(
       `| samples nearer a training image than 95 % of held-out real images are | ${(copies.copies * 100).toFixed(1)} % (held-out real: ${(copies.heldOutCopies * 100).toFixed(1)} %) |`,
     );
+  const imagenet = e.imagenet as { extractor: string; fd: number; fdFloor: number; fdRatio: number } | undefined;
+  if (imagenet)
+    rows.push(
+      `| beside it, in ImageNet features (${imagenet.extractor}): FD / floor | ${imagenet.fd.toFixed(2)} / ${imagenet.fdFloor.toFixed(2)} = ${imagenet.fdRatio.toFixed(2)}× |`,
+    );
   const flat = e.flatFill as { samples: number; real: number } | undefined;
   if (flat)
     rows.push(
