@@ -5,7 +5,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { decode } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imagePng, sha256Hex } from '@gan/core';
-import { upscaleForward, upscalerOf } from '@gan/core/upscaler';
+import { Upscaler, upscaleForward, upscalerOf } from '@gan/core/upscaler';
+import type { ImageNetExtractor } from '@gan/trainer/evaluate/imagenet';
+import { evaluateUpscaler, evaluationCells } from '@gan/trainer/upscale/evaluate';
+import { upscalerWeightMap } from '@gan/trainer/upscale/networks';
 import { selectBackend } from '@gan/trainer/backend';
 import { deriveVersion } from '@gan/trainer/derive/derive';
 import { loadExportedGenerator } from '@gan/trainer/export/load';
@@ -189,6 +192,75 @@ describe('training on real pairs', () => {
       expect(diff, name).toBeLessThanOrEqual(1e-5 * Math.max(scale, 1e-3));
     }
     expect(a.tensors.size).toBe(b.tensors.size);
+  });
+});
+
+describe('gan upscaler evaluate', () => {
+  it("scores held-out pairs and the generator's samples; the samples' seed picks other samples, the same every time", async () => {
+    // The fixture has no 64-px renders: the 2×2 means of the 128-px ones stand in.
+    const large = pairs.pixels[4];
+    const mid = new Uint8Array(large.length / 4);
+    for (let i = 0; i < mid.length; i++) {
+      const icon = Math.floor(i / (64 * 64 * 3));
+      const [y, x, c] = [Math.floor(i / (64 * 3)) % 64, Math.floor(i / 3) % 64, i % 3];
+      const at = (dy: number, dx: number) => large[((icon * 128 + 2 * y + dy) * 128 + 2 * x + dx) * 3 + c];
+      mid[i] = Math.round((at(0, 0) + at(0, 1) + at(1, 0) + at(1, 1)) / 4);
+    }
+    // And both icons are held out: a distance needs two images.
+    const withMid = { ...pairs, icons: pairs.icons.map((icon) => ({ ...icon, heldOut: true })), pixels: { ...pairs.pixels, 2: mid } };
+    /** A stand-in for MobileNetV2: mean and spread of each channel. */
+    const extractor: ImageNetExtractor = {
+      id: 'test-colour-moments',
+      version: '000000000000',
+      source: 'test',
+      inputSize: 32,
+      featureSize: 6,
+      extract(images, count, size, channels) {
+        const out = new Float32Array(count * 6);
+        const px = size * size;
+        for (let i = 0; i < count; i++)
+          for (let c = 0; c < channels; c++) {
+            let sum = 0;
+            let sq = 0;
+            for (let p = 0; p < px; p++) {
+              const v = images[(i * px + p) * channels + c];
+              sum += v;
+              sq += v * v;
+            }
+            out[i * 6 + c] = sum / px;
+            out[i * 6 + 3 + c] = Math.sqrt(Math.max(0, sq / px - (sum / px) ** 2));
+          }
+        return out;
+      },
+      dispose() {},
+    };
+    const run = path.join(root, 'evaluated');
+    const t = await runTraining({ runDir: run, settings: settings({ steps: 2 }), pairs, log: () => {} });
+    const upscaler = Upscaler.fromWeights(t.settings.config, upscalerWeightMap(t.names, t.g));
+    const config = { imageSize: 32 as const, channels: 3 as const, latentSize: 8, generatorWidth: 2, discriminatorWidth: 2, numClasses: 0 };
+    const { generator } = await loadExportedGenerator(await writeFixtureExport(root, { name: 'evaluated', version: 'v1', config }));
+    const evaluate = (seed?: string) =>
+      evaluateUpscaler({ upscaler, pairs: withMid, generator, extractor, samples: 6, seed, cacheDir: path.join(root, 'cache') });
+    const first = await evaluate();
+    expect(first.samples).toMatchObject({ count: 6, seed: 'upscaler-eval', references: 2 });
+    expect(first.heldOut.icons).toBe(2);
+    expect(first.heldOut.psnr.learned).toBeGreaterThan(10);
+    for (const size of ['64', '128'] as const) {
+      const { bilinear, learned, ratio } = first.samples.added[size];
+      expect(bilinear).toBe(first.samples.fd[size].bilinear - first.samples.fd32);
+      expect(ratio).toBe(learned / bilinear);
+    }
+    expect(await evaluate()).toEqual(first);
+    const other = await evaluate('another');
+    expect(other.samples.seed).toBe('another');
+    expect(other.samples.fd32).not.toBe(first.samples.fd32);
+    expect(other.heldOut).toEqual(first.heldOut);
+    expect(evaluationCells(3, 2, 'another').map((c) => [c.seed, c.classIndex])).toEqual([
+      ['another#0', 0],
+      ['another#1', 1],
+      ['another#2', 0],
+    ]);
+    generator.dispose();
   });
 });
 

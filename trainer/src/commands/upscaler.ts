@@ -9,7 +9,7 @@ import { DEFAULT_UPSCALER_WIDTHS, Upscaler, type UpscalerConfig } from '@gan/cor
 import { defaultCacheDir } from '../data/index.ts';
 import { loadMobileNetExtractor } from '../evaluate/imagenet.ts';
 import { loadExportedGenerator } from '../export/load.ts';
-import { type UpscalerEvaluation, evaluateUpscaler } from '../upscale/evaluate.ts';
+import { UPSCALER_EVAL_SEED, type UpscalerEvaluation, evaluateUpscaler } from '../upscale/evaluate.ts';
 import { exportUpscaler } from '../upscale/export.ts';
 import { loadFeatureStage } from '../upscale/networks.ts';
 import { loadEmojiPairs } from '../upscale/pairs.ts';
@@ -108,39 +108,51 @@ export function register(program: Command): void {
     .requiredOption('--run <dirs>', "run directories, comma-separated (each one's last checkpoint)")
     .requiredOption('--model <dir>', 'exported generator whose samples are scored (e.g. models/emoji)')
     .option('--samples <n>', 'generator samples', integer(2, 10000), 600)
+    .option('--seed <s>', "the samples' seed: sample i is <seed>#i (another seed measures the figures' noise)", UPSCALER_EVAL_SEED)
     .option('--references <n>', 'real renders per size the samples are measured against (every k-th icon; default all)', integer(2))
     .option('--out <file.json>', 'write the figures as JSON (one entry per run)')
     .option('--cache-dir <dir>', 'prepared data, cached features and packages (default $GAN_CACHE_DIR or ./.cache)')
-    .action(async (flags: { run: string; model: string; samples: number; references?: number; out?: string; cacheDir?: string }) => {
-      // Rendered on the serving path, as the worker renders: the figures are of the served bytes.
-      await activateRenderBackend('upscaler evaluate', {});
-      const pairs = await loadEmojiPairs({ size: 32, cacheDir: flags.cacheDir, log: info });
-      const { generator } = await loadExportedGenerator(flags.model);
-      const extractor = await loadMobileNetExtractor({ cacheDir: flags.cacheDir ?? defaultCacheDir(), log: info });
-      const memo = new Map<string, Float32Array>();
-      const results: (UpscalerEvaluation & { run: string })[] = [];
-      for (const run of flags.run.split(',').map((r) => r.trim())) {
-        const { settings, step, weights } = await checkpointUpscaler(run);
-        const upscaler = Upscaler.fromWeights(settings.config, weights);
-        info(`${run} (step ${step}):`);
-        const cpu = process.cpuUsage();
-        const evaluation = await evaluateUpscaler({
-          upscaler,
-          pairs,
-          generator,
-          extractor,
-          samples: flags.samples,
-          references: flags.references,
-          cacheDir: flags.cacheDir,
-          log: info,
-          memo,
-        });
-        const used = process.cpuUsage(cpu);
-        info(`evaluated in ${((used.user + used.system) / 1e6).toFixed(0)} s of CPU`);
-        results.push({ run: `${run}@${step}`, ...evaluation });
-        if (flags.out) await writeFile(flags.out, `${JSON.stringify(results, null, 2)}\n`);
-      }
-    });
+    .action(
+      async (flags: {
+        run: string;
+        model: string;
+        samples: number;
+        seed: string;
+        references?: number;
+        out?: string;
+        cacheDir?: string;
+      }) => {
+        // Rendered on the serving path, as the worker renders: the figures are of the served bytes.
+        await activateRenderBackend('upscaler evaluate', {});
+        const pairs = await loadEmojiPairs({ size: 32, cacheDir: flags.cacheDir, log: info });
+        const { generator } = await loadExportedGenerator(flags.model);
+        const extractor = await loadMobileNetExtractor({ cacheDir: flags.cacheDir ?? defaultCacheDir(), log: info });
+        const memo = new Map<string, Float32Array>();
+        const results: (UpscalerEvaluation & { run: string })[] = [];
+        for (const run of flags.run.split(',').map((r) => r.trim())) {
+          const { settings, step, weights } = await checkpointUpscaler(run);
+          const upscaler = Upscaler.fromWeights(settings.config, weights);
+          info(`${run} (step ${step}):`);
+          const cpu = process.cpuUsage();
+          const evaluation = await evaluateUpscaler({
+            upscaler,
+            pairs,
+            generator,
+            extractor,
+            samples: flags.samples,
+            seed: flags.seed,
+            references: flags.references,
+            cacheDir: flags.cacheDir,
+            log: info,
+            memo,
+          });
+          const used = process.cpuUsage(cpu);
+          info(`evaluated in ${((used.user + used.system) / 1e6).toFixed(0)} s of CPU`);
+          results.push({ run: `${run}@${step}`, ...evaluation });
+          if (flags.out) await writeFile(flags.out, `${JSON.stringify(results, null, 2)}\n`);
+        }
+      },
+    );
 
   upscaler
     .command('export')

@@ -36,6 +36,8 @@ export interface UpscalerEvaluation {
   };
   samples: {
     count: number;
+    /** Sample i is `<seed>#i`. */
+    seed: string;
     /** Real renders per size they were measured against. */
     references: number;
     /** FD of the samples to the real renders at that size. */
@@ -89,9 +91,12 @@ function fd(extractor: ImageNetExtractor, a: Float32Array, na: number, b: Float3
   return frechetDistance(gaussianStats(a, na, dim), gaussianStats(b, nb, dim));
 }
 
-/** Evaluation cells: seeds `upscaler-eval#i`, styles in turn. */
-export function evaluationCells(count: number, numClasses: number): GridCell[] {
-  return Array.from({ length: count }, (_, i) => ({ seed: `upscaler-eval#${i}`, classIndex: numClasses > 0 ? i % numClasses : undefined }));
+/** The samples' seed unless another is asked for: sample i is `upscaler-eval#i`. */
+export const UPSCALER_EVAL_SEED = 'upscaler-eval';
+
+/** Evaluation cells: seeds `<seed>#i`, styles in turn. */
+export function evaluationCells(count: number, numClasses: number, seed = UPSCALER_EVAL_SEED): GridCell[] {
+  return Array.from({ length: count }, (_, i) => ({ seed: `${seed}#${i}`, classIndex: numClasses > 0 ? i % numClasses : undefined }));
 }
 
 export interface EvaluateOptions {
@@ -100,6 +105,11 @@ export interface EvaluateOptions {
   generator: FastGenerator;
   extractor: ImageNetExtractor;
   samples: number;
+  /**
+   * Seed of the samples (default UPSCALER_EVAL_SEED). Another seed draws other samples: how far the
+   * sample figures move between seeds is their noise.
+   */
+  seed?: string;
   /** Real renders per size the samples are measured against: every k-th icon, about this many (default all). */
   references?: number;
   cacheDir?: string;
@@ -164,10 +174,11 @@ export async function evaluateUpscaler(options: EvaluateOptions): Promise<Upscal
   // 2. Generator samples against every real render at each size.
   const stride = Math.max(1, Math.floor(pairs.icons.length / (options.references ?? pairs.icons.length)));
   const all = pairs.icons.flatMap((_, i) => (i % stride === 0 ? [i] : []));
-  const cells = evaluationCells(options.samples, generator.config.numClasses);
+  const seed = options.seed ?? UPSCALER_EVAL_SEED;
+  const cells = evaluationCells(options.samples, generator.config.numClasses, seed);
   attachUpscaler(generator, upscaler, false);
   const sampleFeatures = (size: number, filter: RenderFilter) =>
-    remembered(filter === 'learned' ? undefined : `samples-${cells.length}-${size}-${filter}`, () => {
+    remembered(filter === 'learned' ? undefined : `samples-${seed}-${cells.length}-${size}-${filter}`, () => {
       const pixels = renderCells(generator, cells, { size, filter });
       return extractor.extract(toFloats(pixels.data), cells.length, size, 3);
     });
@@ -192,6 +203,6 @@ export async function evaluateUpscaler(options: EvaluateOptions): Promise<Upscal
   return {
     extractor: `${extractor.id}@${extractor.version}`,
     heldOut: { icons: held.length, psnr, fd: heldOutFd },
-    samples: { count: cells.length, references: all.length, fd32, fd: fdAt, added },
+    samples: { count: cells.length, seed, references: all.length, fd32, fd: fdAt, added },
   };
 }
