@@ -19,6 +19,7 @@ import { kernelInceptionDistance, unbiasedPolynomialMmd2 } from '@gan/trainer/ev
 import type { ClassifierInfo } from '@gan/trainer/evaluate/store';
 import { withEvaluationSection } from '@gan/trainer/export/model-card';
 import { main } from '@gan/trainer/cli';
+import { colourExtractor as standInExtractor } from '../helpers/colour-extractor.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -188,30 +189,7 @@ describe('the ImageNet extractor', () => {
 });
 
 describe('evaluateImagesWithImageNet', () => {
-  /** Mean colour and brightness spread as 4 "features": enough to tell red from blue, and cheap. */
-  const colourExtractor: ImageNetExtractor = {
-    id: 'test-mean-colour',
-    version: '000000000000',
-    source: 'test',
-    inputSize: 8,
-    featureSize: 4,
-    extract(images, count, size, channels) {
-      const out = new Float32Array(count * 4);
-      const px = size * size;
-      for (let i = 0; i < count; i++) {
-        let sq = 0;
-        for (let p = 0; p < px; p++)
-          for (let c = 0; c < channels; c++) {
-            const v = images[(i * px + p) * channels + c];
-            out[i * 4 + c] += v / px;
-            sq += (v * v) / (px * channels);
-          }
-        out[i * 4 + 3] = sq;
-      }
-      return out;
-    },
-    dispose() {},
-  };
+  const colourExtractor = standInExtractor();
 
   /** `count` 8×8 images of class 0 (reddish) or 1 (bluish), alternating, with seeded noise. */
   function images(count: number, seed: string): LabelledImages {

@@ -26,6 +26,7 @@ import { type ClassifierInfo, defaultClassifiersDir, loadClassifier } from '@gan
 import { DEFAULT_GATE_RULES, runQualityGate } from '@gan/trainer/evaluate/quality-gate';
 import { withEvaluationSection } from '@gan/trainer/export/model-card';
 import { ganInProcess as gan } from './gan-in-process.ts';
+import { colourExtractor } from '../helpers/colour-extractor.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -272,22 +273,7 @@ describe('an evaluation with the judge', () => {
       }
     };
     // The samples are training images: every one a copy.
-    /** A stand-in for MobileNetV2: each image's mean colour. */
-    const meanColour: ImageNetExtractor = {
-      id: 'test-mean-colour',
-      version: '000000000000',
-      source: 'test',
-      inputSize: 32,
-      featureSize: 3,
-      extract(pixels, n, size, channels) {
-        const out = new Float32Array(n * 3);
-        for (let i = 0; i < n; i++)
-          for (let p = 0; p < size * size; p++)
-            for (let c = 0; c < channels; c++) out[i * 3 + c] += pixels[(i * size * size + p) * channels + c] / (size * size);
-        return out;
-      },
-      dispose() {},
-    };
+    const meanColour = colourExtractor(32);
     const sampleImages = train.images.slice(0, 16 * 32 * 32 * 3);
     const e = judged(sampleImages, { size: 64, truncation: 0.7, imagenet: meanColour });
     // Beside the judge: the same images' distance in the ImageNet network, as gan evaluate --extractor mobilenet gives it.

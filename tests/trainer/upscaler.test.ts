@@ -6,7 +6,6 @@ import { decode } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imagePng, sha256Hex } from '@gan/core';
 import { Upscaler, upscaleForward, upscalerOf } from '@gan/core/upscaler';
-import type { ImageNetExtractor } from '@gan/trainer/evaluate/imagenet';
 import { evaluateUpscaler, evaluationCells } from '@gan/trainer/upscale/evaluate';
 import { upscalerWeightMap } from '@gan/trainer/upscale/networks';
 import { selectBackend } from '@gan/trainer/backend';
@@ -29,6 +28,7 @@ import {
   trainStep,
 } from '@gan/trainer/upscale/train';
 import { writeFixtureExport } from '../helpers/fixtures.ts';
+import { colourExtractor } from '../helpers/colour-extractor.ts';
 
 const FIXTURE = path.resolve('tests/trainer/fixtures/upscaler-pairs');
 let root: string;
@@ -208,32 +208,7 @@ describe('gan upscaler evaluate', () => {
     }
     // And both icons are held out: a distance needs two images.
     const withMid = { ...pairs, icons: pairs.icons.map((icon) => ({ ...icon, heldOut: true })), pixels: { ...pairs.pixels, 2: mid } };
-    /** A stand-in for MobileNetV2: mean and spread of each channel. */
-    const extractor: ImageNetExtractor = {
-      id: 'test-colour-moments',
-      version: '000000000000',
-      source: 'test',
-      inputSize: 32,
-      featureSize: 6,
-      extract(images, count, size, channels) {
-        const out = new Float32Array(count * 6);
-        const px = size * size;
-        for (let i = 0; i < count; i++)
-          for (let c = 0; c < channels; c++) {
-            let sum = 0;
-            let sq = 0;
-            for (let p = 0; p < px; p++) {
-              const v = images[(i * px + p) * channels + c];
-              sum += v;
-              sq += v * v;
-            }
-            out[i * 6 + c] = sum / px;
-            out[i * 6 + 3 + c] = Math.sqrt(Math.max(0, sq / px - (sum / px) ** 2));
-          }
-        return out;
-      },
-      dispose() {},
-    };
+    const extractor = colourExtractor(32);
     const run = path.join(root, 'evaluated');
     const t = await runTraining({ runDir: run, settings: settings({ steps: 2 }), pairs, log: () => {} });
     const upscaler = Upscaler.fromWeights(t.settings.config, upscalerWeightMap(t.names, t.g));
