@@ -146,8 +146,15 @@ export function phaseKernel(k: Float32Array, cin: number, cout: number, a: numbe
   return out;
 }
 
+/** Something that holds backend memory for a generator and goes with it (its version's upscaler). */
+export interface GeneratorCompanion {
+  readonly byteSize: number;
+  dispose(): void;
+}
+
 export class FastGenerator {
   readonly inputSize: number;
+  private readonly companions: GeneratorCompanion[] = [];
 
   private constructor(
     readonly config: ModelConfig,
@@ -257,9 +264,14 @@ export class FastGenerator {
     return [this.projectWeight, this.projectBias, ...this.stages.flatMap((s) => s.rows.flat().flatMap((c) => [c.filter, c.bias]))];
   }
 
-  /** Approximate bytes held by the folded weights (for the worker's memory budget). */
+  /** Approximate bytes held by the folded weights and companions (for the worker's memory budget). */
   get byteSize(): number {
-    return this.tensors.reduce((sum, t) => sum + t.size * 4, 0);
+    return this.tensors.reduce((sum, t) => sum + t.size * 4, 0) + this.companions.reduce((sum, c) => sum + c.byteSize, 0);
+  }
+
+  /** Disposes `companion` with this generator, and counts its bytes in byteSize. */
+  keepUntilDisposed(companion: GeneratorCompanion): void {
+    this.companions.push(companion);
   }
 
   get isDisposed(): boolean {
@@ -268,6 +280,7 @@ export class FastGenerator {
 
   dispose(): void {
     tf.dispose(this.tensors);
+    for (const companion of this.companions) companion.dispose();
   }
 }
 

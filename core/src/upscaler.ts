@@ -25,6 +25,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { type PixelBatch, toPixels } from './image.ts';
+import type { FastGenerator } from './inference.ts';
 
 export const UpscalerConfigSchema = z
   .object({
@@ -155,16 +156,30 @@ export function learnedPixels(upscaler: Upscaler, images: tf.Tensor4D, size: num
 }
 
 /**
- * The serving upscaler: its config and weights. The weights stay plain arrays (~60 KB for the
- * default widths) and become tensors only inside each upscale call, so an upscaler holds no backend
- * memory and needs no disposing: it lives and goes with the generator it is attached to.
+ * The serving upscaler: its config and weights (~60 KB for the default widths). The weights become
+ * tensors at its first upscale and stay: the WASM backend keeps each convolution's packed operator
+ * with its filter tensor, and packing them anew on every call cost about as much as a 128-px
+ * image's refinement. It is disposed with the generator it is attached to (attachUpscaler); disposed,
+ * it makes its tensors again when next used.
  */
 export class Upscaler {
+  private params?: UpscalerParams;
+
   private constructor(
     readonly config: UpscalerConfig,
     private readonly kernels: Float32Array[],
     private readonly biases: Float32Array[],
   ) {}
+
+  /** Bytes of its weights as tensors (for the worker's memory budget, whether made yet or not). */
+  get byteSize(): number {
+    return [...this.kernels, ...this.biases].reduce((sum, w) => sum + w.byteLength, 0);
+  }
+
+  dispose(): void {
+    if (this.params) tf.dispose([...this.params.kernels, ...this.params.biases]);
+    this.params = undefined;
+  }
 
   /** From named weights (`<layer>/kernel`, `<layer>/bias`); the inputs are not disposed. */
   static fromWeights(config: UpscalerConfig, weights: tf.NamedTensorMap): Upscaler {
@@ -186,14 +201,19 @@ export class Upscaler {
 
   /** [N, S, S, 3] in [-1, 1] → [N, scale·S, scale·S, 3] in [-1, 1]. */
   upscale(x: tf.Tensor4D): tf.Tensor4D {
-    const shapes = upscalerKernelShapes(this.config);
-    return tf.tidy(() => {
-      const params: UpscalerParams = {
+    const params = this.weightTensors();
+    return tf.tidy(() => tf.clipByValue(upscaleForward(this.config, params, x), -1, 1));
+  }
+
+  private weightTensors(): UpscalerParams {
+    if (!this.params) {
+      const shapes = upscalerKernelShapes(this.config);
+      this.params = {
         kernels: this.kernels.map((k, i) => tf.tensor4d(k, shapes[i])),
         biases: this.biases.map((b) => tf.tensor1d(b)),
       };
-      return tf.clipByValue(upscaleForward(this.config, params, x), -1, 1);
-    });
+    }
+    return this.params;
   }
 }
 
@@ -218,10 +238,12 @@ const attached = new WeakMap<object, { upscaler: Upscaler; isDefault: boolean }>
 
 /**
  * Gives `generator` its version's upscaler (loadGenerator does this for versions whose manifest names
- * one), and whether `learned` is the version's filter when a request names none.
+ * one), and whether `learned` is the version's filter when a request names none. The upscaler is
+ * disposed with the generator.
  */
-export function attachUpscaler(generator: object, upscaler: Upscaler, isDefault: boolean): void {
+export function attachUpscaler(generator: FastGenerator, upscaler: Upscaler, isDefault: boolean): void {
   attached.set(generator, { upscaler, isDefault });
+  generator.keepUntilDisposed(upscaler);
 }
 
 /** The upscaler attached to `generator`, if any. */

@@ -124,7 +124,9 @@ describe('the network', () => {
     const plain = upscaleForward(config, { kernels: params.kernels.slice(0, 4), biases: params.biases.slice(0, 4) }, x);
     const y = upscaleForward(refined, params, x);
     // Written out with unfused ops: the refinement reads the enlarged image, white at 0, zero-padded.
-    const hidden = tf.relu(tf.add(tf.conv2d(tf.sub(plain, 1) as tf.Tensor4D, params.kernels[4], 1, 'same'), params.biases[4])) as tf.Tensor4D;
+    const hidden = tf.relu(
+      tf.add(tf.conv2d(tf.sub(plain, 1) as tf.Tensor4D, params.kernels[4], 1, 'same'), params.biases[4]),
+    ) as tf.Tensor4D;
     const expected = tf.add(plain, tf.add(tf.conv2d(hidden, params.kernels[5], 1, 'same'), params.biases[5]));
     expect(y.shape).toEqual([2, 128, 128, 3]);
     expect(tf.max(tf.abs(tf.sub(y, expected))).dataSync()[0]).toBeLessThan(1e-5);
@@ -246,11 +248,28 @@ describe('filter=learned in the render pipeline', () => {
     );
   });
 
-  it('leaks no tensors', () => {
-    const before = tf.memory().numTensors;
-    imagePng(upscaled, cell, { size: 64, filter: 'learned' });
-    gridPng(upscaled, gridCells('g', 2, 2, 0, 'none'), { rows: 2, cols: 2, padding: 1 }, { size: 48, filter: 'learned' });
-    expect(tf.memory().numTensors).toBe(before);
+  it('keeps its weights as tensors from its first use, leaks nothing else, and frees them with its generator', async () => {
+    const base = tf.memory().numTensors;
+    const generator = await load(await fixture('x4'));
+    const loaded = tf.memory().numTensors;
+    const upscaler = upscalerOf(generator)!;
+    const layers = upscalerKernelShapes(upscaler.config).length;
+    imagePng(generator, cell, { size: 64, filter: 'learned' });
+    expect(tf.memory().numTensors).toBe(loaded + 2 * layers);
+    gridPng(generator, gridCells('g', 2, 2, 0, 'none'), { rows: 2, cols: 2, padding: 1 }, { size: 48, filter: 'learned' });
+    expect(tf.memory().numTensors).toBe(loaded + 2 * layers);
+    // The worker's memory budget counts them from the load on.
+    const weightCount = upscalerKernelShapes(upscaler.config).reduce((sum, s) => sum + s[0] * s[1] * s[2] * s[3] + s[3], 0);
+    expect(upscaler.byteSize).toBe(4 * weightCount);
+    expect(generator.byteSize).toBeGreaterThan(upscaler.byteSize);
+    generator.dispose();
+    expect(tf.memory().numTensors).toBe(base);
+    // Disposed, it makes its tensors again if still used (a render racing an eviction).
+    const again = tf.tidy(() => upscaler.upscale(tf.zeros([1, 16, 16, 3])));
+    expect(again.shape).toEqual([1, 64, 64, 3]);
+    again.dispose();
+    upscaler.dispose();
+    expect(tf.memory().numTensors).toBe(base);
   });
 
   it('renders the pinned bytes (the same table workerd checks)', async () => {
