@@ -154,7 +154,7 @@ export interface GeneratorCompanion {
 
 export class FastGenerator {
   readonly inputSize: number;
-  private readonly companions: GeneratorCompanion[] = [];
+  private readonly companions = new Set<GeneratorCompanion>();
 
   private constructor(
     readonly config: ModelConfig,
@@ -266,12 +266,17 @@ export class FastGenerator {
 
   /** Approximate bytes held by the folded weights and companions (for the worker's memory budget). */
   get byteSize(): number {
-    return this.tensors.reduce((sum, t) => sum + t.size * 4, 0) + this.companions.reduce((sum, c) => sum + c.byteSize, 0);
+    return this.tensors.reduce((sum, t) => sum + t.size * 4, 0) + [...this.companions].reduce((sum, c) => sum + c.byteSize, 0);
   }
 
   /** Disposes `companion` with this generator, and counts its bytes in byteSize. */
   keepUntilDisposed(companion: GeneratorCompanion): void {
-    this.companions.push(companion);
+    this.companions.add(companion);
+  }
+
+  /** No longer disposes `companion` (nor counts it); disposing it is the caller's. */
+  release(companion: GeneratorCompanion): void {
+    this.companions.delete(companion);
   }
 
   get isDisposed(): boolean {

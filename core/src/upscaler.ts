@@ -159,11 +159,12 @@ export function learnedPixels(upscaler: Upscaler, images: tf.Tensor4D, size: num
  * The serving upscaler: its config and weights (~60 KB for the default widths). The weights become
  * tensors at its first upscale and stay: the WASM backend keeps each convolution's packed operator
  * with its filter tensor, and packing them anew on every call cost about as much as a 128-px
- * image's refinement. It is disposed with the generator it is attached to (attachUpscaler); disposed,
- * it makes its tensors again when next used.
+ * image's refinement. It is disposed with the generator it is attached to (attachUpscaler); used
+ * after that, it makes its tensors for the one call and frees them with it, keeping nothing.
  */
 export class Upscaler {
   private params?: UpscalerParams;
+  private disposed = false;
 
   private constructor(
     readonly config: UpscalerConfig,
@@ -179,6 +180,7 @@ export class Upscaler {
   dispose(): void {
     if (this.params) tf.dispose([...this.params.kernels, ...this.params.biases]);
     this.params = undefined;
+    this.disposed = true;
   }
 
   /** From named weights (`<layer>/kernel`, `<layer>/bias`); the inputs are not disposed. */
@@ -201,19 +203,22 @@ export class Upscaler {
 
   /** [N, S, S, 3] in [-1, 1] → [N, scale·S, scale·S, 3] in [-1, 1]. */
   upscale(x: tf.Tensor4D): tf.Tensor4D {
-    const params = this.weightTensors();
-    return tf.tidy(() => tf.clipByValue(upscaleForward(this.config, params, x), -1, 1));
+    // Made outside any tidy the caller has open (tf.keep), so that only dispose() frees them.
+    if (!this.params && !this.disposed) {
+      const made = this.weightTensors();
+      for (const t of [...made.kernels, ...made.biases]) tf.keep(t);
+      this.params = made;
+    }
+    const kept = this.params;
+    return tf.tidy(() => tf.clipByValue(upscaleForward(this.config, kept ?? this.weightTensors(), x), -1, 1));
   }
 
   private weightTensors(): UpscalerParams {
-    if (!this.params) {
-      const shapes = upscalerKernelShapes(this.config);
-      this.params = {
-        kernels: this.kernels.map((k, i) => tf.tensor4d(k, shapes[i])),
-        biases: this.biases.map((b) => tf.tensor1d(b)),
-      };
-    }
-    return this.params;
+    const shapes = upscalerKernelShapes(this.config);
+    return {
+      kernels: this.kernels.map((k, i) => tf.tensor4d(k, shapes[i])),
+      biases: this.biases.map((b) => tf.tensor1d(b)),
+    };
   }
 }
 
@@ -239,9 +244,14 @@ const attached = new WeakMap<object, { upscaler: Upscaler; isDefault: boolean }>
 /**
  * Gives `generator` its version's upscaler (loadGenerator does this for versions whose manifest names
  * one), and whether `learned` is the version's filter when a request names none. The upscaler is
- * disposed with the generator.
+ * disposed with the generator, or when another replaces it.
  */
 export function attachUpscaler(generator: FastGenerator, upscaler: Upscaler, isDefault: boolean): void {
+  const previous = attached.get(generator)?.upscaler;
+  if (previous && previous !== upscaler) {
+    generator.release(previous);
+    previous.dispose();
+  }
   attached.set(generator, { upscaler, isDefault });
   generator.keepUntilDisposed(upscaler);
 }

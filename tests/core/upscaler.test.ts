@@ -18,6 +18,7 @@ import {
 } from '@gan/core';
 import {
   DEFAULT_UPSCALER_WIDTHS,
+  attachUpscaler,
   NoUpscalerError,
   Upscaler,
   UpscalerWeightsError,
@@ -264,12 +265,36 @@ describe('filter=learned in the render pipeline', () => {
     expect(generator.byteSize).toBeGreaterThan(upscaler.byteSize);
     generator.dispose();
     expect(tf.memory().numTensors).toBe(base);
-    // Disposed, it makes its tensors again if still used (a render racing an eviction).
+    // Used after that, it keeps nothing: each call's weights go with the call.
     const again = tf.tidy(() => upscaler.upscale(tf.zeros([1, 16, 16, 3])));
     expect(again.shape).toEqual([1, 64, 64, 3]);
     again.dispose();
-    upscaler.dispose();
     expect(tf.memory().numTensors).toBe(base);
+  });
+
+  it("keeps its weights even when its first use is inside a caller's tidy, and frees them when replaced", async () => {
+    const generator = await load(await fixture('x4'));
+    const first = upscalerOf(generator)!;
+    const loaded = tf.memory().numTensors;
+    const layers = upscalerKernelShapes(first.config).length;
+    tf.tidy(() => {
+      first.upscale(tf.zeros([1, 16, 16, 3]));
+    });
+    expect(tf.memory().numTensors).toBe(loaded + 2 * layers);
+    const zeros = tf.zeros([1, 16, 16, 3]) as tf.Tensor4D;
+    tf.dispose([first.upscale(zeros), zeros]);
+    expect(tf.memory().numTensors).toBe(loaded + 2 * layers);
+    // Another upscaler attached in its place (gan upscaler evaluate does this): the first one's weights go.
+    const weights: tf.NamedTensorMap = {};
+    for (const w of randomUpscalerWeights(first.config, 'other')) weights[w.name] = tf.tensor(w.data, w.shape);
+    const second = Upscaler.fromWeights(first.config, weights);
+    tf.dispose(Object.values(weights));
+    const bytes = generator.byteSize;
+    attachUpscaler(generator, second, false);
+    attachUpscaler(generator, second, false);
+    expect(tf.memory().numTensors).toBe(loaded);
+    expect(generator.byteSize).toBe(bytes);
+    generator.dispose();
   });
 
   it('renders the pinned bytes (the same table workerd checks)', async () => {

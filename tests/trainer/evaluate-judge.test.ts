@@ -292,13 +292,14 @@ describe('an evaluation with the judge', () => {
     expect(e.imagenet).toEqual({
       extractor: 'test-mean-colour',
       extractorVersion: '000000000000',
+      imageSize: 32,
       referenceImages: 12,
       fd: alone.fd,
       fdFloor: alone.fdFloor,
       fdRatio: alone.fdRatio,
     });
     expect(formatJudgeEvaluation(e)).toContain(
-      `beside it, in ImageNet features (test-mean-colour, against 12 held-out renders): FD ${alone.fd.toPrecision(4)}`,
+      `beside it, in ImageNet features (test-mean-colour, the same 32-px images against 12 held-out renders): FD ${alone.fd.toPrecision(4)}`,
     );
     expect(e.metric).toBe('style-judge-distances');
     expect(e.referenceImages).toBe(36);

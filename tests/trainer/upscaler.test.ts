@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -139,7 +139,27 @@ describe('training on real pairs', () => {
     const run = path.join(root, 'adversarial-samples');
     const t = await runTraining({ runDir: run, settings: { ...adversarial, steps: 2 }, pairs, log: () => {} });
     expect(t.step).toBe(2);
-    expect(JSON.parse(await readFile(path.join(run, 'settings.json'), 'utf8')).adversarialSamples).toBe(model);
+    const saved = JSON.parse(await readFile(path.join(run, 'settings.json'), 'utf8'));
+    expect(saved).toMatchObject({ adversarialSamples: model, adversarialSamplesModel: 'sampler@v1' });
+    // A resume finds another generator at that path: refused, not trained on other samples.
+    await writeFile(path.join(run, 'settings.json'), JSON.stringify({ ...saved, adversarialSamplesModel: 'sampler@v0' }));
+    await expect(runTraining({ runDir: run, settings: { ...adversarial, steps: 3 }, pairs, log: () => {} })).rejects.toThrow(
+      /started with sampler@v0/,
+    );
+    const small = await writeFixtureExport(root, {
+      name: 'small',
+      version: 'v1',
+      config: { ...config, imageSize: 16 as const },
+      classes: ['a', 'b'],
+    });
+    await expect(
+      runTraining({
+        runDir: path.join(root, 'small-samples'),
+        settings: settings({ adversarialWeight: 0.01, adversarialSamples: small }),
+        pairs,
+        log: () => {},
+      }),
+    ).rejects.toThrow(/makes 16 px images/);
     await expect(
       runTraining({ runDir: path.join(root, 'no-weight'), settings: settings({ adversarialSamples: model }), pairs, log: () => {} }),
     ).rejects.toThrow(UpscalerSettingsError);
@@ -160,6 +180,10 @@ describe('training on real pairs', () => {
     const trained = await runTraining({ runDir: path.join(root, 'refined-2'), settings: refinedSettings, pairs, log });
     const refineKernel = trained.g.kernels[trained.names.indexOf('up_refine2')];
     expect(tf.max(tf.abs(refineKernel)).dataSync()[0]).toBeGreaterThan(0);
+    // A refined checkpoint into a run without the refinement would drop it: refused.
+    await expect(
+      runTraining({ runDir: path.join(root, 'unrefined'), settings: settings({ initFrom: path.join(root, 'refined-2') }), pairs, log }),
+    ).rejects.toThrow(/up_refine1\/kernel.*which this run lacks/);
     // Any other layer that does not fit the checkpoint is refused.
     await expect(
       runTraining({

@@ -9,7 +9,7 @@ import { z } from 'zod';
 export const CONFIG_DEFAULTS = {
   /** How long an isolate trusts models/<name>/current.json. */
   currentPointerTtlSeconds: 30,
-  /** Loaded generators (folded weights) kept per isolate. */
+  /** Loaded generators (folded weights, and their versions' upscalers) kept per isolate. */
   modelMemoryBudgetMb: 48,
   /** Deadline of one R2 call, body included. */
   r2TimeoutMs: 10_000,
@@ -39,7 +39,7 @@ export const WorkerConfigSchema = z
   .transform((vars) => ({
     /** How long a read of current.json is trusted. */
     pointerTtlMs: vars.CURRENT_POINTER_TTL_SECONDS * 1000,
-    /** Bytes of folded weights kept loaded at most. */
+    /** Bytes of folded weights (and upscaler weights) kept loaded at most. */
     byteBudget: vars.MODEL_MEMORY_BUDGET_MB * 1024 * 1024,
     r2TimeoutMs: CONFIG_DEFAULTS.r2TimeoutMs as number,
   }));

@@ -99,7 +99,16 @@ export interface JudgeEvaluation {
    * held-out renders, the floor of real training renders), read beside the judge's: the judge's
    * palette statistics can move its FD where ImageNet features do not (docs/training.md).
    */
-  imagenet?: { extractor: string; extractorVersion: string; referenceImages: number; fd: number; fdFloor: number; fdRatio: number };
+  imagenet?: {
+    extractor: string;
+    extractorVersion: string;
+    /** Edge of the images it was given: the judge's (served images averaged down to it). */
+    imageSize: number;
+    referenceImages: number;
+    fd: number;
+    fdFloor: number;
+    fdRatio: number;
+  };
   seconds: number;
 }
 
@@ -308,6 +317,7 @@ export function evaluateWithJudge(input: JudgeImagesInput): JudgeEvaluation {
     evaluation.imagenet = {
       extractor: e.extractor,
       extractorVersion: e.extractorVersion,
+      imageSize,
       referenceImages: e.referenceImages,
       fd: e.fd,
       fdFloor: e.fdFloor,
@@ -334,7 +344,7 @@ export function formatJudgeEvaluation(e: JudgeEvaluation): string {
     `FD: ${f(e.fd)}   floor: ${f(e.fdFloor)}   ratio: ${f(e.fdRatio)}`,
     `KID: ${k(e.kid)}   floor: ${k(e.kidFloor)}`,
     e.imagenet
-      ? `beside it, in ImageNet features (${e.imagenet.extractor}, against ${e.imagenet.referenceImages} held-out renders): FD ${f(e.imagenet.fd)}   floor: ${f(e.imagenet.fdFloor)}   ratio: ${f(e.imagenet.fdRatio)}`
+      ? `beside it, in ImageNet features (${e.imagenet.extractor}, the same ${e.imagenet.imageSize}-px images against ${e.imagenet.referenceImages} held-out renders): FD ${f(e.imagenet.fd)}   floor: ${f(e.imagenet.fdFloor)}   ratio: ${f(e.imagenet.fdRatio)}`
       : undefined,
   ];
   if (e.fdByClass)

@@ -57,6 +57,8 @@ export const UpscalerSettingsSchema = z
      * pairs' small renders; absent: the pairs' (every run before it).
      */
     adversarialSamples: z.string().optional(),
+    /** `name@version` of that generator when the run started: a resume refuses another. */
+    adversarialSamplesModel: z.string().optional(),
   })
   .strict();
 export type UpscalerSettings = z.infer<typeof UpscalerSettingsSchema>;
@@ -157,8 +159,9 @@ export function batchTensors(pairs: EmojiPairs, train: readonly number[], settin
 
 /**
  * The generator's images for a step's adversarial term: a batch of the run's batch size, latents from
- * seeds `upscaler-train#<step>#<i>` (never the evaluation's `upscaler-eval#…`), styles drawn from the
- * step, so a resumed run sees the samples a straight one would.
+ * seeds `upscaler-train#<step>#<i>` (never the evaluation's `upscaler-eval#…`; the run's seed does not
+ * enter them), styles drawn from the step and the run's seed, so a resumed run sees the samples a
+ * straight one would.
  */
 export function sampleBatch(generator: FastGenerator, settings: UpscalerSettings, step: number): tf.Tensor4D {
   const { config } = generator;
@@ -291,7 +294,13 @@ export async function readCheckpoint(dir: string): Promise<{ header: CheckpointH
 /** Copies a checkpoint's networks into the run (and, when it is the run's own, the optimisers and step). */
 async function restore(t: UpscalerTraining, dir: string, own: boolean): Promise<void> {
   const { header, tensors } = await readCheckpoint(dir);
-  for (const [name, tensor] of Object.entries(upscalerWeightMap(t.names, t.g))) {
+  const runWeights = upscalerWeightMap(t.names, t.g);
+  const extra = [...tensors.keys()].filter((n) => n.startsWith('g/') && !(n.slice(2) in runWeights));
+  if (extra.length > 0)
+    throw new UpscalerCheckpointError(
+      `${dir}: the checkpoint has ${extra.map((n) => n.slice(2)).join(', ')}, which this run lacks (give it the checkpoint's --widths and --refine-width)`,
+    );
+  for (const [name, tensor] of Object.entries(runWeights)) {
     const saved = tensors.get(`g/${name}`);
     // A run may add a refinement to an upscaler trained without one: its layers keep their initial
     // weights, which leave the upscaler's output as it was (networks.ts). Every other layer must match.
@@ -380,7 +389,7 @@ export interface RunOptions {
 
 /** Trains (or resumes) a run to its step count, checkpointing as it goes. */
 export async function runTraining(options: RunOptions): Promise<UpscalerTraining> {
-  const { runDir, pairs, log } = options;
+  const { runDir } = options;
   await mkdir(runDir, { recursive: true });
   const settingsFile = path.join(runDir, 'settings.json');
   let settings = options.settings;
@@ -389,7 +398,37 @@ export async function runTraining(options: RunOptions): Promise<UpscalerTraining
     const saved = UpscalerSettingsSchema.parse(JSON.parse(await readFile(settingsFile, 'utf8')));
     settings = { ...saved, steps: options.settings.steps };
   }
-  await writeFileAtomically(settingsFile, JSON.stringify(settings, null, 2));
+  const loaded = settings.adversarialSamples === undefined ? undefined : await adversarialGenerator(settings);
+  const generator = loaded?.generator;
+  try {
+    if (loaded) settings = { ...settings, adversarialSamplesModel: loaded.model };
+    await writeFileAtomically(settingsFile, JSON.stringify(settings, null, 2));
+    return await trainLoop(options, settings, generator);
+  } finally {
+    generator?.dispose();
+  }
+}
+
+/** The generator of `settings.adversarialSamples`, checked against the run's settings. */
+async function adversarialGenerator(settings: UpscalerSettings): Promise<{ generator: FastGenerator; model: string }> {
+  if (!(settings.adversarialWeight > 0)) throw new UpscalerSettingsError('adversarialSamples needs an adversarialWeight above 0');
+  const { manifest, generator } = await loadExportedGenerator(settings.adversarialSamples!);
+  const model = `${manifest.name}@${manifest.version}`;
+  const problem =
+    settings.adversarialSamplesModel !== undefined && settings.adversarialSamplesModel !== model
+      ? `the run started with ${settings.adversarialSamplesModel}, and ${settings.adversarialSamples} now holds ${model}`
+      : manifest.imageSize !== settings.config.inputSize || manifest.channels !== settings.config.channels
+        ? `${model} makes ${manifest.imageSize} px images of ${manifest.channels} channels; the upscaler takes ${settings.config.inputSize} px, ${settings.config.channels}`
+        : undefined;
+  if (problem) {
+    generator.dispose();
+    throw new UpscalerSettingsError(`adversarialSamples: ${problem}`);
+  }
+  return { generator, model };
+}
+
+async function trainLoop(options: RunOptions, settings: UpscalerSettings, generator: FastGenerator | undefined): Promise<UpscalerTraining> {
+  const { runDir, pairs, log } = options;
   const t = startTraining(settings);
   if (existsSync(path.join(runDir, 'checkpoint.json'))) {
     await restore(t, runDir, true);
@@ -398,10 +437,6 @@ export async function runTraining(options: RunOptions): Promise<UpscalerTraining
     await restore(t, settings.initFrom, false);
     log(`started from ${settings.initFrom}`);
   }
-  if (settings.adversarialSamples !== undefined && !(settings.adversarialWeight > 0))
-    throw new UpscalerSettingsError('adversarialSamples needs an adversarialWeight above 0');
-  const generator =
-    settings.adversarialSamples === undefined ? undefined : (await loadExportedGenerator(settings.adversarialSamples)).generator;
   const train = pairIndices(pairs, 'train');
   const cpu0 = process.cpuUsage();
   // Process CPU time of the run, summed over resumes (cpu-seconds.json, written with each checkpoint).
@@ -435,6 +470,5 @@ export async function runTraining(options: RunOptions): Promise<UpscalerTraining
       await writeFileAtomically(cpuFile, JSON.stringify({ seconds: cpuBefore + (used.user + used.system) / 1e6, step: t.step }));
     }
   }
-  generator?.dispose();
   return t;
 }

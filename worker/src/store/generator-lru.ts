@@ -1,5 +1,5 @@
 /**
- * Loaded generators kept within a byte budget of folded weights, least recently used evicted first;
+ * Loaded generators kept within a byte budget of folded weights (their upscalers' included: FastGenerator.byteSize), least recently used evicted first;
  * the most recently used one always stays, whatever its size. Rendering is synchronous once a
  * generator is in hand, so eviction never disposes weights in the middle of a forward pass; a
  * generator evicted between its load settling and its use is marked `disposed`.
