@@ -50,7 +50,7 @@ export function namedTensors(weights: ReturnType<typeof referenceWeights>): tf.N
 }
 
 /** The layers model with these weights, on the current backend. */
-export function layersGenerator(weights: ReturnType<typeof referenceWeights>): tfl.Sequential {
+export function layersGenerator(weights: ReturnType<typeof referenceWeights>): tfl.LayersModel {
   const g = buildGenerator(CONFIG, 1);
   for (const w of g.weights) w.write(tf.tensor(weights.get(w.originalName)!.data, w.shape as number[]));
   return g;

@@ -13,6 +13,16 @@ export const MAX_LATENT_SIZE = 512;
 /** Largest generator or discriminator width (channels of its widest end). */
 export const MAX_NETWORK_WIDTH = 256;
 
+/**
+ * How the generator is told the class of a conditional model. `input`: the one-hot class appended to z
+ * (every model before this option; an absent field means it). `batch-norm`: that, and each of G's
+ * batch norms scales and shifts its normalised features by a learnt per-class gamma and beta instead
+ * of one shared pair (class-conditional batch norm: de Vries et al. 2017, Miyato & Koyama 2018, as
+ * in BigGAN), so the class reaches every layer rather than only the first.
+ */
+export const GENERATOR_CONDITIONINGS = ['input', 'batch-norm'] as const;
+export type GeneratorConditioning = (typeof GENERATOR_CONDITIONINGS)[number];
+
 /** A zod schema accepting exactly these numbers, typed as their union. */
 function oneOfNumbers<T extends readonly [number, number, ...number[]]>(values: T) {
   const literals = values.map((v) => z.literal(v)) as unknown as [
@@ -37,6 +47,8 @@ export const ModelConfigSchema = z
     discriminatorWidth: z.number().int().min(1).max(MAX_NETWORK_WIDTH),
     /** 0 = unconditional. Otherwise a conditional DCGAN over this many classes. */
     numClasses: z.number().int().min(0).max(1000),
+    /** How G is told the class (GENERATOR_CONDITIONINGS); absent is `input`. `batch-norm` needs classes. */
+    generatorConditioning: z.enum(GENERATOR_CONDITIONINGS).optional(),
   })
   .strict();
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;
@@ -76,8 +88,20 @@ export function discriminatorChannels(config: ModelConfig): number[] {
 export const generatorLayerNames = (config: ModelConfig) => {
   const stages = resolutionStages(config);
   const ups = Array.from({ length: stages - 1 }, (_, i) => `up${i + 1}`);
-  return { project: 'project', hidden: ups, output: 'to_image', bn: (layer: string) => `${layer}_bn` };
+  return {
+    project: 'project',
+    hidden: ups,
+    output: 'to_image',
+    bn: (layer: string) => `${layer}_bn`,
+    /** The per-class gamma and beta after a batch norm of a `batch-norm`-conditioned G: `<bn>_class/gamma`, `…/beta`, [K, C]. */
+    classAffine: (layer: string) => `${layer}_bn_class`,
+  };
 };
+
+/** True when G's batch norms take a per-class gamma and beta (GENERATOR_CONDITIONINGS). */
+export function hasClassBatchNorm(config: ModelConfig): boolean {
+  return config.generatorConditioning === 'batch-norm';
+}
 
 /** Length of the generator's input vector: z, then the one-hot class on conditional models. */
 export function generatorInputSize(config: ModelConfig): number {

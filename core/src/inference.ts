@@ -19,7 +19,7 @@
  * Output equals the layers model in inference mode within float tolerance (tested).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type ModelConfig, generatorChannels, generatorInputSize, generatorLayerNames } from './config.ts';
+import { type ModelConfig, generatorChannels, generatorInputSize, generatorLayerNames, hasClassBatchNorm } from './config.ts';
 import { SUB_PIXEL_CONV, type SubPixelConvAttrs } from './kernels/gemm/sub-pixel-conv.ts';
 import { stridedTap } from './kernels/phase-taps.ts';
 import type { WeightArray, WeightArrays } from './weights.ts';
@@ -42,6 +42,8 @@ interface FoldedStage {
   rows: PhaseConv[][];
   cout: number;
   relu: boolean;
+  /** A class-conditional G's per-class gamma and beta, applied (then ReLU) after the stage's batch-normed output. */
+  classAffine?: ClassAffineWeights;
   /** The stage as the GanSubPixelConv kernel takes it (all but `x`), built once. */
   kernel: { inputs: tf.NamedTensorMap; attrs: SubPixelConvAttrs };
 }
@@ -76,6 +78,24 @@ function bnAffine(weights: GeneratorWeights, name: string, channels: number) {
     shift[c] = beta[c] - mean[c] * scale[c];
   }
   return { scale, shift };
+}
+
+/** A class-conditional G's per-class gamma and beta after one batch norm, as [K, C] tensors. */
+interface ClassAffineWeights {
+  gamma: tf.Tensor2D;
+  beta: tf.Tensor2D;
+}
+
+function classAffineWeights(weights: GeneratorWeights, name: string, classes: number, channels: number): ClassAffineWeights {
+  const get = (w: 'gamma' | 'beta') => {
+    const t = weights[`${name}/${w}`];
+    if (!t) throw new MissingWeightError(`weight ${name}/${w} is missing`);
+    if (t.shape.join() !== `${classes},${channels}`)
+      throw new MissingWeightError(`weight ${name}/${w} has shape [${t.shape}], expected [${classes},${channels}]`);
+    return valuesOf(t);
+  };
+  const [gamma, beta] = [get('gamma'), get('beta')];
+  return { gamma: tf.tensor2d(gamma, [classes, channels]), beta: tf.tensor2d(beta, [classes, channels]) };
 }
 
 function kernel(weights: GeneratorWeights, name: string, shape: number[]): Float32Array {
@@ -161,6 +181,8 @@ export class FastGenerator {
     private readonly projectWeight: tf.Tensor3D, // [1, L, 16·C0]: the batched form the matmul kernel takes
     private readonly projectBias: tf.Tensor1D, // [16·C0]
     private readonly stages: FoldedStage[],
+    /** A class-conditional G's per-class gamma and beta after the first layer. */
+    private readonly projectAffine?: ClassAffineWeights,
   ) {
     this.inputSize = generatorInputSize(config);
   }
@@ -170,10 +192,19 @@ export class FastGenerator {
     const names = generatorLayerNames(config);
     const channels = generatorChannels(config);
     const inputSize = generatorInputSize(config);
+    const classBatchNorm = hasClassBatchNorm(config);
+    if (classBatchNorm && config.numClasses === 0) throw new RangeError('class-conditional batch norm needs classes (numClasses > 0)');
     const kept: tf.Tensor[] = [];
     const keep = <T extends tf.Tensor>(t: T): T => {
       kept.push(t);
       return t;
+    };
+    const affine = (name: string, channels: number) => {
+      if (!classBatchNorm) return undefined;
+      const w = classAffineWeights(weights, names.classAffine(name), config.numClasses, channels);
+      keep(w.gamma);
+      keep(w.beta);
+      return w;
     };
     {
       // Layer 0: K[h, w, c, l] → W[l, (h·4 + w)·C0 + c], BN folded into columns.
@@ -194,6 +225,9 @@ export class FastGenerator {
         const k = kernel(weights, name, [4, 4, cout, cin]);
         const isOutput = name === names.output;
         const bn = isOutput ? undefined : bnAffine(weights, names.bn(name), cout);
+        const classAffine = isOutput ? undefined : affine(name, cout);
+        // With a class affine the ReLU follows it, outside the convolution.
+        const relu = !isOutput && !classAffine;
         const shift = bn?.shift ?? new Float32Array(cout);
         const narrow = cout < NARROW_STAGE;
         const rows = [0, 1].map((a) =>
@@ -210,9 +244,10 @@ export class FastGenerator {
             };
           }),
         );
-        return { rows, cout, relu: !isOutput, kernel: subPixelConvArgs(rows, cout, !isOutput) };
+        return { rows, cout, relu, classAffine, kernel: subPixelConvArgs(rows, cout, relu) };
       });
-      return new FastGenerator(config, keep(tf.tensor3d(w0, [1, inputSize, 16 * c0])), keep(tf.tensor1d(b0)), stages);
+      const projectAffine = affine(names.project, c0);
+      return new FastGenerator(config, keep(tf.tensor3d(w0, [1, inputSize, 16 * c0])), keep(tf.tensor1d(b0)), stages, projectAffine);
     }
   }
 
@@ -228,13 +263,22 @@ export class FastGenerator {
         .runKernel(
           tf._FusedMatMul,
           { a: tf.reshape(input, [1, n, this.inputSize]), b: this.projectWeight, bias: this.projectBias },
-          { transposeA: false, transposeB: false, activation: 'relu' },
+          { transposeA: false, transposeB: false, activation: this.projectAffine ? 'linear' : 'relu' },
         ) as tf.Tensor3D;
+      // A class-conditional G's one-hot classes, [N, K]: the last K columns of its input.
+      const oneHot = this.projectAffine ? tf.slice(input, [0, this.config.latentSize], [n, this.config.numClasses]) : undefined;
+      const classAffineRelu = (x: tf.Tensor4D, w: ClassAffineWeights) => {
+        const channels = x.shape[3];
+        const perSample = (t: tf.Tensor2D) => tf.reshape(tf.matMul(oneHot!, t), [n, 1, 1, channels]);
+        return tf.relu(tf.add(tf.mul(x, perSample(w.gamma)), perSample(w.beta))) as tf.Tensor4D;
+      };
       let x = tf.reshape(projected, [n, 4, 4, c0]) as tf.Tensor4D;
+      if (this.projectAffine) x = classAffineRelu(x, this.projectAffine);
       const oneKernel = tf.getKernel(SUB_PIXEL_CONV, tf.getBackend()) !== undefined;
       for (const stage of this.stages) {
         if (oneKernel) {
           x = subPixelConv(x, stage);
+          if (stage.classAffine) x = classAffineRelu(x, stage.classAffine);
           continue;
         }
         const [, h, w] = x.shape;
@@ -255,13 +299,20 @@ export class FastGenerator {
         });
         // [N, H, 2, W, 2·Cout] is [N, 2H, 2W, Cout] in memory: the phases interleaved.
         x = tf.reshape(tf.concat(rows, 2), [n, 2 * h, 2 * w, stage.cout]) as tf.Tensor4D;
+        if (stage.classAffine) x = classAffineRelu(x, stage.classAffine);
       }
       return tf.tanh(x);
     });
   }
 
   private get tensors(): tf.Tensor[] {
-    return [this.projectWeight, this.projectBias, ...this.stages.flatMap((s) => s.rows.flat().flatMap((c) => [c.filter, c.bias]))];
+    const affines = [this.projectAffine, ...this.stages.map((s) => s.classAffine)].flatMap((w) => (w ? [w.gamma, w.beta] : []));
+    return [
+      this.projectWeight,
+      this.projectBias,
+      ...this.stages.flatMap((s) => s.rows.flat().flatMap((c) => [c.filter, c.bias])),
+      ...affines,
+    ];
   }
 
   /** Approximate bytes held by the folded weights and companions (for the worker's memory budget). */

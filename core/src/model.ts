@@ -13,7 +13,15 @@
  * same either way, so nothing served changes.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { type ModelConfig, discriminatorChannels, generatorChannels, generatorInputSize, generatorLayerNames } from './config.ts';
+import { ClassAffine } from './class-batch-norm.ts';
+import {
+  type ModelConfig,
+  discriminatorChannels,
+  generatorChannels,
+  generatorInputSize,
+  generatorLayerNames,
+  hasClassBatchNorm,
+} from './config.ts';
 import { ResizeConv2D } from './resize-conv.ts';
 import { SpectralNormConv2D } from './spectral-norm.ts';
 
@@ -57,38 +65,70 @@ export type GeneratorUpsampling = (typeof GENERATOR_UPSAMPLINGS)[number];
  *   → Upsample(×2, nearest) [N, 8, 8, 256] → Conv(k3, s1, same) [N, 8, 8, 128] → BN → ReLU
  * one ResizeConv2D layer under the transposed one's name (`up1`), its kernel [3, 3, Cin, Cout].
  */
-export function buildGenerator(config: ModelConfig, seed = 0, upsampling: GeneratorUpsampling = 'transposed'): tfl.Sequential {
-  const channels = generatorChannels(config);
+export function buildGenerator(config: ModelConfig, seed = 0, upsampling: GeneratorUpsampling = 'transposed'): tfl.LayersModel {
+  if (hasClassBatchNorm(config)) return buildClassBatchNormGenerator(config, seed, upsampling);
   const names = generatorLayerNames(config);
   const model = tfl.sequential({ name: 'generator' });
-  const inputSize = generatorInputSize(config);
-  model.add(tfl.layers.reshape({ name: 'latent_map', targetShape: [1, 1, inputSize], inputShape: [inputSize] }));
-  const convNames = [names.project, ...names.hidden, names.output];
-  convNames.forEach((name, i) => {
-    const init = initializers(seed, i);
-    const isOutput = name === names.output;
-    if (i > 0 && upsampling === 'resize') {
-      model.add(new ResizeConv2D({ name, filters: channels[i], kernelInitializer: init.kernel }));
-    } else
-      model.add(
-        tfl.layers.conv2dTranspose({
-          name,
-          filters: channels[i],
-          kernelSize: 4,
-          strides: i === 0 ? 1 : 2,
-          padding: i === 0 ? 'valid' : 'same',
-          useBias: false,
-          kernelInitializer: init.kernel,
-        }),
-      );
-    if (isOutput) {
+  model.add(
+    tfl.layers.reshape({ name: 'latent_map', targetShape: [1, 1, generatorInputSize(config)], inputShape: [generatorInputSize(config)] }),
+  );
+  generatorConvolutions(config, seed, upsampling).forEach(({ name, conv, gamma }) => {
+    model.add(conv);
+    if (name === names.output) {
       model.add(tfl.layers.activation({ name: 'tanh', activation: 'tanh' }));
     } else {
-      model.add(batchNorm(names.bn(name), init.gamma));
+      model.add(batchNorm(names.bn(name), gamma));
       model.add(tfl.layers.reLU({ name: `${name}_relu` }));
     }
   });
   return model;
+}
+
+/** G's convolutions from the 1x1 latent map to the image, each with its initialisers. */
+function generatorConvolutions(config: ModelConfig, seed: number, upsampling: GeneratorUpsampling) {
+  const channels = generatorChannels(config);
+  const names = generatorLayerNames(config);
+  return [names.project, ...names.hidden, names.output].map((name, i) => {
+    const init = initializers(seed, i);
+    const conv =
+      i > 0 && upsampling === 'resize'
+        ? new ResizeConv2D({ name, filters: channels[i], kernelInitializer: init.kernel })
+        : tfl.layers.conv2dTranspose({
+            name,
+            filters: channels[i],
+            kernelSize: 4,
+            strides: i === 0 ? 1 : 2,
+            padding: i === 0 ? 'valid' : 'same',
+            useBias: false,
+            kernelInitializer: init.kernel,
+          });
+    return { name, conv, gamma: init.gamma };
+  });
+}
+
+/**
+ * The generator of `generatorConditioning: 'batch-norm'`: the same stack and weights, with a ClassAffine
+ * after each batch norm scaling and shifting its output by the class's gamma and beta (starting at 1
+ * and 0, so a plain G's weights make the same network: `gan train --init-from` starts from its exact
+ * images). A functional model, since the class affine reads G's input as well:
+ *   input [N, L + K] → latent_map → project → project_bn → project_bn_class(·, input) → ReLU → … → tanh
+ */
+function buildClassBatchNormGenerator(config: ModelConfig, seed: number, upsampling: GeneratorUpsampling): tfl.LayersModel {
+  if (config.numClasses === 0) throw new RangeError('class-conditional batch norm needs classes (numClasses > 0)');
+  const names = generatorLayerNames(config);
+  const input = tfl.input({ name: 'generator_input', shape: [generatorInputSize(config)] });
+  let x = tfl.layers.reshape({ name: 'latent_map', targetShape: [1, 1, generatorInputSize(config)] }).apply(input) as tfl.SymbolicTensor;
+  for (const { name, conv, gamma } of generatorConvolutions(config, seed, upsampling)) {
+    x = conv.apply(x) as tfl.SymbolicTensor;
+    if (name === names.output) {
+      x = tfl.layers.activation({ name: 'tanh', activation: 'tanh' }).apply(x) as tfl.SymbolicTensor;
+      continue;
+    }
+    const normalised = batchNorm(names.bn(name), gamma).apply(x) as tfl.SymbolicTensor;
+    const affine = new ClassAffine({ name: names.classAffine(name), latentSize: config.latentSize, numClasses: config.numClasses });
+    x = tfl.layers.reLU({ name: `${name}_relu` }).apply(affine.apply([normalised, input]) as tfl.SymbolicTensor) as tfl.SymbolicTensor;
+  }
+  return tfl.model({ name: 'generator', inputs: input, outputs: x });
 }
 
 /**

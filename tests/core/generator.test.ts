@@ -16,6 +16,7 @@ function randomiseBatchNorm(model: ReturnType<typeof buildGenerator>) {
   for (const w of model.weights) {
     if (/moving_variance/.test(w.originalName)) w.write(tf.randomUniform(w.shape as number[], 0.5, 2, 'float32', 1));
     if (/moving_mean|beta/.test(w.originalName)) w.write(tf.randomNormal(w.shape as number[], 0, 0.3, 'float32', 2));
+    if (/_class\/gamma/.test(w.originalName)) w.write(tf.randomUniform(w.shape as number[], 0.5, 2, 'float32', 3));
   }
 }
 
@@ -50,6 +51,8 @@ describe('generator architecture', () => {
     ['unconditional 16x16 RGB', tiny],
     ['conditional 32x32 grey', { ...tiny, imageSize: 32, channels: 1, numClasses: 10 } as ModelConfig],
     ['wide layers (one 2x2 convolution per phase)', { ...tiny, generatorWidth: 16 } as ModelConfig],
+    ['class-conditional batch norm, three classes in one batch', { ...tiny, numClasses: 3, generatorConditioning: 'batch-norm' } as ModelConfig],
+    ['class-conditional batch norm, wide layers', { ...tiny, numClasses: 3, generatorWidth: 16, generatorConditioning: 'batch-norm' } as ModelConfig],
   ])('the folded fast generator equals the layers model in inference mode (%s)', (_, config) => {
     const g = buildGenerator(config, 5);
     randomiseBatchNorm(g);

@@ -19,6 +19,8 @@ import { TrainingState } from '@gan/trainer/train/state';
 import { exportRun } from '@gan/trainer/export/export';
 import { ganInProcess as gan } from './gan-in-process.ts';
 import { oneQuietStep, tinyRun } from './tiny-run.ts';
+import { generatorInput, latentFromSeed } from '@gan/core';
+import { loadGenerator } from '@gan/core/load-generator';
 
 let root: string;
 let sourceDir: string;
@@ -122,6 +124,54 @@ describe('a run started from another run', () => {
     expect(JSON.parse(await readFile(path.join(outDir, 'run.json'), 'utf8')).initFrom).toEqual(provenance);
   }, 120_000);
 
+  it('turns a plain G into a class-conditional one that starts with its exact images, trains, exports and serves', async () => {
+    const outDir = path.join(root, 'class-batch-norm');
+    const lines: string[] = [];
+    await runTraining(tiny(outDir, { steps: 2, generatorConditioning: 'batch-norm', info: (l) => lines.push(l) }));
+    expect(lines.join('\n')).toMatch(/G: per-class gamma 1 and beta 0 \(new, class-conditional batch norm\): project_bn_class\/gamma, /);
+    const runJson = JSON.parse(await readFile(path.join(outDir, 'run.json'), 'utf8'));
+    expect(runJson.config.generatorConditioning).toBe('batch-norm');
+
+    // Before any step: the source's weights, and the class affine's identity.
+    const settings: RunSettings = { ...source.settings, config: runJson.config, recipe: fineTune, initFrom: source.provenance };
+    const state = TrainingState.initial(settings);
+    const transfer = initialiseFrom(state, source);
+    expect(transfer.fresh).toEqual(['project', 'up1'].flatMap((l) => [`generator/${l}_bn_class/gamma`, `generator/${l}_bn_class/beta`]));
+    for (const w of state.models.generator.weights) {
+      const saved = source.checkpoint.tensors.get(`generator/${w.originalName}`);
+      const expected = saved ? Array.from(saved.data) : Array.from(w.read().dataSync(), () => (w.originalName.endsWith('gamma') ? 1 : 0));
+      expect(Array.from(w.read().dataSync()), w.originalName).toEqual(expected);
+    }
+    state.dispose();
+
+    // Two steps later the class rows of the classes it saw have moved, and the export serves them.
+    const tuned = (await loadLatestCheckpoint(outDir)).checkpoint!;
+    expect(Array.from(tuned.tensors.get('generator/up1_bn_class/beta')!.data).some((v) => v !== 0)).toBe(true);
+    const exportDir = path.join(root, 'class-batch-norm-export');
+    const exported = await exportRun(outDir, exportDir);
+    expect(exported.manifest.architecture.generatorConditioning).toBe('batch-norm');
+    const files = new Map<string, Uint8Array>();
+    for (const f of exported.manifest.files) files.set(f.path, new Uint8Array(await readFile(path.join(exportDir, f.path))));
+    const generator = await loadGenerator('x@1', exported.manifest, async (p) => files.get(p));
+    const images = generator.forward(
+      generatorInput(
+        exported.manifest.architecture,
+        [0, 1].map(() => latentFromSeed('same', 8)),
+        [3, 7],
+      ),
+    );
+    const [a, b] = [0, 1].map((i) => tf.slice(images, [i], [1]));
+    expect(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]).toBeGreaterThan(0);
+    tf.dispose([images, a, b]);
+    generator.dispose();
+
+    // A class-conditional G is not a plain one: the other way round is refused.
+    const back = runTraining(
+      tinyRun('cpu', path.join(root, 'back'), { data: undefined, recipe: fineTune, initFrom: await readInitSource(outDir) }),
+    );
+    await expect(back).rejects.toThrow(/--generator-conditioning input here, batch-norm there/);
+  }, 120_000);
+
   it('reads one named checkpoint directory as well as a run', async () => {
     const named = await readInitSource(path.join(sourceDir, 'checkpoints', 'step-000002'));
     expect(named.provenance).toEqual(source.provenance);
@@ -160,6 +210,21 @@ describe('gan train --init-from', () => {
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/error: --init-from: resize-source was trained with --upsampling resize, not --upsampling transposed/);
   }, 120_000);
+
+  it('refuses class-conditional batch norm without classes', async () => {
+    const r = await gan(
+      'train',
+      '--data',
+      'mnist',
+      '--no-labels',
+      '--generator-conditioning',
+      'batch-norm',
+      '--out',
+      path.join(root, 'never'),
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/error: --generator-conditioning: batch-norm needs the class labels that --no-labels drops/);
+  });
 
   it('refuses --resume with it', async () => {
     const r = await gan('train', '--init-from', sourceDir, '--resume', '--out', path.join(root, 'never'));

@@ -1,7 +1,14 @@
 /** `gan train`: trains a DCGAN on a data set into a run directory. */
 import path from 'node:path';
 import { type Command, Option } from 'commander';
-import { CHANNEL_COUNTS, IMAGE_SIZES, MAX_LATENT_SIZE, MAX_NETWORK_WIDTH } from '@gan/core';
+import {
+  CHANNEL_COUNTS,
+  GENERATOR_CONDITIONINGS,
+  type GeneratorConditioning,
+  IMAGE_SIZES,
+  MAX_LATENT_SIZE,
+  MAX_NETWORK_WIDTH,
+} from '@gan/core';
 import {
   DISCRIMINATOR_CONDITIONINGS,
   type DiscriminatorConditioning,
@@ -11,7 +18,12 @@ import {
 import { parseDataSpec, DataSpecError } from '../data/index.ts';
 import { MissingDataError, RunExistsError, runTraining } from '../train/run.ts';
 import { type InitSource, InitFromError, readInitSource, sourceArchitecture } from '../train/init-from.ts';
-import { ClassLossWithoutProjectionError, ConditioningWithoutClassesError, FakeClassWithoutClassLossError } from '../train/settings.ts';
+import {
+  ClassLossWithoutProjectionError,
+  ConditioningWithoutClassesError,
+  FakeClassWithoutClassLossError,
+  GeneratorConditioningWithoutClassesError,
+} from '../train/settings.ts';
 import { ARTICLE_ADAM, type GanLoss } from '../train/step.ts';
 import { AugmentPolicyError, DIFF_AUGMENT_POLICY, parseAugmentPolicy } from '../train/augment.ts';
 import {
@@ -49,6 +61,7 @@ interface TrainFlags extends BackendFlags {
   classLoss: number;
   fakeClass: boolean;
   upsampling: GeneratorUpsampling;
+  generatorConditioning: GeneratorConditioning;
   spectralNorm: boolean;
   lecam: number;
   visionAided: number;
@@ -165,6 +178,14 @@ export function register(program: Command): void {
         .choices(GENERATOR_UPSAMPLINGS)
         .default('transposed'),
     )
+    .addOption(
+      new Option(
+        '--generator-conditioning <kind>',
+        "how G is given the class: input (the one-hot class appended to z) or batch-norm (that, and a learnt gamma and beta per class after each of G's batch norms: class-conditional batch norm). With --init-from a plain G, batch-norm starts every class at the source's exact images",
+      )
+        .choices(GENERATOR_CONDITIONINGS)
+        .default('input'),
+    )
     .option('--spectral-norm', "spectrally normalise D's convolutions (Miyato et al. 2018); D then has no batch norms", false)
     .option(
       '--lecam <weight>',
@@ -229,6 +250,7 @@ export function register(program: Command): void {
           'classLoss',
           'fakeClass',
           'upsampling',
+          'generatorConditioning',
           'spectralNorm',
           'lecam',
           'visionAided',
@@ -261,6 +283,8 @@ export function register(program: Command): void {
       }
       if (!flags.resume && !flags.labels && flags.conditioning === 'projection')
         throw new UsageError('--conditioning', 'projection needs the class labels that --no-labels drops');
+      if (!flags.resume && !flags.labels && flags.generatorConditioning === 'batch-norm')
+        throw new UsageError('--generator-conditioning', 'batch-norm needs the class labels that --no-labels drops');
       if (!flags.resume && flags.classLoss > 0 && flags.conditioning !== 'projection')
         throw new UsageError('--class-loss', 'the class head is part of the projection discriminator: add --conditioning projection');
       if (!flags.resume && flags.fakeClass && !(flags.classLoss > 0))
@@ -291,6 +315,7 @@ export function register(program: Command): void {
           latentSize: flags.latentSize,
           generatorWidth: flags.generatorWidth,
           discriminatorWidth: flags.discriminatorWidth,
+          generatorConditioning: flags.generatorConditioning,
           generatorAdam: { ...ARTICLE_ADAM, learningRate: flags.lrG, beta1: flags.beta1, beta2: flags.beta2 },
           discriminatorAdam: { ...ARTICLE_ADAM, learningRate: flags.lrD, beta1: flags.beta1, beta2: flags.beta2 },
           recipe: {
@@ -327,6 +352,7 @@ export function register(program: Command): void {
         if (err instanceof RunExistsError) throw new UsageError('--out', err.message);
         if (err instanceof MissingDataError) throw new UsageError('--data', err.message);
         if (err instanceof ConditioningWithoutClassesError) throw new UsageError('--conditioning', err.message);
+        if (err instanceof GeneratorConditioningWithoutClassesError) throw new UsageError('--generator-conditioning', err.message);
         if (err instanceof ClassLossWithoutProjectionError) throw new UsageError('--class-loss', err.message);
         if (err instanceof FakeClassWithoutClassLossError) throw new UsageError('--fake-class', err.message);
         if (err instanceof InitFromError) throw new UsageError('--init-from', err.message);

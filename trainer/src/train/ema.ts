@@ -15,7 +15,7 @@
  * min(β, (1 + t) / (10 + t)).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { Sfc32, type ModelConfig } from '@gan/core';
 import type { NamedArray } from './checkpoint.ts';
 import { generatorInputTensor } from './step.ts';
@@ -76,7 +76,10 @@ export class GeneratorAverage {
    * on `batches` batches of fixed noise (see the file comment).
    */
   servingWeights(config: ModelConfig, batches = 4, batchSize = 64): tf.NamedTensorMap {
-    const layers = this.generator.layers;
+    // What each batch norm sees: a model over G's own layers (sharing their weights) whose outputs are
+    // the batch norms' inputs, run in training mode as G trains. Not disposed: that would free G's weights.
+    const norms = this.generator.layers.filter((l) => l.getClassName() === 'BatchNormalization');
+    const probe = tfl.model({ inputs: this.generator.inputs, outputs: norms.map((l) => l.input as tfl.SymbolicTensor) });
     const sums = new Map<string, { mean: tf.Tensor; variance: tf.Tensor }>();
     const rng = Sfc32.fromSeed('ema/standing-statistics');
     const swapped = this.swapIn();
@@ -85,19 +88,17 @@ export class GeneratorAverage {
         const noise = rng.fillNormal(new Float32Array(batchSize * config.latentSize));
         const labels = config.numClasses ? Int32Array.from({ length: batchSize }, (_, i) => i % config.numClasses) : undefined;
         tf.tidy(() => {
-          let x: tf.Tensor = generatorInputTensor(config, noise, labels);
-          for (const layer of layers) {
-            if (layer.getClassName() === 'BatchNormalization') {
-              const moments = tf.moments(x, [0, 1, 2]);
-              const acc = sums.get(layer.name);
-              sums.set(layer.name, {
-                mean: tf.keep(acc ? tf.add(acc.mean, moments.mean) : moments.mean),
-                variance: tf.keep(acc ? tf.add(acc.variance, moments.variance) : moments.variance),
-              });
-              if (acc) tf.dispose([acc.mean, acc.variance]);
-            }
-            x = layer.apply(x, { training: true }) as tf.Tensor;
-          }
+          const seen = probe.apply(generatorInputTensor(config, noise, labels), { training: true }) as tf.Tensor | tf.Tensor[];
+          (Array.isArray(seen) ? seen : [seen]).forEach((x, i) => {
+            const name = norms[i].name;
+            const moments = tf.moments(x, [0, 1, 2]);
+            const acc = sums.get(name);
+            sums.set(name, {
+              mean: tf.keep(acc ? tf.add(acc.mean, moments.mean) : moments.mean),
+              variance: tf.keep(acc ? tf.add(acc.variance, moments.variance) : moments.variance),
+            });
+            if (acc) tf.dispose([acc.mean, acc.variance]);
+          });
         });
       }
       const out: tf.NamedTensorMap = {};

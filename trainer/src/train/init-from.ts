@@ -5,7 +5,9 @@
  * step counter and Adam states are new — and only its initial weights come from the source's newest
  * valid checkpoint, or the checkpoint directory named, read and sha256-verified by checkpoint.ts.
  *
- * G must be the source's G exactly, so the data set and the architecture are the source's. D takes
+ * G must be the source's G exactly, so the data set and the architecture are the source's, but for
+ * one change: a plain G may become a class-conditional one (`--generator-conditioning batch-norm`),
+ * whose per-class gamma and beta start at 1 and 0, so it draws the source's images. D takes
  * every weight whose name and shape match, batch-norm moving statistics included; the first
  * convolution's kernel keeps the image channels' slices when one D has class planes and the other has
  * none; the class head's kernel and bias keep the K real classes' columns when one head has the
@@ -20,6 +22,8 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { type Checkpoint, CheckpointError, type NamedArray, loadLatestCheckpoint, readCheckpoint } from './checkpoint.ts';
 import { type InitFrom, type RunSettings, RunSettingsError, readRunSettings } from './settings.ts';
 import type { TrainingState } from './state.ts';
+import { hasClassBatchNorm } from '@gan/core/config';
+import { isClassAffineWeight } from '@gan/core/class-batch-norm';
 
 /** A run cannot be started from the weights asked for (no checkpoint, another architecture, a resume). */
 export class InitFromError extends Error {
@@ -97,6 +101,9 @@ export function checkSameArchitecture(source: InitSource, settings: RunSettings)
     if (theirs[key] !== ours[key]) differences.push(`${key} ${ours[key]} here, ${theirs[key]} there`);
   if (differences.length === 0 && theirs.numClasses && settings.classNames.join('\n') !== source.settings.classNames.join('\n'))
     differences.push(`classes ${settings.classNames.join(', ')} here, ${source.settings.classNames.join(', ')} there`);
+  // A plain G's weights are a class-conditional one's (model.ts), not the other way round.
+  if (hasClassBatchNorm(source.settings.config) && !hasClassBatchNorm(settings.config))
+    differences.push('--generator-conditioning input here, batch-norm there');
   if (differences.length)
     throw new InitFromError(
       `the new run's generator must be ${source.provenance.run}'s exactly, and ${differences.join('; ')}: the data set and architecture are the source's`,
@@ -110,6 +117,7 @@ export interface WeightTransfer {
   sliced: string[];
   /** Only in the new D: zero (the class embedding) or its initialiser's values. */
   zeroed: string[];
+  /** Only in the new networks: D's at their initialiser's values, a class-conditional G's per-class gamma and beta at 1 and 0. */
   fresh: string[];
   /** Only in the source. */
   dropped: string[];
@@ -166,9 +174,15 @@ export function initialiseFrom(state: TrainingState, source: InitSource): Weight
   const { generator, discriminator, config } = state.models;
   const transfer: WeightTransfer = { copied: [], sliced: [], zeroed: [], fresh: [], dropped: [] };
 
+  const fromPlainG = hasClassBatchNorm(config) && !hasClassBatchNorm(source.settings.config);
   for (const w of generator.weights) {
     const name = `generator/${w.originalName}`;
     const saved = tensors.get(name);
+    if (!saved && fromPlainG && isClassAffineWeight(w.originalName)) {
+      // Its initial 1 and 0 leave the source's G as it was.
+      transfer.fresh.push(name);
+      continue;
+    }
     if (!saved || !sameShape(saved.shape, w.shape as number[]))
       throw new InitFromError(`${path.basename(source.checkpoint.dir)} of ${source.provenance.run} has no ${name} of shape [${w.shape}]`);
     write(w, saved.data, saved.shape);
@@ -223,13 +237,16 @@ export function describeTransfer(source: InitSource, transfer: WeightTransfer): 
   const short = (names: string[]) => names.map((n) => n.replace(/^(generator|discriminator)\//, '')).join(', ');
   const g = transfer.copied.filter((n) => n.startsWith('generator/'));
   const d = transfer.copied.filter((n) => n.startsWith('discriminator/'));
+  const gClass = transfer.fresh.filter((n) => n.startsWith('generator/'));
+  const dFresh = transfer.fresh.filter((n) => n.startsWith('discriminator/'));
   return [
     `initialising from ${run} at step ${step} (${path.basename(source.checkpoint.dir)}, tensors sha256 ${tensorsSha256.slice(0, 12)}…)`,
     `  G: copied all ${g.length} weights`,
+    ...(gClass.length ? [`  G: per-class gamma 1 and beta 0 (new, class-conditional batch norm): ${short(gClass)}`] : []),
     `  D: copied ${d.length}: ${short(d)}`,
     ...(transfer.sliced.length ? [`  D: sliced to what both have (image channels, classes): ${short(transfer.sliced)}`] : []),
     ...(transfer.zeroed.length ? [`  D: zero (new): ${short(transfer.zeroed)}`] : []),
-    ...(transfer.fresh.length ? [`  D: fresh initialisation (new): ${short(transfer.fresh)}`] : []),
+    ...(dFresh.length ? [`  D: fresh initialisation (new): ${short(dFresh)}`] : []),
     ...(transfer.dropped.length ? [`  D: not used (source only): ${short(transfer.dropped)}`] : []),
   ];
 }

@@ -7,7 +7,7 @@
  * run's weights instead of its initialisers (init-from.ts).
  */
 import path from 'node:path';
-import type { ModelConfig } from '@gan/core';
+import type { GeneratorConditioning, ModelConfig } from '@gan/core';
 import { type Dataset, defaultCacheDir, loadDataset } from '../data/index.ts';
 import { EpochBatches } from './batches.ts';
 import { type Checkpoint, loadLatestCheckpoint } from './checkpoint.ts';
@@ -36,6 +36,8 @@ export interface TrainOptions {
   latentSize: number;
   generatorWidth: number;
   discriminatorWidth: number;
+  /** How G is told the class (config.ts GENERATOR_CONDITIONINGS); `input` when absent. */
+  generatorConditioning?: GeneratorConditioning;
   generatorAdam: AdamSettings;
   discriminatorAdam: AdamSettings;
   recipe?: TrainingRecipeInput;

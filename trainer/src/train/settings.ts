@@ -4,7 +4,7 @@
  * the run it started as whatever the command line says later.
  */
 import { z } from 'zod';
-import { ModelConfigSchema } from '@gan/core/config';
+import { type GeneratorConditioning, ModelConfigSchema } from '@gan/core/config';
 import { DISCRIMINATOR_CONDITIONINGS, GENERATOR_UPSAMPLINGS } from '@gan/core/model';
 import type { Dataset } from '../data/index.ts';
 import { AugmentationSchema } from './augment.ts';
@@ -123,6 +123,11 @@ export class ConditioningWithoutClassesError extends Error {
   override name = 'ConditioningWithoutClassesError';
 }
 
+/** Class-conditional batch norm in G asked of a data set without classes. */
+export class GeneratorConditioningWithoutClassesError extends Error {
+  override name = 'GeneratorConditioningWithoutClassesError';
+}
+
 /** A new run that asks for the class loss without the projection discriminator its class head is part of. */
 export class ClassLossWithoutProjectionError extends Error {
   override name = 'ClassLossWithoutProjectionError';
@@ -153,6 +158,8 @@ export interface NewRunOptions {
   latentSize: number;
   generatorWidth: number;
   discriminatorWidth: number;
+  /** How G is told the class (config.ts); `input` when absent. */
+  generatorConditioning?: GeneratorConditioning;
   generatorAdam: RunSettings['generatorAdam'];
   discriminatorAdam: RunSettings['discriminatorAdam'];
   recipe?: TrainingRecipeInput;
@@ -167,6 +174,10 @@ export interface NewRunOptions {
  * ConditioningWithoutClassesError when the recipe projects classes the data set does not have.
  */
 export function newRunSettings(options: NewRunOptions, dataset: Dataset): RunSettings {
+  if (options.generatorConditioning === 'batch-norm' && dataset.classNames.length === 0)
+    throw new GeneratorConditioningWithoutClassesError(
+      `class-conditional batch norm in G needs classes, and ${dataset.name}${options.labels === false ? ' without labels' : ''} has none`,
+    );
   if (options.recipe?.conditioning === 'projection' && dataset.classNames.length === 0)
     throw new ConditioningWithoutClassesError(
       `a projection discriminator needs classes, and ${dataset.name}${options.labels === false ? ' without labels' : ''} has none`,
@@ -184,6 +195,8 @@ export function newRunSettings(options: NewRunOptions, dataset: Dataset): RunSet
     generatorWidth: options.generatorWidth,
     discriminatorWidth: options.discriminatorWidth,
     numClasses: dataset.classNames.length,
+    // Absent rather than `input`, so a plain G's config reads exactly as before the option.
+    ...(options.generatorConditioning === 'batch-norm' && { generatorConditioning: 'batch-norm' }),
   });
   return RunSettingsSchema.parse({
     data: options.data,
