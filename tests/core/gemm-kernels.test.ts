@@ -598,7 +598,7 @@ describe('the serving generator on GanSubPixelConv', () => {
     return { out, fast };
   }
 
-  it('equals the cpu backend on random architectures and batches (Winograd and im2col layers)', async () => {
+  it('equals the cpu backend on random architectures and batches (Winograd and im2col layers, class-conditional batch norm)', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.record({
@@ -607,10 +607,15 @@ describe('the serving generator on GanSubPixelConv', () => {
           latentSize: fc.integer({ min: 1, max: 12 }),
           generatorWidth: fc.integer({ min: 1, max: 12 }),
           numClasses: fc.constantFrom(0, 3),
+          classBatchNorm: fc.boolean(),
           batch: fc.integer({ min: 1, max: 3 }),
         }),
-        async ({ batch, ...shape }) => {
-          const config: ModelConfig = { ...shape, discriminatorWidth: 4 };
+        async ({ batch, classBatchNorm, ...shape }) => {
+          const config: ModelConfig = {
+            ...shape,
+            discriminatorWidth: 4,
+            ...(classBatchNorm && shape.numClasses > 0 && { generatorConditioning: 'batch-norm' as const }),
+          };
           const named = weights(config, shape.generatorWidth);
           const cpu = await forward('cpu', config, named, batch);
           cpu.fast.dispose();

@@ -51,8 +51,14 @@ describe('generator architecture', () => {
     ['unconditional 16x16 RGB', tiny],
     ['conditional 32x32 grey', { ...tiny, imageSize: 32, channels: 1, numClasses: 10 } as ModelConfig],
     ['wide layers (one 2x2 convolution per phase)', { ...tiny, generatorWidth: 16 } as ModelConfig],
-    ['class-conditional batch norm, three classes in one batch', { ...tiny, numClasses: 3, generatorConditioning: 'batch-norm' } as ModelConfig],
-    ['class-conditional batch norm, wide layers', { ...tiny, numClasses: 3, generatorWidth: 16, generatorConditioning: 'batch-norm' } as ModelConfig],
+    [
+      'class-conditional batch norm, three classes in one batch',
+      { ...tiny, numClasses: 3, generatorConditioning: 'batch-norm' } as ModelConfig,
+    ],
+    [
+      'class-conditional batch norm, wide layers',
+      { ...tiny, numClasses: 3, generatorWidth: 16, generatorConditioning: 'batch-norm' } as ModelConfig,
+    ],
   ])('the folded fast generator equals the layers model in inference mode (%s)', (_, config) => {
     const g = buildGenerator(config, 5);
     randomiseBatchNorm(g);

@@ -330,16 +330,20 @@ describe('export and sample', () => {
     b.generator.dispose();
   });
 
-  it("gives the worker's pinned bytes for the worker's fixture models, float32 and float16 (golden PNG hashes)", async () => {
+  it("gives the worker's pinned bytes for the worker's fixture models, float32, float16 and class-conditional batch norm (golden PNG hashes)", async () => {
     const { publishFixture, publishStandardFixtures } = await import('../worker/fixtures.ts');
-    const { FLOAT16_FIXTURE, GOLDEN, GOLDEN_FLOAT16 } = await import('../worker/golden.ts');
+    const { CLASS_BATCH_NORM_FIXTURE, FLOAT16_FIXTURE, GOLDEN, GOLDEN_CLASS_BATCH_NORM, GOLDEN_FLOAT16 } = await import(
+      '../worker/golden.ts'
+    );
     const { sha256Hex } = await import('@gan/core');
     // The fixtures' files, laid out as an export directory per model.
     const bucketDir = path.join(root, 'fixtures');
     const exportDirs = exportDirsBucket(bucketDir);
     await publishStandardFixtures(exportDirs);
     await publishFixture(exportDirs, FLOAT16_FIXTURE);
+    await publishFixture(exportDirs, CLASS_BATCH_NORM_FIXTURE);
     const float16Dir = path.join(bucketDir, `${FLOAT16_FIXTURE.name}@${FLOAT16_FIXTURE.version}`);
+    const classBatchNormDir = path.join(bucketDir, `${CLASS_BATCH_NORM_FIXTURE.name}@${CLASS_BATCH_NORM_FIXTURE.version}`);
     const cases: [string, string[]][] = [
       [
         '/v1/models/digits/image.png?seed=golden&class=two',
@@ -355,10 +359,12 @@ describe('export and sample', () => {
         '/v1/models/digits16/image.png?seed=golden&size=40&truncation=0.8&filter=nearest',
         ['--model', float16Dir, '--seed', 'golden', '--size', '40', '--truncation', '0.8', '--filter', 'nearest'],
       ],
+      // Class-conditional batch norm.
+      ['/v1/models/digitscbn/image.png?seed=golden&class=one', ['--model', classBatchNormDir, '--seed', 'golden', '--class', 'one']],
     ];
     expect(JSON.parse(await readFile(path.join(float16Dir, 'manifest.json'), 'utf8')).weightsFormat).toBe('float16');
     for (const [request, args] of cases) {
-      const golden = [...GOLDEN, ...GOLDEN_FLOAT16].find(([p]) => p === request)![1];
+      const golden = [...GOLDEN, ...GOLDEN_FLOAT16, ...GOLDEN_CLASS_BATCH_NORM].find(([p]) => p === request)![1];
       const out = path.join(root, 'golden.png');
       const r = await sample(args, out);
       expect(r.code, r.stderr).toBe(0);

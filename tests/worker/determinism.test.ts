@@ -2,12 +2,13 @@ import { env } from 'cloudflare:workers';
 import UPNG from 'upng-js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { publishFixture, publishStandardFixtures } from './fixtures.ts';
-import { FLOAT16_FIXTURE, GOLDEN, GOLDEN_FLOAT16 } from './golden.ts';
+import { CLASS_BATCH_NORM_FIXTURE, FLOAT16_FIXTURE, GOLDEN, GOLDEN_CLASS_BATCH_NORM, GOLDEN_FLOAT16 } from './golden.ts';
 import { get, png, sha256 } from './helpers.ts';
 
 beforeAll(async () => {
   await publishStandardFixtures(env.MODELS_BUCKET);
   await publishFixture(env.MODELS_BUCKET, FLOAT16_FIXTURE);
+  await publishFixture(env.MODELS_BUCKET, CLASS_BATCH_NORM_FIXTURE);
 });
 
 /** Channels of an 8-bit PNG colour type: grey, RGB, grey + alpha, RGBA (no palettes here). */
@@ -33,7 +34,7 @@ function decodeIndependently(bytes: Uint8Array) {
 }
 
 describe('determinism in a fresh isolate', () => {
-  it.each([...GOLDEN, ...GOLDEN_FLOAT16])('%s has the pinned bytes', async (path, expected) => {
+  it.each([...GOLDEN, ...GOLDEN_FLOAT16, ...GOLDEN_CLASS_BATCH_NORM])('%s has the pinned bytes', async (path, expected) => {
     const response = await get(path);
     expect(response.headers.get('X-Cache')).toBe('MISS'); // rendered here, not replayed
     const { bytes, image } = await png(response);

@@ -61,11 +61,25 @@ export function randomGeneratorWeights(config: ModelConfig, seed: string): Named
       { name: `${name}/moving_variance`, shape: [c], data: uniform(c, 0.5, 1.5) },
     );
   };
+  // A class-conditional G's per-class gamma and beta ([K, C]) after each batch norm.
+  const classAffine = (layer: string, c: number) => {
+    if (config.generatorConditioning !== 'batch-norm') return;
+    const name = names.classAffine(layer);
+    const k = config.numClasses;
+    weights.push(
+      { name: `${name}/gamma`, shape: [k, c], data: normal(k * c, 0.3, 1) },
+      { name: `${name}/beta`, shape: [k, c], data: normal(k * c, 0.3) },
+    );
+  };
   conv(names.project, channels[0], generatorInputSize(config));
   bn(names.project, channels[0]);
+  classAffine(names.project, channels[0]);
   [...names.hidden, names.output].forEach((layer, i) => {
     conv(layer, channels[i + 1], channels[i]);
-    if (layer !== names.output) bn(layer, channels[i + 1]);
+    if (layer !== names.output) {
+      bn(layer, channels[i + 1]);
+      classAffine(layer, channels[i + 1]);
+    }
   });
   return weights;
 }

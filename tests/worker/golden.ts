@@ -50,6 +50,32 @@ export const GOLDEN_FLOAT16: [path: string, sha256: string][] = [
 ];
 
 /**
+ * A generator with class-conditional batch norm (`gan train --generator-conditioning batch-norm`): a
+ * per-class gamma and beta after each batch norm, served as a per-sample affine. A grid of every class
+ * puts three classes in one batch. Checked like the float16 fixture, in the worker and against `gan sample`.
+ */
+export const CLASS_BATCH_NORM_FIXTURE: PublishOptions = {
+  name: 'digitscbn',
+  version: 'v1',
+  config: {
+    imageSize: 16,
+    channels: 3,
+    latentSize: 8,
+    generatorWidth: 8,
+    discriminatorWidth: 4,
+    numClasses: 3,
+    generatorConditioning: 'batch-norm',
+  },
+  classes: ['zero', 'one', 'two'],
+  float16: true,
+};
+
+export const GOLDEN_CLASS_BATCH_NORM: [path: string, sha256: string][] = [
+  ['/v1/models/digitscbn/image.png?seed=golden&class=one', '316bdc5d7fee92ca4492e63c642a2615ab93e5206e3b9108aa9a930677f4df5e'],
+  ['/v1/models/digitscbn/grid.png?seed=golden&class=each&cols=3', 'bba60fa0bada8f3151c535172fc48a7bad3f982396448d9ea54503e57b5d3224'],
+];
+
+/**
  * A generator wide enough that its first layer runs Winograd's form of GanSubPixelConv (16+ output
  * channels) and its image layer im2col: the sha256 of its raw output floats is pinned, and checked
  * inside workerd (tests/worker/backend.test.ts: the bundled plain-SIMD module, tiles loading A as one
