@@ -16,6 +16,11 @@
  * one kernel instead: the same phase convolutions on the project's own GEMM, written straight into the
  * upsampled image. Elsewhere (the cpu backend, comparisons) the tfjs ops above run.
  *
+ * A class-conditional G (config `generatorConditioning: 'batch-norm'`) folds its batch norms the same
+ * way; its per-class gamma and beta cannot be folded into weights shared by a batch of several classes,
+ * so each such stage leaves out the ReLU and is followed by a per-sample scale and shift (the class's
+ * rows, picked by G's one-hot input) and the ReLU.
+ *
  * Output equals the layers model in inference mode within float tolerance (tested).
  */
 import * as tf from '@tensorflow/tfjs-core';

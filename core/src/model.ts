@@ -6,7 +6,8 @@
  * appended to z for G and given to D as K constant extra image planes. We chose it as the default over
  * AC-GAN because it keeps the article's single real/fake BCE objective unchanged for both networks; the
  * class only becomes part of what D judges ("is this a real 7?"). An AC-GAN class head is an option of
- * the projection discriminator (below).
+ * the projection discriminator (below). G can also take the class in every batch norm
+ * (`generatorConditioning: 'batch-norm'` in the config; class-batch-norm.ts).
  *
  * D can instead be a projection discriminator (Miyato & Koyama 2018): the class meets D's last features
  * instead of its input pixels, a stronger signal for subtle classes such as the emoji styles. G is the
