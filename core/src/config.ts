@@ -15,10 +15,10 @@ export const MAX_NETWORK_WIDTH = 256;
 
 /**
  * How the generator is told the class of a conditional model. `input`: the one-hot class appended to z
- * (every model before this option; an absent field means it). `batch-norm`: that, and each of G's
- * batch norms scales and shifts its normalised features by a learnt per-class gamma and beta instead
- * of one shared pair (class-conditional batch norm: de Vries et al. 2017, Miyato & Koyama 2018, as
- * in BigGAN), so the class reaches every layer rather than only the first.
+ * (every model before this option; an absent field means it). `batch-norm`: that, and after each of
+ * G's batch norms (which keep their own gamma and beta) a learnt per-class gamma and beta scale and
+ * shift each sample's features (class-conditional batch norm: de Vries et al. 2017, Miyato & Koyama
+ * 2018, as in BigGAN), so the class reaches every layer rather than only the first.
  */
 export const GENERATOR_CONDITIONINGS = ['input', 'batch-norm'] as const;
 export type GeneratorConditioning = (typeof GENERATOR_CONDITIONINGS)[number];

@@ -198,7 +198,8 @@ export class FastGenerator {
     const channels = generatorChannels(config);
     const inputSize = generatorInputSize(config);
     const classBatchNorm = hasClassBatchNorm(config);
-    if (classBatchNorm && config.numClasses === 0) throw new RangeError('class-conditional batch norm needs classes (numClasses > 0)');
+    if (classBatchNorm && config.numClasses === 0)
+      throw new MissingWeightError('class-conditional batch norm needs classes (numClasses > 0)');
     const kept: tf.Tensor[] = [];
     const keep = <T extends tf.Tensor>(t: T): T => {
       kept.push(t);
@@ -211,9 +212,11 @@ export class FastGenerator {
       keep(w.beta);
       return w;
     };
-    {
+    // A weight missing or misshapen part-way must not leave the tensors made before it behind.
+    try {
       // Layer 0: K[h, w, c, l] → W[l, (h·4 + w)·C0 + c], BN folded into columns.
       const c0 = channels[0];
+      const projectAffine = affine(names.project, c0);
       const k0 = kernel(weights, names.project, [4, 4, c0, inputSize]);
       const bn0 = bnAffine(weights, names.bn(names.project), c0);
       const w0 = new Float32Array(inputSize * 16 * c0);
@@ -251,8 +254,10 @@ export class FastGenerator {
         );
         return { rows, cout, relu, classAffine, kernel: subPixelConvArgs(rows, cout, relu) };
       });
-      const projectAffine = affine(names.project, c0);
       return new FastGenerator(config, keep(tf.tensor3d(w0, [1, inputSize, 16 * c0])), keep(tf.tensor1d(b0)), stages, projectAffine);
+    } catch (err) {
+      tf.dispose(kept);
+      throw err;
     }
   }
 

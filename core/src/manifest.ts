@@ -153,6 +153,9 @@ export const ManifestSchema = z
     if (m.imageSize !== a.imageSize || m.channels !== a.channels || m.latentSize !== a.latentSize) {
       ctx.addIssue({ code: 'custom', message: 'imageSize, channels and latentSize must match architecture' });
     }
+    if (a.generatorConditioning === 'batch-norm' && a.numClasses === 0) {
+      ctx.addIssue({ code: 'custom', message: 'architecture.generatorConditioning batch-norm needs classes' });
+    }
     if (m.classes.length !== a.numClasses) {
       ctx.addIssue({ code: 'custom', message: `classes has ${m.classes.length} names, architecture ${a.numClasses}` });
     }

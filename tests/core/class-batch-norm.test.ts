@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type ModelConfig, FastGenerator, generatorInput, latentFromSeed } from '@gan/core';
+import { type ModelConfig, FastGenerator, ManifestSchema, MissingWeightError, generatorInput, latentFromSeed } from '@gan/core';
 import { buildGenerator } from '@gan/core/model';
 
 beforeAll(async () => {
@@ -14,6 +14,28 @@ const conditional: ModelConfig = { ...plain, generatorConditioning: 'batch-norm'
 const shapes = (model: tfl.LayersModel) => model.weights.map((w) => [w.originalName, w.shape]);
 
 describe('class-conditional batch norm in G', () => {
+  it('is refused without its class weights or without classes, leaving no tensor behind', async () => {
+    const g = buildGenerator(conditional, 6);
+    const weights = Object.fromEntries(g.weights.map((w) => [w.originalName, w.read()]));
+    const before = tf.memory().numTensors;
+    const { 'up1_bn_class/beta': _, ...lacking } = weights;
+    expect(() => FastGenerator.fromWeights(conditional, lacking)).toThrow(MissingWeightError);
+    expect(() => FastGenerator.fromWeights(conditional, { ...weights, 'project_bn_class/gamma': weights['up1_bn_class/gamma'] })).toThrow(
+      /project_bn_class\/gamma has shape \[3,4\], expected \[3,8\]/,
+    );
+    expect(() => FastGenerator.fromWeights({ ...conditional, numClasses: 0 }, weights)).toThrow(MissingWeightError);
+    expect(tf.memory().numTensors).toBe(before);
+    // A manifest cannot promise it without classes either.
+    const { buildFixture } = await import('../worker/fixtures.ts');
+    const { manifest } = await buildFixture({ name: 'cbn', version: 'v1', config: conditional, classes: ['a', 'b', 'c'] });
+    expect(ManifestSchema.safeParse(manifest).success).toBe(true);
+    const classless = { ...manifest, classes: [], architecture: { ...manifest.architecture, numClasses: 0 } };
+    expect(ManifestSchema.safeParse(classless).error?.issues.map((i) => i.message)).toEqual([
+      'architecture.generatorConditioning batch-norm needs classes',
+    ]);
+    g.dispose();
+  });
+
   it('keeps the plain G that every checkpoint and export holds: weight names, shapes and order', () => {
     const g = buildGenerator(plain, 1);
     expect(shapes(g)).toEqual([
@@ -112,6 +134,9 @@ describe('class-conditional batch norm in G', () => {
 
   it('its topology loads back with tf.loadLayersModel, which rebuilds the same network', async () => {
     const g = buildGenerator(conditional, 4);
+    // Rows that differ per class, so a lost or permuted row would show.
+    for (const w of g.weights.filter((w) => w.originalName.includes('_class/')))
+      w.write(tf.randomNormal(w.shape as number[], w.originalName.endsWith('gamma') ? 1 : 0, 0.5, 'float32', 5));
     const artifacts: tf.io.ModelArtifacts = {
       modelTopology: g.toJSON(null, false) as tf.io.ModelArtifacts['modelTopology'],
       weightSpecs: g.weights.map((w) => ({ name: w.originalName, shape: w.shape as number[], dtype: 'float32' as const })),
@@ -121,7 +146,11 @@ describe('class-conditional batch norm in G', () => {
         .slice().buffer,
     };
     const loaded = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
-    const input = generatorInput(conditional, [latentFromSeed('x', conditional.latentSize)], [2]);
+    const input = generatorInput(
+      conditional,
+      [0, 1, 2].map((c) => latentFromSeed(`x${c}`, conditional.latentSize)),
+      [0, 1, 2],
+    );
     const diff = tf.max(tf.abs(tf.sub(g.predict(input) as tf.Tensor, loaded.predict(input) as tf.Tensor))).dataSync()[0];
     expect(diff).toBe(0);
     tf.dispose(input);

@@ -92,7 +92,7 @@ describe('a run started from another run', () => {
     expect(Number.isFinite(result.last!.d_loss) && Number.isFinite(result.last!.g_loss)).toBe(true);
     const log = lines.join('\n');
     expect(log).toMatch(/initialising from source at step 2/);
-    expect(log).toMatch(/G: copied all \d+ weights/);
+    expect(log).toMatch(/G: copied all \d+ of the source's weights/);
     expect(log).toMatch(/D: sliced to what both have \(image channels, classes\): down1\/kernel \[4,4,11,4\] → \[4,4,1,4\]/);
     expect(log).toMatch(/D: zero \(new\): class_embedding\/kernel/);
 
@@ -160,10 +160,20 @@ describe('a run started from another run', () => {
         [3, 7],
       ),
     );
-    const [a, b] = [0, 1].map((i) => tf.slice(images, [i], [1]));
-    expect(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]).toBeGreaterThan(0);
-    tf.dispose([images, a, b]);
+    // Served without its class gamma and beta (as a plain G), the same inputs give other images.
+    const { generatorConditioning: _, ...plainArchitecture } = exported.manifest.architecture;
+    const plain = await loadGenerator('x@1', { ...exported.manifest, architecture: plainArchitecture }, async (p) => files.get(p));
+    const without = plain.forward(
+      generatorInput(
+        plainArchitecture,
+        [0, 1].map(() => latentFromSeed('same', 8)),
+        [3, 7],
+      ),
+    );
+    expect(tf.max(tf.abs(tf.sub(images, without))).dataSync()[0]).toBeGreaterThan(0);
+    tf.dispose([images, without]);
     generator.dispose();
+    plain.dispose();
 
     // A class-conditional G is not a plain one: the other way round is refused.
     const back = runTraining(
@@ -211,6 +221,18 @@ describe('gan train --init-from', () => {
     expect(other.stderr).toMatch(/error: --init-from: resize-source was trained with --upsampling resize, not --upsampling transposed/);
   }, 120_000);
 
+  it("keeps a class-conditional source's batch norm unless told otherwise, and refuses to drop it", async () => {
+    const cbnSource = path.join(root, 'cbn-source');
+    await runTraining(tinyRun('cpu', cbnSource, { steps: 2, seed: 'source', generatorConditioning: 'batch-norm' }));
+    const out = path.join(root, 'from-cbn');
+    const r = await gan('train', '--init-from', cbnSource, ...oneQuietStep(out));
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(await readFile(path.join(out, 'run.json'), 'utf8')).config.generatorConditioning).toBe('batch-norm');
+    const dropped = await gan('train', '--init-from', cbnSource, '--generator-conditioning', 'input', '--out', path.join(root, 'never'));
+    expect(dropped.code).toBe(2);
+    expect(dropped.stderr).toMatch(/error: --init-from: .*--generator-conditioning input here, batch-norm there/);
+  }, 120_000);
+
   it('refuses class-conditional batch norm without classes', async () => {
     const r = await gan(
       'train',
@@ -223,7 +245,7 @@ describe('gan train --init-from', () => {
       path.join(root, 'never'),
     );
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/error: --generator-conditioning: batch-norm needs the class labels that --no-labels drops/);
+    expect(r.stderr).toMatch(/error: --generator-conditioning: batch-norm needs class labels, and this run has none \(--no-labels\)/);
   });
 
   it('refuses --resume with it', async () => {

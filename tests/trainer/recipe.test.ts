@@ -9,6 +9,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Sfc32 } from '@gan/core/prng';
@@ -24,6 +25,7 @@ import {
   translationRange,
 } from '@gan/trainer/train/augment';
 import { EMA_PREFIX, GeneratorAverage, emaDecay } from '@gan/trainer/train/ema';
+import { generatorInputTensor } from '@gan/trainer/train/step';
 import { LECAM_TENSOR } from '@gan/trainer/train/lecam';
 import { type Checkpoint, loadLatestCheckpoint } from '@gan/trainer/train/checkpoint';
 import { type TrainOptions, runTraining } from '@gan/trainer/train/run';
@@ -141,6 +143,49 @@ describe('moving average of G', () => {
     tf.dispose(Object.values(weights));
     expect(tf.memory().numTensors).toBe(tensorsBefore);
     expect(Array.from(w.read().dataSync())).toEqual(before.map((v) => Math.fround(v + 1))); // trained weights put back
+    average.dispose();
+    generator.dispose();
+  });
+
+  it.each([
+    ['a plain G', undefined],
+    ['a class-conditional G', 'batch-norm' as const],
+  ])("recomputes each batch norm's statistics as the batch moments of what it sees in training mode (%s)", (_, generatorConditioning) => {
+    const config = {
+      imageSize: 16,
+      channels: 3,
+      latentSize: 4,
+      generatorWidth: 4,
+      discriminatorWidth: 2,
+      numClasses: 3,
+      ...(generatorConditioning && { generatorConditioning }),
+    } as const;
+    const generator = buildGenerator(config, 2);
+    const average = new GeneratorAverage(generator, 0.5);
+    const weights = average.servingWeights(config, 1, 8);
+    // The same draw as servingWeights', run through G layer by layer, each batch norm's input taken as it passes.
+    const noise = Sfc32.fromSeed('ema/standing-statistics').fillNormal(new Float32Array(8 * config.latentSize));
+    const input = generatorInputTensor(
+      config,
+      noise,
+      Int32Array.from({ length: 8 }, (_, i) => i % 3),
+    );
+    const seen = new Map<string, tf.Tensor>();
+    const values = new Map<number, tf.Tensor>([[generator.inputs[0].id, input]]);
+    for (const layer of generator.layers) {
+      if (layer.getClassName() === 'InputLayer') continue;
+      const inbound = layer.inboundNodes[0].inputTensors.map((t) => values.get(t.id)!);
+      if (layer.getClassName() === 'BatchNormalization') seen.set(layer.name, inbound[0]);
+      const output = layer.apply(inbound.length === 1 ? inbound[0] : inbound, { training: true }) as tf.Tensor;
+      values.set((layer.output as tfl.SymbolicTensor).id, output);
+    }
+    expect(seen.size).toBe(2);
+    for (const [name, x] of seen) {
+      const { mean, variance } = tf.moments(x, [0, 1, 2]);
+      expect(Array.from(weights[`${name}/moving_mean`].dataSync())).toEqual(Array.from(mean.dataSync()));
+      expect(Array.from(weights[`${name}/moving_variance`].dataSync())).toEqual(Array.from(variance.dataSync()));
+    }
+    tf.dispose([...Object.values(weights), ...values.values()]);
     average.dispose();
     generator.dispose();
   });

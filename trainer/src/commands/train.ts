@@ -111,6 +111,9 @@ async function initSource(flags: TrainFlags, command: Command): Promise<InitSour
     mine[key] = value;
   }
   if (command.getOptionValueSource('background') !== 'cli') flags.background = source.settings.background;
+  // A class-conditional G stays one unless told otherwise (which checkSameArchitecture then refuses).
+  if (command.getOptionValueSource('generatorConditioning') !== 'cli')
+    flags.generatorConditioning = source.settings.config.generatorConditioning ?? 'input';
   return source;
 }
 
@@ -284,7 +287,7 @@ export function register(program: Command): void {
       if (!flags.resume && !flags.labels && flags.conditioning === 'projection')
         throw new UsageError('--conditioning', 'projection needs the class labels that --no-labels drops');
       if (!flags.resume && !flags.labels && flags.generatorConditioning === 'batch-norm')
-        throw new UsageError('--generator-conditioning', 'batch-norm needs the class labels that --no-labels drops');
+        throw new UsageError('--generator-conditioning', 'batch-norm needs class labels, and this run has none (--no-labels)');
       if (!flags.resume && flags.classLoss > 0 && flags.conditioning !== 'projection')
         throw new UsageError('--class-loss', 'the class head is part of the projection discriminator: add --conditioning projection');
       if (!flags.resume && flags.fakeClass && !(flags.classLoss > 0))

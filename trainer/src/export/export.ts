@@ -138,7 +138,11 @@ the grid above is \`/v1/models/${manifest.name}/grid.png?seed=preview&${a.numCla
 | classes | ${manifest.classes.length ? manifest.classes.join(', ') : 'none (unconditional)'} |
 | weights | ${manifest.weightsFormat} |
 
-Conditional models are conditional DCGANs: the one-hot class is appended to z, and given to the
+Conditional models are conditional DCGANs: the one-hot class is appended to z${
+    a.generatorConditioning === 'batch-norm'
+      ? ", and selects a learnt gamma and beta after each of the generator's batch norms (class-conditional batch norm)"
+      : ''
+  }, and given to the
 discriminator ${
     recipe.conditioning === 'projection'
       ? 'by projection (a learned class embedding dotted with its last features, Miyato & Koyama 2018)'
@@ -225,7 +229,8 @@ export async function exportRun(runDir: string, outDir: string, options: ExportO
   const name = options.name ?? defaultModelName(settings.dataset.name);
   if (!ModelNameSchema.safeParse(name).success) throw new ExportError(`model name "${name}" must be a lower-case slug (a-z, 0-9, -)`);
 
-  // The generator as a layers model: its topology is what tf.loadLayersModel reads.
+  // The generator as a layers model: its topology is what tf.loadLayersModel reads (a class-conditional
+  // G's names the ClassAffine layer, which importing core/src/class-batch-norm.ts registers).
   const generator = buildGenerator(config);
   const recipe = settings.recipe;
   // With a moving average the exported network is the averaged one (standing statistics included).

@@ -241,7 +241,7 @@ export function describeTransfer(source: InitSource, transfer: WeightTransfer): 
   const dFresh = transfer.fresh.filter((n) => n.startsWith('discriminator/'));
   return [
     `initialising from ${run} at step ${step} (${path.basename(source.checkpoint.dir)}, tensors sha256 ${tensorsSha256.slice(0, 12)}…)`,
-    `  G: copied all ${g.length} weights`,
+    `  G: copied all ${g.length} of the source's weights`,
     ...(gClass.length ? [`  G: per-class gamma 1 and beta 0 (new, class-conditional batch norm): ${short(gClass)}`] : []),
     `  D: copied ${d.length}: ${short(d)}`,
     ...(transfer.sliced.length ? [`  D: sliced to what both have (image channels, classes): ${short(transfer.sliced)}`] : []),
