@@ -52,6 +52,8 @@ export const TrainingInfoSchema = z.object({
       spectralNorm: z.boolean().optional(),
       /** Weight of LeCam regularisation of D (absent or 0: none). */
       lecam: z.number().min(0).optional(),
+      /** Weight of G's per-class matching of colour and gradient statistics (absent or 0: none). */
+      statisticsMatching: z.number().min(0).optional(),
       /**
        * A vision-aided discriminator beside D (absent: none): G's weight on it, the steps that weight
        * ramped in over, and the frozen feature network its heads read (`<id>@<weights sha256 prefix>`).

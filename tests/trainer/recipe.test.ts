@@ -1,11 +1,12 @@
 /**
  * The data-efficient training options: DiffAugment, the generator's moving average and the hinge
  * loss — off by default, differentiable, resumable, and what export writes. Also the projection
- * discriminator: recorded, resumable, and refused where there are no classes to project.
+ * discriminator: recorded, resumable, and refused where there are no classes to project; and G's
+ * statistics matching, recorded, resumable and refused on greyscale data.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -473,4 +474,49 @@ describe('a run with LeCam regularisation', () => {
     const exported = await exportRun(dir, path.join(root, 'no-lecam-export'));
     expect(exported.manifest.training.recipe).not.toHaveProperty('lecam');
   }, 120_000);
+});
+
+describe('a run with statistics matching', () => {
+  /** Two classes of 16-px colour squares on white: a flat red one and a shaded blue one. */
+  async function colourFolder(): Promise<string> {
+    const dir = path.join(root, 'statistics-data');
+    const { encode } = await import('fast-png');
+    for (const [name, paint] of [
+      ['flat', (x: number, y: number) => [220, 30 + x, 30 + y]],
+      ['shaded', (x: number, y: number) => [20 + 10 * x, 40 + 10 * y, 230]],
+    ] as const) {
+      await mkdir(path.join(dir, name), { recursive: true });
+      for (let i = 0; i < 4; i++) {
+        const data = new Uint8Array(16 * 16 * 3).fill(255);
+        for (let y = 2 + i; y < 12 + i; y++)
+          for (let x = 3; x < 13; x++) data.set(paint(name === 'flat' ? 0 : x - 3, name === 'flat' ? 0 : y - 2 - i), (y * 16 + x) * 3);
+        await writeFile(path.join(dir, name, `${i}.png`), encode({ width: 16, height: 16, data, channels: 3 }));
+      }
+    }
+    return dir;
+  }
+
+  it('records it, resumes exactly (the class means recomputed from the data), and names it in the manifest and the card', async () => {
+    const data = `folder:${await colourFolder()}`;
+    const matched = (outDir: string, extra: Partial<TrainOptions> = {}) =>
+      tinyRun('cpu', outDir, { data, batchSize: 4, recipe: { ...ARTICLE_RECIPE, statisticsMatching: 2 }, seed: 'statistics', ...extra });
+    const { straight: a, resumed: b, split } = await straightAndResumed('statistics', matched);
+    expect(JSON.parse(await readFile(path.join(split, 'run.json'), 'utf8')).recipe.statisticsMatching).toBe(2);
+    expectSameTensors(a, b);
+    // The term changes what G learns: the same run without it ends elsewhere.
+    const plainDir = path.join(root, 'statistics-off');
+    await runTraining(matched(plainDir, { steps: 4, recipe: ARTICLE_RECIPE }));
+    const plain = (await loadLatestCheckpoint(plainDir)).checkpoint!;
+    const kernel = 'generator/project/kernel';
+    expect(Buffer.from(plain.tensors.get(kernel)!.data.buffer).equals(Buffer.from(a.tensors.get(kernel)!.data.buffer))).toBe(false);
+    const exported = await exportRun(split, path.join(root, 'statistics-export'));
+    expect(exported.manifest.training.recipe?.statisticsMatching).toBe(2);
+    expect(await readFile(path.join(root, 'statistics-export', 'README.md'), 'utf8')).toMatch(/colour and gradient statistics matched/);
+  }, 120_000);
+
+  it('is refused on greyscale data, naming the flag', async () => {
+    const r = await gan('train', '--data', 'mnist', '--statistics-matching', '1', ...oneQuietStep(path.join(root, 'never')));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/error: --statistics-matching: statistics matching compares colours, and mnist is greyscale/);
+  });
 });

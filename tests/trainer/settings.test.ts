@@ -16,6 +16,7 @@ import {
   FakeClassWithoutClassLossError,
   ConditioningWithoutClassesError,
   RunSettingsError,
+  StatisticsMatchingWithoutColourError,
   newRunSettings,
   readRunSettings,
 } from '@gan/trainer/train/settings';
@@ -129,6 +130,7 @@ describe('run settings', () => {
       spectralNorm: false,
       lecam: 0,
       visionAided: 0,
+      statisticsMatching: 0,
       visionWarmup: 500,
     });
     expect(ARTICLE_RECIPE.conditioning).toBe('planes');
@@ -144,6 +146,15 @@ describe('run settings', () => {
     // The generated class is a class of that head.
     const fakeClass = { ...recipe, conditioning: 'projection' as const, classLoss: 0, fakeClass: true };
     expect(() => newRunSettings({ ...emojiRunOptions, recipe: fakeClass }, emoji)).toThrow(FakeClassWithoutClassLossError);
+  });
+
+  it('statistics matching is recorded and read back, off for runs from before it, and refused on greyscale data', () => {
+    const recipe = { ...emojiRunOptions.recipe, statisticsMatching: 10 };
+    const settings = newRunSettings({ ...emojiRunOptions, recipe }, emoji);
+    expect(readRunSettings(JSON.parse(JSON.stringify(settings)), 'run.json').recipe.statisticsMatching).toBe(10);
+    expect(readRunSettings(JSON.parse(JSON.stringify(shippedRuns.mnist)), 'run.json').recipe.statisticsMatching).toBe(0);
+    const grey = { ...emoji, channels: 1 as const };
+    expect(() => newRunSettings({ ...emojiRunOptions, recipe }, grey)).toThrow(StatisticsMatchingWithoutColourError);
   });
 
   it('a projection run records it and reads it back; a data set without classes cannot have one', () => {

@@ -22,6 +22,7 @@ import {
   ClassLossWithoutProjectionError,
   ConditioningWithoutClassesError,
   FakeClassWithoutClassLossError,
+  StatisticsMatchingWithoutColourError,
   GeneratorConditioningWithoutClassesError,
 } from '../train/settings.ts';
 import { ARTICLE_ADAM, type GanLoss } from '../train/step.ts';
@@ -64,6 +65,7 @@ interface TrainFlags extends BackendFlags {
   generatorConditioning: GeneratorConditioning;
   spectralNorm: boolean;
   lecam: number;
+  statisticsMatching: number;
   visionAided: number;
   visionWarmup: number;
   beta1: number;
@@ -197,6 +199,12 @@ export function register(program: Command): void {
       0,
     )
     .option(
+      '--statistics-matching <weight>',
+      "weight of a term of G's loss that matches, class by class, the mean colour and gradient statistics of its samples (soft 4x4x4 colour and neighbour-difference histograms of the drawing) to the real images': against flat styles drawn shaded; colour data only; 0 = off",
+      nonNegativeNumber,
+      0,
+    )
+    .option(
       '--vision-aided <weight>',
       "G's weight on a vision-aided discriminator trained beside D (Kumari et al. 2022): small heads on a frozen ImageNet MobileNetV2 (from the nsfwjs package, installed into the cache on first use), hinge loss; 0 = off",
       nonNegativeNumber,
@@ -256,6 +264,7 @@ export function register(program: Command): void {
           'generatorConditioning',
           'spectralNorm',
           'lecam',
+          'statisticsMatching',
           'visionAided',
           'visionWarmup',
           'beta1',
@@ -331,6 +340,7 @@ export function register(program: Command): void {
             upsampling: flags.upsampling,
             spectralNorm: flags.spectralNorm,
             lecam: flags.lecam,
+            statisticsMatching: flags.statisticsMatching,
             visionAided: flags.visionAided,
             visionWarmup: flags.visionWarmup,
           },
@@ -358,6 +368,7 @@ export function register(program: Command): void {
         if (err instanceof GeneratorConditioningWithoutClassesError) throw new UsageError('--generator-conditioning', err.message);
         if (err instanceof ClassLossWithoutProjectionError) throw new UsageError('--class-loss', err.message);
         if (err instanceof FakeClassWithoutClassLossError) throw new UsageError('--fake-class', err.message);
+        if (err instanceof StatisticsMatchingWithoutColourError) throw new UsageError('--statistics-matching', err.message);
         if (err instanceof InitFromError) throw new UsageError('--init-from', err.message);
         throw err;
       } finally {

@@ -84,16 +84,21 @@ function recipeText(recipe: TrainingRecipe): string {
       : '';
   const spectral = recipe.spectralNorm ? "; spectral normalisation of D's convolutions (D without batch norms)" : '';
   const lecam = recipe.lecam > 0 ? `; LeCam regularisation of D (weight ${recipe.lecam})` : '';
+  const statistics =
+    recipe.statisticsMatching > 0
+      ? `; G's colour and gradient statistics matched to the real images' class by class (weight ${recipe.statisticsMatching})`
+      : '';
   const vision =
     recipe.visionAided > 0
       ? `; a vision-aided discriminator beside D (trainable heads on a frozen ${recipe.visionNetwork ?? 'feature network'}, hinge loss), G's weight on it ${recipe.visionAided}, ramped in over ${recipe.visionWarmup} steps`
       : '';
-  return `${loss}${augment}${ema}${classes}${upsampling}${spectral}${lecam}${vision}`;
+  return `${loss}${augment}${ema}${classes}${upsampling}${spectral}${lecam}${statistics}${vision}`;
 }
 
 /** The recipe as the manifest records it: options left at their off value are left out, so models trained before them keep the manifest they always had. */
 function manifestRecipe(recipe: TrainingRecipe): NonNullable<Manifest['training']['recipe']> {
-  const { classLoss, fakeClass, upsampling, spectralNorm, lecam, visionAided, visionWarmup, visionNetwork, ...rest } = recipe;
+  const { classLoss, fakeClass, upsampling, spectralNorm, lecam, statisticsMatching, visionAided, visionWarmup, visionNetwork, ...rest } =
+    recipe;
   return {
     ...rest,
     ...(classLoss > 0 && { classLoss }),
@@ -101,6 +106,7 @@ function manifestRecipe(recipe: TrainingRecipe): NonNullable<Manifest['training'
     ...(upsampling !== 'transposed' && { upsampling }),
     ...(spectralNorm && { spectralNorm }),
     ...(lecam > 0 && { lecam }),
+    ...(statisticsMatching > 0 && { statisticsMatching }),
     ...(visionAided > 0 && { visionAided: { weight: visionAided, warmup: visionWarmup, network: visionNetwork ?? 'unknown' } }),
   };
 }

@@ -11,6 +11,7 @@ import { type ProgressMode, createProgress } from './progress.ts';
 import { writePreviews } from './run-directory.ts';
 import type { RunSettings, TrainingRecipe } from './settings.ts';
 import type { TrainingState } from './state.ts';
+import type { StatisticsMatching } from './statistics-matching.ts';
 import { type DiscriminatorStepResult, type GeneratorStepResult, discriminatorStep, generatorStep } from './step.ts';
 import { visionGeneratorWeight } from './vision-aided.ts';
 
@@ -23,6 +24,8 @@ export async function trainingIteration(
   state: TrainingState,
   recipe: TrainingRecipe,
   real: RealBatch,
+  /** The real class means G's statistics are matched to, when the recipe asks for it. */
+  statistics?: StatisticsMatching,
 ): Promise<{ d: DiscriminatorStepResult; g: GeneratorStepResult }> {
   const { models, noiseRng } = state;
   const { config } = models;
@@ -57,6 +60,7 @@ export async function trainingIteration(
       recipe.loss,
       recipe.classLoss,
       state.vision && { branch: state.vision, weight: visionGeneratorWeight(recipe.visionAided, recipe.visionWarmup, state.step) },
+      statistics,
     );
     state.average?.update(state.step);
     return { d, g };
@@ -78,6 +82,8 @@ export interface LoopOptions {
   previewEvery: number;
   logEvery: number;
   overpowerSteps: number;
+  /** The real class means of --statistics-matching (absent when the recipe has it off). */
+  statistics?: StatisticsMatching;
   progress: ProgressMode;
   signal?: AbortSignal;
   info: (line: string) => void;
@@ -101,7 +107,7 @@ export async function trainSteps(state: TrainingState, options: LoopOptions): Pr
       const started = performance.now();
       const cpuStarted = process.cpuUsage();
       const real = batches.at(state.step);
-      const { d, g } = await trainingIteration(state, settings.recipe, real);
+      const { d, g } = await trainingIteration(state, settings.recipe, real, options.statistics);
       const elapsed = (performance.now() - started) / 1000;
       const cpu = process.cpuUsage(cpuStarted);
       state.step++;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { GeneratorConditioning, ModelConfig } from '@gan/core';
 import { type Dataset, defaultCacheDir, loadDataset } from '../data/index.ts';
 import { EpochBatches } from './batches.ts';
+import { StatisticsMatching } from './statistics-matching.ts';
 import { type Checkpoint, loadLatestCheckpoint } from './checkpoint.ts';
 import { type FrozenFeatureNetwork, loadFrozenMobileNet } from './frozen-mobilenet.ts';
 import { type InitSource, InitFromError, checkSameArchitecture, describeTransfer, initialiseFrom } from './init-from.ts';
@@ -197,6 +198,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
 
   const network = settings.recipe.visionAided > 0 ? await loadVisionNetwork(settings, options, info) : undefined;
   const state = TrainingState.initial(settings, network);
+  const statistics = settings.recipe.statisticsMatching > 0 ? matchedStatistics(settings, dataset, info) : undefined;
   try {
     if (checkpoint) {
       await state.restore(checkpoint);
@@ -229,6 +231,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
       previewEvery: options.previewEvery ?? 100,
       logEvery: options.logEvery ?? 10,
       overpowerSteps: options.overpowerSteps ?? 100,
+      statistics,
       progress: options.progress ?? 'auto',
       signal: options.signal,
       info,
@@ -243,5 +246,23 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     return result;
   } finally {
     state.dispose();
+    statistics?.dispose();
   }
+}
+
+/** The real class means of --statistics-matching, from the run's training split. */
+function matchedStatistics(settings: RunSettings, dataset: Dataset, info: (line: string) => void): StatisticsMatching {
+  const { config, recipe } = settings;
+  const matching = StatisticsMatching.fromImages(
+    recipe.statisticsMatching,
+    dataset.images,
+    dataset.labels,
+    config.imageSize,
+    config.numClasses,
+  );
+  info(
+    `statistics matching: G's colour and gradient statistics matched to the means of ${dataset.count} training images` +
+      `${config.numClasses ? `, per class` : ''}, weight ${recipe.statisticsMatching}`,
+  );
+  return matching;
 }

@@ -50,6 +50,11 @@ export const TrainingRecipeSchema = z.object({
    * ImageNet MobileNetV2); 0 = off (every run before the option).
    */
   visionAided: z.number().min(0).default(0),
+  /**
+   * Weight of G's per-class matching of colour and gradient statistics (statistics-matching.ts);
+   * 0 = off (every run before the option). Colour images only.
+   */
+  statisticsMatching: z.number().min(0).default(0),
   /** Steps over which G's vision-aided term ramps in from 0 to λ (the heads train from the first step). */
   visionWarmup: z.number().int().min(0).default(500),
   /** The frozen feature network the heads were trained on, `<id>@<weights sha256 prefix>`; set when the run starts. */
@@ -70,6 +75,7 @@ export const ARTICLE_RECIPE: TrainingRecipe = {
   spectralNorm: false,
   lecam: 0,
   visionAided: 0,
+  statisticsMatching: 0,
   visionWarmup: 500,
 };
 
@@ -138,6 +144,11 @@ export class FakeClassWithoutClassLossError extends Error {
   override name = 'FakeClassWithoutClassLossError';
 }
 
+/** --statistics-matching on a greyscale data set. */
+export class StatisticsMatchingWithoutColourError extends Error {
+  override name = 'StatisticsMatchingWithoutColourError';
+}
+
 /** Validates settings read back from `source` (a checkpoint directory); older runs' lack of a recipe reads as ARTICLE_RECIPE. */
 export function readRunSettings(saved: unknown, source: string): RunSettings {
   const parsed = RunSettingsSchema.safeParse(saved);
@@ -188,6 +199,8 @@ export function newRunSettings(options: NewRunOptions, dataset: Dataset): RunSet
     );
   if (options.recipe?.fakeClass && !((options.recipe.classLoss ?? 0) > 0))
     throw new FakeClassWithoutClassLossError('the generated class is a class of the class head: ask for --class-loss <weight> too');
+  if ((options.recipe?.statisticsMatching ?? 0) > 0 && dataset.channels !== 3)
+    throw new StatisticsMatchingWithoutColourError(`statistics matching compares colours, and ${dataset.name} is greyscale`);
   const config = ModelConfigSchema.parse({
     imageSize: options.imageSize,
     channels: dataset.channels,

@@ -30,6 +30,7 @@ import type { ModelConfig } from '@gan/core/config';
 import type { DiscriminatorConditioning } from '@gan/core/model';
 import { type AugmentationDraw, applyAugmentation } from './augment.ts';
 import { type LeCamTerm, lecamPenalty } from './lecam.ts';
+import type { StatisticsMatching } from './statistics-matching.ts';
 import { type VisionBranch, visionGeneratorLoss, visionHeadsStep } from './vision-aided.ts';
 
 export interface GanModels {
@@ -283,6 +284,8 @@ export async function generatorStep(
   classLossWeight = 0,
   /** The vision-aided heads and the weight of G's term on them at this step (0: left out). */
   vision?: { branch: VisionBranch; weight: number },
+  /** Per-class matching of colour and gradient statistics on G's raw samples (statistics-matching.ts). */
+  statistics?: StatisticsMatching,
 ): Promise<GeneratorStepResult> {
   const { config, generator, discriminator } = models;
   let dgz: tf.Scalar | undefined;
@@ -291,10 +294,12 @@ export async function generatorStep(
       const input = generatorInputTensor(config, batch.noise, batch.labels);
       return optimizer.minimize(
         () => {
-          const fake = augmented(generator.apply(input, { training: true }) as tf.Tensor4D, batch.augmentation);
+          const raw = generator.apply(input, { training: true }) as tf.Tensor4D;
+          const fake = augmented(raw, batch.augmentation);
           const judged = judge(models, discriminatorInputs(models, fake, batch.labels));
           dgz = tf.keep(tf.mean(tf.sigmoid(judged.logits)) as tf.Scalar);
-          const own = plus(generatorLoss(loss, judged.logits), classLoss(classLossWeight, judged.classLogits, batch.labels));
+          const adversarial = plus(generatorLoss(loss, judged.logits), classLoss(classLossWeight, judged.classLogits, batch.labels));
+          const own = plus(adversarial, statistics?.loss(raw, batch.labels));
           if (!vision || vision.weight === 0) return own;
           const { network, heads } = vision.branch;
           const visionLoss = visionGeneratorLoss(heads.logits(network.apply(fake, true), batch.labels));
