@@ -4,9 +4,9 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelConfig } from '@gan/core/config';
 import { Sfc32 } from '@gan/core/prng';
-import { buildDiscriminator, buildGenerator } from '@gan/core/model';
 import { LECAM_DECAY, LECAM_TENSOR, LeCamState, lecamPenalty } from '@gan/trainer/train/lecam';
-import { ARTICLE_ADAM, type GanModels, createAdam, discriminatorStep, generatorInputTensor } from '@gan/trainer/train/step';
+import { discriminatorStep, generatorInputTensor } from '@gan/trainer/train/step';
+import { freshModels } from './tiny-run.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -59,20 +59,7 @@ describe('the anchors', () => {
 describe('the discriminator step with a LeCam term', () => {
   const config: ModelConfig = { imageSize: 16, channels: 1, latentSize: 8, generatorWidth: 4, discriminatorWidth: 4, numClasses: 0 };
   const N = 4;
-  const setup = () => {
-    const models: GanModels = {
-      config,
-      generator: buildGenerator(config, 1),
-      discriminator: buildDiscriminator(config, 1, 'planes'),
-      conditioning: 'planes',
-    };
-    return { models, optimizer: createAdam(ARTICLE_ADAM) };
-  };
-  const dispose = (s: ReturnType<typeof setup>) => {
-    s.models.generator.dispose();
-    s.models.discriminator.dispose();
-    s.optimizer.dispose();
-  };
+  const setup = () => freshModels(config);
 
   it('adds λ·R of the batch’s logits to D’s loss, moves D differently, reports the mean logits, and leaks nothing', async () => {
     const real = tf.tidy(() => tf.tanh(tf.randomNormal([N, 16, 16, 1], 0, 1, 'float32', 3))) as tf.Tensor4D;
@@ -100,6 +87,6 @@ describe('the discriminator step with a LeCam term', () => {
     await discriminatorStep(regularised.models, regularised.optimizer, { real, noise }, 'bce', 0, term);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([real, realLogits, fakeLogits]);
-    for (const s of [probe, plain, regularised]) dispose(s);
+    for (const s of [probe, plain, regularised]) s.dispose();
   });
 });

@@ -8,7 +8,6 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelConfig } from '@gan/core/config';
 import { Sfc32 } from '@gan/core/prng';
-import { buildDiscriminator, buildGenerator } from '@gan/core/model';
 import {
   GRADIENT_EDGES,
   MATCHED_STATISTICS,
@@ -16,7 +15,8 @@ import {
   softStyleStatistics,
   statisticsMatchingLoss,
 } from '@gan/trainer/train/statistics-matching';
-import { ARTICLE_ADAM, type GanModels, createAdam, generatorStep } from '@gan/trainer/train/step';
+import { generatorStep } from '@gan/trainer/train/step';
+import { freshModels } from './tiny-run.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -128,20 +128,7 @@ describe('the loss', () => {
 describe('the generator step with statistics matching', () => {
   const config: ModelConfig = { imageSize: 16, channels: 3, latentSize: 8, generatorWidth: 4, discriminatorWidth: 4, numClasses: 2 };
   const N = 4;
-  const setup = () => {
-    const models: GanModels = {
-      config,
-      generator: buildGenerator(config, 1),
-      discriminator: buildDiscriminator(config, 1, 'planes'),
-      conditioning: 'planes',
-    };
-    return { models, optimizer: createAdam(ARTICLE_ADAM) };
-  };
-  const dispose = (s: ReturnType<typeof setup>) => {
-    s.models.generator.dispose();
-    s.models.discriminator.dispose();
-    s.optimizer.dispose();
-  };
+  const setup = () => freshModels(config);
 
   it('adds weight·L of G’s raw samples to G’s loss, moves G differently, leaves D alone, and leaks nothing', async () => {
     const rng = Sfc32.fromSeed('statistics-step');
@@ -174,6 +161,6 @@ describe('the generator step with statistics matching', () => {
     await generatorStep(matched.models, matched.optimizer, { noise, labels }, 'bce', 0, undefined, matching);
     expect(tf.memory().numTensors).toBe(before);
     matching.dispose();
-    for (const s of [probe, plain, matched]) dispose(s);
+    for (const s of [probe, plain, matched]) s.dispose();
   });
 });
