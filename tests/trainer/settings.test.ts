@@ -16,6 +16,7 @@ import {
   FakeClassWithoutClassLossError,
   ConditioningWithoutClassesError,
   RunSettingsError,
+  StatisticsMatchingBackgroundError,
   StatisticsMatchingWithoutColourError,
   newRunSettings,
   readRunSettings,
@@ -148,13 +149,16 @@ describe('run settings', () => {
     expect(() => newRunSettings({ ...emojiRunOptions, recipe: fakeClass }, emoji)).toThrow(FakeClassWithoutClassLossError);
   });
 
-  it('statistics matching is recorded and read back, off for runs from before it, and refused on greyscale data', () => {
+  it('statistics matching is recorded and read back, off for runs from before it, and refused on greyscale data or another background', () => {
     const recipe = { ...emojiRunOptions.recipe, statisticsMatching: 10 };
     const settings = newRunSettings({ ...emojiRunOptions, recipe }, emoji);
     expect(readRunSettings(JSON.parse(JSON.stringify(settings)), 'run.json').recipe.statisticsMatching).toBe(10);
     expect(readRunSettings(JSON.parse(JSON.stringify(shippedRuns.mnist)), 'run.json').recipe.statisticsMatching).toBe(0);
     const grey = { ...emoji, channels: 1 as const };
     expect(() => newRunSettings({ ...emojiRunOptions, recipe }, grey)).toThrow(StatisticsMatchingWithoutColourError);
+    // The drawing is what differs from white.
+    expect(() => newRunSettings({ ...emojiRunOptions, recipe, background: 'black' }, emoji)).toThrow(StatisticsMatchingBackgroundError);
+    expect(newRunSettings({ ...emojiRunOptions, recipe, background: '#FFFFFF' }, emoji).recipe.statisticsMatching).toBe(10);
   });
 
   it('a projection run records it and reads it back; a data set without classes cannot have one', () => {

@@ -15,6 +15,7 @@ import {
   softStyleStatistics,
   statisticsMatchingLoss,
 } from '@gan/trainer/train/statistics-matching';
+import { drawAugmentation } from '@gan/trainer/train/augment';
 import { generatorStep } from '@gan/trainer/train/step';
 import { freshModels } from './tiny-run.ts';
 
@@ -70,6 +71,11 @@ describe('the soft statistics', () => {
     const p = shares(tf.tidy(() => softStyleStatistics(tf.tensor4d(image, [1, S, S, 3])).dataSync()));
     expect(p[0 * 16 + 3 * 4 + 3]).toBeCloseTo(0.5, 4);
     expect(p[1 * 16 + 3 * 4 + 3]).toBeCloseTo(0.5, 4);
+    // And the channels keep their places in the joint bin (r·16 + g·4 + b): (1, 0, 0.5) → (3, 0, 1) and (3, 0, 2).
+    for (let q = 0; q < S * S; q++) image.set([1, -1, 0], q * 3);
+    const q = shares(tf.tidy(() => softStyleStatistics(tf.tensor4d(image, [1, S, S, 3])).dataSync()));
+    expect(q[3 * 16 + 0 * 4 + 1]).toBeCloseTo(0.5, 4);
+    expect(q[3 * 16 + 0 * 4 + 2]).toBeCloseTo(0.5, 4);
   });
 
   it('let gradients reach the pixels', () => {
@@ -118,6 +124,19 @@ describe('the loss', () => {
     matching.dispose();
   });
 
+  it('on an unconditional model, matches every sample to the mean of all real images', () => {
+    const images = new Float32Array([...squareImage([1, 0, 0]), ...squareImage([0, 0.5, 1])]);
+    const matching = StatisticsMatching.fromImages(1, images, Int32Array.from([0, 0]), S, 0);
+    expect(matching.targets.shape).toEqual([1, MATCHED_STATISTICS]);
+    const [unconditional, asClassZero] = tf.tidy(() => {
+      const x = tf.tensor4d(squareImage([0.2, 0.9, 0.4]), [1, S, S, 3]);
+      return [matching.loss(x, undefined).dataSync()[0], matching.loss(x, [0]).dataSync()[0]];
+    });
+    expect(unconditional).toBeGreaterThan(0);
+    expect(unconditional).toBe(asClassZero);
+    matching.dispose();
+  });
+
   it('refuses a class without training images', () => {
     expect(() => StatisticsMatching.fromImages(1, squareImage([1, 0, 0]), Int32Array.from([0]), S, 2)).toThrow(
       /class 1 has no training images/,
@@ -130,7 +149,7 @@ describe('the generator step with statistics matching', () => {
   const N = 4;
   const setup = () => freshModels(config);
 
-  it('adds weight·L of G’s raw samples to G’s loss, moves G differently, leaves D alone, and leaks nothing', async () => {
+  it('adds weight·L of G’s raw (unaugmented) samples to G’s loss, moves G differently, leaves D alone, and leaks nothing', async () => {
     const rng = Sfc32.fromSeed('statistics-step');
     const noise = rng.fillNormal(new Float32Array(N * config.latentSize));
     const labels = Int32Array.from([0, 1, 1, 0]);
@@ -149,8 +168,10 @@ describe('the generator step with statistics matching', () => {
     const plain = setup();
     const matched = setup();
     const dBefore = matched.models.discriminator.getWeights().map((w) => Array.from(w.dataSync()));
-    const a = await generatorStep(plain.models, plain.optimizer, { noise, labels }, 'bce', 0);
-    const b = await generatorStep(matched.models, matched.optimizer, { noise, labels }, 'bce', 0, undefined, matching);
+    // With DiffAugment on: the term reads G's raw samples, not the augmented ones D sees.
+    const augmentation = drawAugmentation(['color', 'translation'], N, 16, Sfc32.fromSeed('statistics-augment'));
+    const a = await generatorStep(plain.models, plain.optimizer, { noise, labels, augmentation }, 'bce', 0);
+    const b = await generatorStep(matched.models, matched.optimizer, { noise, labels, augmentation }, 'bce', 0, undefined, matching);
     expect(b.g_loss - a.g_loss).toBeCloseTo(expected, 4);
     const weights = (s: ReturnType<typeof setup>) => s.models.generator.trainableWeights.map((w) => Array.from(w.read().dataSync()));
     expect(weights(matched)).not.toEqual(weights(plain));

@@ -22,6 +22,7 @@ import {
   ClassLossWithoutProjectionError,
   ConditioningWithoutClassesError,
   FakeClassWithoutClassLossError,
+  StatisticsMatchingBackgroundError,
   StatisticsMatchingWithoutColourError,
   GeneratorConditioningWithoutClassesError,
 } from '../train/settings.ts';
@@ -368,7 +369,8 @@ export function register(program: Command): void {
         if (err instanceof GeneratorConditioningWithoutClassesError) throw new UsageError('--generator-conditioning', err.message);
         if (err instanceof ClassLossWithoutProjectionError) throw new UsageError('--class-loss', err.message);
         if (err instanceof FakeClassWithoutClassLossError) throw new UsageError('--fake-class', err.message);
-        if (err instanceof StatisticsMatchingWithoutColourError) throw new UsageError('--statistics-matching', err.message);
+        if (err instanceof StatisticsMatchingWithoutColourError || err instanceof StatisticsMatchingBackgroundError)
+          throw new UsageError('--statistics-matching', err.message);
         if (err instanceof InitFromError) throw new UsageError('--init-from', err.message);
         throw err;
       } finally {

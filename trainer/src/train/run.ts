@@ -198,7 +198,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
 
   const network = settings.recipe.visionAided > 0 ? await loadVisionNetwork(settings, options, info) : undefined;
   const state = TrainingState.initial(settings, network);
-  const statistics = settings.recipe.statisticsMatching > 0 ? matchedStatistics(settings, dataset, info) : undefined;
+  let statistics: StatisticsMatching | undefined;
   try {
     if (checkpoint) {
       await state.restore(checkpoint);
@@ -220,6 +220,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
       result.last = metrics?.rows.at(-1);
       return result;
     }
+    if (settings.recipe.statisticsMatching > 0) statistics = matchedStatistics(settings, dataset, info);
     result.last = await trainSteps(state, {
       runDir,
       settings,

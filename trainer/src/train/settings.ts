@@ -149,6 +149,13 @@ export class StatisticsMatchingWithoutColourError extends Error {
   override name = 'StatisticsMatchingWithoutColourError';
 }
 
+/** --statistics-matching on images composited on another background than white. */
+export class StatisticsMatchingBackgroundError extends Error {
+  override name = 'StatisticsMatchingBackgroundError';
+}
+
+const isWhite = (background: string) => ['white', '#ffffff', '#fff'].includes(background.toLowerCase());
+
 /** Validates settings read back from `source` (a checkpoint directory); older runs' lack of a recipe reads as ARTICLE_RECIPE. */
 export function readRunSettings(saved: unknown, source: string): RunSettings {
   const parsed = RunSettingsSchema.safeParse(saved);
@@ -201,6 +208,10 @@ export function newRunSettings(options: NewRunOptions, dataset: Dataset): RunSet
     throw new FakeClassWithoutClassLossError('the generated class is a class of the class head: ask for --class-loss <weight> too');
   if ((options.recipe?.statisticsMatching ?? 0) > 0 && dataset.channels !== 3)
     throw new StatisticsMatchingWithoutColourError(`statistics matching compares colours, and ${dataset.name} is greyscale`);
+  if ((options.recipe?.statisticsMatching ?? 0) > 0 && !isWhite(options.background ?? 'white'))
+    throw new StatisticsMatchingBackgroundError(
+      `statistics matching reads the drawing as the pixels that differ from white: it needs --background white, not ${options.background}`,
+    );
   const config = ModelConfigSchema.parse({
     imageSize: options.imageSize,
     channels: dataset.channels,

@@ -14,12 +14,17 @@
  *   L     = Σ_y (n_y / N) · ‖ mean_{i: y_i = y} s(G(z_i, y_i)) − mean_{real x of class y} s(x) ‖²
  *
  * The histograms are soft (triangular colour bins, sigmoid steps between gradient bins, a sigmoid
- * drawing mask) so that gradients reach G. Matching class means leaves each sample free to differ
- * from the mean, unlike a per-sample target. The real means are computed from the training split when
- * the run starts (and again on resume: they are a function of the data, not part of the state).
+ * drawing mask) so that gradients reach G. Values are clamped to the outer colour bins' centres, so a channel
+ * within 1/8 of 0 or 1 sits wholly in the outer bin and gets no colour gradient there. Matching class
+ * means rather than each sample's statistics lets samples differ from their class's mean, but not
+ * freely: the expected squared distance of a batch mean includes the class's variance over its count
+ * in the batch, so the term also pulls a class's samples a little towards one another. The real means
+ * are computed from the training split when the run starts (and again on resume: they are a function
+ * of the data, not part of the state). The drawing is what differs from white, so the images must be
+ * composited on white.
  *
- * These are a subset of the features the emoji style judge reads beside its CNN, so a run with this
- * term is also judged in ImageNet MobileNetV2 features and by eye (docs/training.md).
+ * These are soft versions of a subset of the statistics the emoji style judge reads beside its CNN,
+ * so a run with this term is also judged in ImageNet MobileNetV2 features and by eye (docs/training.md).
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -95,7 +100,8 @@ export function statisticsMatchingLoss(statistics: tf.Tensor2D, labels: ArrayLik
     const [n] = statistics.shape;
     const k = targets.shape[0];
     if (labels.length !== n) throw new RangeError(`${labels.length} labels for ${n} samples`);
-    const members = tf.cast(tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), k), 'float32'); // [N, K]
+    // [N, K]; tf.oneHot needs a depth of 2 or more, and with one class every sample is a member.
+    const members = k === 1 ? tf.ones([n, 1]) : tf.cast(tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), k), 'float32');
     const counts = tf.sum(members, 0); // [K]
     const means = tf.div(tf.matMul(members, statistics, true, false), tf.reshape(tf.maximum(counts, 1), [k, 1])); // [K, F]
     const distances = tf.sum(tf.square(tf.sub(means, targets)), 1); // [K]; 0 weight where a class is absent
@@ -121,7 +127,7 @@ export class StatisticsMatching {
     const sums = new Float64Array(k * MATCHED_STATISTICS);
     const counts = new Float64Array(k);
     const pixels = imageSize * imageSize * 3;
-    const batch = 256;
+    const batch = 32; // the soft histograms hold ~[batch, S², 16] floats at once
     for (let start = 0; start < count; start += batch) {
       const m = Math.min(batch, count - start);
       const s = tf.tidy(() =>

@@ -19,6 +19,10 @@
  * With a vision-aided branch (vision-aided.ts) its heads take one step on the batch D saw, after D's,
  * and G also minimises λ·r(t)·(−mean head logit) through the frozen feature network.
  *
+ * With statistics matching (statistics-matching.ts) G also minimises λ·L of its raw samples (before
+ * any augmentation): their colour and gradient statistics against the real images', class by class.
+ * The reported g_loss includes every term G minimises.
+ *
  * "Held fixed" includes batch-norm statistics: the held network runs in training mode (batch
  * statistics, as in PyTorch's train()) but its moving averages are restored afterwards, so each step
  * moves exactly one network.
