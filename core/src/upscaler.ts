@@ -9,16 +9,18 @@
  *     pixel (h·scale + i, w·scale + j), channel c of the large image
  *   → plus the bilinear enlargement of x (the network only learns what bilinear gets wrong)
  *   → with `refineWidth` R, plus a residual at the large size: a 3×3 convolution to R channels with
- *     ReLU and one back to 3, on the image − 1 as before
+ *     ReLU and one back to 3, on the image − 1 as before; with `refineBlocks` B, B such residuals in
+ *     turn, each on the previous one's output
  *   → [N, scale·S, scale·S, 3], clipped to [-1, 1] for serving.
  *
  * Why a large-size stage: the pixel shuffle draws each scale×scale block of the output from one
  * small-size feature vector, so neighbouring blocks are predicted apart and an edge comes out as a
  * staircase of 4-px steps. Averaged down to 64 px the steps mostly vanish; at 128 px they are what
- * sets the output apart from a real render. The refinement sees across block borders (5×5 px).
+ * sets the output apart from a real render. The refinement sees across block borders (5×5 px per
+ * residual, 4 px more with each further one).
  *
  * Multiply-adds per image are S²·9·(3·w₀ + Σ wᵢ·wᵢ₊₁ + w_last·scale²·3), plus (scale·S)²·9·6·R with a
- * refinement (15.0 M for 32 px and widths [32, 16, 16]; 7.1 M more with R = 8). The same forward function runs in training (on
+ * refinement residual (15.0 M for 32 px and widths [32, 16, 16]; 7.1 M more per residual with R = 8). The same forward function runs in training (on
  * variables) and in serving, so what was trained is what is served. The config is saved with the
  * weights (the manifest's `upscaler` entry).
  */
@@ -38,8 +40,14 @@ export const UpscalerConfigSchema = z
     widths: z.array(z.number().int().min(1).max(64)).min(1).max(6),
     /** Channels of the large-size residual refinement; absent: none (every upscaler before it). */
     refineWidth: z.number().int().min(1).max(16).optional(),
+    /** Residual refinements in turn, each of refineWidth channels; absent: one (every refined upscaler before it). */
+    refineBlocks: z.number().int().min(2).max(3).optional(),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.refineBlocks === undefined || c.refineWidth !== undefined, {
+    message: 'refineBlocks needs refineWidth',
+    path: ['refineBlocks'],
+  });
 export type UpscalerConfig = z.infer<typeof UpscalerConfigSchema>;
 
 /**
@@ -70,20 +78,40 @@ export type RenderFilter = 'bilinear' | 'nearest' | 'learned';
 
 /** Names of the convolutions, in order (the weights are `<name>/kernel` and `<name>/bias`). */
 export function upscalerLayerNames(config: UpscalerConfig): string[] {
-  const refine = config.refineWidth === undefined ? [] : REFINE_LAYER_NAMES;
-  return [...config.widths.map((_, i) => `up_conv${i + 1}`), 'up_out', ...refine];
+  return [...config.widths.map((_, i) => `up_conv${i + 1}`), 'up_out', ...refineLayerNames(config)];
 }
 
-/** The large-size refinement's two convolutions, after the small-size ones. */
-export const REFINE_LAYER_NAMES = ['up_refine1', 'up_refine2'] as const;
+/** Residual refinements at the large size: 0 without refineWidth, else refineBlocks (default 1). */
+export function refineBlockCount(config: UpscalerConfig): number {
+  return config.refineWidth === undefined ? 0 : (config.refineBlocks ?? 1);
+}
+
+/**
+ * The large-size refinements' convolutions, after the small-size ones: residual b (from 0) is
+ * `up_refine{2b+1}` (3 → R, ReLU) then `up_refine{2b+2}` (R → 3), so a one-residual upscaler's names
+ * are the first two of a longer one's.
+ */
+export function refineLayerNames(config: UpscalerConfig): string[] {
+  return Array.from({ length: refineBlockCount(config) }, (_, b) => [`up_refine${2 * b + 1}`, `up_refine${2 * b + 2}`]).flat();
+}
+
+/** Whether `name` is a refinement's last convolution (R → 3), which starts at zero in training. */
+export function isRefineOutput(name: string): boolean {
+  const match = /^up_refine(\d+)$/.exec(name);
+  return match !== null && Number(match[1]) % 2 === 0;
+}
 
 /** [height, width, in, out] of each convolution's kernel, in layer order. */
 export function upscalerKernelShapes(config: UpscalerConfig): [number, number, number, number][] {
   const ins = [config.channels, ...config.widths];
   const outs = [...config.widths, config.scale * config.scale * config.channels];
   const small = ins.map((cin, i): [number, number, number, number] => [3, 3, cin, outs[i]]);
-  const r = config.refineWidth;
-  return r === undefined ? small : [...small, [3, 3, config.channels, r], [3, 3, r, config.channels]];
+  const r = config.refineWidth ?? 0;
+  const refine = Array.from({ length: refineBlockCount(config) }, (): [number, number, number, number][] => [
+    [3, 3, config.channels, r],
+    [3, 3, r, config.channels],
+  ]).flat();
+  return [...small, ...refine];
 }
 
 /** Multiply-adds per input image. */
@@ -125,10 +153,12 @@ export function upscaleForward(config: UpscalerConfig, params: UpscalerParams, x
     let y: tf.Tensor4D = tf.sub(x, 1);
     for (let i = 0; i < smallLayers; i++) y = conv(y, i, i === smallLayers - 1 ? 'linear' : 'relu');
     const base = tf.image.resizeBilinear(x, [h * config.scale, w * config.scale], false, true);
-    const up = tf.add(base, pixelShuffle(y, config.scale)) as tf.Tensor4D;
-    if (config.refineWidth === undefined) return up;
-    const hidden = conv(tf.sub(up, 1), smallLayers, 'relu');
-    return tf.add(up, conv(hidden, smallLayers + 1, 'linear'));
+    let up = tf.add(base, pixelShuffle(y, config.scale)) as tf.Tensor4D;
+    for (let b = 0; b < refineBlockCount(config); b++) {
+      const hidden = conv(tf.sub(up, 1), smallLayers + 2 * b, 'relu');
+      up = tf.add(up, conv(hidden, smallLayers + 2 * b + 1, 'linear'));
+    }
+    return up;
   });
 }
 

@@ -21,10 +21,12 @@ import {
   attachUpscaler,
   NoUpscalerError,
   Upscaler,
+  UpscalerConfigSchema,
   UpscalerWeightsError,
   pixelShuffle,
   upscaleForward,
   upscalerKernelShapes,
+  upscalerLayerNames,
   upscalerMultiplyAdds,
   upscalerOf,
 } from '@gan/core/upscaler';
@@ -150,6 +152,29 @@ describe('the network', () => {
       expected,
       unchanged,
     ]);
+  });
+
+  it('with two refinements: each a residual on the one before, named after the first, each counted', () => {
+    const twice = { ...config, refineWidth: 2, refineBlocks: 2 };
+    const once = { ...config, refineWidth: 2 };
+    expect(upscalerLayerNames(twice).slice(4)).toEqual(['up_refine1', 'up_refine2', 'up_refine3', 'up_refine4']);
+    expect(upscalerMultiplyAdds(twice) - upscalerMultiplyAdds(once)).toBe(128 * 128 * 9 * (3 * 2 + 2 * 3));
+    expect(UpscalerConfigSchema.safeParse({ ...config, refineBlocks: 2 }).success).toBe(false);
+    const shapes = upscalerKernelShapes(twice);
+    const params = {
+      kernels: shapes.map((s, i) => tf.randomNormal(s, 0, 0.1, 'float32', 50 + i) as tf.Tensor4D),
+      biases: shapes.map((s, i) => tf.randomNormal([s[3]], 0, 0.1, 'float32', 70 + i) as tf.Tensor1D),
+    };
+    const x = tf.randomUniform([1, 32, 32, 3], -1, 1, 'float32', 5) as tf.Tensor4D;
+    const first = upscaleForward(once, { kernels: params.kernels.slice(0, 6), biases: params.biases.slice(0, 6) }, x);
+    const hidden = tf.relu(
+      tf.add(tf.conv2d(tf.sub(first, 1) as tf.Tensor4D, params.kernels[6], 1, 'same'), params.biases[6]),
+    ) as tf.Tensor4D;
+    const expected = tf.add(first, tf.add(tf.conv2d(hidden, params.kernels[7], 1, 'same'), params.biases[7]));
+    const y = upscaleForward(twice, params, x);
+    expect(tf.max(tf.abs(tf.sub(y, expected))).dataSync()[0]).toBeLessThan(1e-5);
+    expect(tf.max(tf.abs(tf.sub(y, first))).dataSync()[0]).toBeGreaterThan(0.01);
+    tf.dispose([...params.kernels, ...params.biases, x, first, hidden, expected, y]);
   });
 
   it('a refined upscaler needs its refinement weights', () => {

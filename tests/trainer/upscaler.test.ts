@@ -180,6 +180,17 @@ describe('training on real pairs', () => {
     const trained = await runTraining({ runDir: path.join(root, 'refined-2'), settings: refinedSettings, pairs, log });
     const refineKernel = trained.g.kernels[trained.names.indexOf('up_refine2')];
     expect(tf.max(tf.abs(refineKernel)).dataSync()[0]).toBeGreaterThan(0);
+    // A second refinement on the refined run starts as that run too, then trains its own output kernel.
+    const twiceSettings = settings({
+      config: { ...settings().config, refineWidth: 2, refineBlocks: 2 },
+      initFrom: path.join(root, 'refined-2'),
+      steps: 2,
+    });
+    const twiceStart = await runTraining({ runDir: path.join(root, 'twice-0'), settings: { ...twiceSettings, steps: 0 }, pairs, log });
+    const once = upscaleForward(refinedSettings.config, trained.g, x);
+    expect(tf.max(tf.abs(tf.sub(upscaleForward(twiceSettings.config, twiceStart.g, x), once))).dataSync()[0]).toBe(0);
+    const twice = await runTraining({ runDir: path.join(root, 'twice'), settings: twiceSettings, pairs, log });
+    expect(tf.max(tf.abs(twice.g.kernels[twice.names.indexOf('up_refine4')])).dataSync()[0]).toBeGreaterThan(0);
     // A refined checkpoint into a run without the refinement would drop it: refused.
     await expect(
       runTraining({ runDir: path.join(root, 'unrefined'), settings: settings({ initFrom: path.join(root, 'refined-2') }), pairs, log }),

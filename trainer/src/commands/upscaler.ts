@@ -24,6 +24,7 @@ interface TrainFlags {
   lr: number;
   widths: string;
   refineWidth?: number;
+  refineBlocks?: number;
   featureWeight: number;
   adversarialWeight: number;
   adversarialSamples?: string;
@@ -55,6 +56,7 @@ export function register(program: Command): void {
     .option('--lr <x>', 'Adam learning rate', positiveNumber, 1e-3)
     .option('--widths <list>', 'hidden convolution widths', DEFAULT_UPSCALER_WIDTHS.join(','))
     .option('--refine-width <n>', 'channels of a 3x3 residual refinement at the 4x size (default: none)', integer(1, 16))
+    .option('--refine-blocks <n>', 'residual refinements in turn, each of --refine-width channels (default: 1)', integer(1, 3))
     .option('--feature-weight <x>', 'weight of the MobileNetV2 Conv1 feature loss (0: none)', nonNegativeNumber, 0)
     .option('--adversarial-weight <x>', 'weight of the PatchGAN loss (0: no discriminator)', nonNegativeNumber, 0)
     .option(
@@ -70,6 +72,8 @@ export function register(program: Command): void {
     .option('--threads <n>', 'wasm threads', integer(1, 8), 1)
     .action(async (flags: TrainFlags) => {
       if (flags.blur > 1) throw new UsageError('--blur', 'must be from 0 to 1');
+      if (flags.refineBlocks !== undefined && flags.refineWidth === undefined)
+        throw new UsageError('--refine-blocks', 'the refinements need their channels: add --refine-width <n>');
       if (flags.adversarialSamples !== undefined && !(flags.adversarialWeight > 0))
         throw new UsageError('--adversarial-samples', 'needs --adversarial-weight above 0');
       await activateBackend({ backend: 'wasm', threads: flags.threads }, info);
@@ -80,6 +84,8 @@ export function register(program: Command): void {
         inputSize: pairs.size,
         widths: parseWidths(flags.widths),
         ...(flags.refineWidth === undefined ? {} : { refineWidth: flags.refineWidth }),
+        // Absent for one: a one-residual upscaler's config reads as it always has.
+        ...(flags.refineBlocks !== undefined && flags.refineBlocks > 1 && { refineBlocks: flags.refineBlocks }),
       };
       const settings: UpscalerSettings = {
         config,

@@ -25,7 +25,7 @@ export async function upscalerAddition(model: Manifest, dir: string, isDefault: 
   const card = `## Learned upscaler
 \`filter=learned\` enlarges this version's ${a.inputSize}-px images through a small network trained for it
 (\`${u.name}@${u.version}\`: ESPCN-like, widths ${a.widths.join('/')}, ×${a.scale} by pixel shuffle on top of the
-bilinear enlargement${a.refineWidth === undefined ? '' : `, a width-${a.refineWidth} refinement at ${a.scale * a.inputSize} px`}, ${(upscalerMultiplyAdds(a) / 1e6).toFixed(1)} M multiply-adds per image), on the worker's serving kernels.
+bilinear enlargement${a.refineWidth === undefined ? '' : `, ${(a.refineBlocks ?? 1) > 1 ? `${a.refineBlocks} width-${a.refineWidth} refinements` : `a width-${a.refineWidth} refinement`} at ${a.scale * a.inputSize} px`}, ${(upscalerMultiplyAdds(a) / 1e6).toFixed(1)} M multiply-adds per image), on the worker's serving kernels.
 Sizes up to ${a.scale * a.inputSize} px are its ×${a.scale} image reduced bilinearly; larger sizes enlarge it bilinearly; at
 or below ${a.inputSize} px it is \`bilinear\`. ${isDefault ? `It is this version's **default** filter above ${a.inputSize} px.` : 'Ask for it with `filter=learned`; the default stays `bilinear`.'}
 ${psnr ? `\nOn held-out real emoji (${a.inputSize} → ${a.scale * a.inputSize} px): PSNR ${psnr.learned.toFixed(2)} dB against bicubic's ${psnr.bicubic.toFixed(2)} and bilinear's ${psnr.bilinear.toFixed(2)}.\n` : ''}

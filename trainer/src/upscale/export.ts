@@ -89,7 +89,7 @@ function card(m: UpscalerManifest, notes: string | undefined): string {
 A learned ×${a.scale} upscaler for **${m.trainedFor.name}@${m.trainedFor.version}** (${a.inputSize} px → ${a.scale * a.inputSize} px): the
 worker's \`filter=learned\` on a model version that lists it. ESPCN-like (Shi et al. 2016) with a residual
 to the bilinear enlargement: 3×3 convolutions of widths ${a.widths.join(', ')} at ${a.inputSize} px, one to ${a.scale * a.scale * a.channels}
-channels, pixel shuffle ×${a.scale}${a.refineWidth === undefined ? '' : `, then a residual refinement at ${a.scale * a.inputSize} px (3×3 convolutions to ${a.refineWidth} channels and back to ${a.channels})`}; ${(upscalerMultiplyAdds(a) / 1e6).toFixed(1)} M multiply-adds per image (core/src/upscaler.ts).
+channels, pixel shuffle ×${a.scale}${a.refineWidth === undefined ? '' : `, then ${(a.refineBlocks ?? 1) > 1 ? `${a.refineBlocks} residual refinements in turn` : 'a residual refinement'} at ${a.scale * a.inputSize} px (3×3 convolutions to ${a.refineWidth} channels and back to ${a.channels})`}; ${(upscalerMultiplyAdds(a) / 1e6).toFixed(1)} M multiply-adds per image (core/src/upscaler.ts).
 
 Trained on real pairs (\`gan upscaler train\`): each icon of the ${m.dataset.name} data set rendered by resvg at
 ${a.inputSize} px exactly as the generator's training images are, and at ${a.scale * a.inputSize} px. The emoji

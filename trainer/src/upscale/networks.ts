@@ -14,19 +14,19 @@
  *   edges' shape and contrast rather than per-pixel values.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { REFINE_LAYER_NAMES, type UpscalerConfig, type UpscalerParams, upscalerKernelShapes, upscalerLayerNames } from '@gan/core/upscaler';
+import { type UpscalerConfig, type UpscalerParams, isRefineOutput, upscalerKernelShapes, upscalerLayerNames } from '@gan/core/upscaler';
 import { type LocateOptions, locateNsfwjs, ownArrayBuffer, readPackagedMobileNet } from '../evaluate/imagenet.ts';
 
 /**
  * He-normal initial kernels (variance 2 / fan-in), zero biases; the pixel-shuffled layer's kernel ×0.1
- * so training starts near bilinear, and the refinement's last kernel zero, so a refinement added to a
+ * so training starts near bilinear, and each refinement's last kernel zero, so a refinement added to a
  * trained upscaler (`initFrom`) starts as exactly that upscaler.
  */
 export function initUpscalerVariables(config: UpscalerConfig, seed: number): { names: string[]; params: UpscalerParams } {
   const shapes = upscalerKernelShapes(config);
   const names = upscalerLayerNames(config);
   const kernels = shapes.map((s, i) => {
-    if (names[i] === REFINE_LAYER_NAMES[1]) return tf.variable(tf.zeros(s)) as tf.Variable<tf.Rank.R4>;
+    if (isRefineOutput(names[i])) return tf.variable(tf.zeros(s)) as tf.Variable<tf.Rank.R4>;
     const scale = Math.sqrt(2 / (s[0] * s[1] * s[2])) * (names[i] === 'up_out' ? 0.1 : 1);
     return tf.variable(tf.randomNormal(s, 0, scale, 'float32', seed + i)) as tf.Variable<tf.Rank.R4>;
   });

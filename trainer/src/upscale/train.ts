@@ -21,7 +21,7 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { REFINE_LAYER_NAMES, type UpscalerConfig, type UpscalerParams, UpscalerConfigSchema, upscaleForward } from '@gan/core/upscaler';
+import { type UpscalerConfig, type UpscalerParams, UpscalerConfigSchema, refineLayerNames, upscaleForward } from '@gan/core/upscaler';
 import { type FastGenerator, cellSeed, generatorInput, latentFromSeed } from '@gan/core';
 import { quantise } from '@gan/core/image';
 import { z } from 'zod';
@@ -298,13 +298,13 @@ async function restore(t: UpscalerTraining, dir: string, own: boolean): Promise<
   const extra = [...tensors.keys()].filter((n) => n.startsWith('g/') && !(n.slice(2) in runWeights));
   if (extra.length > 0)
     throw new UpscalerCheckpointError(
-      `${dir}: the checkpoint has ${extra.map((n) => n.slice(2)).join(', ')}, which this run lacks (give it the checkpoint's --widths and --refine-width)`,
+      `${dir}: the checkpoint has ${extra.map((n) => n.slice(2)).join(', ')}, which this run lacks (give it the checkpoint's --widths, --refine-width and --refine-blocks)`,
     );
   for (const [name, tensor] of Object.entries(runWeights)) {
     const saved = tensors.get(`g/${name}`);
     // A run may add a refinement to an upscaler trained without one: its layers keep their initial
     // weights, which leave the upscaler's output as it was (networks.ts). Every other layer must match.
-    if (!saved && !own && REFINE_LAYER_NAMES.some((layer) => name.startsWith(`${layer}/`))) continue;
+    if (!saved && !own && refineLayerNames(t.settings.config).some((layer) => name.startsWith(`${layer}/`))) continue;
     if (!saved || saved.shape.join() !== tensor.shape.join())
       throw new UpscalerCheckpointError(`${dir}: weight ${name} is ${saved ? `[${saved.shape}]` : 'missing'}, expected [${tensor.shape}]`);
     (tensor as tf.Variable).assign(saved);
