@@ -21,6 +21,7 @@ import {
   attachUpscaler,
   NoUpscalerError,
   Upscaler,
+  type UpscalerConfig,
   UpscalerConfigSchema,
   UpscalerWeightsError,
   pixelShuffle,
@@ -65,6 +66,14 @@ function naiveShuffle(x: Float32Array, [n, h, w, d]: number[], r: number): Float
   return out;
 }
 
+/** Random kernels and biases (σ 0.1, seeded from `seed`) for every convolution of `config`. */
+function randomParams(config: UpscalerConfig, seed: number) {
+  const shapes = upscalerKernelShapes(config);
+  return {
+    kernels: shapes.map((s, i) => tf.randomNormal(s, 0, 0.1, 'float32', seed + i) as tf.Tensor4D),
+    biases: shapes.map((s, i) => tf.randomNormal([s[3]], 0, 0.1, 'float32', seed + 20 + i) as tf.Tensor1D),
+  };
+}
 describe('pixel shuffle', () => {
   it.each([
     [[2, 3, 5, 48], 4],
@@ -119,10 +128,7 @@ describe('the network', () => {
   it('a refinement is up + conv(relu(conv(up − 1))) on the output, and nothing when its last kernel is zero', () => {
     const refined = { ...config, refineWidth: 2 };
     const shapes = upscalerKernelShapes(refined);
-    const params = {
-      kernels: shapes.map((s, i) => tf.randomNormal(s, 0, 0.1, 'float32', 10 + i) as tf.Tensor4D),
-      biases: shapes.map((s, i) => tf.randomNormal([s[3]], 0, 0.1, 'float32', 30 + i) as tf.Tensor1D),
-    };
+    const params = randomParams(refined, 10);
     const x = tf.randomUniform([2, 32, 32, 3], -1, 1, 'float32', 4) as tf.Tensor4D;
     const plain = upscaleForward(config, { kernels: params.kernels.slice(0, 4), biases: params.biases.slice(0, 4) }, x);
     const y = upscaleForward(refined, params, x);
@@ -160,11 +166,7 @@ describe('the network', () => {
     expect(upscalerLayerNames(twice).slice(4)).toEqual(['up_refine1', 'up_refine2', 'up_refine3', 'up_refine4']);
     expect(upscalerMultiplyAdds(twice) - upscalerMultiplyAdds(once)).toBe(128 * 128 * 9 * (3 * 2 + 2 * 3));
     expect(UpscalerConfigSchema.safeParse({ ...config, refineBlocks: 2 }).success).toBe(false);
-    const shapes = upscalerKernelShapes(twice);
-    const params = {
-      kernels: shapes.map((s, i) => tf.randomNormal(s, 0, 0.1, 'float32', 50 + i) as tf.Tensor4D),
-      biases: shapes.map((s, i) => tf.randomNormal([s[3]], 0, 0.1, 'float32', 70 + i) as tf.Tensor1D),
-    };
+    const params = randomParams(twice, 50);
     const x = tf.randomUniform([1, 32, 32, 3], -1, 1, 'float32', 5) as tf.Tensor4D;
     const first = upscaleForward(once, { kernels: params.kernels.slice(0, 6), biases: params.biases.slice(0, 6) }, x);
     const hidden = tf.relu(
